@@ -1,0 +1,113 @@
+"""The public Python API: :func:`evaluate`. The CLI calls exactly this."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from .compute import reduce_batches
+from .interpret import DEFAULT_LADDER, Ladder, build_result
+from .load import DEFAULT_CHUNK_ROWS, DEFAULT_EPS, InputSpec, LoadedInput
+from .result import Result
+
+
+def evaluate(
+    data: pd.DataFrame | str | os.PathLike,
+    *,
+    label_col: str = "label",
+    prob_prefix: str = "p_",
+    score_col: str | None = None,
+    positive_label: str | int = "1",
+    target_prefix: str | None = None,
+    logits: bool = False,
+    weight_col: str | None = None,
+    group_by: str | Sequence[str] = (),
+    id_col: str | None = None,
+    unit: str = "nats",
+    eps: float = DEFAULT_EPS,
+    renormalize: bool = False,
+    ladder: Ladder | Mapping[str, float] | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> Result:
+    """Evaluate predicted class probabilities against labels or target distributions.
+
+    Parameters
+    ----------
+    data : a DataFrame, or the path of a CSV (optionally gzip-compressed) or
+        Parquet file; ``"-"`` reads CSV from standard input.
+    label_col, prob_prefix, score_col, positive_label, target_prefix, logits,
+    weight_col, group_by, id_col, unit, eps, renormalize :
+        as the CLI options of the same names (see the README).
+    ladder : a :class:`Ladder`, or a mapping of band id → upper threshold in
+        nats that replaces those thresholds of the default ladder.
+    chunk_rows : rows read and reduced at a time (memory bound; figures do not
+        depend on it).
+
+    Returns
+    -------
+    Result
+        Figures in ``unit``; ``result.to_dict()``, ``to_json()``,
+        ``to_markdown()`` and ``to_html()`` render it.
+
+    Raises
+    ------
+    InputError
+        The data cannot be evaluated (the message names column and rows).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"label": [1, 0], "p_0": [0.2, 0.9], "p_1": [0.8, 0.1]})
+    >>> round(evaluate(df).overall.log_loss, 4)
+    0.1643
+    """
+    if isinstance(group_by, str):
+        group_by = (group_by,)
+    spec = InputSpec(
+        label_col=label_col,
+        prob_prefix=prob_prefix,
+        score_col=score_col,
+        positive_label=str(positive_label),
+        target_prefix=target_prefix,
+        logits=logits,
+        weight_col=weight_col,
+        group_by=tuple(group_by),
+        id_col=id_col,
+        eps=eps,
+        renormalize=renormalize,
+    )
+    if ladder is None:
+        ladder = DEFAULT_LADDER
+    elif not isinstance(ladder, Ladder):
+        ladder = DEFAULT_LADDER.with_thresholds(dict(ladder), "thresholds passed to evaluate()")
+    loaded = LoadedInput(data, spec, chunk_rows=chunk_rows)
+    stats = reduce_batches(loaded.batches(), len(loaded.layout.classes), spec.eps)
+    return build_result(stats, loaded, ladder, unit, options=_describe(spec, loaded, unit))
+
+
+def _describe(spec: InputSpec, loaded: LoadedInput, unit: str) -> dict[str, str]:
+    """The options in force, in words, for the report's run metadata."""
+    lay = loaded.layout
+    out = {"format": loaded.source.format, "unit": unit, "eps": f"{spec.eps:.3g}"}
+    if lay.mode == "score":
+        out["score column"] = spec.score_col
+        out["positive label"] = spec.positive_label
+    else:
+        out["probability prefix"] = spec.prob_prefix
+    if lay.mode == "soft":
+        out["target prefix"] = spec.target_prefix
+    else:
+        out["label column"] = spec.label_col
+    if spec.logits:
+        out["logits"] = "yes (softmax)"
+    if lay.weight_col:
+        out["weight column"] = lay.weight_col
+    if lay.group_cols:
+        out["group by"] = ", ".join(lay.group_cols)
+    if lay.id_col:
+        out["id column"] = lay.id_col
+    if spec.renormalize:
+        out["renormalize"] = "yes"
+    return out

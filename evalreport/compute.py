@@ -1,0 +1,307 @@
+"""Compute: pure functions from validated arrays to additive statistics.
+
+No I/O here. Every figure evalreport reports is a ratio of sums over rows, so a
+batch of rows reduces to a :class:`Stats` of sums and counts (overall, per
+class, per slice value, per histogram bin) and two ``Stats`` add up with ``+``.
+A chunk of a file, a partition on a cluster and a whole DataFrame therefore
+give the same figures; the means are derived only at the end.
+
+All sums are in nats (natural log). ``*_loss`` figures are lower-is-better.
+
+Definitions, per row *i* with target distribution P_i (one-hot for a hard
+label) and prediction Q_i clipped to [eps, 1 − eps] as
+``sklearn.metrics.log_loss`` does:
+
+- cross-entropy  CE_i = −Σ_k P_ik ln Q_ik
+- entropy        H_i  = −Σ_k P_ik ln P_ik  (0 ln 0 = 0)
+- KL divergence  KL_i = Σ_k P_ik ln(P_ik / Q_ik) = CE_i − H_i
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.special import entr, rel_entr, xlogy
+
+from .load import Batch
+
+#: Fixed (data-independent) bin edges for the per-row loss histogram, in nats,
+#: so that histograms of different chunks add up bin by bin.
+HIST_EDGES = np.concatenate([[0.0], np.logspace(-4, np.log10(50.0), 58), [np.inf]])
+#: How many of the highest-loss rows are kept.
+WORST_ROWS = 20
+#: Per slice value: the sums kept, in this order.
+GROUP_FIELDS = ("rows", "weight", "ce", "h", "kl", "correct", "brier")
+
+
+@dataclass(frozen=True)
+class RowFigures:
+    """Per-row figures of one batch (nats)."""
+
+    ce: np.ndarray
+    h: np.ndarray
+    kl: np.ndarray
+    true_class: np.ndarray  # the label, or the argmax of the target distribution
+    pred_class: np.ndarray  # argmax of Q
+    true_prob: np.ndarray  # Q given to the true class (unclipped)
+    brier: np.ndarray  # Σ_k (Q_ik − P_ik)², halved for two classes as scikit-learn does
+    pred_entropy: np.ndarray  # −Σ_k Q_ik ln Q_ik
+    clipped: np.ndarray  # a class with target mass got a probability below eps
+
+
+def row_figures(q: np.ndarray, y: np.ndarray | None = None, p: np.ndarray | None = None, *, eps: float) -> RowFigures:
+    """Cross-entropy, entropy, KL divergence and friends for each row.
+
+    Parameters
+    ----------
+    q : (n, K) predicted distributions.
+    y : (n,) true class indices (hard labels), or
+    p : (n, K) target distributions (soft targets).
+    eps : probabilities are clipped to [eps, 1 − eps] before the log.
+    """
+    n, k = q.shape
+    pred = np.argmax(q, axis=1)
+    if p is None:
+        true_prob = np.take_along_axis(q, y[:, None], axis=1)[:, 0]
+        ce = -np.log(np.clip(true_prob, eps, 1.0 - eps))
+        h = np.zeros(n)
+        kl = ce  # one-hot P: KL = CE − 0
+        brier = np.einsum("ij,ij->i", q, q) - 2.0 * true_prob + 1.0
+        clipped = true_prob < eps
+        true_class = y
+    else:
+        qc = np.clip(q, eps, 1.0 - eps)
+        ce = -xlogy(p, qc).sum(axis=1)
+        h = entr(p).sum(axis=1)
+        kl = rel_entr(p, qc).sum(axis=1)
+        brier = ((q - p) ** 2).sum(axis=1)
+        clipped = ((p > 0) & (q < eps)).any(axis=1)
+        true_class = np.argmax(p, axis=1)
+        true_prob = np.take_along_axis(q, true_class[:, None], axis=1)[:, 0]
+    if k == 2:
+        brier = brier / 2.0
+    return RowFigures(
+        ce=ce,
+        h=h,
+        kl=kl,
+        true_class=true_class,
+        pred_class=pred,
+        true_prob=true_prob,
+        brier=brier,
+        pred_entropy=entr(q).sum(axis=1),
+        clipped=clipped,
+    )
+
+
+@dataclass(frozen=True)
+class WorstRow:
+    """One of the highest-loss rows (``row`` is 1-based in the input)."""
+
+    row: int
+    id: str | None
+    true_class: int
+    true_prob: float
+    pred_class: int
+    pred_prob: float
+    ce: float
+
+
+@dataclass
+class Stats:
+    """Additive sufficient statistics of a set of rows. ``a + b`` merges two.
+
+    Sums are weighted by the sample weights (1 when there are none) and in
+    nats; ``rows`` and ``hist`` count rows. ``class_rows``/``class_weight``
+    are Σ_i P_ik (the number of rows of class k for hard labels).
+    ``confusion[t, p]`` is the weight of rows of true class t predicted as p.
+    """
+
+    n_classes: int
+    rows: int = 0
+    weight: float = 0.0
+    ce: float = 0.0
+    h: float = 0.0
+    kl: float = 0.0
+    pred_entropy: float = 0.0
+    brier: float = 0.0
+    clipped: int = 0
+    renormalized: int = 0
+    class_rows: np.ndarray = None
+    class_weight: np.ndarray = None
+    class_ce: np.ndarray = None
+    class_kl: np.ndarray = None
+    confusion: np.ndarray = None
+    hist: np.ndarray = None
+    groups: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    worst: tuple[WorstRow, ...] = ()
+
+    def __post_init__(self) -> None:
+        k = self.n_classes
+        for name in ("class_rows", "class_weight", "class_ce", "class_kl"):
+            if getattr(self, name) is None:
+                setattr(self, name, np.zeros(k))
+        if self.confusion is None:
+            self.confusion = np.zeros((k, k))
+        if self.hist is None:
+            self.hist = np.zeros(len(HIST_EDGES) - 1, dtype=np.int64)
+
+    def __add__(self, other: Stats) -> Stats:
+        if other.n_classes != self.n_classes:
+            raise ValueError("cannot merge statistics over different class sets")
+        groups = {g: dict(v) for g, v in self.groups.items()}
+        for g, values in other.groups.items():
+            mine = groups.setdefault(g, {})
+            for value, sums in values.items():
+                mine[value] = mine[value] + sums if value in mine else sums.copy()
+        return Stats(
+            n_classes=self.n_classes,
+            rows=self.rows + other.rows,
+            weight=self.weight + other.weight,
+            ce=self.ce + other.ce,
+            h=self.h + other.h,
+            kl=self.kl + other.kl,
+            pred_entropy=self.pred_entropy + other.pred_entropy,
+            brier=self.brier + other.brier,
+            clipped=self.clipped + other.clipped,
+            renormalized=self.renormalized + other.renormalized,
+            class_rows=self.class_rows + other.class_rows,
+            class_weight=self.class_weight + other.class_weight,
+            class_ce=self.class_ce + other.class_ce,
+            class_kl=self.class_kl + other.class_kl,
+            confusion=self.confusion + other.confusion,
+            hist=self.hist + other.hist,
+            groups=groups,
+            worst=_top_rows(self.worst + other.worst),
+        )
+
+    # Derived figures: means over rows, in nats.
+    @property
+    def mean_ce(self) -> float:
+        return self.ce / self.weight
+
+    @property
+    def mean_h(self) -> float:
+        return self.h / self.weight
+
+    @property
+    def mean_kl(self) -> float:
+        return self.kl / self.weight
+
+    @property
+    def accuracy(self) -> float:
+        return float(np.trace(self.confusion)) / self.weight
+
+    @property
+    def prior(self) -> np.ndarray:
+        """Class frequencies (weighted mean of the target distributions)."""
+        return self.class_weight / self.class_weight.sum()
+
+    @property
+    def class_accuracy(self) -> np.ndarray:
+        """Per true class: the share predicted as that class (recall); NaN without rows."""
+        totals = self.confusion.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(totals > 0, np.diag(self.confusion) / np.where(totals > 0, totals, 1), np.nan)
+
+
+def accumulate(batch: Batch, n_classes: int, eps: float) -> Stats:
+    """Reduce one validated batch to its sufficient statistics."""
+    f = row_figures(batch.q, batch.y, batch.p, eps=eps)
+    n, k = len(batch), n_classes
+    w = batch.w if batch.w is not None else np.ones(n)
+    if batch.p is None:
+        class_rows = np.bincount(f.true_class, minlength=k).astype(np.float64)
+        class_weight = np.bincount(f.true_class, weights=w, minlength=k)
+        class_ce = np.bincount(f.true_class, weights=w * f.ce, minlength=k)
+        class_kl = class_ce.copy()
+    else:
+        wp = batch.p * w[:, None]
+        qc = np.clip(batch.q, eps, 1.0 - eps)
+        class_rows = batch.p.sum(axis=0)
+        class_weight = wp.sum(axis=0)
+        class_ce = -xlogy(wp, qc).sum(axis=0)
+        class_kl = (w[:, None] * rel_entr(batch.p, qc)).sum(axis=0)
+    confusion = np.bincount(f.true_class * k + f.pred_class, weights=w, minlength=k * k).reshape(k, k)
+    correct = (f.true_class == f.pred_class).astype(np.float64)
+
+    groups = {}
+    for col, values in batch.groups.items():
+        codes, uniques = pd.factorize(values)
+        m = len(uniques)
+        per_field = [np.bincount(codes, minlength=m).astype(np.float64)] + [
+            np.bincount(codes, weights=x, minlength=m)
+            for x in (w, w * f.ce, w * f.h, w * f.kl, w * correct, w * f.brier)
+        ]
+        table = np.column_stack(per_field)
+        groups[col] = {str(v): table[j] for j, v in enumerate(uniques)}
+
+    return Stats(
+        n_classes=k,
+        rows=n,
+        weight=float(w.sum()),
+        ce=float(w @ f.ce),
+        h=float(w @ f.h),
+        kl=float(w @ f.kl),
+        pred_entropy=float(w @ f.pred_entropy),
+        brier=float(w @ f.brier),
+        clipped=int(f.clipped.sum()),
+        renormalized=batch.renormalized,
+        class_rows=class_rows,
+        class_weight=class_weight,
+        class_ce=class_ce,
+        class_kl=class_kl,
+        confusion=confusion,
+        hist=np.histogram(f.ce, bins=HIST_EDGES)[0],
+        groups=groups,
+        worst=_worst_of_batch(batch, f),
+    )
+
+
+def _worst_of_batch(batch: Batch, f: RowFigures) -> tuple[WorstRow, ...]:
+    n = len(batch)
+    take = min(WORST_ROWS, n)
+    idx = np.argpartition(-f.ce, take - 1)[:take] if take < n else np.arange(n)
+    pred_prob = np.take_along_axis(batch.q, f.pred_class[:, None], axis=1)[:, 0]
+    rows = [
+        WorstRow(
+            row=batch.row0 + int(i) + 1,
+            id=None if batch.ids is None else batch.ids[i],
+            true_class=int(f.true_class[i]),
+            true_prob=float(f.true_prob[i]),
+            pred_class=int(f.pred_class[i]),
+            pred_prob=float(pred_prob[i]),
+            ce=float(f.ce[i]),
+        )
+        for i in idx
+    ]
+    return _top_rows(tuple(rows))
+
+
+def _top_rows(rows: tuple[WorstRow, ...]) -> tuple[WorstRow, ...]:
+    """The WORST_ROWS highest-loss rows, ties broken by position (deterministic)."""
+    return tuple(sorted(rows, key=lambda r: (-r.ce, r.row))[:WORST_ROWS])
+
+
+def reduce_batches(batches, n_classes: int, eps: float) -> Stats:
+    """Fold a stream of batches into one :class:`Stats`."""
+    total = Stats(n_classes)
+    for batch in batches:
+        total = total + accumulate(batch, n_classes, eps)
+    return total
+
+
+def distribution_figures(p: np.ndarray, q: np.ndarray) -> dict[str, float]:
+    """Entropies, cross-entropies and KL divergences of two discrete distributions, in nats.
+
+    Exact, without clipping: a zero in Q where P has mass gives ``inf``.
+    """
+    return {
+        "entropy_p": float(entr(p).sum()),
+        "entropy_q": float(entr(q).sum()),
+        "cross_entropy_pq": float(-xlogy(p, q).sum()),
+        "cross_entropy_qp": float(-xlogy(q, p).sum()),
+        "kl_pq": float(rel_entr(p, q).sum()),
+        "kl_qp": float(rel_entr(q, p).sum()),
+    }

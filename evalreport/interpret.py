@@ -1,0 +1,297 @@
+"""Interpret: bands, baselines, verdicts and warnings from the merged statistics.
+
+Bands are always decided on the band score in nats — the mean cross-entropy
+for hard labels, the mean KL(P‖Q) for soft targets (the part of the loss the
+model can still remove) — whatever unit the figures are shown in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .compute import HIST_EDGES, Stats
+from .errors import UsageError
+from .load import LoadedInput
+from .result import ClassRow, Histogram, Overall, Result, SliceRow, WorstExample
+
+UNITS = {"nats": 1.0, "bits": 1.0 / math.log(2.0)}
+
+
+@dataclass(frozen=True)
+class Band:
+    """One rung of the ladder: scores up to ``upper`` nats (``inclusive`` or not)."""
+
+    id: str
+    label: str
+    upper: float
+    inclusive: bool
+
+    def contains_below(self, score: float) -> bool:
+        return score < self.upper or (self.inclusive and score == self.upper)
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """The interpretation ladder: bands from best to worst, and where it came from."""
+
+    bands: tuple[Band, ...]
+    source: str = "default"
+
+    def band_for(self, score_nats: float) -> Band | None:
+        if score_nats is None or math.isnan(score_nats):
+            return None
+        for band in self.bands:
+            if band.contains_below(score_nats):
+                return band
+        return self.bands[-1]
+
+    def by_id(self, band_id: str) -> Band:
+        for band in self.bands:
+            if band.id == band_id:
+                return band
+        raise UsageError(f"unknown band '{band_id}'; the bands are {', '.join(b.id for b in self.bands)}")
+
+    def with_thresholds(self, thresholds: dict[str, float], source: str) -> Ladder:
+        """Replace some bands' upper bounds (in nats); the last band has none."""
+        ids = [b.id for b in self.bands]
+        bands = list(self.bands)
+        for key, value in thresholds.items():
+            if key not in ids[:-1]:
+                raise UsageError(
+                    f"{source}: unknown band '{key}' (thresholds can be set for {', '.join(ids[:-1])})"
+                )
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise UsageError(f"{source}: the threshold of '{key}' must be a number, got {value!r}") from None
+            if not (math.isfinite(value) and value > 0):
+                raise UsageError(f"{source}: the threshold of '{key}' must be a positive number, got {value}")
+            bands[ids.index(key)] = replace(bands[ids.index(key)], upper=value)
+        uppers = [b.upper for b in bands[:-1]]
+        if any(a >= b for a, b in zip(uppers, uppers[1:])):
+            pairs = ", ".join(f"{b.id}={b.upper:g}" for b in bands[:-1])
+            raise UsageError(f"{source}: band thresholds must increase from best to worst, got {pairs}")
+        return Ladder(tuple(bands), source)
+
+    def rows(self) -> list[dict]:
+        """Each band with its lower and upper bound (nats), for display."""
+        out, lower, lower_incl = [], 0.0, True
+        for band in self.bands:
+            out.append(
+                {
+                    "id": band.id,
+                    "label": band.label,
+                    "lower": lower,
+                    "lower_inclusive": lower_incl,
+                    "upper": band.upper,
+                    "upper_inclusive": band.inclusive,
+                }
+            )
+            lower, lower_incl = band.upper, not band.inclusive
+        return out
+
+
+#: The contract's ladder (nats, on the mean band score).
+DEFAULT_LADDER = Ladder(
+    (
+        Band("perfect", "Perfect probabilities", 0.005, False),
+        Band("great", "Great probabilities", 0.02, False),
+        Band("on_track", "On the right track", 0.05, False),
+        Band("fine", "Fine", 0.20, False),
+        Band("could_improve", "Could improve", 0.30, True),
+        Band("not_great", "Not great", 1.00, True),
+        Band("terrible", "Terrible", 2.00, True),
+        Band("broken", "Something is broken", math.inf, False),
+    )
+)
+
+
+def _band(ladder: Ladder, score_nats: float | None) -> tuple[str | None, str | None]:
+    band = None if score_nats is None else ladder.band_for(score_nats)
+    return (band.id, band.label) if band else (None, None)
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den > 0 else None
+
+
+def build_result(
+    stats: Stats,
+    loaded: LoadedInput,
+    ladder: Ladder = DEFAULT_LADDER,
+    unit: str = "nats",
+    options: dict | None = None,
+) -> Result:
+    """Turn merged statistics into the one result object every renderer reads."""
+    if unit not in UNITS:
+        raise UsageError(f"--unit must be 'nats' or 'bits', got '{unit}'")
+    f = UNITS[unit]
+    spec, soft = loaded.spec, loaded.layout.mode == "soft"
+    classes = loaded.classes
+    k = len(classes)
+
+    def u(x: float | None) -> float | None:
+        return None if x is None else x * f
+
+    band_score = stats.mean_kl if soft else stats.mean_ce
+    prior = stats.prior
+    prior_ce = float(-np.sum(prior[prior > 0] * np.log(prior[prior > 0])))
+    uniform_ce = math.log(k)
+    band_id, band_label = _band(ladder, band_score)
+    skill_den = prior_ce - stats.mean_h
+    overall = Overall(
+        cross_entropy=u(stats.mean_ce),
+        log_loss=None if soft else u(stats.mean_ce),
+        entropy=u(stats.mean_h),
+        kl_divergence=u(stats.mean_kl),
+        prediction_entropy=u(stats.pred_entropy / stats.weight),
+        brier=stats.brier / stats.weight,
+        accuracy=stats.accuracy,
+        band=band_id,
+        band_label=band_label,
+        band_score=u(band_score),
+        band_score_nats=band_score,
+        geometric_mean_true_prob=math.exp(-stats.mean_ce),
+        uniform_cross_entropy=u(uniform_ce),
+        prior_cross_entropy=u(prior_ce),
+        skill_vs_prior=(1.0 - stats.mean_kl / skill_den) if skill_den > 1e-15 else None,
+        clipped_rows=stats.clipped,
+        renormalized_rows=stats.renormalized,
+    )
+
+    total_ce = stats.ce
+    class_acc = stats.class_accuracy
+    per_class = []
+    for j, name in enumerate(classes):
+        cw = stats.class_weight[j]
+        ce_j = _ratio(stats.class_ce[j], cw)
+        kl_j = _ratio(stats.class_kl[j], cw)
+        b_id, b_label = _band(ladder, kl_j if soft else ce_j)
+        support = stats.class_rows[j]
+        per_class.append(
+            ClassRow(
+                name=name,
+                support=float(support) if soft else int(round(support)),
+                weight=float(cw),
+                cross_entropy=u(ce_j),
+                kl_divergence=u(kl_j),
+                band=b_id,
+                band_label=b_label,
+                loss_share=_ratio(stats.class_ce[j], total_ce) if total_ce > 0 else (0.0 if cw > 0 else None),
+                accuracy=None if np.isnan(class_acc[j]) else float(class_acc[j]),
+            )
+        )
+
+    groups = {}
+    for col in spec.group_by:
+        values = stats.groups.get(col, {})
+        slices = []
+        for value in _natural_order(values):
+            rows, weight, ce, h, kl, correct, brier = values[value]
+            ce_m, kl_m = _ratio(ce, weight), _ratio(kl, weight)
+            b_id, b_label = _band(ladder, kl_m if soft else ce_m)
+            slices.append(
+                SliceRow(
+                    value=value,
+                    rows=int(rows),
+                    weight=float(weight),
+                    cross_entropy=u(ce_m),
+                    kl_divergence=u(kl_m),
+                    entropy=u(_ratio(h, weight)),
+                    accuracy=_ratio(correct, weight),
+                    brier=_ratio(brier, weight),
+                    band=b_id,
+                    band_label=b_label,
+                )
+            )
+        groups[col] = slices
+
+    worst = [
+        WorstExample(
+            row=r.row,
+            id=r.id,
+            true_class=classes[r.true_class],
+            true_prob=r.true_prob,
+            pred_class=classes[r.pred_class],
+            pred_prob=r.pred_prob,
+            cross_entropy=r.ce * f,
+        )
+        for r in stats.worst
+    ]
+
+    warnings = []
+    if stats.clipped:
+        warnings.append(
+            f"{stats.clipped} row(s) gave a true class a probability below eps={spec.eps:.3g}; "
+            f"it was clipped to eps, which caps each such row's loss at "
+            f"{-math.log(spec.eps) * f:.2f} {unit}"
+        )
+    if stats.renormalized:
+        warnings.append(
+            f"{stats.renormalized} row(s) did not sum to 1 within 0.001 and were rescaled (--renormalize)"
+        )
+    empty = [c.name for c in per_class if c.weight == 0]
+    if empty:
+        shown = ", ".join(repr(n) for n in empty[:10]) + (", …" if len(empty) > 10 else "")
+        warnings.append(f"{len(empty)} class(es) have a probability column but no rows: {shown}")
+    if soft:
+        warnings.append("soft targets: log_loss is not defined; the band is decided on the mean KL(P‖Q)")
+
+    hist_edges = [e * f if math.isfinite(e) else None for e in HIST_EDGES]
+    verdict = _verdict(overall, unit, soft)
+    return Result(
+        source=loaded.source,
+        mode=loaded.layout.mode,
+        rows=stats.rows,
+        total_weight=stats.weight,
+        weighted=loaded.layout.weight_col is not None,
+        unit=unit,
+        classes=tuple(classes),
+        eps=spec.eps,
+        ladder=ladder,
+        overall=overall,
+        per_class=tuple(per_class),
+        groups=groups,
+        histogram=Histogram(edges=tuple(hist_edges), counts=tuple(int(c) for c in stats.hist)),
+        confusion=stats.confusion.copy(),
+        worst=tuple(worst),
+        warnings=tuple(warnings),
+        verdict=verdict,
+        options=dict(options or {}),
+    )
+
+
+def _verdict(o: Overall, unit: str, soft: bool) -> str:
+    """One plain sentence that translates the score."""
+    if soft:
+        head = (
+            f"The targets' own entropy, H(P) = {o.entropy:.4f} {unit}, is a floor no model can go below; "
+            f"the model adds KL(P‖Q) = {o.kl_divergence:.4f} {unit} on top, and that part can still be removed."
+        )
+    else:
+        head = (
+            f"On average the model gives the true class a probability of "
+            f"{100 * o.geometric_mean_true_prob:.1f}% (the geometric mean, exp(−cross-entropy))."
+        )
+    base = (
+        f" Guessing uniformly would score {o.uniform_cross_entropy:.4f} {unit} and always predicting "
+        f"the class frequencies {o.prior_cross_entropy:.4f} {unit}"
+    )
+    if o.skill_vs_prior is None:
+        return head + base + "."
+    if o.skill_vs_prior >= 0:
+        return head + base + f"; the model removes {100 * o.skill_vs_prior:.1f}% of the loss the prior leaves."
+    return head + base + "; the model does worse than predicting the class frequencies."
+
+
+
+def _natural_order(values) -> list[str]:
+    """Slice values in numeric order when they are all numbers, else as text."""
+    keys = list(values)
+    try:
+        return sorted(keys, key=float)
+    except ValueError:
+        return sorted(keys)

@@ -1,0 +1,623 @@
+"""Load: a predictions file or DataFrame → validated batches of numpy arrays.
+
+Every input error is found here, before any figure is computed, and raised as
+an :class:`~evalreport.errors.InputError` naming the file, the column and the
+first offending rows (1-based data rows: row 1 is the first line after the
+header). Nothing downstream validates again.
+
+The input is read in chunks of rows, so a file of any size passes through in
+bounded memory; a DataFrame goes through the very same checks.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import hashlib
+import io
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, softmax
+
+from .errors import InputError, UsageError
+
+#: Rows whose probabilities sum to 1 within this are scored as they are.
+SUM_TOLERANCE = 1e-3
+#: Rows read and validated at a time.
+DEFAULT_CHUNK_ROWS = 500_000
+#: Float64 machine epsilon, the default clip (as ``sklearn.metrics.log_loss``).
+DEFAULT_EPS = float(np.finfo(np.float64).eps)
+#: Strings read as "missing" in numeric columns. Label, id and slice columns
+#: keep every string as it is, so a class called "NA" stays a class.
+NUMERIC_NA = ["", "NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "null", "NULL", "None", "#N/A", "<NA>"]
+MISSING_GROUP = "(missing)"
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How to read a predictions table (the contract's input options)."""
+
+    label_col: str = "label"
+    prob_prefix: str = "p_"
+    score_col: str | None = None
+    positive_label: str = "1"
+    target_prefix: str | None = None
+    logits: bool = False
+    weight_col: str | None = None
+    group_by: tuple[str, ...] = ()
+    id_col: str | None = None  # None: use "id" when the table has it
+    eps: float = DEFAULT_EPS
+    renormalize: bool = False
+
+    def __post_init__(self) -> None:
+        if not (0 < self.eps < 0.5):
+            raise UsageError(f"--eps must lie in (0, 0.5), got {self.eps}")
+        if not self.prob_prefix and self.score_col is None:
+            raise UsageError("--prob-prefix must not be empty")
+        object.__setattr__(self, "group_by", tuple(self.group_by))
+        object.__setattr__(self, "positive_label", str(self.positive_label))
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Where the rows came from, for the report's metadata."""
+
+    name: str  # what error messages and the report call it
+    path: str | None
+    sha256: str | None
+    format: str  # csv, csv.gz, parquet, dataframe
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What each column means, decided from the header alone."""
+
+    mode: str  # "labels" (hard labels, one column per class), "score" (binary), "soft"
+    classes: tuple[str, ...]  # in "score" mode the negative name is settled after reading
+    prob_cols: tuple[str, ...]
+    target_cols: tuple[str | None, ...] | None
+    label_col: str | None
+    weight_col: str | None
+    group_cols: tuple[str, ...]
+    id_col: str | None
+
+    @property
+    def numeric_cols(self) -> list[str]:
+        cols = list(self.prob_cols) + [c for c in self.target_cols or () if c]
+        return cols + ([self.weight_col] if self.weight_col else [])
+
+    @property
+    def text_cols(self) -> list[str]:
+        cols = [self.label_col] if self.label_col else []
+        cols += list(self.group_cols)
+        if self.id_col and self.id_col not in cols:
+            cols.append(self.id_col)
+        return cols
+
+    @property
+    def usecols(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for c in self.numeric_cols + self.text_cols:
+            seen[c] = None
+        return list(seen)
+
+
+@dataclass
+class Batch:
+    """One chunk of validated rows, ready for :mod:`evalreport.compute`."""
+
+    row0: int  # 0-based position of the first row in the whole input
+    q: np.ndarray  # (n, K) predicted distributions (softmaxed / renormalised), not clipped
+    y: np.ndarray | None  # (n,) true class index (hard labels)
+    p: np.ndarray | None  # (n, K) target distributions (soft targets)
+    w: np.ndarray | None  # (n,) sample weights
+    groups: dict[str, np.ndarray] = field(default_factory=dict)  # column → str values
+    ids: np.ndarray | None = None
+    renormalized: int = 0
+
+    def __len__(self) -> int:
+        return self.q.shape[0]
+
+
+# --------------------------------------------------------------------------- sources
+
+
+class _Reader:
+    """A table source that yields pandas chunks of the columns asked for."""
+
+    info: SourceInfo
+    columns: list[str]
+
+    def frames(self, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
+        raise NotImplementedError
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class _CsvReader(_Reader):
+    def __init__(self, name: str, path: str | None, raw: bytes | None, fs_path: Path | None) -> None:
+        self._raw = raw
+        self._fs_path = fs_path
+        head = raw[:4] if raw is not None else _head(fs_path)
+        self._gz = head[:2] == b"\x1f\x8b"
+        sha = hashlib.sha256(raw).hexdigest() if raw is not None else _sha256_file(fs_path)
+        self.info = SourceInfo(name, path, sha, "csv.gz" if self._gz else "csv")
+        try:
+            header = pd.read_csv(self._open(), nrows=0, encoding="utf-8")
+        except pd.errors.EmptyDataError:
+            raise InputError(name, "the file is empty") from None
+        except UnicodeDecodeError:
+            raise self._not_utf8() from None
+        except (gzip.BadGzipFile, EOFError, OSError) as err:
+            raise InputError(name, f"cannot be read as gzip-compressed CSV ({err})") from None
+        except pd.errors.ParserError as err:
+            raise InputError(name, f"is not valid CSV ({_first_line(err)})") from None
+        self.columns = [str(c) for c in header.columns]
+
+    def _open(self):
+        stream = io.BytesIO(self._raw) if self._raw is not None else open(self._fs_path, "rb")
+        return gzip.GzipFile(fileobj=stream, mode="rb") if self._gz else stream
+
+    def _not_utf8(self) -> InputError:
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        line, offset = 1, 0
+        with self._open() as stream:
+            for block in iter(lambda: stream.read(1 << 16), b""):
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as err:
+                    line += block[: max(err.start, 0)].count(b"\n")
+                    offset += max(err.start, 0)
+                    break
+                line += block.count(b"\n")
+                offset += len(block)
+        return InputError(
+            self.info.name,
+            f"is not UTF-8 text (first bad byte at offset {offset}, line {line})",
+            hint="re-save it as UTF-8",
+        )
+
+    def frames(self, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
+        text = layout.text_cols
+        reader = pd.read_csv(
+            self._open(),
+            usecols=layout.usecols,
+            dtype={c: str for c in text},
+            keep_default_na=False,
+            na_values={c: NUMERIC_NA for c in layout.numeric_cols},
+            chunksize=chunk_rows,
+            encoding="utf-8",
+        )
+        try:
+            with reader:
+                yield from reader
+        except UnicodeDecodeError:
+            raise self._not_utf8() from None
+        except pd.errors.ParserError as err:
+            raise InputError(self.info.name, f"is not valid CSV ({_first_line(err)})") from None
+
+
+class _ParquetReader(_Reader):
+    def __init__(self, name: str, path: str | None, raw: bytes | None, fs_path: Path | None) -> None:
+        import pyarrow.parquet as pq
+
+        sha = hashlib.sha256(raw).hexdigest() if raw is not None else _sha256_file(fs_path)
+        self.info = SourceInfo(name, path, sha, "parquet")
+        try:
+            self._file = pq.ParquetFile(io.BytesIO(raw) if raw is not None else fs_path)
+        except Exception as err:  # pyarrow raises several types for a broken file
+            raise InputError(name, f"is not a readable Parquet file ({_first_line(err)})") from None
+        self.columns = list(self._file.schema_arrow.names)
+
+    def frames(self, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
+        got_any = False
+        for batch in self._file.iter_batches(batch_size=chunk_rows, columns=layout.usecols):
+            got_any = True
+            yield batch.to_pandas()
+        if not got_any:
+            yield pd.DataFrame(columns=layout.usecols)
+
+
+class _FrameReader(_Reader):
+    def __init__(self, frame: pd.DataFrame, name: str = "DataFrame") -> None:
+        self._frame = frame
+        self.info = SourceInfo(name, None, None, "dataframe")
+        self.columns = [str(c) for c in frame.columns]
+
+    def frames(self, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
+        frame = self._frame.set_axis(self.columns, axis=1)[layout.usecols]
+        if len(frame) == 0:
+            yield frame
+        for start in range(0, len(frame), chunk_rows):
+            yield frame.iloc[start : start + chunk_rows]
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as f:
+        return f.read(4)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+def _open_reader(source: str | os.PathLike | pd.DataFrame) -> _Reader:
+    if isinstance(source, pd.DataFrame):
+        return _FrameReader(source)
+    path = str(source)
+    if path == "-":
+        raw = sys.stdin.buffer.read()
+        name, fs_path = "<stdin>", None
+        if not raw:
+            raise InputError(name, "the input is empty")
+    else:
+        raw, name, fs_path = None, path, Path(path)
+        if not fs_path.exists():
+            raise InputError(name, "no such file")
+        if fs_path.is_dir():
+            raise InputError(name, "is a directory, not a predictions file")
+        try:
+            size = fs_path.stat().st_size
+            head = _head(fs_path)
+        except OSError as err:
+            raise InputError(name, f"cannot be read ({err.strerror})") from None
+        if size == 0:
+            raise InputError(name, "the file is empty")
+    head = raw[:4] if raw is not None else head
+    is_parquet = head == b"PAR1" or path.lower().endswith((".parquet", ".pq"))
+    cls = _ParquetReader if is_parquet else _CsvReader
+    return cls(name, None if path == "-" else path, raw, fs_path)
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def plan_layout(columns: list[str], spec: InputSpec, name: str) -> Layout:
+    """Decide from the header which columns are classes, labels, weights, …"""
+    present = set(columns)
+
+    def require(col: str | None, what: str, option: str) -> None:
+        if col is not None and col not in present:
+            raise InputError(
+                name,
+                f"no {what} column '{col}'",
+                hint=f"the columns are {_list_cols(columns)}; name the right one with {option}",
+            )
+
+    require(spec.weight_col, "weight", "--weight-col")
+    for g in spec.group_by:
+        require(g, "--group-by", "--group-by")
+    require(spec.id_col, "id", "--id-col")
+    id_col = spec.id_col if spec.id_col is not None else ("id" if "id" in present else None)
+
+    named = {spec.label_col, spec.score_col, spec.weight_col, id_col, *spec.group_by} - {None}
+    target_cols_all = (
+        [c for c in columns if c.startswith(spec.target_prefix) and c not in named]
+        if spec.target_prefix
+        else []
+    )
+    common = dict(weight_col=spec.weight_col, group_cols=spec.group_by, id_col=id_col)
+
+    if spec.score_col is not None:
+        if spec.target_prefix:
+            raise UsageError("--score-col and --target-prefix cannot be used together")
+        require(spec.score_col, "score", "--score-col")
+        require(spec.label_col, "label", "--label-col")
+        return Layout(
+            mode="score",
+            classes=("", spec.positive_label),
+            prob_cols=(spec.score_col,),
+            target_cols=None,
+            label_col=spec.label_col,
+            **common,
+        )
+
+    prob_cols = [
+        c for c in columns if c.startswith(spec.prob_prefix) and c not in named and c not in target_cols_all
+    ]
+    if not prob_cols:
+        raise InputError(
+            name,
+            f"no probability columns (no column name starts with '{spec.prob_prefix}')",
+            hint=f"the columns are {_list_cols(columns)}; pass --prob-prefix, or --score-col for one binary score",
+        )
+    classes = [c[len(spec.prob_prefix) :] for c in prob_cols]
+    for col, cls in zip(prob_cols, classes):
+        if cls == "":
+            raise InputError(name, "a probability column needs a class name after the prefix", column=col)
+    if len(set(classes)) != len(classes):
+        raise InputError(name, "two probability columns name the same class", column=spec.prob_prefix + "*")
+    if len(classes) < 2:
+        raise InputError(
+            name,
+            "only one probability column; a classifier needs two or more classes",
+            column=prob_cols[0],
+            hint="for a binary model with one score column use --score-col",
+        )
+
+    if spec.target_prefix:
+        if not target_cols_all:
+            raise InputError(
+                name,
+                f"no target columns (no column name starts with '{spec.target_prefix}')",
+                hint=f"the columns are {_list_cols(columns)}",
+            )
+        by_class = {c[len(spec.target_prefix) :]: c for c in target_cols_all}
+        unknown = [c for k, c in by_class.items() if k not in classes]
+        if unknown:
+            raise InputError(
+                name,
+                "target column for a class that has no probability column",
+                column=unknown[0],
+                hint=f"the classes are {_list_cols(classes)}",
+            )
+        return Layout(
+            mode="soft",
+            classes=tuple(classes),
+            prob_cols=tuple(prob_cols),
+            target_cols=tuple(by_class.get(k) for k in classes),
+            label_col=None,
+            **common,
+        )
+
+    require(spec.label_col, "label", "--label-col")
+    return Layout(
+        mode="labels",
+        classes=tuple(classes),
+        prob_cols=tuple(prob_cols),
+        target_cols=None,
+        label_col=spec.label_col,
+        **common,
+    )
+
+
+def _list_cols(cols, limit: int = 8) -> str:
+    shown = ", ".join(repr(str(c)) for c in list(cols)[:limit])
+    return shown + (", …" if len(cols) > limit else "")
+
+
+# --------------------------------------------------------------------------- validation
+
+
+class _Validator:
+    """Turns one DataFrame chunk into a :class:`Batch`, or raises InputError."""
+
+    def __init__(self, name: str, layout: Layout, spec: InputSpec) -> None:
+        self.name = name
+        self.layout = layout
+        self.spec = spec
+        self.negative_labels: dict[str, None] = {}  # "score" mode: labels other than the positive one
+
+    def _fail(self, message: str, column: str | None, bad: np.ndarray, row0: int, hint: str | None = None):
+        idx = np.flatnonzero(bad)
+        rows = (idx[:5] + row0 + 1).tolist()
+        raise InputError(self.name, message, column=column, rows=rows, more=len(idx) > 5, hint=hint)
+
+    def numeric(self, frame: pd.DataFrame, col: str, row0: int) -> np.ndarray:
+        s = frame[col]
+        if s.dtype == bool:
+            s = s.astype(np.float64)
+        if not pd.api.types.is_numeric_dtype(s):
+            values = pd.to_numeric(s, errors="coerce")
+            bad = (values.isna() & s.notna()).to_numpy()
+            if bad.any():
+                first = s.to_numpy(dtype=object)[np.flatnonzero(bad)[0]]
+                self._fail("values that are not numbers", col, bad, row0, hint=f"e.g. {str(first)!r}")
+            s = values
+        arr = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        missing = np.isnan(arr)
+        if missing.any():
+            self._fail("missing values", col, missing, row0)
+        return arr
+
+    def distribution(self, frame: pd.DataFrame, cols, row0: int, what: str, logits: bool) -> tuple[np.ndarray, int]:
+        """Read K columns as per-row distributions; return them and the number renormalised."""
+        arrays = []
+        for col in cols:
+            if col is None:  # a class without a target column: P = 0
+                arrays.append(np.zeros(len(frame)))
+                continue
+            a = self.numeric(frame, col, row0)
+            if logits:
+                bad = ~np.isfinite(a)
+                if bad.any():
+                    self._fail("non-finite logits", col, bad, row0)
+            else:
+                bad = (a < 0) | (a > 1)
+                if bad.any():
+                    first = a[np.flatnonzero(bad)[0]]
+                    self._fail(f"{what} outside [0, 1]", col, bad, row0, hint=f"e.g. {first:g}")
+            arrays.append(a)
+        if logits:
+            z = np.column_stack(arrays)
+            return (expit(np.column_stack([-z[:, 0], z[:, 0]])) if z.shape[1] == 1 else softmax(z, axis=1)), 0
+        m = np.column_stack(arrays)
+        if m.shape[1] == 1:  # binary score column: P(negative) = 1 − score
+            return np.column_stack([1.0 - m[:, 0], m[:, 0]]), 0
+        sums = m.sum(axis=1)
+        off = np.abs(sums - 1.0) > SUM_TOLERANCE
+        if not off.any():
+            return m, 0
+        prefix = self.spec.target_prefix if what == "targets" else self.spec.prob_prefix
+        column = f"{prefix}*"
+        first = sums[np.flatnonzero(off)[0]]
+        if not self.spec.renormalize:
+            self._fail(
+                f"{what} do not sum to 1 (within {SUM_TOLERANCE:g})",
+                column,
+                off,
+                row0,
+                hint=f"the first sums to {first:.6g}; pass --renormalize to rescale such rows",
+            )
+        zero = off & (sums <= 0)
+        if zero.any():
+            self._fail(f"{what} sum to 0 and cannot be renormalised", column, zero, row0)
+        m[off] /= sums[off, None]
+        return m, int(off.sum())
+
+    def labels(self, frame: pd.DataFrame, row0: int) -> np.ndarray:
+        col = self.layout.label_col
+        values = _as_text(frame[col])
+        missing = pd.isna(values) | (values == "")
+        if missing.any():
+            self._fail("missing labels", col, missing, row0)
+        if self.layout.mode == "score":
+            positive = values == self.spec.positive_label
+            for v in pd.unique(values[~positive]):
+                self.negative_labels.setdefault(str(v), None)
+            if len(self.negative_labels) > 1:
+                seen = [self.spec.positive_label] + list(self.negative_labels)
+                first_new = list(self.negative_labels)[1]
+                self._fail(
+                    "--score-col needs a binary label, but it holds more than two values",
+                    col,
+                    values == first_new,
+                    row0,
+                    hint=f"values seen: {_list_cols(seen)}; is --positive-label "
+                    f"'{self.spec.positive_label}' right?",
+                )
+            return positive.astype(np.intp)
+        classes = self.layout.classes
+        codes = pd.Index(classes).get_indexer(values)
+        unknown = codes < 0
+        if unknown.any():
+            odd = [str(v) for v in pd.unique(values[unknown])[:5]]
+            hint = f"found {_list_cols(odd)}; the classes (from the '{self.spec.prob_prefix}*' columns) are {_list_cols(classes)}"
+            as_int = {o: o[:-2] for o in odd if o.endswith(".0")}
+            if as_int and all(v in classes for v in as_int.values()):
+                hint += " — the labels were written as floats; write them as integers"
+            self._fail("labels that have no probability column", col, unknown, row0, hint=hint)
+        return codes.astype(np.intp)
+
+    def weights(self, frame: pd.DataFrame, row0: int) -> np.ndarray:
+        col = self.layout.weight_col
+        w = self.numeric(frame, col, row0)
+        bad = ~np.isfinite(w) | (w < 0)
+        if bad.any():
+            self._fail("weights must be finite and not negative", col, bad, row0)
+        return w
+
+    def batch(self, frame: pd.DataFrame, row0: int) -> Batch:
+        lay, spec = self.layout, self.spec
+        q, renorm = self.distribution(frame, lay.prob_cols, row0, "probabilities", spec.logits)
+        y = p = None
+        if lay.mode == "soft":
+            p, renorm_p = self.distribution(frame, lay.target_cols, row0, "targets", False)
+            renorm += renorm_p
+        else:
+            y = self.labels(frame, row0)
+        w = self.weights(frame, row0) if lay.weight_col else None
+        groups = {}
+        for g in lay.group_cols:
+            values = _as_text(frame[g])
+            values[pd.isna(values)] = MISSING_GROUP
+            groups[g] = values
+        ids = _as_text(frame[lay.id_col]) if lay.id_col else None
+        return Batch(row0=row0, q=q, y=y, p=p, w=w, groups=groups, ids=ids, renormalized=renorm)
+
+
+def _as_text(s: pd.Series) -> np.ndarray:
+    """A column as an object array of str (None where missing); integral floats lose '.0'."""
+    if pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s):
+        out = s.to_numpy(dtype=object, na_value=None)  # already text: no per-value work
+        return out.copy() if not out.flags.writeable else out
+    if pd.api.types.is_float_dtype(s):
+        notna = s.notna()
+        if notna.any() and (s[notna] % 1 == 0).all():
+            s = s.astype("Int64")
+    out = s.astype(object).to_numpy(dtype=object, copy=True)
+    isna = pd.isna(out)
+    out[~isna] = [str(v) for v in out[~isna]]
+    out[isna] = None
+    return out
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+class LoadedInput:
+    """A validated input: its source, its layout, and a one-pass stream of batches.
+
+    Iterate :meth:`batches` once; file-level problems (no rows, all weights 0,
+    a third label in a binary file) are raised at the end of that iteration.
+    After it, :attr:`classes` holds the final class names.
+    """
+
+    def __init__(
+        self,
+        source: str | os.PathLike | pd.DataFrame,
+        spec: InputSpec | None = None,
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    ) -> None:
+        self.spec = spec or InputSpec()
+        self._reader = _open_reader(source)
+        self.source = self._reader.info
+        self.layout = plan_layout(self._reader.columns, self.spec, self.source.name)
+        self.chunk_rows = chunk_rows
+        self.rows = 0
+        self._validator = _Validator(self.source.name, self.layout, self.spec)
+        self._consumed = False
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        if self.layout.mode != "score":
+            return self.layout.classes
+        negatives = list(self._validator.negative_labels)
+        return (negatives[0] if negatives else _negative_name(self.spec.positive_label), self.spec.positive_label)
+
+    def batches(self) -> Iterator[Batch]:
+        if self._consumed:
+            raise RuntimeError("LoadedInput.batches() can be iterated only once")
+        self._consumed = True
+        total_weight = 0.0
+        for frame in self._reader.frames(self.layout, self.chunk_rows):
+            if len(frame) == 0:
+                continue
+            batch = self._validator.batch(frame, self.rows)
+            self.rows += len(batch)
+            if batch.w is not None:
+                total_weight += float(batch.w.sum())
+            yield batch
+        if self.rows == 0:
+            raise InputError(self.source.name, "has a header but no rows")
+        if self.layout.weight_col and total_weight <= 0:
+            raise InputError(self.source.name, "the weights sum to 0", column=self.layout.weight_col)
+
+
+def _negative_name(positive: str) -> str:
+    pairs = {"1": "0", "true": "false", "True": "False", "yes": "no", "pos": "neg", "positive": "negative"}
+    return pairs.get(positive, f"not {positive}")
+
+
+def parse_distribution(text: str, option: str) -> np.ndarray:
+    """``"0.1,0.4,0.5"`` → a validated probability vector (for ``evalreport dist``)."""
+    parts = [t.strip() for t in text.split(",")]
+    values = []
+    for t in parts:
+        try:
+            values.append(float(t))
+        except ValueError:
+            raise InputError(option, f"'{t}' is not a number", hint="give comma-separated probabilities, e.g. 0.1,0.4,0.5") from None
+    v = np.array(values)
+    if len(v) < 2:
+        raise InputError(option, "a distribution needs at least two values")
+    if not np.isfinite(v).all():
+        raise InputError(option, "values must be finite")
+    if (v < 0).any():
+        raise InputError(option, f"negative value {v[v < 0][0]:g}; probabilities cannot be negative")
+    if abs(v.sum() - 1.0) > SUM_TOLERANCE:
+        raise InputError(option, f"the values sum to {v.sum():.6g}, not 1 (within {SUM_TOLERANCE:g})")
+    return v

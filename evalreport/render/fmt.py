@@ -1,0 +1,70 @@
+"""Number and text formatting shared by the Markdown and HTML renderers."""
+
+from __future__ import annotations
+
+import math
+
+#: Band colours, best to worst: ColorBrewer RdYlBu (8 classes, colour-blind safe), reversed.
+BAND_COLOURS = ("#313695", "#4575b4", "#74add1", "#abd9e9", "#fee090", "#fdae61", "#f46d43", "#d73027")
+#: Text colour that reads on each band colour.
+BAND_TEXT = ("#ffffff", "#ffffff", "#000000", "#000000", "#000000", "#000000", "#000000", "#ffffff")
+
+
+def band_colours(ladder) -> dict[str, tuple[str, str]]:
+    """Band id → (background, text) colour, spread over the palette when the ladder is longer."""
+    n = len(ladder.bands)
+    out = {}
+    for i, band in enumerate(ladder.bands):
+        j = round(i * (len(BAND_COLOURS) - 1) / max(n - 1, 1))
+        out[band.id] = (BAND_COLOURS[j], BAND_TEXT[j])
+    return out
+
+
+def num(x: float | None, digits: int = 4) -> str:
+    """A figure for display: fixed decimals, '—' for missing, '∞' for infinite."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    return f"{x:.{digits}f}"
+
+
+def pct(x: float | None, digits: int = 1) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    return f"{100 * x:.{digits}f}%"
+
+
+def count(x: float) -> str:
+    """Row counts with thousands separators; fractional supports (soft targets) with one decimal."""
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
+
+
+def threshold(x: float) -> str:
+    return "∞" if math.isinf(x) else f"{x:g}"
+
+
+def band_range(row: dict, factor: float = 1.0) -> str:
+    """A ladder row (from ``Ladder.rows()``) as ``0.2 ≤ s ≤ 0.3``, scaled to a unit."""
+    lo, hi = row["lower"] * factor, row["upper"] * factor
+    upper = f"{'≤' if row['upper_inclusive'] else '<'} {hi:.4g}"
+    if row["lower"] == 0:
+        return f"s {upper}"
+    lower = f"{lo:.4g} {'≤' if row['lower_inclusive'] else '<'}"
+    if math.isinf(hi):
+        return f"s {'≥' if row['lower_inclusive'] else '>'} {lo:.4g}"
+    return f"{lower} s {upper}"
+
+
+def md_escape(text: str) -> str:
+    """Text safe inside a Markdown table cell (no HTML, no column breaks)."""
+    return (
+        str(text)
+        .replace("\\", "\\\\")
+        .replace("|", "\\|")
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("`", "\\`")
+        .replace("\n", " ")
+    )

@@ -1,0 +1,54 @@
+"""HTML report: one self-contained file from the Jinja2 templates in ``templates/``."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from .. import __version__
+from . import charts, fmt
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def template_dir() -> Path:
+    """Where the templates are: inside the package in a wheel install, the repo's
+    top-level ``templates/`` in a source checkout or editable install."""
+    for candidate in (_PACKAGE / "templates", _PACKAGE.parent / "templates"):
+        if (candidate / "report.html.j2").is_file():
+            return candidate
+    raise RuntimeError(f"evalreport's templates are missing (looked in {_PACKAGE}); reinstall evalreport")
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template_dir()),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(num=fmt.num, pct=fmt.pct, count=fmt.count, threshold=fmt.threshold)
+    return env
+
+
+def to_html(r, created: _dt.datetime | None = None) -> str:
+    created = created or _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+    factor = 1.0 if r.unit == "nats" else 1.0 / math.log(2.0)
+    ladder_rows = [dict(row, range=fmt.band_range(row, factor)) for row in r.ladder.rows()]
+    return environment().get_template("report.html.j2").render(
+        r=r,
+        o=r.overall,
+        version=__version__,
+        created=created.isoformat(),
+        colours=fmt.band_colours(r.ladder),
+        ladder_rows=ladder_rows,
+        classes=r.classes_worst_first(),
+        charts={"per_class": charts.per_class_bars(r)},
+        score_name="mean KL(P‖Q)" if r.soft else "cross-entropy",
+    )

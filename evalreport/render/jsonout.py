@@ -1,0 +1,128 @@
+"""JSON output. Keys listed in CONTRACT.md are stable; more keys may be added.
+
+Schema history:
+- 1: first version (evalreport 0.1): overall, per_class, groups, ladder,
+  histogram, confusion, worst_examples, warnings.
+
+The JSON holds no time stamp, so the same input gives byte-identical JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from .. import __version__
+
+SCHEMA_VERSION = 1
+
+
+def _clean(x):
+    """NaN/∞ → null (JSON has neither); numpy scalars → Python numbers."""
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if hasattr(x, "item") and not isinstance(x, (str, bytes)):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def to_dict(r) -> dict:
+    o = r.overall
+    ladder_rows = r.ladder.rows()
+    return _clean(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "evalreport", "version": __version__},
+            "input": {"path": r.source.path, "sha256": r.source.sha256, "format": r.source.format},
+            "rows": r.rows,
+            "unit": r.unit,
+            "classes": list(r.classes),
+            "targets": "soft" if r.soft else "hard",
+            "weighted": r.weighted,
+            "total_weight": r.total_weight,
+            "eps": r.eps,
+            "overall": {
+                "cross_entropy": o.cross_entropy,
+                "log_loss": o.log_loss,
+                "entropy": o.entropy,
+                "kl_divergence": o.kl_divergence,
+                "brier": o.brier,
+                "accuracy": o.accuracy,
+                "band": o.band,
+                "band_label": o.band_label,
+                "band_score": o.band_score,
+                "prediction_entropy": o.prediction_entropy,
+                "geometric_mean_true_prob": o.geometric_mean_true_prob,
+                "baselines": {"uniform": o.uniform_cross_entropy, "prior": o.prior_cross_entropy},
+                "skill_vs_prior": o.skill_vs_prior,
+                "clipped_rows": o.clipped_rows,
+                "renormalized_rows": o.renormalized_rows,
+            },
+            "per_class": [
+                {
+                    "class": c.name,
+                    "support": c.support,
+                    "weight": c.weight,
+                    "cross_entropy": c.cross_entropy,
+                    "kl_divergence": c.kl_divergence,
+                    "band": c.band,
+                    "loss_share": c.loss_share,
+                    "accuracy": c.accuracy,
+                }
+                for c in r.per_class
+            ],
+            "groups": {
+                col: [
+                    {
+                        "value": s.value,
+                        "rows": s.rows,
+                        "weight": s.weight,
+                        "cross_entropy": s.cross_entropy,
+                        "kl_divergence": s.kl_divergence,
+                        "entropy": s.entropy,
+                        "accuracy": s.accuracy,
+                        "brier": s.brier,
+                        "band": s.band,
+                    }
+                    for s in slices
+                ]
+                for col, slices in r.groups.items()
+            },
+            "ladder": {
+                "source": r.ladder.source,
+                "unit": "nats",
+                "bands": [
+                    {"id": b["id"], "label": b["label"], "upper": b["upper"], "upper_inclusive": b["upper_inclusive"]}
+                    for b in ladder_rows
+                ],
+            },
+            "histogram": {
+                "of": "per-row cross-entropy",
+                "unit": r.unit,
+                "edges": list(r.histogram.edges),
+                "counts": list(r.histogram.counts),
+            },
+            "confusion": {"rows": "true class", "columns": "predicted class", "matrix": r.confusion.tolist()},
+            "worst_examples": [
+                {
+                    "row": w.row,
+                    "id": w.id,
+                    "true_class": w.true_class,
+                    "true_prob": w.true_prob,
+                    "pred_class": w.pred_class,
+                    "pred_prob": w.pred_prob,
+                    "cross_entropy": w.cross_entropy,
+                }
+                for w in r.worst
+            ],
+            "warnings": list(r.warnings),
+        }
+    )
+
+
+def to_json(r) -> str:
+    return json.dumps(to_dict(r), indent=2, ensure_ascii=False, allow_nan=False) + "\n"

@@ -1,0 +1,74 @@
+"""Markdown summary, fit for a pull-request comment (kept under 60 lines)."""
+
+from __future__ import annotations
+
+from .. import __version__
+from .fmt import count, md_escape, num, pct
+
+MAX_CLASSES = 15
+MAX_SLICES = 8
+
+
+def to_markdown(r) -> str:
+    o, u = r.overall, r.unit
+    score_name = "mean KL(P‖Q)" if r.soft else "cross-entropy"
+    lines = [
+        f"## evalreport: **{o.band_label}** — {score_name} {num(o.band_score)} {u}",
+        "",
+        f"> {r.verdict}",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| rows | {count(r.rows)}{' (weighted)' if r.weighted else ''} |",
+        f"| cross-entropy | {num(o.cross_entropy)} {u} |",
+    ]
+    if r.soft:
+        lines += [
+            f"| entropy of the targets H(P) | {num(o.entropy)} {u} |",
+            f"| KL divergence KL(P‖Q) | {num(o.kl_divergence)} {u} |",
+        ]
+    else:
+        lines.append(f"| log loss | {num(o.log_loss)} {u} |")
+    skill = pct(o.skill_vs_prior) if o.skill_vs_prior is not None else "—"
+    lines += [
+        f"| baselines: uniform / class prior | {num(o.uniform_cross_entropy)} / {num(o.prior_cross_entropy)} {u} |",
+        f"| skill over the prior | {skill} |",
+        f"| Brier | {num(o.brier)} |",
+        f"| accuracy | {pct(o.accuracy)} |",
+        f"| rows clipped at eps | {o.clipped_rows} |",
+        "",
+    ]
+
+    classes = r.classes_worst_first()
+    shown = classes[:MAX_CLASSES]
+    lines += [
+        "### Per class (worst first)" if len(shown) == len(classes) else f"### Worst {len(shown)} of {len(classes)} classes",
+        "",
+        f"| class | support | CE ({u}) | KL ({u}) | band | share of loss | accuracy |",
+        "|---|---:|---:|---:|---|---:|---:|",
+    ]
+    for c in shown:
+        lines.append(
+            f"| {md_escape(c.name)} | {count(c.support)} | {num(c.cross_entropy)} | {num(c.kl_divergence)} "
+            f"| {c.band_label or '—'} | {pct(c.loss_share)} | {pct(c.accuracy)} |"
+        )
+
+    per_column = max(3, MAX_SLICES // max(len(r.groups), 1))
+    for col in r.groups:
+        worst = r.slices_worst_first(col)
+        head = f"### By {md_escape(col)} (worst first)"
+        if len(worst) > per_column:
+            head = f"### By {md_escape(col)}: worst {per_column} of {len(worst)} values"
+        lines += ["", head, "", f"| value | rows | CE ({u}) | band |", "|---|---:|---:|---|"]
+        for s in worst[:per_column]:
+            lines.append(f"| {md_escape(s.value)} | {count(s.rows)} | {num(s.cross_entropy)} | {s.band_label or '—'} |")
+
+    if r.warnings:
+        lines += ["", "**Warnings**", ""] + [f"- {md_escape(w)}" for w in r.warnings[:5]]
+    sha = (r.source.sha256 or "")[:12]
+    lines += [
+        "",
+        f"<sub>evalreport {__version__} · {md_escape(r.source.name)}{' · sha256 ' + sha if sha else ''} "
+        f"· ladder: {md_escape(r.ladder.source)}</sub>",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,141 @@
+"""The result model: one plain object that every renderer reads.
+
+Figures are already in ``Result.unit`` (nats or bits); ``band_score_nats`` keeps
+the score the band was decided on. Renderers only format — they never compute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .interpret import Ladder
+    from .load import SourceInfo
+
+
+@dataclass(frozen=True)
+class Overall:
+    cross_entropy: float
+    log_loss: float | None  # None for soft targets
+    entropy: float  # mean entropy of the targets (0 for hard labels)
+    kl_divergence: float
+    prediction_entropy: float  # mean entropy of the predicted distributions
+    brier: float
+    accuracy: float
+    band: str
+    band_label: str
+    band_score: float
+    band_score_nats: float
+    geometric_mean_true_prob: float  # exp(−mean CE): the "typical" probability on the truth
+    uniform_cross_entropy: float  # CE of predicting 1/K for every class (ln K)
+    prior_cross_entropy: float  # CE of always predicting the class frequencies
+    skill_vs_prior: float | None  # 1 − KL_model / KL_prior
+    clipped_rows: int
+    renormalized_rows: int
+
+
+@dataclass(frozen=True)
+class ClassRow:
+    name: str
+    support: float  # rows of this class (Σ P_ik for soft targets)
+    weight: float
+    cross_entropy: float | None  # None: no rows of this class
+    kl_divergence: float | None
+    band: str | None
+    band_label: str | None
+    loss_share: float | None  # this class's part of the total loss
+    accuracy: float | None  # share of its rows predicted as it (recall)
+
+
+@dataclass(frozen=True)
+class SliceRow:
+    value: str
+    rows: int
+    weight: float
+    cross_entropy: float | None
+    kl_divergence: float | None
+    entropy: float | None
+    accuracy: float | None
+    brier: float | None
+    band: str | None
+    band_label: str | None
+
+
+@dataclass(frozen=True)
+class WorstExample:
+    row: int
+    id: str | None
+    true_class: str
+    true_prob: float
+    pred_class: str
+    pred_prob: float
+    cross_entropy: float
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Rows per bin of per-row cross-entropy; edges in the result's unit (None = ∞)."""
+
+    edges: tuple[float | None, ...]
+    counts: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Result:
+    source: SourceInfo
+    mode: str  # "labels", "score" (binary, one score column) or "soft"
+    rows: int
+    total_weight: float
+    weighted: bool
+    unit: str
+    classes: tuple[str, ...]
+    eps: float
+    ladder: Ladder
+    overall: Overall
+    per_class: tuple[ClassRow, ...]
+    groups: dict[str, list[SliceRow]]
+    histogram: Histogram
+    confusion: np.ndarray  # weight of rows, [true, predicted]
+    worst: tuple[WorstExample, ...]
+    warnings: tuple[str, ...]
+    verdict: str  # one plain sentence that translates the score
+    options: dict = field(default_factory=dict)
+
+    @property
+    def soft(self) -> bool:
+        return self.mode == "soft"
+
+    def _worst_first(self, items):
+        """Highest band score first (ties keep their order); items without rows last."""
+        key = (lambda x: x.kl_divergence) if self.soft else (lambda x: x.cross_entropy)
+        scored = [x for x in items if key(x) is not None]
+        return sorted(scored, key=key, reverse=True) + [x for x in items if key(x) is None]
+
+    def classes_worst_first(self) -> list[ClassRow]:
+        return self._worst_first(self.per_class)
+
+    def slices_worst_first(self, column: str) -> list[SliceRow]:
+        return self._worst_first(self.groups[column])
+
+    def to_dict(self) -> dict:
+        from .render.jsonout import to_dict
+
+        return to_dict(self)
+
+    def to_json(self) -> str:
+        from .render.jsonout import to_json
+
+        return to_json(self)
+
+    def to_markdown(self) -> str:
+        from .render.markdown import to_markdown
+
+        return to_markdown(self)
+
+    def to_html(self) -> str:
+        from .render.html import to_html
+
+        return to_html(self)

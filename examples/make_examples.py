@@ -1,0 +1,81 @@
+"""Make the example prediction files from real scikit-learn models.
+
+Each file holds out-of-fold predictions (5-fold cross-validation), so every row
+was scored by a model that did not see it. Run from anywhere:
+
+    python examples/make_examples.py
+
+Needs scikit-learn (``pip install ".[examples]"``). The output is deterministic.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.naive_bayes import GaussianNB
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+HERE = Path(__file__).resolve().parent
+FOLDS = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
+
+
+def out_of_fold(model, X, y) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted probabilities for every row from the fold that held it out, and the fold."""
+    proba = np.zeros((len(y), len(np.unique(y))))
+    fold = np.zeros(len(y), dtype=int)
+    for k, (train, test) in enumerate(FOLDS.split(X, y)):
+        model.fit(X[train], y[train])
+        proba[test] = model.predict_proba(X[test])
+        fold[test] = k
+    return proba, fold
+
+
+def write(df: pd.DataFrame, name: str) -> None:
+    path = HERE / name
+    df.to_csv(path, index=False, float_format="%.6g", lineterminator="\n")
+    print(f"wrote {path.relative_to(HERE.parent)} ({len(df)} rows)")
+
+
+def digits() -> None:
+    """10 classes, 1,797 rows: a random forest (under-confident, as forests are)."""
+    data = load_digits()
+    model = RandomForestClassifier(n_estimators=100, random_state=0)
+    proba, fold = out_of_fold(model, data.data, data.target)
+    df = pd.DataFrame({"id": [f"digit-{i:04d}" for i in range(len(data.target))], "label": data.target, "fold": fold})
+    for k in range(10):
+        df[f"p_{k}"] = proba[:, k]
+    write(df, "digits_predictions.csv")
+
+
+def iris() -> None:
+    """3 named classes, 150 rows: logistic regression, with the fold as a slice column."""
+    data = load_iris()
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    proba, fold = out_of_fold(model, data.data, data.target)
+    names = np.asarray(data.target_names)
+    df = pd.DataFrame({"id": np.arange(1, len(data.target) + 1), "label": names[data.target], "fold": fold})
+    for k, name in enumerate(names):
+        df[f"p_{name}"] = proba[:, k]
+    write(df, "iris_predictions.csv")
+
+
+def breast_cancer() -> None:
+    """Binary, 569 rows, one score column P(malignant): Gaussian naive Bayes (over-confident)."""
+    data = load_breast_cancer()
+    malignant = (data.target == 0).astype(int)  # scikit-learn codes malignant as 0
+    proba, fold = out_of_fold(GaussianNB(), data.data, malignant)
+    df = pd.DataFrame({"id": np.arange(1, len(malignant) + 1), "label": malignant, "fold": fold, "score": proba[:, 1]})
+    write(df, "breast_cancer_predictions.csv")
+
+
+if __name__ == "__main__":
+    digits()
+    iris()
+    breast_cancer()
