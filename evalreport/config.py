@@ -18,7 +18,8 @@ from .interpret import DEFAULT_LADDER, Ladder
 
 
 def read_settings(explicit: Path | None = None, cwd: Path | None = None) -> tuple[dict, str | None]:
-    """The evalreport settings table and where it came from (``({}, None)`` when none)."""
+    """The evalreport settings table and a name for where it is, to which a key is
+    appended: ``"pyproject.toml [tool.evalreport.{}]"`` (``({}, None)`` when none)."""
     cwd = cwd or Path.cwd()
     if explicit is not None:
         candidates = [Path(explicit)]
@@ -37,8 +38,8 @@ def read_settings(explicit: Path | None = None, cwd: Path | None = None) -> tupl
                 if explicit is not None:
                     raise UsageError(f"{path}: has no [tool.evalreport] table")
                 continue
-            return table, f"{path.name} [tool.evalreport]"
-        return data, path.name
+            return table, f"{path.name} [tool.evalreport.{{}}]"
+        return data, f"{path.name} [{{}}]"
     return {}, None
 
 
@@ -62,10 +63,12 @@ def resolve_ladder(bands_option: str | None = None, config: Path | None = None, 
     ladder = DEFAULT_LADDER
     bands = settings.get("bands")
     if bands is not None:
+        where = where.format("bands")
         if not isinstance(bands, dict):
-            raise UsageError(f"{where}: 'bands' must be a table of band = threshold")
-        ladder = ladder.with_thresholds(bands, f"{where} bands")
+            raise UsageError(f"{where}: must be a table of band = threshold")
+        ladder = ladder.with_thresholds(bands, where)
     if bands_option:
         ladder = ladder.with_thresholds(parse_bands(bands_option), "--bands")
-        ladder = Ladder(ladder.bands, "--bands" + (f" over {where}" if bands is not None else ""))
+        if bands is not None:
+            ladder = Ladder(ladder.bands, f"--bands over {where}")
     return ladder

@@ -1,0 +1,80 @@
+"""The HTML report's structure, parsed and checked with CSS selectors."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pandas as pd
+import pytest
+from bs4 import BeautifulSoup
+
+from evalreport import evaluate
+
+from conftest import EXAMPLES
+
+
+@pytest.fixture(scope="module")
+def digits_html() -> BeautifulSoup:
+    return BeautifulSoup(evaluate(EXAMPLES / "digits_predictions.csv", group_by="fold").to_html(), "html.parser")
+
+
+def test_verdict_and_overall(digits_html):
+    badge = digits_html.select_one("#verdict .badge")
+    assert badge["data-band"] == "not_great" and badge.get_text(strip=True) == "Not great"
+    assert digits_html.select_one("#verdict .score").get_text(strip=True) == "0.3071 nats"
+    assert digits_html.select_one('#overall td[data-key="log_loss"]').get_text(strip=True) == "0.3071 nats"
+    assert digits_html.select_one('#overall td[data-key="uniform"]').get_text(strip=True) == "2.3026 nats"
+
+
+def test_per_class_table_is_worst_first_with_a_chart(digits_html):
+    rows = digits_html.select("#per-class-table tbody tr")
+    assert len(rows) == 10
+    ce = [float(r.select("td")[2].get_text()) for r in rows]
+    assert ce == sorted(ce, reverse=True)
+    assert rows[0].select_one("td.name").get_text() == "8"
+    img = digits_html.select_one("#per-class figure img")
+    assert img["src"].startswith("data:image/svg+xml;base64,")
+    svg = base64.b64decode(img["src"].split(",", 1)[1]).decode()
+    assert "<svg" in svg and "per class" in svg
+    assert "8: 0.537" in img["alt"]
+
+
+def test_slices_ladder_and_metadata(digits_html):
+    section = digits_html.select_one('section.slices[data-column="fold"]')
+    assert len(section.select("tbody tr")) == 5
+    ladder = digits_html.select("#ladder tbody tr")
+    assert len(ladder) == 8 and ladder[5].get("aria-current") == "true"  # "not_great" is the 6th band
+    meta = digits_html.select_one("#metadata").get_text()
+    assert "sha256" in meta and "evalreport 0.1.0" in meta
+
+
+def test_no_external_resources(digits_html):
+    for tag in digits_html.find_all(src=True):
+        assert tag["src"].startswith("data:"), tag
+    for tag in digits_html.find_all(href=True):
+        assert tag["href"].startswith("#"), tag
+    assert not digits_html.find("script") and not digits_html.find("link")
+
+
+def test_hostile_class_name_is_escaped():
+    evil = "<script>alert(1)</script>"
+    df = pd.DataFrame({"label": [evil, "ok", evil], f"p_{evil}": [.7, .2, .6], "p_ok": [.3, .8, .4],
+                       "g": ['"><img src=x onerror=alert(1)>', "b", "b"]})
+    r = evaluate(df, group_by="g")
+    html = r.to_html()
+    assert evil not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    soup = BeautifulSoup(html, "html.parser")
+    assert soup.find("script") is None
+    assert evil in [td.get_text() for td in soup.select("#per-class-table td.name")]
+    md = r.to_markdown()
+    assert evil not in md and "&lt;script&gt;" in md
+
+
+def test_soft_report_explains_the_decomposition():
+    df = pd.DataFrame({"p_a": [.7, .4], "p_b": [.3, .6], "t_a": [.9, .2], "t_b": [.1, .8]})
+    soup = BeautifulSoup(evaluate(df, target_prefix="t_").to_html(), "html.parser")
+    assert soup.select_one('#overall td[data-key="log_loss"]') is None
+    assert "floor no model can go below" in soup.select_one("#verdict").get_text()
+    assert re.search(r"mean KL", soup.select_one("#ladder").get_text())
