@@ -215,7 +215,7 @@ def dist(
         "kl_pq": "KL(P‖Q)",
         "kl_qp": "KL(Q‖P)",
     }
-    table = Table(caption=f"P = [{p}]  Q = [{q}]")
+    table = Table()
     table.add_column("quantity")
     table.add_column(f"value ({unit.value})", justify="right")
     for key, label in names.items():
