@@ -44,13 +44,14 @@ def to_markdown(r) -> str:
     lines += [
         "### Per class (worst first)" if len(shown) == len(classes) else f"### Worst {len(shown)} of {len(classes)} classes",
         "",
-        f"| class | support | CE ({u}) | KL ({u}) | band | share of loss | accuracy |",
-        "|---|---:|---:|---:|---|---:|---:|",
+        f"| class | support | CE ({u}) |{f' KL ({u}) |' if r.soft else ''} band | share of loss | accuracy |",
+        f"|---|---:|---:|{'---:|' if r.soft else ''}---|---:|---:|",
     ]
     for c in shown:
+        kl = f" {num(c.kl_divergence)} |" if r.soft else ""
         lines.append(
-            f"| {md_escape(c.name)} | {count(c.support)} | {num(c.cross_entropy)} | {num(c.kl_divergence)} "
-            f"| {c.band_label or '—'} | {pct(c.loss_share)} | {pct(c.accuracy)} |"
+            f"| {md_escape(c.name)} | {count(c.support)} | {num(c.cross_entropy)} |{kl} "
+            f"{c.band_label or '—'} | {pct(c.loss_share)} | {pct(c.accuracy)} |"
         )
 
     per_column = max(3, MAX_SLICES // max(len(r.groups), 1))
