@@ -123,3 +123,23 @@ def test_gzip_with_error_names_the_file(tmp_path):
     src.write_bytes(gzip.compress((HEADER + "a,0.5,0.7\n").encode()))
     result = run(["report", src, "-o", tmp_path / "r.html"])
     assert result.exit_code == 2 and "preds.csv.gz: column 'p_*'" in result.stderr
+
+
+def test_output_to_a_device_writes_through_and_keeps_the_device(tmp_path, examples):
+    import os
+    import stat
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    import threading
+
+    received = []
+    reader = threading.Thread(target=lambda: received.append(open(fifo).read()))
+    reader.start()
+    result = run(["report", examples / "iris_predictions.csv", "-o", tmp_path / "r.html", "--json", fifo])
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.stderr
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # not replaced by a regular file
+    assert received and '"schema_version": 1' in received[0]
+    assert run(["report", examples / "iris_predictions.csv", "-o", os.devnull]).exit_code == 0
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
