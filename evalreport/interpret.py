@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .compute import HIST_EDGES, Stats
+from .compute import HIST_EDGES, Stats, histogram_quantile
 from .errors import UsageError
 from .load import LoadedInput
 from .result import ClassRow, Histogram, Overall, Result, SliceRow, WorstExample
@@ -158,6 +158,7 @@ def build_result(
         uniform_cross_entropy=u(uniform_ce),
         prior_cross_entropy=u(prior_ce),
         skill_vs_prior=(1.0 - stats.mean_kl / skill_den) if skill_den > 1e-15 else None,
+        median_row_cross_entropy=u(histogram_quantile(stats.hist, 0.5)),
         clipped_rows=stats.clipped,
         renormalized_rows=stats.renormalized,
     )

@@ -1,15 +1,18 @@
-"""Make the example prediction files from real scikit-learn models.
+"""Make the example prediction files from real scikit-learn models, and their reports.
 
 Each file holds out-of-fold predictions (5-fold cross-validation), so every row
 was scored by a model that did not see it. Run from anywhere:
 
     python examples/make_examples.py
 
-Needs scikit-learn (``pip install ".[examples]"``). The output is deterministic.
+It writes the CSV files here and their HTML reports, JSON and Markdown into
+``examples/reports/``. Needs scikit-learn (``pip install ".[examples]"``). The
+predictions are deterministic; the reports differ only in their time stamp.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +69,16 @@ def iris() -> None:
     write(df, "iris_predictions.csv")
 
 
+def iris_soft_targets() -> None:
+    """The iris predictions against label-smoothed targets (ε = 0.1): soft targets, P ≠ one-hot."""
+    df = pd.read_csv(HERE / "iris_predictions.csv")
+    names = ["setosa", "versicolor", "virginica"]
+    eps = 0.1
+    for name in names:
+        df[f"t_{name}"] = np.where(df["label"] == name, 1 - eps + eps / 3, eps / 3)
+    write(df.drop(columns="label"), "iris_soft_targets.csv")
+
+
 def breast_cancer() -> None:
     """Binary, 569 rows, one score column P(malignant): Gaussian naive Bayes (over-confident)."""
     data = load_breast_cancer()
@@ -75,7 +88,33 @@ def breast_cancer() -> None:
     write(df, "breast_cancer_predictions.csv")
 
 
+#: file → options of each example report
+REPORTS = {
+    "digits_predictions.csv": dict(group_by="fold"),
+    "iris_predictions.csv": dict(group_by="fold"),
+    "iris_soft_targets.csv": dict(target_prefix="t_", group_by="fold"),
+    "breast_cancer_predictions.csv": dict(score_col="score", group_by="fold"),
+}
+
+
+def reports() -> None:
+    from evalreport import evaluate
+
+    out = HERE / "reports"
+    out.mkdir(exist_ok=True)
+    os.chdir(HERE.parent)  # so the reports name the files relative to the repository
+    for name, options in REPORTS.items():
+        result = evaluate(f"examples/{name}", **options)
+        stem = name.removesuffix(".csv")
+        (out / f"{stem}.html").write_text(result.to_html(), encoding="utf-8")
+        (out / f"{stem}.json").write_text(result.to_json(), encoding="utf-8")
+        (out / f"{stem}.md").write_text(result.to_markdown(), encoding="utf-8")
+        print(f"wrote examples/reports/{stem}.html ({result.overall.band_label})")
+
+
 if __name__ == "__main__":
     digits()
     iris()
+    iris_soft_targets()
     breast_cancer()
+    reports()

@@ -78,3 +78,72 @@ def test_soft_report_explains_the_decomposition():
     assert soup.select_one('#overall td[data-key="log_loss"]') is None
     assert "floor no model can go below" in soup.select_one("#verdict").get_text()
     assert re.search(r"mean KL", soup.select_one("#ladder").get_text())
+
+
+def _chart(soup, section_id):
+    img = soup.select_one(f"#{section_id} figure.chart img")
+    assert img is not None, section_id
+    assert img["src"].startswith("data:image/svg+xml;base64,") and img["alt"] and img["title"]
+    return base64.b64decode(img["src"].split(",", 1)[1]).decode()
+
+
+def test_every_section_has_its_chart(digits_html):
+    ladder = _chart(digits_html, "verdict")
+    assert "Where the model sits on the ladder" in ladder and "0.307 nats" in ladder
+    assert "−ln p" in _chart(digits_html, "curve")
+    assert "Per-row loss" in _chart(digits_html, "histogram")
+    assert "Confusion matrix" in _chart(digits_html, "confusion")
+    assert "by fold" in _chart(digits_html, 'slices section[data-column="fold"]')
+    assert digits_html.select_one("#decomposition") is None  # hard labels: no decomposition
+    for svg_text in (ladder,):
+        assert "<text" in svg_text or "<g" in svg_text
+
+
+def test_worst_rows_table(digits_html):
+    rows = digits_html.select("#worst-table tbody tr")
+    assert len(rows) == 20
+    first = [td.get_text() for td in rows[0].select("td")]
+    assert first[:3] == ["6", "digit-0005", "5"]  # row, id, true label
+    losses = [float(r.select("td")[-1].get_text()) for r in rows]
+    assert losses == sorted(losses, reverse=True)
+
+
+def test_histogram_text_and_warnings_for_clipped_rows():
+    soup = BeautifulSoup(evaluate(EXAMPLES / "breast_cancer_predictions.csv", score_col="score").to_html(),
+                         "html.parser")
+    assert "5 row(s)" in soup.select_one("#histogram").get_text()
+    assert "clipped" in soup.select_one("#warnings").get_text()
+    assert soup.select_one("#verdict li.warn b").get_text() == "5"
+
+
+def test_many_classes_show_the_worst_and_say_how_many_are_hidden():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    k, n = 120, 2400
+    names = [f"class {j} — a rather long name with <b>odd</b> & $math$ characters" for j in range(k)]
+    logits = rng.normal(0, 1, size=(n, k))
+    q = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    df = pd.DataFrame(q, columns=[f"p_{c}" for c in names]).assign(label=[names[j] for j in rng.integers(0, k, n)])
+    r = evaluate(df)
+    soup = BeautifulSoup(r.to_html(), "html.parser")
+    assert len(soup.select("#per-class-table tbody tr")) == 25
+    assert soup.select_one("#hidden-classes").get_text().startswith("95 more classes")
+    assert len(soup.select("#all-classes-table tbody tr")) == 120
+    assert "worst 20 of 120" in soup.select_one("#per-class figure img")["title"]
+    assert "worst 20 of 120 classes" in soup.select_one("#confusion figure img")["title"]
+    assert "<b>odd</b>" not in str(soup.select_one("#per-class-table"))  # escaped, shown as text
+    assert names[0] in {td.get_text() for td in soup.select("#all-classes-table td.name")}
+
+
+def test_soft_targets_section():
+    df = pd.DataFrame({"p_a": [.7, .4, .5], "p_b": [.3, .6, .5], "t_a": [.9, .2, .5], "t_b": [.1, .8, .5]})
+    r = evaluate(df, target_prefix="t_")
+    soup = BeautifulSoup(r.to_html(), "html.parser")
+    text = soup.select_one("#decomposition").get_text()
+    assert f"H(P) = {r.overall.entropy:.4f}" in text and f"KL(P‖Q) = {r.overall.kl_divergence:.4f}" in text
+    assert "entropy of the targets + KL divergence" in _chart(soup, "decomposition")
+
+
+def test_report_size_is_small(digits_html):
+    assert len(str(digits_html).encode()) < 3_000_000

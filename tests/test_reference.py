@@ -192,3 +192,21 @@ def test_worst_examples_are_the_highest_loss_rows():
     assert [w.row for w in r.worst] == (expected + 1).tolist()
     assert [w.id for w in r.worst] == df["id"].iloc[expected].tolist()
     assert r.worst[0].true_prob == pytest.approx(p_true[expected[0]])
+
+
+def test_median_row_loss_from_the_histogram_is_within_a_bin():
+    df = pd.read_csv(EXAMPLES / "digits_predictions.csv", dtype={"label": str})
+    q = df[[f"p_{k}" for k in range(10)]].to_numpy()
+    ce = -np.log(np.clip(q[np.arange(len(df)), df["label"].astype(int)], EPS, 1 - EPS))
+    median = evaluate(EXAMPLES / "digits_predictions.csv").overall.median_row_cross_entropy
+    assert np.median(ce) / 1.12 <= median <= np.median(ce) * 1.12
+
+
+def test_histogram_quantile_hand_worked():
+    from evalreport.compute import histogram_quantile
+
+    edges = np.array([0.0, 1.0, 4.0, np.inf])
+    assert histogram_quantile(np.array([2, 2, 0]), 0.5, edges) == pytest.approx(1.0)
+    assert histogram_quantile(np.array([0, 2, 0]), 0.5, edges) == pytest.approx(2.0)  # geometric middle of [1, 4]
+    assert histogram_quantile(np.array([4, 0, 0]), 0.25, edges) == pytest.approx(0.25)  # linear in the first bin
+    assert histogram_quantile(np.array([0, 0, 3]), 0.5, edges) == 4.0  # open last bin: its lower edge

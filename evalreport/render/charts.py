@@ -2,7 +2,8 @@
 
 Charts are drawn from the aggregated figures in the result, never from rows,
 so their cost does not grow with the input. An SVG inside an ``<img>`` cannot
-run script, so odd class names are harmless there.
+run script, so odd class names are harmless there. Every chart has a title,
+axis labels with units and alt text.
 """
 
 from __future__ import annotations
@@ -10,18 +11,31 @@ from __future__ import annotations
 import base64
 import io
 import math
+import textwrap
 from dataclasses import dataclass
 
 import matplotlib
 
 matplotlib.use("Agg")
+import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
 
 from .fmt import band_colours  # noqa: E402
 
 MAX_BARS = 20
-_RC = {"svg.fonttype": "none", "svg.hashsalt": "evalreport", "font.size": 9, "axes.spines.top": False,
-       "axes.spines.right": False}
+MAX_CONFUSION = 20
+_RC = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "evalreport",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 10,
+    "axes.titleweight": "bold",
+}
+_INK = "#222222"
+_GRID = "#9a9a9a"
 
 
 @dataclass(frozen=True)
@@ -40,41 +54,301 @@ def _to_uri(fig: Figure) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def _figure(width: float, height: float) -> Figure:
+    with matplotlib.rc_context(_RC):
+        return Figure(figsize=(width, height))
+
+
 def _label(text: str, limit: int = 32) -> str:
-    """A class name safe for a matplotlib tick label: no mathtext, not too long."""
+    """A name safe for a matplotlib label: no mathtext, not too long."""
     text = str(text).replace("\n", " ")
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text.replace("$", r"\$")
 
 
-def per_class_bars(r) -> Chart | None:
-    """Mean cross-entropy (KL for soft targets) per class, worst first, coloured by band."""
-    classes = [c for c in r.classes_worst_first() if c.band is not None]
-    if not classes:
-        return None
-    shown = classes[:MAX_BARS]
+def _factor(r) -> float:
+    return 1.0 if r.unit == "nats" else 1.0 / math.log(2.0)
+
+
+def _score(r, item) -> float | None:
+    return item.kl_divergence if r.soft else item.cross_entropy
+
+
+def _what(r) -> str:
+    return "mean KL(P‖Q)" if r.soft else "mean cross-entropy"
+
+
+# --------------------------------------------------------------------------- the ladder
+
+
+def ladder_chart(r) -> Chart:
+    """The ladder as equal-width bands; the model's score and each class's as marks."""
+    bands = r.ladder.bands
+    f = _factor(r)
+    uppers = [b.upper for b in bands[:-1]]
+    scores_nats = [s / f for s in [r.overall.band_score] + [_score(r, c) for c in r.per_class if c.band]]
+    top = max([uppers[-1] * 2] + [s * 1.1 for s in scores_nats])
+    bounds = [0.0] + uppers + [top]
+
+    def pos(x_nats: float) -> float:
+        x = min(max(x_nats, 0.0), top)
+        for i in range(len(bounds) - 1):
+            if x <= bounds[i + 1]:
+                return i + (x - bounds[i]) / (bounds[i + 1] - bounds[i])
+        return float(len(bounds) - 1)
+
     colours = band_colours(r.ladder)
-    values = [(c.kl_divergence if r.soft else c.cross_entropy) for c in shown]
-    what = "mean KL(P‖Q)" if r.soft else "mean cross-entropy"
-    title = f"{what.capitalize()} per class" + (
-        f" — worst {len(shown)} of {len(classes)}" if len(shown) < len(classes) else ""
-    )
     with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(7.0, 0.9 + 0.28 * len(shown)))
+        fig = _figure(8.0, 2.0)
         ax = fig.add_subplot()
-        y = list(range(len(shown)))[::-1]
-        ax.barh(y, values, color=[colours[c.band][0] for c in shown], edgecolor="#333333", linewidth=0.4)
-        ax.set_yticks(y, [_label(c.name) for c in shown])
-        factor = 1.0 if r.unit == "nats" else 1.0 / math.log(2.0)
-        top = max(values) if values else 0.0
-        for band in r.ladder.bands[:-1]:
-            x = band.upper * factor
-            if x <= top * 1.05:
-                ax.axvline(x, color="#888888", linewidth=0.6, linestyle=":")
-        ax.axvline(r.overall.band_score, color="#000000", linewidth=1.0, linestyle="--", label="overall mean")
-        ax.set_xlabel(f"{what} ({r.unit})")
+        for i, band in enumerate(bands):
+            bg, fg = colours[band.id]
+            ax.add_patch(Rectangle((i, 0), 1, 1, facecolor=bg, edgecolor="white", linewidth=1.5))
+            ax.text(i + 0.5, 0.5, textwrap.fill(band.label.replace(" probabilities", ""), 10), ha="center",
+                    va="center", color=fg, fontsize=8)
+        class_pos = [pos(_score(r, c) / f) for c in r.per_class if c.band]
+        ax.plot(class_pos, [-0.12] * len(class_pos), linestyle="none", marker="|", markersize=12, color=_INK,
+                alpha=0.6)
+        x = pos(r.overall.band_score_nats)
+        ax.plot([x], [1.12], marker="v", markersize=13, color=_INK, linestyle="none")
+        ax.annotate(f"{r.overall.band_score:.3f} {r.unit}", (x, 1.3), ha="center", va="bottom", fontsize=9,
+                    fontweight="bold")
+        ax.set_xlim(0, len(bands))
+        ax.set_ylim(-0.35, 1.6)
+        ticks = list(range(1, len(bands)))
+        ax.set_xticks(ticks, [f"{u * f:.3g}" for u in uppers])
+        ax.set_yticks([])
+        ax.spines[["left", "top", "right"]].set_visible(False)
+        ax.set_xlabel(f"{_what(r)} ({r.unit}); each band has the same width, thresholds on the axis")
+        title = "Where the model sits on the ladder"
         ax.set_title(title, loc="left")
-        ax.legend(loc="lower right", frameon=False)
-    alt = f"{title}. " + "; ".join(f"{c.name}: {v:.3f} {r.unit} ({c.band_label})" for c, v in zip(shown, values))
+        ax.text(len(bands), 1.45, f"▼ the model    | a class ({len(class_pos)})", ha="right", va="bottom", fontsize=8)
+    worst = r.classes_worst_first()[:3]
+    alt = (
+        f"{title}: the model's {_what(r)} of {r.overall.band_score:.3f} {r.unit} is in the band "
+        f"'{r.overall.band_label}'. Worst classes: "
+        + "; ".join(f"{c.name} {(_score(r, c) or 0):.3f} ({c.band_label})" for c in worst if c.band)
+    )
     return Chart(_to_uri(fig), title, alt)
+
+
+# --------------------------------------------------------------------------- −ln p
+
+
+def loss_curve(r) -> Chart:
+    """−ln p against the probability given to the true class, with the thresholds."""
+    f = _factor(r)
+    o = r.overall
+    p = np.linspace(1e-3, 1.0 - 1e-6, 600)
+    colours = band_colours(r.ladder)
+    with matplotlib.rc_context(_RC):
+        fig = _figure(7.5, 3.6)
+        ax = fig.add_subplot()
+        ax.plot(p, -np.log(p) * f, color=_INK, linewidth=1.6, label=f"loss of one row, −ln p ({r.unit})")
+        for band in r.ladder.bands[:-1]:
+            y = band.upper * f
+            ax.axhline(y, color=colours[band.id][0], linewidth=1.2, linestyle="--")
+            ax.text(0.002, y * 1.05, f"{band.label.replace(' probabilities', '')} below {y:.3g}",
+                    fontsize=7, color=_INK, va="bottom")
+        mean_nats = o.cross_entropy / f
+        ax.plot([math.exp(-mean_nats)], [o.cross_entropy], marker="o", markersize=9, color="#d73027",
+                linestyle="none", label=f"mean: p = {math.exp(-mean_nats):.3f}, {o.cross_entropy:.3f} {r.unit}")
+        med = o.median_row_cross_entropy
+        if med is not None and math.isfinite(med) and med > 0:
+            ax.plot([math.exp(-med / f)], [med], marker="s", markersize=7, color="#4575b4", linestyle="none",
+                    label=f"median row: p ≈ {math.exp(-med / f):.3f}, {med:.3g} {r.unit}")
+        ax.set_yscale("log")
+        ax.set_ylim(min(0.002 * f, (med or 1) * 0.5), 8 * f)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("probability given to the true class, p")
+        ax.set_ylabel(f"cross-entropy ({r.unit}, log scale)")
+        title = "How a probability becomes a loss"
+        ax.set_title(title, loc="left")
+        ax.legend(loc="upper right", frameon=False, fontsize=8)
+    alt = (
+        f"{title}: the curve −ln p falls from high loss at small p to 0 at p = 1. The model's mean loss "
+        f"{o.cross_entropy:.3f} {r.unit} equals always giving the true class p = {math.exp(-mean_nats):.3f}."
+    )
+    return Chart(_to_uri(fig), title, alt)
+
+
+# --------------------------------------------------------------------------- bars
+
+
+def _bars(r, items, names, title: str, note: str) -> Chart | None:
+    """Horizontal bars of the band score, worst first, coloured by band."""
+    if not items:
+        return None
+    colours = band_colours(r.ladder)
+    values = [_score(r, it) for it in items]
+    f = _factor(r)
+    with matplotlib.rc_context(_RC):
+        fig = _figure(7.5, 1.0 + 0.28 * len(items))
+        ax = fig.add_subplot()
+        y = list(range(len(items)))[::-1]
+        ax.barh(y, values, color=[colours[it.band][0] for it in items], edgecolor="#333333", linewidth=0.4)
+        ax.set_yticks(y, [_label(n) for n in names])
+        top = max(max(values), r.overall.band_score)
+        last_label = -math.inf
+        for band in r.ladder.bands[:-1]:
+            x = band.upper * f
+            if x <= top * 1.05:
+                ax.axvline(x, color=_GRID, linewidth=0.7, linestyle=":")
+                if x - last_label > 0.06 * top:  # label a threshold only where it has room
+                    ax.text(x, len(items) - 0.4, f"{x:.3g}", fontsize=7, color=_GRID, ha="center", va="bottom")
+                    last_label = x
+        ax.axvline(r.overall.band_score, color=_INK, linewidth=1.0, linestyle="--", label="overall mean")
+        ax.set_xlabel(f"{_what(r)} ({r.unit})")
+        ax.set_title(title, loc="left", pad=14)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    alt = f"{title}{note}. " + "; ".join(
+        f"{n}: {v:.3f} {r.unit} ({it.band_label})" for n, it, v in zip(names, items, values)
+    )
+    return Chart(_to_uri(fig), title, alt)
+
+
+def per_class_bars(r) -> Chart | None:
+    classes = [c for c in r.classes_worst_first() if c.band is not None]
+    shown = classes[:MAX_BARS]
+    title = f"{_what(r).capitalize()} per class"
+    if len(shown) < len(classes):
+        title += f": worst {len(shown)} of {len(classes)}"
+    return _bars(r, shown, [c.name for c in shown], title, "")
+
+
+def slice_bars(r, column: str) -> Chart | None:
+    slices = [s for s in r.slices_worst_first(column) if s.band is not None]
+    shown = slices[:MAX_BARS]
+    title = f"{_what(r).capitalize()} by {_label(column, 40)}"
+    if len(shown) < len(slices):
+        title += f": worst {len(shown)} of {len(slices)}"
+    return _bars(r, shown, [s.value for s in shown], title, "")
+
+
+# --------------------------------------------------------------------------- histogram
+
+
+def loss_histogram(r) -> Chart:
+    """Rows per bin of per-row cross-entropy (log x), with the band thresholds."""
+    f = _factor(r)
+    edges = [e for e in r.histogram.edges]
+    counts = np.asarray(r.histogram.counts, dtype=float)
+    # draw the first bin [0, 1e-4) one decade to the left, and close the open last bin
+    first = edges[1] / 10
+    drawn = np.array([first] + edges[1:-1] + [edges[-2] * 2])
+    colours = band_colours(r.ladder)
+    o = r.overall
+    with matplotlib.rc_context(_RC):
+        fig = _figure(7.5, 3.2)
+        ax = fig.add_subplot()
+        ax.stairs(counts, drawn, fill=True, color="#74add1", edgecolor="#313695", linewidth=0.6)
+        for band in r.ladder.bands[:-1]:
+            ax.axvline(band.upper * f, color=colours[band.id][0], linewidth=1.0, linestyle="--")
+        ax.axvline(o.cross_entropy, color=_INK, linewidth=1.2, label=f"mean {o.cross_entropy:.3g} {r.unit}")
+        ax.set_xscale("log")
+        if counts.max() > 0 and counts[counts > 0].min() * 100 < counts.max():
+            ax.set_yscale("log")
+        ax.set_xlabel(f"cross-entropy of one row ({r.unit}, log scale; leftmost bar: below {edges[1]:.1g})")
+        ax.set_ylabel("rows")
+        title = "Per-row loss"
+        if o.clipped_rows:
+            title += f": {o.clipped_rows} row(s) clipped at eps, at the far right"
+        ax.set_title(title, loc="left")
+        ax.legend(loc="upper right", frameon=False)
+    alt = (
+        f"Histogram of the per-row cross-entropy of {r.rows} rows, log scale. Mean {o.cross_entropy:.3f} "
+        f"{r.unit}, median about {o.median_row_cross_entropy:.3g} {r.unit}; {o.clipped_rows} rows clipped."
+    )
+    return Chart(_to_uri(fig), title, alt)
+
+
+# --------------------------------------------------------------------------- confusion
+
+
+def confusion_chart(r) -> Chart:
+    """Row-normalised confusion matrix; beyond 20 classes, the worst 20 and 'other'."""
+    names = list(r.classes)
+    m = np.asarray(r.confusion, dtype=float)
+    keep = list(range(len(names)))
+    title = "Confusion matrix (each row sums to 100%)"
+    if len(names) > MAX_CONFUSION:
+        order = {c.name: i for i, c in enumerate(r.classes_worst_first())}
+        keep = sorted(range(len(names)), key=lambda i: order[names[i]])[:MAX_CONFUSION]
+        title = f"Confusion matrix, worst {MAX_CONFUSION} of {len(names)} classes"
+    rows = m[keep]
+    totals = rows.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        norm = np.where(totals > 0, rows / np.where(totals > 0, totals, 1), 0.0)
+    cols = norm[:, keep]
+    col_names = [names[i] for i in keep]
+    if len(keep) < len(names):
+        cols = np.column_stack([cols, 1.0 - cols.sum(axis=1)])
+        col_names.append("(other)")
+    n = len(keep)
+    size = 2.5 + 0.32 * max(n, 3)
+    with matplotlib.rc_context(_RC):
+        fig = _figure(size + 1.0, size)
+        ax = fig.add_subplot()
+        im = ax.imshow(cols, cmap="Blues", vmin=0, vmax=1, aspect="auto")
+        ax.set_xticks(range(len(col_names)), [_label(c, 16) for c in col_names], rotation=60, ha="right")
+        ax.set_yticks(range(n), [_label(names[i], 16) for i in keep])
+        if n <= 12:
+            for i in range(n):
+                for j in range(cols.shape[1]):
+                    v = cols[i, j]
+                    if v >= 0.005:
+                        ax.text(j, i, f"{100 * v:.0f}", ha="center", va="center", fontsize=7,
+                                color="white" if v > 0.6 else _INK)
+        ax.set_xlabel("predicted class (argmax of Q)")
+        ax.set_ylabel("true class")
+        ax.set_title(title, loc="left")
+        fig.colorbar(im, ax=ax, fraction=0.04, label="share of the true class's rows")
+    diag = [(names[i], cols[k, k]) for k, i in enumerate(keep)]
+    worst = sorted(diag, key=lambda t: t[1])[:3]
+    alt = f"{title}. Lowest recall: " + "; ".join(f"{c} {100 * v:.0f}% predicted correctly" for c, v in worst)
+    return Chart(_to_uri(fig), title, alt)
+
+
+# --------------------------------------------------------------------------- soft targets
+
+
+def decomposition_chart(r) -> Chart | None:
+    """Soft targets: CE = H(P) + KL(P‖Q), overall and for the worst classes."""
+    if not r.soft:
+        return None
+    classes = [c for c in r.classes_worst_first() if c.band is not None][: MAX_BARS - 1]
+    names = ["overall"] + [c.name for c in classes]
+    kl = [r.overall.kl_divergence] + [c.kl_divergence for c in classes]
+    ce = [r.overall.cross_entropy] + [c.cross_entropy for c in classes]
+    h = [a - b for a, b in zip(ce, kl)]
+    with matplotlib.rc_context(_RC):
+        fig = _figure(7.5, 1.0 + 0.3 * len(names))
+        ax = fig.add_subplot()
+        y = list(range(len(names)))[::-1]
+        ax.barh(y, h, color="#bdbdbd", edgecolor="#333333", linewidth=0.4, label="H(P): in the targets, irreducible")
+        ax.barh(y, kl, left=h, color="#f46d43", edgecolor="#333333", linewidth=0.4,
+                label="KL(P‖Q): the model's, removable")
+        ax.set_yticks(y, [_label(n) for n in names])
+        ax.set_xlabel(f"cross-entropy ({r.unit})")
+        title = "Cross-entropy = entropy of the targets + KL divergence"
+        ax.set_title(title, loc="left")
+        ax.legend(loc="lower right", frameon=False, fontsize=8)
+    alt = (
+        f"{title}. Overall: H(P) {r.overall.entropy:.3f} + KL {r.overall.kl_divergence:.3f} = "
+        f"{r.overall.cross_entropy:.3f} {r.unit}."
+    )
+    return Chart(_to_uri(fig), title, alt)
+
+
+def all_charts(r) -> dict:
+    """Every chart of the report, by name."""
+    return {
+        "ladder": ladder_chart(r),
+        "curve": loss_curve(r),
+        "per_class": per_class_bars(r),
+        "histogram": loss_histogram(r),
+        "confusion": confusion_chart(r),
+        "decomposition": decomposition_chart(r),
+        "slices": {col: slice_bars(r, col) for col in r.groups},
+    }

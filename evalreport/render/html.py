@@ -13,6 +13,8 @@ from .. import __version__
 from . import charts, fmt
 
 _PACKAGE = Path(__file__).resolve().parent.parent
+#: Beyond this many classes the table shows the worst ones and folds the rest away.
+MAX_CLASS_ROWS = 25
 
 
 def template_dir() -> Path:
@@ -49,6 +51,10 @@ def to_html(r, created: _dt.datetime | None = None) -> str:
         colours=fmt.band_colours(r.ladder),
         ladder_rows=ladder_rows,
         classes=r.classes_worst_first(),
-        charts={"per_class": charts.per_class_bars(r)},
+        max_class_rows=MAX_CLASS_ROWS,
+        charts=charts.all_charts(r),
         score_name="mean KL(P‖Q)" if r.soft else "cross-entropy",
+        unit_factor=factor,
+        clip_cap=-math.log(r.eps) * factor,
+        has_ids=any(w.id is not None for w in r.worst),
     )

@@ -59,6 +59,7 @@ def to_dict(r) -> dict:
                 "geometric_mean_true_prob": o.geometric_mean_true_prob,
                 "baselines": {"uniform": o.uniform_cross_entropy, "prior": o.prior_cross_entropy},
                 "skill_vs_prior": o.skill_vs_prior,
+                "median_row_cross_entropy": o.median_row_cross_entropy,
                 "clipped_rows": o.clipped_rows,
                 "renormalized_rows": o.renormalized_rows,
             },

@@ -1,0 +1,83 @@
+"""The report in a real browser: headless Chromium loads it, decodes every chart, and renders a page.
+
+Needs Debian's `chromium` (installed by .ci/run). Skipped where it is missing,
+except under CI (CI=true), where a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from evalreport import evaluate
+
+from conftest import EXAMPLES
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+if CHROMIUM is None and os.environ.get("CI"):
+    pytest.fail("CI needs chromium for the browser test (.ci/run installs it)", pytrace=False)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+
+# Appended to a copy of the report: once loaded, the title says how many images decoded.
+PROBE = """<script>
+window.addEventListener('load', () => {
+  const imgs = Array.from(document.images);
+  const ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
+  document.title = 'PROBE images=' + imgs.length + ' decoded=' + ok + ' sections=' + document.querySelectorAll('section').length;
+});
+</script>"""
+
+
+def chromium(tmp_path, *args) -> subprocess.CompletedProcess:
+    profile = tmp_path / f"profile-{time.monotonic_ns()}"
+    return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("browser")
+    html = evaluate(EXAMPLES / "digits_predictions.csv", group_by="fold").to_html()
+    (out / "report.html").write_text(html, encoding="utf-8")
+    return out, html
+
+
+def test_chromium_loads_the_report_and_decodes_every_chart(report, tmp_path):
+    out, html = report
+    probe = out / "probe.html"
+    probe.write_text(html.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    t0 = time.perf_counter()
+    done = chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", probe.as_uri())
+    elapsed = time.perf_counter() - t0
+    assert done.returncode == 0, done.stderr[-2000:]
+    m = re.search(r"<title>PROBE images=(\d+) decoded=(\d+) sections=(\d+)</title>", done.stdout)
+    assert m, done.stdout[:500]
+    images, decoded, sections = map(int, m.groups())
+    assert images >= 6 and decoded == images  # ladder, curve, per class, histogram, confusion, slice
+    assert sections >= 10
+    print(f"chromium load + dump: {elapsed:.2f} s for {len(html.encode()) / 1024:.0f} KB")
+
+
+def test_chromium_screenshot_is_not_blank(report, tmp_path):
+    import matplotlib.image as mpimg
+
+    out, _ = report
+    shot = out / "report.png"
+    done = chromium(tmp_path, "--window-size=1000,2400", "--hide-scrollbars", f"--screenshot={shot}",
+                    (out / "report.html").as_uri())
+    assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
+    pixels = mpimg.imread(shot)[..., :3]
+    assert pixels.shape[:2] == (2400, 1000)
+    not_white = (pixels < 0.95).any(axis=2).mean()
+    assert not_white > 0.05, not_white  # text, tables and charts
+    colours = np.unique((pixels * 255).astype(np.uint8).reshape(-1, 3), axis=0)
+    assert len(colours) > 200  # charts bring many colours; a blank or text-only page has few
