@@ -147,3 +147,23 @@ def test_soft_targets_section():
 
 def test_report_size_is_small(digits_html):
     assert len(str(digits_html).encode()) < 3_000_000
+
+
+def test_markdown_stays_under_60_lines_in_the_worst_case():
+    import numpy as np
+
+    rng = np.random.default_rng(2)
+    k, n = 40, 800
+    q = rng.dirichlet(np.full(k, 0.3), size=n)
+    q[:5] = 0.0
+    q[:5, 0] = 1.0  # five rows that give their true class 0 → clipped
+    df = pd.DataFrame(q, columns=[f"p_c{j}" for j in range(k)])
+    df["label"] = [f"c{j}" for j in rng.integers(1, k, n)]
+    for g in "abcde":
+        df[g] = rng.integers(0, 30, n).astype(str)
+    df["p_unused"] = 0.0  # a class with no rows: another warning
+    md = evaluate(df, group_by=list("abcde")).to_markdown()
+    lines = md.splitlines()
+    assert len(lines) <= 60, len(lines)
+    assert "Worst 8 of 41 classes" in md and "Highest-loss rows" in md and "**Warnings**" in md
+    assert "3 more slice columns are in the HTML report" in md

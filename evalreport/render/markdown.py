@@ -5,8 +5,11 @@ from __future__ import annotations
 from .. import __version__
 from .fmt import count, md_escape, num, pct
 
-MAX_CLASSES = 15
-MAX_SLICES = 8
+MAX_CLASSES = 8
+MAX_SLICES = 6  # rows over all slice columns
+MAX_SLICE_COLUMNS = 2
+MAX_WORST = 3
+MAX_LINES = 60
 
 
 def to_markdown(r) -> str:
@@ -54,8 +57,8 @@ def to_markdown(r) -> str:
             f"{c.band_label or '—'} | {pct(c.loss_share)} | {pct(c.accuracy)} |"
         )
 
-    per_column = max(3, MAX_SLICES // max(len(r.groups), 1))
-    for col in r.groups:
+    per_column = max(2, MAX_SLICES // max(len(r.groups), 1))
+    for col in list(r.groups)[:MAX_SLICE_COLUMNS]:
         worst = r.slices_worst_first(col)
         head = f"### By {md_escape(col)} (worst first)"
         if len(worst) > per_column:
@@ -64,12 +67,22 @@ def to_markdown(r) -> str:
         for s in worst[:per_column]:
             lines.append(f"| {md_escape(s.value)} | {count(s.rows)} | {num(s.cross_entropy)} | {s.band_label or '—'} |")
 
+    if r.worst:
+        lines += ["", f"**Highest-loss rows** (of {count(r.rows)})", "",
+                  f"| row | true | p(true) | predicted | loss ({u}) |", "|---:|---|---:|---|---:|"]
+        for w in r.worst[:MAX_WORST]:
+            name = f"{w.row} ({md_escape(w.id)})" if w.id is not None else str(w.row)
+            lines.append(f"| {name} | {md_escape(w.true_class)} | {w.true_prob:.3g} | {md_escape(w.pred_class)} "
+                         f"| {num(w.cross_entropy, 3)} |")
+
     if r.warnings:
-        lines += ["", "**Warnings**", ""] + [f"- {md_escape(w)}" for w in r.warnings[:5]]
+        lines += ["", "**Warnings**", ""] + [f"- {md_escape(w)}" for w in r.warnings[:3]]
     sha = (r.source.sha256 or "")[:12]
     lines += [
         "",
         f"<sub>evalreport {__version__} · {md_escape(r.source.name)}{' · sha256 ' + sha if sha else ''} "
         f"· ladder: {md_escape(r.ladder.source)}</sub>",
     ]
+    if len(r.groups) > MAX_SLICE_COLUMNS:
+        lines.insert(-2, f"\n_{len(r.groups) - MAX_SLICE_COLUMNS} more slice columns are in the HTML report._")
     return "\n".join(lines) + "\n"
