@@ -7,9 +7,10 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from .compute import reduce_batches
+from .compute import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, Bootstrap, reduce_batches
 from .interpret import DEFAULT_LADDER, Ladder, build_result
 from .load import DEFAULT_CHUNK_ROWS, DEFAULT_EPS, InputSpec, LoadedInput
+from .errors import UsageError
 from .result import Result
 
 
@@ -29,6 +30,8 @@ def evaluate(
     eps: float = DEFAULT_EPS,
     renormalize: bool = False,
     ladder: Ladder | Mapping[str, float] | None = None,
+    bootstrap: int = BOOTSTRAP_REPLICATES,
+    seed: int = BOOTSTRAP_SEED,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
 ) -> Result:
     """Evaluate predicted class probabilities against labels or target distributions.
@@ -42,6 +45,9 @@ def evaluate(
         as the CLI options of the same names (see the README).
     ladder : a :class:`Ladder`, or a mapping of band id → upper threshold in
         nats that replaces those thresholds of the default ladder.
+    bootstrap, seed : replicates of the Poisson bootstrap behind the 95%
+        intervals (a multiple of 4; 0 for none) and its seed. The same input
+        and seed give the same intervals, however the rows are chunked.
     chunk_rows : rows read and reduced at a time (memory bound; figures do not
         depend on it).
 
@@ -82,9 +88,18 @@ def evaluate(
         ladder = DEFAULT_LADDER
     elif not isinstance(ladder, Ladder):
         ladder = DEFAULT_LADDER.with_thresholds(dict(ladder), "thresholds passed to evaluate()")
+    boot = _bootstrap(bootstrap, seed)
     loaded = LoadedInput(data, spec, chunk_rows=chunk_rows)
-    stats = reduce_batches(loaded.batches(), len(loaded.layout.classes), spec.eps)
-    return build_result(stats, loaded, ladder, unit, options=_describe(spec, loaded, unit))
+    stats = reduce_batches(loaded.batches(), len(loaded.layout.classes), spec.eps, boot)
+    return build_result(stats, loaded, ladder, unit, options=_describe(spec, loaded, unit), bootstrap=boot)
+
+
+def _bootstrap(replicates: int, seed: int) -> Bootstrap | None:
+    if replicates == 0:
+        return None
+    if replicates < 0 or replicates % 4:
+        raise UsageError(f"--bootstrap must be 0 or a positive multiple of 4, got {replicates}")
+    return Bootstrap(replicates, seed)
 
 
 def _describe(spec: InputSpec, loaded: LoadedInput, unit: str) -> dict[str, str]:

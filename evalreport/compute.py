@@ -19,10 +19,12 @@ label) and prediction Q_i clipped to [eps, 1 − eps] as
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from scipy.special import entr, rel_entr, xlogy
 
 from .load import Batch
@@ -36,6 +38,130 @@ HIST_EDGES = np.concatenate([[0.0], np.logspace(-4, np.log10(50.0), 121), [np.in
 WORST_ROWS = 20
 #: Per slice value: the sums kept, in this order.
 GROUP_FIELDS = ("rows", "weight", "ce", "h", "kl", "correct", "brier")
+
+
+#: Default number of bootstrap replicates (a multiple of 4, see poisson_weights).
+BOOTSTRAP_REPLICATES = 200
+BOOTSTRAP_SEED = 0
+#: Rows whose replicate weights are drawn at a time (bounds memory: rows × replicates bytes).
+_BOOT_BLOCK = 16_384
+#: A raw 64-bit draw r gives the Poisson(1) count #{j : r > T_j}, T_j = 2⁶⁴·P(X ≤ j).
+#: Counts above 12 (probability 1e-10) are cut to 12.
+_POISSON_THRESHOLDS = np.array(
+    [min(int(math.exp(-1) * sum(1 / math.factorial(i) for i in range(j + 1)) * 2.0**64), 2**64 - 1) for j in range(12)],
+    dtype=np.uint64,
+)
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """Poisson bootstrap settings: ``replicates`` weights per row, from ``seed``."""
+
+    replicates: int = BOOTSTRAP_REPLICATES
+    seed: int = BOOTSTRAP_SEED
+
+    def __post_init__(self) -> None:
+        if self.replicates < 4 or self.replicates % 4:
+            raise ValueError("bootstrap replicates must be a positive multiple of 4")
+
+
+def poisson_weights(row0: int, n: int, boot: Bootstrap) -> np.ndarray:
+    """Replicate weights of rows ``row0 … row0+n−1``: an (n, B) array of Poisson(1) counts.
+
+    Drawn from a counter-based generator (Philox) keyed on the seed and advanced
+    to ``row0``, so a row's weights depend only on its position in the input —
+    not on how the input was cut into chunks. Two inputs whose rows are aligned
+    get the same weights, which makes differences between them a paired bootstrap.
+    """
+    bits = np.random.Philox(key=boot.seed)
+    bits.advance(row0 * boot.replicates // 4)  # Philox-4x64 gives 4 draws per counter step
+    raw = bits.random_raw(n * boot.replicates).reshape(n, boot.replicates)
+    counts = np.zeros(raw.shape, dtype=np.uint8)
+    for t in _POISSON_THRESHOLDS:
+        counts += raw > t
+    return counts
+
+
+@dataclass
+class BootSums:
+    """Per-replicate sums (replicate weights × row weights × figures); add with ``+``.
+
+    ``score`` is the band score (CE for hard labels, KL for soft targets);
+    ``groups[col][value]`` holds [weight, score] per replicate.
+    """
+
+    w: np.ndarray
+    score: np.ndarray
+    correct: np.ndarray
+    class_w: np.ndarray
+    class_score: np.ndarray
+    groups: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+    def __add__(self, other: BootSums) -> BootSums:
+        return BootSums(
+            self.w + other.w,
+            self.score + other.score,
+            self.correct + other.correct,
+            self.class_w + other.class_w,
+            self.class_score + other.class_score,
+            _merge_groups(self.groups, other.groups),
+        )
+
+
+def _merge_groups(a: dict, b: dict) -> dict:
+    out = {g: dict(v) for g, v in a.items()}
+    for g, values in b.items():
+        mine = out.setdefault(g, {})
+        for value, sums in values.items():
+            mine[value] = mine[value] + sums if value in mine else sums.copy()
+    return out
+
+
+def _sum_by(codes: np.ndarray, m: int, values: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """(m, B): for each code, Σ over its rows of values[i] · v[i, :]."""
+    n = len(codes)
+    onehot = sparse.csr_matrix((values, (codes, np.arange(n))), shape=(m, n))
+    return np.asarray(onehot @ v)
+
+
+def bootstrap_sums(batch: Batch, f: RowFigures, w: np.ndarray, k: int, eps: float, boot: Bootstrap) -> BootSums:
+    """Replicate sums of one batch, drawn in blocks of rows to bound memory."""
+    score = f.kl if batch.p is not None else f.ce
+    correct = (f.true_class == f.pred_class).astype(np.float64)
+    b = boot.replicates
+    total = BootSums(np.zeros(b), np.zeros(b), np.zeros(b), np.zeros((k, b)), np.zeros((k, b)))
+    if batch.p is not None:
+        class_kl = rel_entr(batch.p, np.clip(batch.q, eps, 1.0 - eps))
+    group_codes = {col: pd.factorize(values) for col, values in batch.groups.items()}
+    for start in range(0, len(batch), _BOOT_BLOCK):
+        sl = slice(start, start + _BOOT_BLOCK)
+        v = poisson_weights(batch.row0 + start, len(w[sl]), boot).astype(np.float64)
+        ws = w[sl]
+        if batch.p is None:
+            y = f.true_class[sl]
+            class_w = _sum_by(y, k, ws, v)
+            class_score = _sum_by(y, k, ws * score[sl], v)
+        else:
+            class_w = (batch.p[sl] * ws[:, None]).T @ v
+            class_score = (class_kl[sl] * ws[:, None]).T @ v
+        groups = {}
+        for col, (codes, uniques) in group_codes.items():
+            c = codes[sl]
+            gw = _sum_by(c, len(uniques), ws, v)
+            gs = _sum_by(c, len(uniques), ws * score[sl], v)
+            groups[col] = {str(val): np.stack([gw[j], gs[j]]) for j, val in enumerate(uniques)}
+        total = total + BootSums(ws @ v, (ws * score[sl]) @ v, (ws * correct[sl]) @ v, class_w, class_score, groups)
+    return total
+
+
+def percentile_interval(num: np.ndarray, den: np.ndarray, level: float = 0.95) -> tuple[float, float] | None:
+    """Percentile interval of the replicate ratios num/den (replicates with den = 0 are left out)."""
+    ok = den > 0
+    if ok.sum() < 2:
+        return None
+    ratios = num[..., ok] / den[..., ok]
+    lo, hi = np.percentile(ratios, [50 * (1 - level), 50 * (1 + level)])
+    return float(lo), float(hi)
 
 
 @dataclass(frozen=True)
@@ -138,6 +264,7 @@ class Stats:
     hist: np.ndarray = None
     groups: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     worst: tuple[WorstRow, ...] = ()
+    boot: BootSums | None = None
 
     def __post_init__(self) -> None:
         k = self.n_classes
@@ -152,11 +279,10 @@ class Stats:
     def __add__(self, other: Stats) -> Stats:
         if other.n_classes != self.n_classes:
             raise ValueError("cannot merge statistics over different class sets")
-        groups = {g: dict(v) for g, v in self.groups.items()}
-        for g, values in other.groups.items():
-            mine = groups.setdefault(g, {})
-            for value, sums in values.items():
-                mine[value] = mine[value] + sums if value in mine else sums.copy()
+        if self.boot is None or other.boot is None:
+            boot = self.boot if other.boot is None else other.boot
+        else:
+            boot = self.boot + other.boot
         return Stats(
             n_classes=self.n_classes,
             rows=self.rows + other.rows,
@@ -174,8 +300,9 @@ class Stats:
             class_kl=self.class_kl + other.class_kl,
             confusion=self.confusion + other.confusion,
             hist=self.hist + other.hist,
-            groups=groups,
+            groups=_merge_groups(self.groups, other.groups),
             worst=_top_rows(self.worst + other.worst),
+            boot=boot,
         )
 
     # Derived figures: means over rows, in nats.
@@ -208,8 +335,8 @@ class Stats:
             return np.where(totals > 0, np.diag(self.confusion) / np.where(totals > 0, totals, 1), np.nan)
 
 
-def accumulate(batch: Batch, n_classes: int, eps: float) -> Stats:
-    """Reduce one validated batch to its sufficient statistics."""
+def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None = None) -> Stats:
+    """Reduce one validated batch to its sufficient statistics (and bootstrap sums, if asked)."""
     f = row_figures(batch.q, batch.y, batch.p, eps=eps)
     n, k = len(batch), n_classes
     w = batch.w if batch.w is not None else np.ones(n)
@@ -258,6 +385,7 @@ def accumulate(batch: Batch, n_classes: int, eps: float) -> Stats:
         hist=np.histogram(f.ce, bins=HIST_EDGES)[0],
         groups=groups,
         worst=_worst_of_batch(batch, f),
+        boot=bootstrap_sums(batch, f, w, k, eps, boot) if boot else None,
     )
 
 
@@ -309,11 +437,11 @@ def histogram_quantile(counts: np.ndarray, q: float, edges: np.ndarray = HIST_ED
     return float(lo * (hi / lo) ** frac)
 
 
-def reduce_batches(batches, n_classes: int, eps: float) -> Stats:
+def reduce_batches(batches, n_classes: int, eps: float, boot: Bootstrap | None = None) -> Stats:
     """Fold a stream of batches into one :class:`Stats`."""
     total = Stats(n_classes)
     for batch in batches:
-        total = total + accumulate(batch, n_classes, eps)
+        total = total + accumulate(batch, n_classes, eps, boot)
     return total
 
 

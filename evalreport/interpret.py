@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .compute import HIST_EDGES, Stats, histogram_quantile
+from .compute import HIST_EDGES, Bootstrap, Stats, histogram_quantile, percentile_interval
 from .errors import UsageError
 from .load import LoadedInput
 from .result import ClassRow, Histogram, Overall, Result, SliceRow, WorstExample
@@ -124,6 +124,7 @@ def build_result(
     ladder: Ladder = DEFAULT_LADDER,
     unit: str = "nats",
     options: dict | None = None,
+    bootstrap: Bootstrap | None = None,
 ) -> Result:
     """Turn merged statistics into the one result object every renderer reads."""
     if unit not in UNITS:
@@ -135,6 +136,12 @@ def build_result(
 
     def u(x: float | None) -> float | None:
         return None if x is None else x * f
+
+    def ci(num, den, factor: float = f) -> tuple[float, float] | None:
+        interval = percentile_interval(num, den)
+        return None if interval is None else (interval[0] * factor, interval[1] * factor)
+
+    boot = stats.boot
 
     band_score = stats.mean_kl if soft else stats.mean_ce
     prior = stats.prior
@@ -161,6 +168,8 @@ def build_result(
         median_row_cross_entropy=u(histogram_quantile(stats.hist, 0.5)),
         clipped_rows=stats.clipped,
         renormalized_rows=stats.renormalized,
+        band_score_ci95=ci(boot.score, boot.w) if boot else None,
+        accuracy_ci95=ci(boot.correct, boot.w, 1.0) if boot else None,
     )
 
     total_ce = stats.ce
@@ -183,6 +192,7 @@ def build_result(
                 band_label=b_label,
                 loss_share=_ratio(stats.class_ce[j], total_ce) if total_ce > 0 else (0.0 if cw > 0 else None),
                 accuracy=None if np.isnan(class_acc[j]) else float(class_acc[j]),
+                ci95=ci(boot.class_score[j], boot.class_w[j]) if boot and cw > 0 else None,
             )
         )
 
@@ -206,6 +216,7 @@ def build_result(
                     brier=_ratio(brier, weight),
                     band=b_id,
                     band_label=b_label,
+                    ci95=ci(boot.groups[col][value][1], boot.groups[col][value][0]) if boot and weight > 0 else None,
                 )
             )
         groups[col] = slices
@@ -262,6 +273,7 @@ def build_result(
         warnings=tuple(warnings),
         verdict=verdict,
         options=dict(options or {}),
+        bootstrap={"replicates": bootstrap.replicates, "seed": bootstrap.seed} if boot and bootstrap else None,
     )
 
 

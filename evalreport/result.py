@@ -36,6 +36,8 @@ class Overall:
     median_row_cross_entropy: float  # from the loss histogram: within a factor 1.12 of exact
     clipped_rows: int
     renormalized_rows: int
+    band_score_ci95: tuple[float, float] | None = None  # bootstrap percentile interval, in the unit
+    accuracy_ci95: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class ClassRow:
     band_label: str | None
     loss_share: float | None  # this class's part of the total loss
     accuracy: float | None  # share of its rows predicted as it (recall)
+    ci95: tuple[float, float] | None = None  # of the class's band score
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class SliceRow:
     brier: float | None
     band: str | None
     band_label: str | None
+    ci95: tuple[float, float] | None = None  # of the slice's band score
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,7 @@ class Result:
     warnings: tuple[str, ...]
     verdict: str  # one plain sentence that translates the score
     options: dict = field(default_factory=dict)
+    bootstrap: dict | None = None  # {"replicates": B, "seed": s} when intervals were computed
 
     @property
     def soft(self) -> bool:

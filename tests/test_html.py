@@ -167,3 +167,13 @@ def test_markdown_stays_under_60_lines_in_the_worst_case():
     assert len(lines) <= 60, len(lines)
     assert "Worst 8 of 41 classes" in md and "Highest-loss rows" in md and "**Warnings**" in md
     assert "3 more slice columns are in the HTML report" in md
+
+
+def test_intervals_are_shown(digits_html):
+    r = evaluate(EXAMPLES / "digits_predictions.csv", group_by="fold")
+    lo, hi = r.overall.band_score_ci95
+    assert digits_html.select_one("#score-ci").get_text() == f"95% interval {lo:.3f} – {hi:.3f} nats"
+    first = digits_html.select_one("#per-class-table tbody tr td.ci").get_text()
+    worst = r.classes_worst_first()[0]
+    assert first == f"{worst.ci95[0]:.3f} – {worst.ci95[1]:.3f}"
+    assert "Poisson bootstrap over rows, 200 replicates, seed 0" in digits_html.select_one("#metadata").get_text()

@@ -29,6 +29,13 @@ def num(x: float | None, digits: int = 4) -> str:
     return f"{x:.{digits}f}"
 
 
+def interval(ci: tuple[float, float] | None, digits: int = 3) -> str:
+    """A 95% interval as '0.292 – 0.321' ('—' when there is none)."""
+    if ci is None:
+        return "—"
+    return f"{num(ci[0], digits)} – {num(ci[1], digits)}"
+
+
 def pct(x: float | None, digits: int = 1) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "—"

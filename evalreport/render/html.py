@@ -35,7 +35,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(num=fmt.num, pct=fmt.pct, count=fmt.count, threshold=fmt.threshold)
+    env.filters.update(num=fmt.num, pct=fmt.pct, count=fmt.count, threshold=fmt.threshold, interval=fmt.interval)
     return env
 
 

@@ -62,7 +62,10 @@ def to_dict(r) -> dict:
                 "median_row_cross_entropy": o.median_row_cross_entropy,
                 "clipped_rows": o.clipped_rows,
                 "renormalized_rows": o.renormalized_rows,
+                "band_score_ci95": o.band_score_ci95,
+                "accuracy_ci95": o.accuracy_ci95,
             },
+            "bootstrap": r.bootstrap,
             "per_class": [
                 {
                     "class": c.name,
@@ -73,6 +76,7 @@ def to_dict(r) -> dict:
                     "band": c.band,
                     "loss_share": c.loss_share,
                     "accuracy": c.accuracy,
+                    "ci95": c.ci95,
                 }
                 for c in r.per_class
             ],
@@ -88,6 +92,7 @@ def to_dict(r) -> dict:
                         "accuracy": s.accuracy,
                         "brier": s.brier,
                         "band": s.band,
+                        "ci95": s.ci95,
                     }
                     for s in slices
                 ]

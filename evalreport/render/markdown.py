@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import __version__
-from .fmt import count, md_escape, num, pct
+from .fmt import count, interval, md_escape, num, pct
 
 MAX_CLASSES = 8
 MAX_SLICES = 6  # rows over all slice columns
@@ -16,7 +16,8 @@ def to_markdown(r) -> str:
     o, u = r.overall, r.unit
     score_name = "mean KL(P‖Q)" if r.soft else "cross-entropy"
     lines = [
-        f"## evalreport: **{o.band_label}** — {score_name} {num(o.band_score)} {u}",
+        f"## evalreport: **{o.band_label}** — {score_name} {num(o.band_score)} {u}"
+        + (f" (95% interval {interval(o.band_score_ci95)})" if o.band_score_ci95 else ""),
         "",
         f"> {r.verdict}",
         "",

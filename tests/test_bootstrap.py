@@ -1,0 +1,72 @@
+"""The bootstrap behind the 95% intervals: right coverage, deterministic, chunk-independent."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import integrate
+
+import evalreport.compute as compute
+from evalreport import evaluate
+from evalreport.compute import Bootstrap, poisson_weights
+
+from conftest import EXAMPLES, random_predictions
+
+
+def test_replicate_weights_depend_only_on_row_position():
+    boot = Bootstrap(200, seed=3)
+    whole = poisson_weights(0, 100, boot)
+    assert np.array_equal(whole[37:], poisson_weights(37, 63, boot))
+    assert not np.array_equal(whole, poisson_weights(0, 100, Bootstrap(200, seed=4)))
+    v = poisson_weights(0, 20_000, boot).astype(float)  # Poisson(1): mean 1, variance 1
+    assert v.mean() == pytest.approx(1, abs=0.01) and v.var() == pytest.approx(1, abs=0.02)
+    assert (v == 0).mean() == pytest.approx(np.exp(-1), abs=0.005)
+
+
+def test_intervals_do_not_depend_on_the_block_size(monkeypatch):
+    rng = np.random.default_rng(0)
+    df = random_predictions(rng, 500, 4, weights=True, groups=5)
+    a = evaluate(df, weight_col="w", group_by="g").to_dict()
+    monkeypatch.setattr(compute, "_BOOT_BLOCK", 7)
+    b = evaluate(df, weight_col="w", group_by="g", chunk_rows=101).to_dict()
+    assert a["overall"]["band_score_ci95"] == pytest.approx(b["overall"]["band_score_ci95"], abs=1e-12)
+    for x, y in zip(a["per_class"] + a["groups"]["g"], b["per_class"] + b["groups"]["g"]):
+        assert x["ci95"] == pytest.approx(y["ci95"], abs=1e-12)
+
+
+def test_intervals_bracket_the_estimates():
+    r = evaluate(EXAMPLES / "digits_predictions.csv", group_by="fold")
+    lo, hi = r.overall.band_score_ci95
+    assert lo < r.overall.band_score < hi
+    for item in list(r.per_class) + list(r.groups["fold"]):
+        assert item.ci95[0] < item.cross_entropy < item.ci95[1]
+    assert r.bootstrap == {"replicates": 200, "seed": 0}
+    # a slice has fewer rows than the whole, so a wider interval
+    assert all(s.ci95[1] - s.ci95[0] > hi - lo for s in r.groups["fold"])
+
+
+def test_no_bootstrap_means_no_intervals():
+    r = evaluate(EXAMPLES / "iris_predictions.csv", bootstrap=0)
+    assert r.overall.band_score_ci95 is None and r.bootstrap is None
+    assert r.to_dict()["overall"]["band_score_ci95"] is None
+
+
+def test_95_percent_intervals_cover_the_true_mean_loss():
+    """Calibrated binary predictions q ~ U(0.05, 0.95), y ~ Bernoulli(q): the true
+    mean log loss is E[H(q)], the mean binary entropy, known by integration."""
+    def h(q):
+        return -(q * np.log(q) + (1 - q) * np.log(1 - q))
+
+    truth = integrate.quad(h, 0.05, 0.95)[0] / 0.9
+    n, datasets, covered = 300, 250, 0
+    for i in range(datasets):
+        rng = np.random.default_rng(1000 + i)
+        q = rng.uniform(0.05, 0.95, n)
+        y = (rng.uniform(size=n) < q).astype(int)
+        r = evaluate(pd.DataFrame({"label": y, "s": q}), score_col="s", seed=i)
+        lo, hi = r.overall.band_score_ci95
+        covered += lo <= truth <= hi
+    coverage = covered / datasets
+    print(f"coverage {coverage:.3f} over {datasets} data sets (true mean loss {truth:.4f})")
+    assert 0.92 <= coverage <= 0.98
