@@ -7,9 +7,9 @@
 
 __version__ = "0.1.0"
 
-from .api import evaluate  # noqa: E402
+from .api import compare, evaluate  # noqa: E402
 from .errors import EvalReportError, InputError, UsageError  # noqa: E402
 from .interpret import DEFAULT_LADDER, Ladder  # noqa: E402
 from .result import Result  # noqa: E402
 
-__all__ = ["evaluate", "Result", "Ladder", "DEFAULT_LADDER", "EvalReportError", "InputError", "UsageError", "__version__"]
+__all__ = ["evaluate", "compare", "Result", "Ladder", "DEFAULT_LADDER", "EvalReportError", "InputError", "UsageError", "__version__"]

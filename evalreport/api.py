@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from itertools import zip_longest
 
 import pandas as pd
 
-from .compute import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, Bootstrap, reduce_batches
-from .interpret import DEFAULT_LADDER, Ladder, build_result
-from .load import DEFAULT_CHUNK_ROWS, DEFAULT_EPS, InputSpec, LoadedInput
 from .errors import UsageError
-from .result import Result
+from .compute import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, Bootstrap, Stats, accumulate, reduce_batches, rising_rows
+from .interpret import DEFAULT_LADDER, Ladder, build_comparison, build_result
+from .load import DEFAULT_CHUNK_ROWS, DEFAULT_EPS, InputSpec, LoadedInput, align_pair, read_table
+from .result import Comparison, Result
 
 
 def evaluate(
@@ -69,9 +70,20 @@ def evaluate(
     >>> round(evaluate(df).overall.log_loss, 4)
     0.1643
     """
+    spec = _spec(label_col, prob_prefix, score_col, positive_label, target_prefix, logits, weight_col, group_by,
+                 id_col, eps, renormalize)
+    ladder = _ladder(ladder)
+    boot = _bootstrap(bootstrap, seed)
+    loaded = LoadedInput(data, spec, chunk_rows=chunk_rows)
+    stats = reduce_batches(loaded.batches(), len(loaded.layout.classes), spec.eps, boot)
+    return build_result(stats, loaded, ladder, unit, options=_describe(spec, loaded, unit), bootstrap=boot)
+
+
+def _spec(label_col, prob_prefix, score_col, positive_label, target_prefix, logits, weight_col, group_by, id_col,
+          eps, renormalize) -> InputSpec:
     if isinstance(group_by, str):
         group_by = (group_by,)
-    spec = InputSpec(
+    return InputSpec(
         label_col=label_col,
         prob_prefix=prob_prefix,
         score_col=score_col,
@@ -84,14 +96,62 @@ def evaluate(
         eps=eps,
         renormalize=renormalize,
     )
+
+
+def _ladder(ladder) -> Ladder:
     if ladder is None:
-        ladder = DEFAULT_LADDER
-    elif not isinstance(ladder, Ladder):
-        ladder = DEFAULT_LADDER.with_thresholds(dict(ladder), "thresholds passed to evaluate()")
+        return DEFAULT_LADDER
+    if isinstance(ladder, Ladder):
+        return ladder
+    return DEFAULT_LADDER.with_thresholds(dict(ladder), "thresholds passed to evaluate()")
+
+
+def compare(
+    baseline: pd.DataFrame | str | os.PathLike,
+    candidate: pd.DataFrame | str | os.PathLike,
+    *,
+    label_col: str = "label",
+    prob_prefix: str = "p_",
+    score_col: str | None = None,
+    positive_label: str | int = "1",
+    target_prefix: str | None = None,
+    logits: bool = False,
+    weight_col: str | None = None,
+    group_by: str | Sequence[str] = (),
+    id_col: str | None = None,
+    unit: str = "nats",
+    eps: float = DEFAULT_EPS,
+    renormalize: bool = False,
+    ladder: Ladder | Mapping[str, float] | None = None,
+    bootstrap: int = BOOTSTRAP_REPLICATES,
+    seed: int = BOOTSTRAP_SEED,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> Comparison:
+    """Two models' predictions for the same rows: both evaluations and their paired differences.
+
+    Rows are matched on the id column when both inputs have one (``id_col``,
+    default ``id``), else by position; the labels must agree row by row. Both
+    sides are bootstrapped with the same replicate weights per matched row, so
+    the intervals of the differences are paired. Options as :func:`evaluate`.
+    """
+    spec = _spec(label_col, prob_prefix, score_col, positive_label, target_prefix, logits, weight_col, group_by,
+                 id_col, eps, renormalize)
+    ladder = _ladder(ladder)
     boot = _bootstrap(bootstrap, seed)
-    loaded = LoadedInput(data, spec, chunk_rows=chunk_rows)
-    stats = reduce_batches(loaded.batches(), len(loaded.layout.classes), spec.eps, boot)
-    return build_result(stats, loaded, ladder, unit, options=_describe(spec, loaded, unit), bootstrap=boot)
+    base_table, base_layout = read_table(baseline, spec)
+    cand_table, cand_layout = read_table(candidate, spec)
+    cand_table, matched_by = align_pair(base_table, base_layout, cand_table, cand_layout, spec)
+    lb = LoadedInput(base_table, spec, chunk_rows=chunk_rows)
+    lc = LoadedInput(cand_table, spec, chunk_rows=chunk_rows)
+    k = len(lb.layout.classes)
+    sb, sc, rising = Stats(k), Stats(k), ()
+    for bb, bc in zip_longest(lb.batches(), lc.batches()):
+        sb = sb + accumulate(bb, k, spec.eps, boot)
+        sc = sc + accumulate(bc, k, spec.eps, boot)
+        rising = rising_rows(bb, bc, spec.eps, rising)
+    rb = build_result(sb, lb, ladder, unit, options=_describe(spec, lb, unit), bootstrap=boot)
+    rc = build_result(sc, lc, ladder, unit, options=_describe(spec, lc, unit), bootstrap=boot)
+    return build_comparison(rb, rc, sb, sc, rising, matched_by)
 
 
 def _bootstrap(replicates: int, seed: int) -> Bootstrap | None:

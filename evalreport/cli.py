@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
-from .errors import EvalReportError, InputError
+from .errors import EvalReportError, InputError, UsageError
 
 app = typer.Typer(
     name="evalreport",
@@ -82,6 +82,8 @@ IdCol = Annotated[Optional[str], typer.Option("--id-col", help="Names rows in th
 UnitOpt = Annotated[Unit, typer.Option("--unit", help="Unit of every figure shown and written.")]
 Eps = Annotated[float, typer.Option("--eps", help="Clip predictions to [eps, 1-eps] before the log.")]
 Renormalize = Annotated[bool, typer.Option("--renormalize", help="Rescale rows that do not sum to 1 instead of rejecting them.")]
+Bootstrap = Annotated[int, typer.Option("--bootstrap", help="Bootstrap replicates for the 95% intervals (multiple of 4; 0: none).")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap (same seed, same intervals).")]
 Bands = Annotated[Optional[str], typer.Option("--bands", help="Replace band thresholds (nats), e.g. great=0.01,fine=0.1.")]
 Config = Annotated[Optional[Path], typer.Option("--config", help="Settings file (evalreport.toml or a pyproject.toml) [default: ./evalreport.toml, ./pyproject.toml].")]
 
@@ -118,6 +120,8 @@ def report(
     unit: UnitOpt = Unit.nats,
     eps: Eps = float(sys.float_info.epsilon),
     renormalize: Renormalize = False,
+    bootstrap: Bootstrap = 200,
+    seed: Seed = 0,
     bands: Bands = None,
     config: Config = None,
 ) -> None:
@@ -126,39 +130,182 @@ def report(
     from .config import resolve_ladder
     from .output import write_all
 
-    ladder = resolve_ladder(bands, config)
-    result = evaluate(
-        predictions,
-        label_col=label_col,
-        prob_prefix=prob_prefix,
-        score_col=score_col,
-        positive_label=positive_label,
-        target_prefix=target_prefix,
-        logits=logits,
-        weight_col=weight_col,
-        group_by=tuple(group_by or ()),
-        id_col=id_col,
-        unit=unit.value,
-        eps=eps,
-        renormalize=renormalize,
-        ladder=ladder,
-    )
+    result = evaluate(predictions, **_inputs(locals()), ladder=resolve_ladder(bands, config))
     outputs = [(output, result.to_html())]
     if json_path:
         outputs.append((json_path, result.to_json()))
     if markdown:
         outputs.append((markdown, result.to_markdown()))
     write_all(outputs)
+    _summary(result, [p for p, _ in outputs if p != "-"])
+
+
+def _inputs(options: dict) -> dict:
+    """The evaluation options among a command's parameters, as evaluate()/compare() take them."""
+    keys = ("label_col", "prob_prefix", "score_col", "positive_label", "target_prefix", "logits", "weight_col",
+            "id_col", "eps", "renormalize", "bootstrap", "seed")
+    out = {k: options[k] for k in keys}
+    out["group_by"] = tuple(options["group_by"] or ())
+    out["unit"] = options["unit"].value
+    return out
+
+
+def _summary(result, written: list[str]) -> None:
     o = result.overall
-    written = ", ".join(p for p, _ in outputs if p != "-")
     score = "mean KL" if result.soft else "cross-entropy"
+    ci = f" [95% {o.band_score_ci95[0]:.4f}–{o.band_score_ci95[1]:.4f}]" if o.band_score_ci95 else ""
     err_console.print(
-        f"{o.band_label}: {score} {o.band_score:.4f} {result.unit} "
-        f"({result.rows:,} rows, {len(result.classes)} classes) → {written}",
+        f"{o.band_label}: {score} {o.band_score:.4f}{ci} {result.unit} "
+        f"({result.rows:,} rows, {len(result.classes)} classes)" + (f" → {', '.join(written)}" if written else ""),
         markup=False,
     )
     for w in result.warnings:
         err_console.print(f"warning: {w}", markup=False)
+
+
+@app.command()
+@_cli_errors
+def check(
+    predictions: Predictions,
+    max_score: Annotated[Optional[float], typer.Option("--max-score", help="Fail above this band score (in --unit).")] = None,
+    max_band: Annotated[Optional[str], typer.Option("--max-band", help="Fail when the band is worse than this one (a band id).")] = None,
+    max_class_score: Annotated[Optional[float], typer.Option("--max-class-score", help="Fail when any class's score is above this (in --unit).")] = None,
+    max_class_band: Annotated[Optional[str], typer.Option("--max-class-band", help="Fail when any class's band is worse than this one.")] = None,
+    min_accuracy: Annotated[Optional[float], typer.Option("--min-accuracy", help="Fail below this accuracy (a share, 0–1).")] = None,
+    baseline: Annotated[Optional[str], typer.Option("--baseline", help="The baseline model's predictions for the same rows, or a JSON report of a previous run.")] = None,
+    max_regression: Annotated[Optional[float], typer.Option("--max-regression", help="Fail when the score rises above the baseline's by more than this (in --unit).")] = None,
+    significant: Annotated[bool, typer.Option("--significant", help="Fail a gate only when its whole 95% interval lies beyond the threshold.")] = False,
+    output: Annotated[Optional[str], typer.Option("-o", "--output", help="Also write the HTML report.")] = None,
+    json_path: Annotated[Optional[str], typer.Option("--json", help="Write the verdicts and figures as JSON (- for stdout).")] = None,
+    markdown: Annotated[Optional[str], typer.Option("--markdown", help="Write a Markdown verdict (also appended to $GITHUB_STEP_SUMMARY when set).")] = None,
+    junit: Annotated[Optional[str], typer.Option("--junit", help="Write JUnit XML: one testcase per gate.")] = None,
+    label_col: LabelCol = "label",
+    prob_prefix: ProbPrefix = "p_",
+    score_col: ScoreCol = None,
+    positive_label: PositiveLabel = "1",
+    target_prefix: TargetPrefix = None,
+    logits: Logits = False,
+    weight_col: WeightCol = None,
+    group_by: GroupBy = None,
+    id_col: IdCol = None,
+    unit: UnitOpt = Unit.nats,
+    eps: Eps = float(sys.float_info.epsilon),
+    renormalize: Renormalize = False,
+    bootstrap: Bootstrap = 200,
+    seed: Seed = 0,
+    bands: Bands = None,
+    config: Config = None,
+) -> None:
+    """The CI gate: evaluate, then pass or fail each gate (exit 0 all pass, 1 a gate failed, 2 bad input)."""
+    from .api import compare, evaluate
+    from .config import read_settings, resolve_ladder
+    from .gates import evaluate_gates, gate_spec_from
+    from .load import read_json_baseline
+    from .output import write_all
+    from .render.jsonout import check_to_dict, dumps
+    from .render.junit import to_junit
+    from .render.markdown import check_to_markdown
+
+    settings, _ = read_settings(config)
+    gates = gate_spec_from(settings, max_score=max_score, max_band=max_band, max_class_score=max_class_score,
+                           max_class_band=max_class_band, min_accuracy=min_accuracy,
+                           max_regression=max_regression, significant=significant)
+    baseline = baseline or (settings.get("gates") or {}).get("baseline")
+    gates.require_any()  # before the evaluation, which may take a while
+    if gates.max_regression is not None and not baseline:
+        raise UsageError("--max-regression needs --baseline FILE (the baseline model's predictions or JSON)")
+    ladder = resolve_ladder(bands, config)
+    options = _inputs(locals())
+    comparison = json_baseline = None
+    if baseline and baseline.lower().endswith(".json"):
+        json_baseline = read_json_baseline(baseline)
+        result = evaluate(predictions, **options, ladder=ladder)
+    elif baseline:
+        comparison = compare(baseline, predictions, **options, ladder=ladder)
+        result = comparison.candidate
+    else:
+        result = evaluate(predictions, **options, ladder=ladder)
+    report = evaluate_gates(result, gates, comparison, json_baseline)
+
+    outputs = []
+    if output:
+        outputs.append((output, result.to_html()))
+    if json_path:
+        outputs.append((json_path, dumps(check_to_dict(report))))
+    md = check_to_markdown(report)
+    if markdown:
+        outputs.append((markdown, md))
+    if junit:
+        outputs.append((junit, to_junit(report)))
+    write_all(outputs)
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_file:
+        try:
+            with open(summary_file, "a", encoding="utf-8") as f:
+                f.write(md + "\n")
+        except OSError as err:
+            err_console.print(f"warning: cannot append to GITHUB_STEP_SUMMARY ({err.strerror})", markup=False)
+
+    table = Table(title=f"evalreport check: {'PASSED' if report.passed else 'FAILED'}", title_justify="left")
+    for col in ("gate", "condition", "value", "95% interval", "result"):
+        table.add_column(col, justify="right" if col in ("value",) else "left")
+    for g in report.gates:
+        value = g.value if isinstance(g.value, str) or g.value is None else f"{g.value:.4f}"
+        ci = f"{g.ci95[0]:.4f} – {g.ci95[1]:.4f}" if g.ci95 else "—"
+        condition = g.condition + (f"\n{g.detail}" if g.detail else "")
+        table.add_row(g.gate, condition, str(value), ci, "pass" if g.passed else "FAIL",
+                      style=None if g.passed else "bold red")
+    console.print(table)
+    for note in report.notes:
+        console.print(note, markup=False)
+    _summary(result, [p for p, _ in outputs if p != "-"])
+    raise typer.Exit(report.return_code)
+
+
+@app.command("compare")
+@_cli_errors
+def compare_cmd(
+    baseline: Annotated[str, typer.Argument(help="The baseline model's predictions.", show_default=False)],
+    candidate: Annotated[str, typer.Argument(help="The candidate model's predictions for the same rows.", show_default=False)],
+    output: Annotated[str, typer.Option("-o", "--output", help="The HTML comparison.")] = "compare.html",
+    json_path: Annotated[Optional[str], typer.Option("--json", help="Also write the comparison as JSON (- for stdout).")] = None,
+    markdown: Annotated[Optional[str], typer.Option("--markdown", help="Also write a Markdown summary (- for stdout).")] = None,
+    label_col: LabelCol = "label",
+    prob_prefix: ProbPrefix = "p_",
+    score_col: ScoreCol = None,
+    positive_label: PositiveLabel = "1",
+    target_prefix: TargetPrefix = None,
+    logits: Logits = False,
+    weight_col: WeightCol = None,
+    group_by: GroupBy = None,
+    id_col: IdCol = None,
+    unit: UnitOpt = Unit.nats,
+    eps: Eps = float(sys.float_info.epsilon),
+    renormalize: Renormalize = False,
+    bootstrap: Bootstrap = 200,
+    seed: Seed = 0,
+    bands: Bands = None,
+    config: Config = None,
+) -> None:
+    """Two models' predictions for the same rows, side by side, with paired differences."""
+    from .api import compare
+    from .config import resolve_ladder
+    from .output import write_all
+
+    c = compare(baseline, candidate, **_inputs(locals()), ladder=resolve_ladder(bands, config))
+    outputs = [(output, c.to_html())]
+    if json_path:
+        outputs.append((json_path, c.to_json()))
+    if markdown:
+        outputs.append((markdown, c.to_markdown()))
+    write_all(outputs)
+    d = c.score
+    ci = f" [95% {d.ci95[0]:+.4f} to {d.ci95[1]:+.4f}]" if d.ci95 else ""
+    err_console.print(
+        f"{d.headline}: {d.difference:+.4f}{ci} {c.unit} ({d.baseline:.4f} → {d.candidate:.4f}; "
+        f"{c.candidate.rows:,} rows matched by {c.matched_by}) → {', '.join(p for p, _ in outputs if p != '-')}",
+        markup=False,
+    )
 
 
 @app.command("bands")

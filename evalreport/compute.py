@@ -458,3 +458,63 @@ def distribution_figures(p: np.ndarray, q: np.ndarray) -> dict[str, float]:
         "kl_pq": float(rel_entr(p, q).sum()),
         "kl_qp": float(rel_entr(q, p).sum()),
     }
+
+
+@dataclass(frozen=True)
+class RisingRow:
+    """A row whose band score (CE, or KL for soft targets) rose from baseline to candidate (nats)."""
+
+    row: int
+    id: str | None
+    true_class: int
+    baseline: float
+    candidate: float
+
+    @property
+    def increase(self) -> float:
+        return self.candidate - self.baseline
+
+
+def rising_rows(base: Batch, cand: Batch, eps: float, keep: tuple[RisingRow, ...] = ()) -> tuple[RisingRow, ...]:
+    """The WORST_ROWS rows of two aligned batches whose loss rose the most, merged into ``keep``."""
+    fb = row_figures(base.q, base.y, base.p, eps=eps)
+    fc = row_figures(cand.q, cand.y, cand.p, eps=eps)
+    sb, sc = (fb.kl, fc.kl) if base.p is not None else (fb.ce, fc.ce)
+    d = sc - sb
+    take = min(WORST_ROWS, len(d))
+    idx = np.argpartition(-d, take - 1)[:take] if take < len(d) else np.arange(len(d))
+    rows = [
+        RisingRow(base.row0 + int(i) + 1, None if base.ids is None else base.ids[i], int(fb.true_class[i]),
+                  float(sb[i]), float(sc[i]))
+        for i in idx
+        if d[i] > 0
+    ]
+    return tuple(sorted(keep + tuple(rows), key=lambda r: (-r.increase, r.row))[:WORST_ROWS])
+
+
+def paired_interval(base: Stats, cand: Stats, field: str = "score", index=None) -> tuple[float, float] | None:
+    """Percentile interval of candidate − baseline over bootstrap replicates (nats).
+
+    Both sides were reduced with the same seed over rows in the same order, so
+    replicate b weighs every row alike on both sides: a paired bootstrap.
+    """
+    if base.boot is None or cand.boot is None:
+        return None
+
+    def ratio(stats: Stats) -> np.ndarray:
+        b = stats.boot
+        if index is None:
+            num, den = getattr(b, field), b.w
+        elif isinstance(index, tuple):  # (group column, value)
+            num, den = b.groups[index[0]][index[1]][1], b.groups[index[0]][index[1]][0]
+        else:
+            num, den = b.class_score[index], b.class_w[index]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+    diff = ratio(cand) - ratio(base)
+    diff = diff[~np.isnan(diff)]
+    if len(diff) < 2:
+        return None
+    lo, hi = np.percentile(diff, [2.5, 97.5])
+    return float(lo), float(hi)

@@ -12,10 +12,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .compute import HIST_EDGES, Bootstrap, Stats, histogram_quantile, percentile_interval
+from .compute import HIST_EDGES, Bootstrap, Stats, histogram_quantile, paired_interval, percentile_interval
 from .errors import UsageError
 from .load import LoadedInput
-from .result import ClassRow, Histogram, Overall, Result, SliceRow, WorstExample
+from .result import ClassRow, Comparison, Difference, Histogram, Overall, Result, RisingExample, SliceRow, WorstExample
 
 UNITS = {"nats": 1.0, "bits": 1.0 / math.log(2.0)}
 
@@ -308,3 +308,43 @@ def _natural_order(values) -> list[str]:
         return sorted(keys, key=float)
     except ValueError:
         return sorted(keys)
+
+
+def build_comparison(base: Result, cand: Result, base_stats: Stats, cand_stats: Stats, rising, matched_by: str) -> Comparison:
+    """Differences candidate − baseline, overall, per class and per slice, with paired intervals."""
+    f = UNITS[cand.unit]
+
+    def diff(name, b, c, interval, factor=f, rows=None) -> Difference:
+        d = None if b is None or c is None else c - b
+        ci = None if interval is None else (interval[0] * factor, interval[1] * factor)
+        return Difference(name, b, c, d, ci, rows)
+
+    score = diff("band score", base.overall.band_score, cand.overall.band_score,
+                 paired_interval(base_stats, cand_stats, "score"))
+    accuracy = diff("accuracy", base.overall.accuracy, cand.overall.accuracy,
+                    paired_interval(base_stats, cand_stats, "correct"), factor=1.0)
+    brier = diff("Brier", base.overall.brier, cand.overall.brier, None, factor=1.0)
+
+    def item_score(item):
+        return item.kl_divergence if cand.soft else item.cross_entropy
+
+    per_class = tuple(
+        diff(cb.name, item_score(cb), item_score(cc),
+             paired_interval(base_stats, cand_stats, index=j) if cb.weight > 0 else None, rows=cb.support)
+        for j, (cb, cc) in enumerate(zip(base.per_class, cand.per_class))
+    )
+    groups = {}
+    for col in cand.groups:
+        by_value = {s.value: s for s in base.groups[col]}
+        groups[col] = [
+            diff(sc.value, item_score(by_value[sc.value]), item_score(sc),
+                 paired_interval(base_stats, cand_stats, index=(col, sc.value)) if sc.weight > 0 else None,
+                 rows=sc.rows)
+            for sc in cand.groups[col]
+        ]
+    classes = cand.classes
+    rising_examples = tuple(
+        RisingExample(r.row, r.id, classes[r.true_class], r.baseline * f, r.candidate * f, r.increase * f)
+        for r in rising
+    )
+    return Comparison(base, cand, matched_by, score, accuracy, brier, per_class, groups, rising_examples)

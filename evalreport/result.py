@@ -145,3 +145,79 @@ class Result:
         from .render.html import to_html
 
         return to_html(self)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One figure of two models on the same rows: candidate − baseline, with a paired 95% interval."""
+
+    name: str
+    baseline: float | None
+    candidate: float | None
+    difference: float | None
+    ci95: tuple[float, float] | None
+    rows: float | None = None  # support of a class / rows of a slice
+
+    @property
+    def verdict(self) -> str:
+        """'worse', 'better' or 'no clear difference' (lower is better; the interval decides)."""
+        if self.ci95 is None or self.difference is None:
+            return "no interval"
+        if self.ci95[0] > 0:
+            return "worse"
+        if self.ci95[1] < 0:
+            return "better"
+        return "no clear difference"
+
+    @property
+    def headline(self) -> str:
+        return {"worse": "the candidate is worse", "better": "the candidate is better"}.get(self.verdict, self.verdict)
+
+
+@dataclass(frozen=True)
+class RisingExample:
+    row: int
+    id: str | None
+    true_class: str
+    baseline: float
+    candidate: float
+    increase: float
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two models' predictions for the same rows, side by side."""
+
+    baseline: Result
+    candidate: Result
+    matched_by: str
+    score: Difference  # band score (cross-entropy for hard labels)
+    accuracy: Difference
+    brier: Difference
+    per_class: tuple[Difference, ...]
+    groups: dict[str, list[Difference]]
+    rising: tuple[RisingExample, ...]
+
+    @property
+    def unit(self) -> str:
+        return self.candidate.unit
+
+    def to_dict(self) -> dict:
+        from .render.jsonout import comparison_to_dict
+
+        return comparison_to_dict(self)
+
+    def to_json(self) -> str:
+        from .render.jsonout import dumps
+
+        return dumps(self.to_dict())
+
+    def to_markdown(self) -> str:
+        from .render.markdown import comparison_to_markdown
+
+        return comparison_to_markdown(self)
+
+    def to_html(self) -> str:
+        from .render.html import comparison_to_html
+
+        return comparison_to_html(self)

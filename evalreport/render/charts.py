@@ -352,3 +352,31 @@ def all_charts(r) -> dict:
         "decomposition": decomposition_chart(r),
         "slices": {col: slice_bars(r, col) for col in r.groups},
     }
+
+
+def difference_chart(c) -> Chart | None:
+    """Per class: candidate − baseline with its paired 95% interval, largest rise first."""
+    items = sorted((d for d in c.per_class if d.difference is not None), key=lambda d: -d.difference)[:MAX_BARS]
+    if not items:
+        return None
+    colour = {"worse": "#d73027", "better": "#4575b4"}
+    with matplotlib.rc_context(_RC):
+        fig = _figure(7.5, 1.1 + 0.3 * len(items))
+        ax = fig.add_subplot()
+        y = np.arange(len(items))[::-1]
+        for yi, d in zip(y, items):
+            col = colour.get(d.verdict, "#777777")
+            if d.ci95:
+                ax.plot(d.ci95, [yi, yi], color=col, linewidth=2.0, solid_capstyle="butt")
+            ax.plot([d.difference], [yi], marker="o", color=col, markersize=6)
+        ax.axvline(0, color=_INK, linewidth=0.8)
+        ax.set_yticks(y, [_label(d.name) for d in items])
+        ax.set_xlabel(f"candidate − baseline, {_what(c.candidate)} ({c.unit}); right of 0 is worse")
+        title = "Change per class, with paired 95% intervals"
+        if len(items) < len(c.per_class):
+            title += f": largest {len(items)} of {len(c.per_class)} rises"
+        ax.set_title(title, loc="left")
+    alt = f"{title}. " + "; ".join(
+        f"{d.name}: {d.difference:+.3f} {c.unit} ({d.verdict})" for d in items
+    )
+    return Chart(_to_uri(fig), title, alt)

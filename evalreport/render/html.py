@@ -57,4 +57,29 @@ def to_html(r, created: _dt.datetime | None = None) -> str:
         unit_factor=factor,
         clip_cap=-math.log(r.eps) * factor,
         has_ids=any(w.id is not None for w in r.worst),
+        title=f"evalreport — {r.overall.band_label} ({fmt.num(r.overall.band_score)} {r.unit}) — {r.source.name}",
+    )
+
+
+def comparison_to_html(c, created: _dt.datetime | None = None) -> str:
+    created = created or _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+    d = c.score
+
+    title = f"evalreport compare — {d.headline} ({fmt.num(d.difference)} {c.unit})"
+    def by_rise(diffs):
+        return sorted(diffs, key=lambda x: -(x.difference if x.difference is not None else -math.inf))
+
+    return environment().get_template("compare.html.j2").render(
+        c=c,
+        b=c.baseline,
+        k=c.candidate,
+        version=__version__,
+        created=created.isoformat(),
+        colours=fmt.band_colours(c.candidate.ladder),
+        title=title,
+        per_class=by_rise(c.per_class),
+        groups={col: by_rise(diffs) for col, diffs in c.groups.items()},
+        chart=charts.difference_chart(c),
+        score_name="mean KL(P‖Q)" if c.candidate.soft else "cross-entropy",
+        signed=lambda x, digits=4: "—" if x is None else f"{x:+.{digits}f}",
     )

@@ -30,6 +30,31 @@ def _clean(x):
     return x
 
 
+def overall_dict(r) -> dict:
+    """A result's overall figures (the shape of ``overall`` in the report JSON)."""
+    o = r.overall
+    return {
+        "cross_entropy": o.cross_entropy,
+        "log_loss": o.log_loss,
+        "entropy": o.entropy,
+        "kl_divergence": o.kl_divergence,
+        "brier": o.brier,
+        "accuracy": o.accuracy,
+        "band": o.band,
+        "band_label": o.band_label,
+        "band_score": o.band_score,
+        "prediction_entropy": o.prediction_entropy,
+        "geometric_mean_true_prob": o.geometric_mean_true_prob,
+        "baselines": {"uniform": o.uniform_cross_entropy, "prior": o.prior_cross_entropy},
+        "skill_vs_prior": o.skill_vs_prior,
+        "median_row_cross_entropy": o.median_row_cross_entropy,
+        "clipped_rows": o.clipped_rows,
+        "renormalized_rows": o.renormalized_rows,
+        "band_score_ci95": o.band_score_ci95,
+        "accuracy_ci95": o.accuracy_ci95,
+    }
+
+
 def to_dict(r) -> dict:
     o = r.overall
     ladder_rows = r.ladder.rows()
@@ -45,26 +70,7 @@ def to_dict(r) -> dict:
             "weighted": r.weighted,
             "total_weight": r.total_weight,
             "eps": r.eps,
-            "overall": {
-                "cross_entropy": o.cross_entropy,
-                "log_loss": o.log_loss,
-                "entropy": o.entropy,
-                "kl_divergence": o.kl_divergence,
-                "brier": o.brier,
-                "accuracy": o.accuracy,
-                "band": o.band,
-                "band_label": o.band_label,
-                "band_score": o.band_score,
-                "prediction_entropy": o.prediction_entropy,
-                "geometric_mean_true_prob": o.geometric_mean_true_prob,
-                "baselines": {"uniform": o.uniform_cross_entropy, "prior": o.prior_cross_entropy},
-                "skill_vs_prior": o.skill_vs_prior,
-                "median_row_cross_entropy": o.median_row_cross_entropy,
-                "clipped_rows": o.clipped_rows,
-                "renormalized_rows": o.renormalized_rows,
-                "band_score_ci95": o.band_score_ci95,
-                "accuracy_ci95": o.accuracy_ci95,
-            },
+            "overall": overall_dict(r),
             "bootstrap": r.bootstrap,
             "per_class": [
                 {
@@ -130,5 +136,70 @@ def to_dict(r) -> dict:
     )
 
 
+def dumps(data: dict) -> str:
+    return json.dumps(_clean(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
 def to_json(r) -> str:
-    return json.dumps(to_dict(r), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return dumps(to_dict(r))
+
+
+def _diff(d) -> dict:
+    return {"baseline": d.baseline, "candidate": d.candidate, "difference": d.difference, "ci95": d.ci95,
+            "verdict": d.verdict}
+
+
+def comparison_to_dict(c) -> dict:
+    """``baseline`` and ``candidate`` are shaped like a report's ``overall``; ``difference`` is candidate − baseline."""
+    b, k = c.baseline, c.candidate
+    return _clean(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "evalreport", "version": __version__},
+            "inputs": {
+                "baseline": {"path": b.source.path, "sha256": b.source.sha256, "format": b.source.format},
+                "candidate": {"path": k.source.path, "sha256": k.source.sha256, "format": k.source.format},
+            },
+            "matched_by": c.matched_by,
+            "rows": k.rows,
+            "unit": k.unit,
+            "classes": list(k.classes),
+            "bootstrap": k.bootstrap,
+            "baseline": overall_dict(b),
+            "candidate": overall_dict(k),
+            "difference": {
+                "cross_entropy": c.score.difference,
+                "ci95": c.score.ci95,
+                "verdict": c.score.verdict,
+                "band_score": c.score.difference,
+                "accuracy": c.accuracy.difference,
+                "accuracy_ci95": c.accuracy.ci95,
+                "brier": c.brier.difference,
+            },
+            "per_class": [{"class": d.name, "support": d.rows, **_diff(d)} for d in c.per_class],
+            "groups": {col: [{"value": d.name, "rows": d.rows, **_diff(d)} for d in diffs] for col, diffs in c.groups.items()},
+            "rising_rows": [
+                {"row": x.row, "id": x.id, "true_class": x.true_class, "baseline": x.baseline,
+                 "candidate": x.candidate, "increase": x.increase}
+                for x in c.rising
+            ],
+        }
+    )
+
+
+def check_to_dict(report) -> dict:
+    return _clean(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "evalreport", "version": __version__},
+            "passed": report.passed,
+            "rule": report.rule,
+            "gates": [
+                {"gate": g.gate, "condition": g.condition, "threshold": g.threshold, "value": g.value,
+                 "ci95": g.ci95, "passed": g.passed, "detail": g.detail}
+                for g in report.gates
+            ],
+            "report": to_dict(report.result),
+            "comparison": comparison_to_dict(report.comparison) if report.comparison else None,
+        }
+    )

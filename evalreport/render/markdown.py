@@ -87,3 +87,78 @@ def to_markdown(r) -> str:
     if len(r.groups) > MAX_SLICE_COLUMNS:
         lines.insert(-2, f"\n_{len(r.groups) - MAX_SLICE_COLUMNS} more slice columns are in the HTML report._")
     return "\n".join(lines) + "\n"
+
+
+def _signed(x: float | None, digits: int = 4) -> str:
+    return "—" if x is None else f"{x:+.{digits}f}"
+
+
+def _signed_interval(ci) -> str:
+    return "—" if ci is None else f"{_signed(ci[0])} to {_signed(ci[1])}"
+
+
+def comparison_to_markdown(c) -> str:
+    u, d = c.unit, c.score
+    b, k = c.baseline.overall, c.candidate.overall
+    what = "mean KL(P‖Q)" if c.candidate.soft else "cross-entropy"
+    lines = [
+        f"## evalreport compare: **{d.headline}** — {what} {_signed(d.difference)} {u}"
+        + (f" (95% interval {_signed(d.ci95[0])} to {_signed(d.ci95[1])})" if d.ci95 else ""),
+        "",
+        f"{count(c.candidate.rows)} rows matched by {md_escape(c.matched_by)}; differences are candidate − baseline "
+        "with paired bootstrap intervals; lower loss is better.",
+        "",
+        "| figure | baseline | candidate | difference | 95% interval |",
+        "|---|---:|---:|---:|---|",
+        f"| {what} ({u}) | {num(d.baseline)} | {num(d.candidate)} | {_signed(d.difference)} | {_signed_interval(d.ci95)} |",
+        f"| band | {b.band_label} | {k.band_label} | | |",
+        f"| accuracy | {pct(b.accuracy)} | {pct(k.accuracy)} | {_signed(c.accuracy.difference)} | {_signed_interval(c.accuracy.ci95)} |",
+        f"| Brier | {num(b.brier)} | {num(k.brier)} | {_signed(c.brier.difference)} | |",
+        "",
+    ]
+    moved = sorted((x for x in c.per_class if x.difference is not None), key=lambda x: -x.difference)
+    lines += [f"### Per class, largest rise first ({min(len(moved), MAX_CLASSES)} of {len(moved)})", "",
+              f"| class | baseline | candidate | difference | 95% interval | |", "|---|---:|---:|---:|---|---|"]
+    for x in moved[:MAX_CLASSES]:
+        lines.append(f"| {md_escape(x.name)} | {num(x.baseline)} | {num(x.candidate)} | {_signed(x.difference)} "
+                     f"| {_signed_interval(x.ci95)} | {x.verdict} |")
+    for col, diffs in list(c.groups.items())[:MAX_SLICE_COLUMNS]:
+        moved = sorted((x for x in diffs if x.difference is not None), key=lambda x: -x.difference)
+        lines += ["", f"### By {md_escape(col)}, largest rise first", "",
+                  "| value | rows | difference | 95% interval | |", "|---|---:|---:|---|---|"]
+        for x in moved[:MAX_SLICES // 2]:
+            lines.append(f"| {md_escape(x.name)} | {count(x.rows)} | {_signed(x.difference)} | {_signed_interval(x.ci95)} | {x.verdict} |")
+    if c.rising:
+        lines += ["", "**Rows whose loss rose the most**", "", f"| row | true | baseline | candidate ({u}) |",
+                  "|---:|---|---:|---:|"]
+        for x in c.rising[:MAX_WORST]:
+            name = f"{x.row} ({md_escape(x.id)})" if x.id is not None else str(x.row)
+            lines.append(f"| {name} | {md_escape(x.true_class)} | {num(x.baseline, 3)} | {num(x.candidate, 3)} |")
+    lines += ["", f"<sub>evalreport {__version__} · baseline {md_escape(c.baseline.source.name)} · "
+                  f"candidate {md_escape(c.candidate.source.name)}</sub>"]
+    return "\n".join(lines) + "\n"
+
+
+def _gate_value(g, unit: str) -> str:
+    if isinstance(g.value, str) or g.value is None:
+        return md_escape(g.value or "—")
+    return f"{g.value:.4f}"
+
+
+def check_to_markdown(report) -> str:
+    r = report.result
+    mark = "✅ passed" if report.passed else "❌ failed"
+    lines = [
+        f"## evalreport check: {mark}",
+        "",
+        "| gate | condition | value | 95% interval | result |",
+        "|---|---|---:|---|---|",
+    ]
+    for g in report.gates:
+        detail = f" — {md_escape(g.detail)}" if g.detail else ""
+        lines.append(f"| {g.gate} | {md_escape(g.condition)}{detail} | {_gate_value(g, r.unit)} | "
+                     f"{interval(g.ci95, 4)} | {'pass' if g.passed else '**FAIL**'} |")
+    lines += [""] + [f"_{md_escape(n)}_" for n in report.notes]
+    summary = to_markdown(r).splitlines()
+    lines += ["", *(["#" + summary[0]] + summary[1:])[: MAX_LINES - len(lines) - 2]]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,224 @@
+"""Gates for ``evalreport check``: pure decisions on a result, and the one exit-code mapping.
+
+Values are rounded to the precision they are printed with (4 decimals) before
+they are compared, so the printed number and the verdict always agree.
+
+Two rules:
+
+- ``point`` (default): a gate fails when the point estimate is beyond the threshold;
+- ``significant``: a gate fails only when the whole 95% interval is beyond it, so
+  a small, noisy evaluation set does not fail a gate by chance. Where there is
+  no interval (``--bootstrap 0``, a JSON baseline) the point rule applies, and
+  the gate says so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .errors import UsageError
+from .interpret import UNITS, Ladder
+from .load import JsonBaseline
+from .result import Comparison, Result
+
+PRECISION = 4
+GATE_KEYS = ("max_score", "max_band", "max_class_score", "max_class_band", "min_accuracy", "max_regression")
+
+
+@dataclass(frozen=True)
+class GateSpec:
+    """The gates asked for. Scores are in the run's unit; accuracy is a share in [0, 1]."""
+
+    max_score: float | None = None
+    max_band: str | None = None
+    max_class_score: float | None = None
+    max_class_band: str | None = None
+    min_accuracy: float | None = None
+    max_regression: float | None = None
+    significant: bool = False
+
+    def __post_init__(self) -> None:
+        for key in ("max_score", "max_class_score"):
+            v = getattr(self, key)
+            if v is not None and not (math.isfinite(v) and v >= 0):
+                raise UsageError(f"--{key.replace('_', '-')} must be a number ≥ 0, got {v}")
+        if self.min_accuracy is not None and not (0 <= self.min_accuracy <= 1):
+            raise UsageError(f"--min-accuracy is a share between 0 and 1, got {self.min_accuracy}")
+        if self.max_regression is not None and not math.isfinite(self.max_regression):
+            raise UsageError(f"--max-regression must be a number, got {self.max_regression}")
+
+    def any(self) -> bool:
+        return any(getattr(self, k) is not None for k in GATE_KEYS)
+
+    def require_any(self) -> None:
+        if not self.any():
+            raise UsageError(
+                "no gates to check: pass --max-score, --max-band, --max-class-score, --max-class-band, "
+                "--min-accuracy or --baseline with --max-regression (or set [tool.evalreport.gates])"
+            )
+
+
+@dataclass(frozen=True)
+class GateResult:
+    gate: str  # e.g. "max-score"
+    condition: str  # in words, e.g. "cross-entropy ≤ 0.3 nats"
+    threshold: float | str
+    value: float | str | None
+    ci95: tuple[float, float] | None
+    passed: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """The outcome of ``evalreport check``."""
+
+    result: Result
+    gates: tuple[GateResult, ...]
+    rule: str  # "point" or "significant"
+    comparison: Comparison | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def passed(self) -> bool:
+        return all(g.passed for g in self.gates)
+
+    @property
+    def return_code(self) -> int:
+        """The exit code: 0 when every gate passes, 1 when a gate failed.
+
+        (Bad input or usage never gets this far: it exits with 2 from the CLI.)
+        """
+        return 0 if self.passed else 1
+
+
+def _r(x: float) -> float:
+    return round(x, PRECISION)
+
+
+def _beyond_max(value: float, ci, threshold: float, significant: bool) -> bool:
+    """Above a maximum: the point (rounded), or with --significant the interval's lower end."""
+    if significant and ci is not None:
+        return _r(ci[0]) > threshold
+    return _r(value) > threshold
+
+
+def _band_rank(ladder: Ladder, band_id: str) -> int:
+    return [b.id for b in ladder.bands].index(band_id)
+
+
+def evaluate_gates(
+    result: Result,
+    spec: GateSpec,
+    comparison: Comparison | None = None,
+    json_baseline: JsonBaseline | None = None,
+) -> CheckReport:
+    """Decide every gate asked for."""
+    spec.require_any()
+    ladder, unit, o = result.ladder, result.unit, result.overall
+    f = UNITS[unit]
+    sig = spec.significant
+    what = "mean KL(P‖Q)" if result.soft else "cross-entropy"
+    no_ci = " (no interval: the point rule applies)" if sig and o.band_score_ci95 is None else ""
+    gates = []
+    notes = []
+
+    if spec.max_score is not None:
+        gates.append(GateResult(
+            "max-score", f"{what} ≤ {spec.max_score:g} {unit}", spec.max_score, o.band_score, o.band_score_ci95,
+            not _beyond_max(o.band_score, o.band_score_ci95, spec.max_score, sig), no_ci.strip(" ()")))
+
+    if spec.max_band is not None:
+        limit = _band_rank(ladder, ladder.by_id(spec.max_band).id)
+        decided_on = o.band_score_nats
+        if sig and o.band_score_ci95 is not None:
+            decided_on = o.band_score_ci95[0] / f
+        band = ladder.band_for(decided_on)
+        detail = f"band {o.band_label}" + (f"; the interval's best end is in '{band.label}'" if sig and o.band_score_ci95 else "")
+        gates.append(GateResult(
+            "max-band", f"band '{ladder.by_id(spec.max_band).label}' or better", spec.max_band, o.band,
+            o.band_score_ci95, _band_rank(ladder, band.id) <= limit, detail + no_ci))
+
+    classes = [c for c in result.per_class if c.band is not None]
+    score = (lambda c: c.kl_divergence) if result.soft else (lambda c: c.cross_entropy)
+    if spec.max_class_score is not None:
+        failing = [c for c in classes if _beyond_max(score(c), c.ci95, spec.max_class_score, sig)]
+        worst = max(classes, key=score)
+        gates.append(GateResult(
+            "max-class-score", f"every class's {what} ≤ {spec.max_class_score:g} {unit}", spec.max_class_score,
+            score(worst), worst.ci95, not failing,
+            f"worst class '{worst.name}'" + (f"; failing: {_names(failing)}" if failing else "")))
+
+    if spec.max_class_band is not None:
+        limit = _band_rank(ladder, ladder.by_id(spec.max_class_band).id)
+
+        def class_band(c) -> str:
+            if sig and c.ci95 is not None:
+                return ladder.band_for(c.ci95[0] / f).id
+            return c.band
+
+        failing = [c for c in classes if _band_rank(ladder, class_band(c)) > limit]
+        worst = max(classes, key=score)
+        gates.append(GateResult(
+            "max-class-band", f"every class in band '{ladder.by_id(spec.max_class_band).label}' or better",
+            spec.max_class_band, worst.band, worst.ci95, not failing,
+            f"worst class '{worst.name}' ({worst.band_label})" + (f"; failing: {_names(failing)}" if failing else "")))
+
+    if spec.min_accuracy is not None:
+        ci = o.accuracy_ci95
+        below = _r(ci[1]) < spec.min_accuracy if sig and ci is not None else _r(o.accuracy) < spec.min_accuracy
+        gates.append(GateResult("min-accuracy", f"accuracy ≥ {spec.min_accuracy:g}", spec.min_accuracy,
+                                o.accuracy, ci, not below, no_ci.strip(" ()")))
+
+    if spec.max_regression is not None:
+        if comparison is not None:
+            d = comparison.score
+            gates.append(GateResult(
+                "max-regression", f"{what} rises by ≤ {spec.max_regression:g} {unit} over the baseline",
+                spec.max_regression, d.difference, d.ci95,
+                not _beyond_max(d.difference, d.ci95, spec.max_regression, sig),
+                f"baseline {d.baseline:.4f}, candidate {d.candidate:.4f} {unit}; rows matched by {comparison.matched_by}"))
+        elif json_baseline is not None:
+            base = json_baseline.band_score_nats * f
+            diff = o.band_score - base
+            detail = (f"baseline {base:.4f} {unit} from {json_baseline.path}: a JSON summary allows only "
+                      "the point comparison, no interval")
+            if json_baseline.rows != result.rows:
+                detail += f"; it has {json_baseline.rows} rows, this run {result.rows}"
+            gates.append(GateResult(
+                "max-regression", f"{what} rises by ≤ {spec.max_regression:g} {unit} over the baseline",
+                spec.max_regression, diff, None, _r(diff) <= spec.max_regression, detail))
+        else:
+            raise UsageError("--max-regression needs --baseline FILE (the baseline model's predictions or JSON)")
+
+    if sig:
+        notes.append("rule: --significant — a gate fails only when its whole 95% interval lies beyond the threshold")
+    else:
+        notes.append("rule: point estimate — a gate fails when the value (rounded to 4 decimals) is beyond the threshold")
+    return CheckReport(result, tuple(gates), "significant" if sig else "point", comparison, tuple(notes))
+
+
+def _names(items, limit: int = 5) -> str:
+    names = ", ".join(f"'{c.name}'" for c in items[:limit])
+    return names + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def gate_spec_from(settings: dict, **cli) -> GateSpec:
+    """Gates from ``[tool.evalreport.gates]`` (or ``[gates]``), overridden by CLI options that were given."""
+    table = settings.get("gates", {}) or {}
+    if not isinstance(table, dict):
+        raise UsageError("the gates settings must be a table")
+    known = set(GATE_KEYS) | {"significant", "baseline"}
+    unknown = set(table) - known
+    if unknown:
+        raise UsageError(f"unknown gate setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+    values = {k: table.get(k) for k in GATE_KEYS}
+    values["significant"] = bool(table.get("significant", False))
+    for key, value in cli.items():
+        if key in values and value is not None and value is not False:
+            values[key] = value
+    try:
+        return GateSpec(**values)
+    except TypeError as err:
+        raise UsageError(f"gate settings: {err}") from None

@@ -1,0 +1,38 @@
+"""JUnit XML for ``evalreport check``: one testcase per gate, a failure element for each failed gate.
+
+Read by GitLab's and Jenkins' test reports and by GitHub test-reporter actions.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from .fmt import interval
+
+
+def to_junit(report) -> str:
+    failures = sum(not g.passed for g in report.gates)
+    suite = ET.Element(
+        "testsuite",
+        name="evalreport",
+        tests=str(len(report.gates)),
+        failures=str(failures),
+        errors="0",
+        skipped="0",
+    )
+    props = ET.SubElement(suite, "properties")
+    for name, value in (("input", report.result.source.name), ("rule", report.rule), ("unit", report.result.unit)):
+        ET.SubElement(props, "property", name=name, value=str(value))
+    for g in report.gates:
+        case = ET.SubElement(suite, "testcase", classname="evalreport.check", name=f"{g.gate}: {g.condition}")
+        value = g.value if isinstance(g.value, str) or g.value is None else f"{g.value:.4f}"
+        text = f"value {value}, 95% interval {interval(g.ci95, 4)}" + (f"; {g.detail}" if g.detail else "")
+        if not g.passed:
+            failure = ET.SubElement(case, "failure", message=f"{g.condition} failed: value {value}", type="GateFailed")
+            failure.text = text
+        else:
+            ET.SubElement(case, "system-out").text = text
+    root = ET.Element("testsuites", tests=str(len(report.gates)), failures=str(failures))
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -1,0 +1,236 @@
+"""`evalreport check`: every gate passing and failing, exit codes, JUnit, step summary, baselines."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evalreport import compare, evaluate
+from evalreport.compute import Bootstrap, poisson_weights
+
+from conftest import EXAMPLES, run
+
+DIGITS = EXAMPLES / "digits_predictions.csv"  # random forest: cross-entropy 0.3071, band not_great
+LOGREG = EXAMPLES / "digits_predictions_logreg.csv"  # logistic regression on the same rows: 0.1627
+
+
+def check(*args, **kw):
+    return run(["check", DIGITS, *args], **kw)
+
+
+@pytest.mark.parametrize(
+    "args,code",
+    [
+        (["--max-score", "0.35"], 0),
+        (["--max-score", "0.30"], 1),
+        (["--max-score", "0.3071"], 0),  # 0.30715 is shown and compared as 0.3071
+        (["--max-score", "0.3070"], 1),
+        (["--max-band", "not_great"], 0),
+        (["--max-band", "could_improve"], 1),
+        (["--max-class-score", "0.55"], 0),
+        (["--max-class-score", "0.5"], 1),  # class 8 scores 0.537
+        (["--max-class-band", "not_great"], 0),
+        (["--max-class-band", "could_improve"], 1),
+        (["--min-accuracy", "0.97"], 0),
+        (["--min-accuracy", "0.98"], 1),
+        (["--max-score", "0.35", "--min-accuracy", "0.98"], 1),  # one failing gate fails the check
+        (["--max-score", "0.30", "--significant"], 0),  # interval 0.292–0.321 reaches below 0.30
+        (["--max-score", "0.28", "--significant"], 1),  # the whole interval is above 0.28
+        (["--max-class-band", "could_improve", "--significant"], 1),  # class 8's interval lies above 0.30
+        (["--max-score", "0.35", "--unit", "bits"], 1),  # 0.3071 nats = 0.443 bits
+        (["--max-score", "0.45", "--unit", "bits"], 0),
+    ],
+)
+def test_gates(args, code):
+    out = check(*args)
+    assert out.exit_code == code, out.stdout + out.stderr
+    assert ("PASSED" if code == 0 else "FAILED") in out.stdout
+
+
+def test_json_verdicts_are_deterministic(tmp_path):
+    args = ["--max-score", "0.3", "--max-class-band", "not_great", "--min-accuracy", "0.9"]
+    check(*args, "--json", tmp_path / "a.json", "--group-by", "fold")
+    check(*args, "--json", tmp_path / "b.json", "--group-by", "fold")
+    a, b = (tmp_path / "a.json").read_bytes(), (tmp_path / "b.json").read_bytes()
+    assert a == b
+    data = json.loads(a)
+    assert data["passed"] is False and data["rule"] == "point"
+    gates = {g["gate"]: g for g in data["gates"]}
+    assert gates["max-score"]["passed"] is False and gates["max-score"]["value"] == pytest.approx(0.30715, abs=1e-4)
+    assert gates["max-score"]["ci95"][0] < 0.3071 < gates["max-score"]["ci95"][1]
+    assert data["report"]["overall"]["band"] == "not_great"
+
+
+def test_junit_has_one_testcase_per_gate(tmp_path):
+    out = check("--max-score", "0.3", "--max-band", "terrible", "--min-accuracy", "0.99", "--junit", tmp_path / "j.xml")
+    assert out.exit_code == 1
+    suite = ET.parse(tmp_path / "j.xml").getroot().find("testsuite")
+    assert suite.get("tests") == "3" and suite.get("failures") == "2"
+    cases = suite.findall("testcase")
+    failed = {c.get("name").split(":")[0] for c in cases if c.find("failure") is not None}
+    assert failed == {"max-score", "min-accuracy"}
+    assert "0.3071" in cases[0].find("failure").get("message")
+
+
+def test_step_summary_is_appended(tmp_path, monkeypatch):
+    summary = tmp_path / "summary.md"
+    summary.write_text("# earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    out = check("--max-score", "0.35", "--markdown", tmp_path / "m.md")
+    assert out.exit_code == 0
+    text = summary.read_text()
+    assert text.startswith("# earlier step\n") and "## evalreport check: ✅ passed" in text
+    assert "| max-score |" in text and (tmp_path / "m.md").read_text() in text
+    assert len((tmp_path / "m.md").read_text().splitlines()) <= 60
+
+
+def test_gates_from_pyproject(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[tool.evalreport.gates]\nmax_score = 0.30\nmin_accuracy = 0.9\n")
+    out = check()
+    assert out.exit_code == 1 and "max-score" in out.stdout and "min-accuracy" in out.stdout
+    assert check("--max-score", "0.4").exit_code == 0  # the option overrides the file
+    (tmp_path / "pyproject.toml").write_text("[tool.evalreport.gates]\nmax_scor = 0.3\n")
+    bad = check()
+    assert bad.exit_code == 2 and "unknown gate setting(s) max_scor" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ([], "no gates to check"),
+        (["--max-band", "superb"], "unknown band 'superb'"),
+        (["--min-accuracy", "97"], "--min-accuracy is a share between 0 and 1"),
+        (["--max-regression", "0.01"], "--max-regression needs --baseline"),
+        (["--max-score", "0.3", "--bootstrap", "10"], "--bootstrap must be 0 or a positive multiple of 4"),
+    ],
+)
+def test_usage_errors_exit_2(args, message):
+    out = check(*args)
+    assert out.exit_code == 2 and message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_bad_predictions_exit_2(tmp_path):
+    bad = tmp_path / "p.csv"
+    bad.write_text("label,p_a,p_b\na,0.5,0.7\n")
+    out = run(["check", bad, "--max-score", "1", "--junit", tmp_path / "j.xml"])
+    assert out.exit_code == 2 and "do not sum to 1" in out.stderr
+    assert not (tmp_path / "j.xml").exists()
+
+
+def test_regression_against_a_baseline_model(tmp_path):
+    # the forest as candidate against the logistic regression as baseline: +0.144 nats
+    worse = run(["check", DIGITS, "--baseline", LOGREG, "--max-regression", "0.05", "--json", tmp_path / "c.json"])
+    assert worse.exit_code == 1
+    data = json.loads((tmp_path / "c.json").read_text())
+    gate = data["gates"][0]
+    assert gate["value"] == pytest.approx(0.1444, abs=1e-4) and gate["ci95"][0] > 0.05
+    assert "rows matched by id column 'id'" in gate["detail"]
+    assert data["comparison"]["difference"]["ci95"] == gate["ci95"]
+    assert run(["check", DIGITS, "--baseline", LOGREG, "--max-regression", "0.2"]).exit_code == 0
+    better = run(["check", LOGREG, "--baseline", DIGITS, "--max-regression", "0"])
+    assert better.exit_code == 0
+
+
+def test_regression_against_a_json_baseline(tmp_path):
+    run(["report", LOGREG, "-o", tmp_path / "r.html", "--json", tmp_path / "base.json"])
+    out = run(["check", DIGITS, "--baseline", tmp_path / "base.json", "--max-regression", "0.1", "--json", tmp_path / "c.json"])
+    assert out.exit_code == 1
+    gate = json.loads((tmp_path / "c.json").read_text())["gates"][0]
+    assert gate["value"] == pytest.approx(0.3071 - 0.1627, abs=2e-4) and gate["ci95"] is None
+    assert "only the point comparison" in gate["detail"]
+    broken = tmp_path / "broken.json"
+    broken.write_text("{}")
+    out = run(["check", DIGITS, "--baseline", broken, "--max-regression", "0.1"])
+    assert out.exit_code == 2 and "is not an evalreport JSON report" in out.stderr
+
+
+def _write(df, path):
+    df.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    "mutate,message",
+    [
+        (lambda df: df.iloc[:-1], "1 baseline id(s) are missing from it"),
+        (lambda df: df.assign(id=df["id"].where(df.index != 3, "stranger")), "baseline id(s) are missing"),
+        (lambda df: df.assign(id=df["id"].where(df.index != 3, df["id"][4])), "ids must be unique"),
+        (lambda df: df.assign(label=df["label"].where(df.index != 7, (df["label"] + 1) % 10)), "labels differ from the baseline's"),
+        (lambda df: df.drop(columns=["p_9"]).assign(p_0=lambda d: d["p_0"]), None),
+    ],
+    ids=["fewer-rows", "unknown-id", "duplicate-id", "labels-differ", "classes-differ"],
+)
+def test_baseline_rows_must_match(tmp_path, mutate, message):
+    base = pd.read_csv(LOGREG)
+    cand = mutate(pd.read_csv(DIGITS))
+    if message is None:  # a class dropped: the rows no longer sum to 1 or the classes differ
+        cand = cand.drop(columns=[c for c in cand if c.startswith("p_")][1:]).assign(p_x=0.0)
+        message = "its classes differ from the baseline's"
+    out = run(["check", _write(cand, tmp_path / "c.csv"), "--baseline", _write(base, tmp_path / "b.csv"),
+               "--max-regression", "0.1"])
+    assert out.exit_code == 2 and message in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_rows_without_ids_are_matched_by_position(tmp_path):
+    base = pd.read_csv(LOGREG).drop(columns="id")
+    cand = pd.read_csv(DIGITS).drop(columns="id")
+    c = compare(_write(base, tmp_path / "b.csv"), _write(cand, tmp_path / "c.csv"))
+    assert c.matched_by == "row order"
+    out = run(["compare", tmp_path / "b.csv", _write(cand.iloc[:-5], tmp_path / "short.csv"), "-o", tmp_path / "x.html"])
+    assert out.exit_code == 2 and "has 1792 rows but the baseline has 1797" in out.stderr
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_compare_matches_rows_by_id_whatever_their_order(tmp_path):
+    shuffled = pd.read_csv(LOGREG).sample(frac=1.0, random_state=1)
+    a = compare(DIGITS, LOGREG, group_by="fold").to_dict()
+    b = compare(DIGITS, _write(shuffled, tmp_path / "s.csv"), group_by="fold").to_dict()
+    for key in ("baseline", "candidate", "difference", "per_class", "groups", "rising_rows"):
+        assert a[key] == b[key], key
+
+
+def test_paired_interval_against_a_direct_computation():
+    base, cand = pd.read_csv(DIGITS), pd.read_csv(LOGREG)
+    assert (base["id"] == cand["id"]).all()
+    cols = [f"p_{k}" for k in range(10)]
+    idx = np.arange(len(base)), base["label"].to_numpy()
+    eps = np.finfo(float).eps
+    d = (-np.log(np.clip(cand[cols].to_numpy()[idx], eps, 1 - eps))) - (-np.log(np.clip(base[cols].to_numpy()[idx], eps, 1 - eps)))
+    v = poisson_weights(0, len(d), Bootstrap(200, 0)).astype(float)
+    replicate_means = (d @ v) / v.sum(axis=0)  # the bootstrap of the mean per-row difference
+    c = compare(DIGITS, LOGREG)
+    assert c.score.difference == pytest.approx(d.mean(), abs=1e-12)
+    assert c.score.ci95 == pytest.approx(tuple(np.percentile(replicate_means, [2.5, 97.5])), abs=1e-12)
+    assert c.score.verdict == "better"
+    # the rows whose loss rose the most
+    top = np.argsort(-d, kind="stable")[:20]
+    assert [x.row for x in c.rising] == (top + 1).tolist()
+    assert c.rising[0].increase == pytest.approx(d[top[0]])
+
+
+def test_compare_cli_outputs(tmp_path):
+    from bs4 import BeautifulSoup
+
+    out = run(["compare", DIGITS, LOGREG, "-o", tmp_path / "c.html", "--json", tmp_path / "c.json",
+               "--markdown", tmp_path / "c.md", "--group-by", "fold"])
+    assert out.exit_code == 0, out.stderr
+    assert out.stderr.startswith("the candidate is better: -0.1444")
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert {"cross_entropy", "log_loss", "band", "band_score"} <= data["baseline"].keys() == data["candidate"].keys()
+    assert data["difference"]["cross_entropy"] == pytest.approx(0.1627 - 0.3071, abs=2e-4)
+    lo, hi = data["difference"]["ci95"]
+    assert lo < data["difference"]["cross_entropy"] < hi < 0
+    assert len(data["per_class"]) == 10 and len(data["groups"]["fold"]) == 5
+    soup = BeautifulSoup((tmp_path / "c.html").read_text(), "html.parser")
+    assert soup.select_one("#verdict .badge")["data-verdict"] == "better"
+    assert len(soup.select("#per-class-table tbody tr")) == 10
+    assert soup.select_one("#per-class img")["src"].startswith("data:image/svg+xml;base64,")
+    assert len(soup.select("#rising-table tbody tr")) == 20
+    assert all(t["src"].startswith("data:") for t in soup.find_all(src=True))
+    assert len((tmp_path / "c.md").read_text().splitlines()) <= 60
