@@ -29,7 +29,7 @@ def test_report_writes_html_json_markdown(tmp_path, examples):
     result = run(["report", src, "-o", tmp_path / "r.html", "--json", tmp_path / "m.json",
                   "--markdown", tmp_path / "s.md", "--group-by", "fold"])
     assert result.exit_code == 0, result.stderr
-    assert "Not great: cross-entropy 0.3071 nats (1,797 rows, 10 classes)" in result.stderr
+    assert "Not great: cross-entropy 0.3071 [95% 0.2921–0.3205] nats (1,797 rows, 10 classes)" in result.stderr
     data = json.loads((tmp_path / "m.json").read_text())
     # the contract's schema v1
     assert data["schema_version"] == 1
