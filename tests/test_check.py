@@ -234,3 +234,25 @@ def test_compare_cli_outputs(tmp_path):
     assert len(soup.select("#rising-table tbody tr")) == 20
     assert all(t["src"].startswith("data:") for t in soup.find_all(src=True))
     assert len((tmp_path / "c.md").read_text().splitlines()) <= 60
+
+
+@pytest.mark.parametrize("name", ["github-actions.yml", "gitlab-ci.yml"])
+def test_ci_examples_run_as_written(name, tmp_path, monkeypatch):
+    import shlex
+
+    from conftest import ROOT
+
+    lines = [line.strip() for line in (EXAMPLES / "ci" / name).read_text().splitlines()]
+    start = next(i for i, line in enumerate(lines) if line.startswith("evalreport check"))
+    command = [lines[start]]
+    for line in lines[start + 1:]:
+        if not line.startswith("--"):
+            break
+        command.append(line)
+    args = shlex.split(" ".join(command))
+    assert args[:2] == ["evalreport", "check"]
+    monkeypatch.chdir(ROOT)
+    args = [a if not a.endswith((".html", ".json", ".xml")) else str(tmp_path / a) for a in args]
+    out = run(args[1:])
+    assert out.exit_code == 0, out.stdout + out.stderr
+    assert (tmp_path / "report.html").exists() and (tmp_path / "evalreport-junit.xml").exists()

@@ -189,14 +189,19 @@ def test_dist_errors(p, q, message):
 
 def test_every_command_has_help_and_is_documented():
     readme = (ROOT / "README.md").read_text()
-    for command in ("report", "bands", "dist"):
+    for command in ("report", "check", "compare", "bands", "dist"):
         out = run([command, "--help"])
         assert out.exit_code == 0 and "Usage" in out.stdout
         assert f"evalreport {command}" in readme, command
     for option in ("--label-col", "--prob-prefix", "--score-col", "--positive-label", "--target-prefix", "--logits",
-                   "--weight-col", "--group-by", "--id-col", "--unit", "--eps", "--renormalize", "--bands", "--config"):
-        assert option in run(["report", "--help"]).stdout
+                   "--weight-col", "--group-by", "--id-col", "--unit", "--eps", "--renormalize", "--bootstrap", "--seed",
+                   "--bands", "--config"):
+        for command in ("report", "check", "compare"):
+            assert option in run([command, "--help"]).stdout, (command, option)
         assert option in readme, option
+    for option in ("--max-score", "--max-band", "--max-class-score", "--max-class-band", "--min-accuracy",
+                   "--baseline", "--max-regression", "--significant", "--junit"):
+        assert option in run(["check", "--help"]).stdout and option in readme, option
 
 
 def test_python_dash_m_and_version():
