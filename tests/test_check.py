@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evalreport import compare, evaluate
+from evalreport import compare
 from evalreport.compute import Bootstrap, poisson_weights
 
 from conftest import EXAMPLES, run

@@ -56,7 +56,6 @@ def overall_dict(r) -> dict:
 
 
 def to_dict(r) -> dict:
-    o = r.overall
     ladder_rows = r.ladder.rows()
     return _clean(
         {

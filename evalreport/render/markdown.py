@@ -118,7 +118,7 @@ def comparison_to_markdown(c) -> str:
     ]
     moved = sorted((x for x in c.per_class if x.difference is not None), key=lambda x: -x.difference)
     lines += [f"### Per class, largest rise first ({min(len(moved), MAX_CLASSES)} of {len(moved)})", "",
-              f"| class | baseline | candidate | difference | 95% interval | |", "|---|---:|---:|---:|---|---|"]
+              "| class | baseline | candidate | difference | 95% interval | |", "|---|---:|---:|---:|---|---|"]
     for x in moved[:MAX_CLASSES]:
         lines.append(f"| {md_escape(x.name)} | {num(x.baseline)} | {num(x.candidate)} | {_signed(x.difference)} "
                      f"| {_signed_interval(x.ci95)} | {x.verdict} |")
