@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.special import entr, rel_entr, xlogy
+from scipy.optimize import minimize_scalar
+from scipy.special import entr, log_softmax, rel_entr, xlogy
 
 from .load import Batch
 
@@ -39,6 +40,15 @@ WORST_ROWS = 20
 #: Per slice value: the sums kept, in this order.
 GROUP_FIELDS = ("rows", "weight", "ce", "h", "kl", "correct", "brier")
 
+
+#: Top-label calibration: 15 equal-width bins of the top probability over (0, 1];
+#: a row with confidence c falls in the bin (lo, hi] that holds it.
+CAL_BINS = 15
+CAL_EDGES = np.linspace(0.0, 1.0, CAL_BINS + 1)
+#: "Confidently wrong": the true class was given less than these probabilities.
+CONFIDENTLY_WRONG = (0.01, 0.1)
+#: Temperature scaling is fitted on every row up to this many, else on a uniform sample of this size.
+TEMPERATURE_SAMPLE = 50_000
 
 #: Default number of bootstrap replicates (a multiple of 4, see poisson_weights).
 BOOTSTRAP_REPLICATES = 200
@@ -164,6 +174,104 @@ def percentile_interval(num: np.ndarray, den: np.ndarray, level: float = 0.95) -
     return float(lo), float(hi)
 
 
+def calibration_bin(c: np.ndarray) -> np.ndarray:
+    """Bin index of probabilities c: the bin (lo, hi] holding c; 0 goes to the first bin."""
+    return np.clip(np.searchsorted(CAL_EDGES, c, side="left") - 1, 0, CAL_BINS - 1)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """A 64-bit mixing hash (SplitMix64's finaliser), vectorised."""
+    z = x.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@dataclass
+class RowSample:
+    """A uniform sample of rows that merges: the rows with the smallest hash of their position.
+
+    ``logq`` holds ln(clip(Q)); ``target`` the class index (hard labels) or P (soft targets).
+    """
+
+    keys: np.ndarray
+    logq: np.ndarray
+    target: np.ndarray
+    w: np.ndarray
+    size: int = TEMPERATURE_SAMPLE
+
+    def __add__(self, other: RowSample) -> RowSample:
+        return _bottom(
+            np.concatenate([self.keys, other.keys]),
+            np.concatenate([self.logq, other.logq]),
+            np.concatenate([self.target, other.target]),
+            np.concatenate([self.w, other.w]),
+            self.size,
+        )
+
+
+def _bottom(keys, logq, target, w, size) -> RowSample:
+    if len(keys) > size:
+        keep = np.argpartition(keys, size - 1)[:size]
+        keep.sort()
+        keys, logq, target, w = keys[keep], logq[keep], target[keep], w[keep]
+    return RowSample(keys, logq, target, w, size)
+
+
+def row_sample(batch: Batch, w: np.ndarray, eps: float, size: int = TEMPERATURE_SAMPLE) -> RowSample:
+    positions = np.arange(batch.row0, batch.row0 + len(batch), dtype=np.uint64)
+    keys = _splitmix64(positions)
+    target = batch.y if batch.p is None else batch.p
+    if len(keys) > size:
+        keep = np.sort(np.argpartition(keys, size - 1)[:size])
+    else:
+        keep = slice(None)
+    logq = np.log(np.clip(batch.q[keep], eps, 1.0 - eps))
+    return RowSample(keys[keep], logq, target[keep], w[keep], size)
+
+
+@dataclass(frozen=True)
+class TemperatureFit:
+    """The temperature T minimising the mean cross-entropy of softmax(ln(clip(Q)) / T) (nats)."""
+
+    temperature: float  # math.inf: the best is to flatten the predictions to uniform
+    cross_entropy_before: float
+    cross_entropy_after: float
+    rows: int  # rows the fit used
+    standard_error: float | None  # of cross_entropy_after, when fitted on a sample
+
+
+def _temperature_loss(beta: float, logq: np.ndarray, target: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Per-row cross-entropy after scaling the log-probabilities by β = 1/T."""
+    ls = log_softmax(beta * logq, axis=1)
+    if target.ndim == 1:
+        return -np.take_along_axis(ls, target[:, None], axis=1)[:, 0]
+    return -(target * ls).sum(axis=1)
+
+
+def fit_temperature(sample: RowSample, total_rows: int) -> TemperatureFit:
+    """Fit T on the sample. The loss is convex in β = 1/T, so the optimum is unique;
+    it is searched for β in [1e-4, 1e3] and β at the lower end means T → ∞."""
+    logq, target, w = sample.logq, sample.target, sample.w
+    wsum = w.sum()
+
+    def mean(beta: float) -> float:
+        return float(w @ _temperature_loss(beta, logq, target, w) / wsum)
+
+    lo, hi = 1e-4, 1e3
+    res = minimize_scalar(lambda t: mean(math.exp(t)), bounds=(math.log(lo), math.log(hi)), method="bounded",
+                          options={"xatol": 1e-7})
+    beta = math.exp(res.x)
+    after = mean(beta)
+    temperature = math.inf if beta <= lo * 1.01 else 1.0 / beta
+    se = None
+    if total_rows > len(w):
+        per_row = _temperature_loss(beta, logq, target, w)
+        var = np.average((per_row - after) ** 2, weights=w)
+        se = float(math.sqrt(var / len(w) * (1 - len(w) / total_rows)))
+    return TemperatureFit(temperature, mean(1.0), after, len(w), se)
+
+
 @dataclass(frozen=True)
 class RowFigures:
     """Per-row figures of one batch (nats)."""
@@ -265,6 +373,14 @@ class Stats:
     groups: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     worst: tuple[WorstRow, ...] = ()
     boot: BootSums | None = None
+    # calibration: top-label bins (weight, Σ w·confidence, Σ w·correct, rows) and one-vs-rest bins per class
+    cal: np.ndarray = None  # (4, CAL_BINS)
+    ovr: np.ndarray = None  # (3, K, CAL_BINS): weight, Σ w·Q_k, Σ w·P_k
+    # where the loss comes from
+    hist_loss: np.ndarray = None  # Σ CE of the rows in each histogram bin (unweighted)
+    wrong_rows: np.ndarray = None  # (len(CONFIDENTLY_WRONG), K): rows whose true class got less than t
+    wrong_loss: np.ndarray = None  # (len(CONFIDENTLY_WRONG), K): their weighted loss
+    sample: RowSample | None = None
 
     def __post_init__(self) -> None:
         k = self.n_classes
@@ -275,6 +391,16 @@ class Stats:
             self.confusion = np.zeros((k, k))
         if self.hist is None:
             self.hist = np.zeros(len(HIST_EDGES) - 1, dtype=np.int64)
+        if self.hist_loss is None:
+            self.hist_loss = np.zeros(len(HIST_EDGES) - 1)
+        if self.cal is None:
+            self.cal = np.zeros((4, CAL_BINS))
+        if self.ovr is None:
+            self.ovr = np.zeros((3, k, CAL_BINS))
+        if self.wrong_rows is None:
+            self.wrong_rows = np.zeros((len(CONFIDENTLY_WRONG), k))
+        if self.wrong_loss is None:
+            self.wrong_loss = np.zeros((len(CONFIDENTLY_WRONG), k))
 
     def __add__(self, other: Stats) -> Stats:
         if other.n_classes != self.n_classes:
@@ -303,6 +429,12 @@ class Stats:
             groups=_merge_groups(self.groups, other.groups),
             worst=_top_rows(self.worst + other.worst),
             boot=boot,
+            cal=self.cal + other.cal,
+            ovr=self.ovr + other.ovr,
+            hist_loss=self.hist_loss + other.hist_loss,
+            wrong_rows=self.wrong_rows + other.wrong_rows,
+            wrong_loss=self.wrong_loss + other.wrong_loss,
+            sample=other.sample if self.sample is None else (self.sample if other.sample is None else self.sample + other.sample),
         )
 
     # Derived figures: means over rows, in nats.
@@ -366,6 +498,21 @@ def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None 
         table = np.column_stack(per_field)
         groups[col] = {str(v): table[j] for j, v in enumerate(uniques)}
 
+    conf = np.take_along_axis(batch.q, f.pred_class[:, None], axis=1)[:, 0]
+    b = calibration_bin(conf)
+    cal = np.stack([np.bincount(b, weights=x, minlength=CAL_BINS) for x in (w, w * conf, w * correct)]
+                   + [np.bincount(b, minlength=CAL_BINS).astype(np.float64)])
+    ovr_bins = (calibration_bin(batch.q) + np.arange(k) * CAL_BINS).ravel()
+    truth = batch.p if batch.p is not None else np.eye(k)[f.true_class]
+    ovr = np.stack([np.bincount(ovr_bins, weights=x.ravel(), minlength=k * CAL_BINS).reshape(k, CAL_BINS)
+                    for x in (np.broadcast_to(w[:, None], batch.q.shape), w[:, None] * batch.q, w[:, None] * truth)])
+    wrong_rows = np.zeros((len(CONFIDENTLY_WRONG), k))
+    wrong_loss = np.zeros((len(CONFIDENTLY_WRONG), k))
+    for j, t in enumerate(CONFIDENTLY_WRONG):
+        m = f.true_prob < t
+        wrong_rows[j] = np.bincount(f.true_class[m], minlength=k)
+        wrong_loss[j] = np.bincount(f.true_class[m], weights=(w * f.ce)[m], minlength=k)
+
     return Stats(
         n_classes=k,
         rows=n,
@@ -386,6 +533,12 @@ def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None 
         groups=groups,
         worst=_worst_of_batch(batch, f),
         boot=bootstrap_sums(batch, f, w, k, eps, boot) if boot else None,
+        cal=cal,
+        ovr=ovr,
+        hist_loss=np.histogram(f.ce, bins=HIST_EDGES, weights=f.ce)[0],
+        wrong_rows=wrong_rows,
+        wrong_loss=wrong_loss,
+        sample=row_sample(batch, w, eps),
     )
 
 
@@ -435,6 +588,27 @@ def histogram_quantile(counts: np.ndarray, q: float, edges: np.ndarray = HIST_ED
     if lo == 0:
         return float(hi * frac)
     return float(lo * (hi / lo) ** frac)
+
+
+def top_rows_loss_share(counts: np.ndarray, losses: np.ndarray, share: float) -> float:
+    """Share of the total loss carried by the ``share`` of rows with the highest loss.
+
+    From the loss histogram: whole bins from the top, then a proportional part of
+    the bin where the cut falls (so within one bin width of exact).
+    """
+    total, n = losses.sum(), counts.sum()
+    if total <= 0 or n == 0:
+        return 0.0
+    want, got, loss = share * n, 0.0, 0.0
+    for i in range(len(counts) - 1, -1, -1):
+        if counts[i] == 0:
+            continue
+        take = min(counts[i], want - got)
+        loss += losses[i] * take / counts[i]
+        got += take
+        if got >= want:
+            break
+    return float(loss / total)
 
 
 def reduce_batches(batches, n_classes: int, eps: float, boot: Bootstrap | None = None) -> Stats:

@@ -12,10 +12,34 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .compute import HIST_EDGES, Bootstrap, Stats, histogram_quantile, paired_interval, percentile_interval
+from .compute import (
+    CAL_EDGES,
+    CONFIDENTLY_WRONG,
+    HIST_EDGES,
+    Bootstrap,
+    Stats,
+    fit_temperature,
+    histogram_quantile,
+    paired_interval,
+    percentile_interval,
+    top_rows_loss_share,
+)
 from .errors import UsageError
 from .load import LoadedInput
-from .result import ClassRow, Comparison, Difference, Histogram, Overall, Result, RisingExample, SliceRow, WorstExample
+from .result import (
+    Calibration,
+    CalibrationBin,
+    ClassRow,
+    Comparison,
+    Difference,
+    Histogram,
+    LossConcentration,
+    Overall,
+    Result,
+    RisingExample,
+    SliceRow,
+    WorstExample,
+)
 
 UNITS = {"nats": 1.0, "bits": 1.0 / math.log(2.0)}
 
@@ -272,6 +296,8 @@ def build_result(
         worst=tuple(worst),
         warnings=tuple(warnings),
         verdict=verdict,
+        calibration=_calibration(stats, classes, unit, soft),
+        loss_concentration=_concentration(stats, classes),
         options=dict(options or {}),
         bootstrap={"replicates": bootstrap.replicates, "seed": bootstrap.seed} if boot and bootstrap else None,
     )
@@ -348,3 +374,117 @@ def build_comparison(base: Result, cand: Result, base_stats: Stats, cand_stats: 
         for r in rising
     )
     return Comparison(base, cand, matched_by, score, accuracy, brier, per_class, groups, rising_examples)
+
+
+#: One-vs-rest reliability curves are kept for this many of the worst-calibrated classes.
+OVR_CLASSES = 4
+
+
+def _calibration(stats: Stats, classes, unit: str, soft: bool) -> Calibration:
+    f = UNITS[unit]
+    w, conf, correct, rows = stats.cal
+    total = w.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc_b = np.where(w > 0, correct / np.where(w > 0, w, 1), np.nan)
+        conf_b = np.where(w > 0, conf / np.where(w > 0, w, 1), np.nan)
+    gaps = np.abs(acc_b - conf_b)
+    ece = float(np.nansum(w / total * gaps))
+    mce = float(np.nanmax(gaps)) if (w > 0).any() else 0.0
+    bins = tuple(
+        CalibrationBin(float(CAL_EDGES[b]), float(CAL_EDGES[b + 1]), int(rows[b]), float(w[b]),
+                       None if w[b] == 0 else float(acc_b[b]), None if w[b] == 0 else float(conf_b[b]))
+        for b in range(len(w))
+    )
+    ow, oq, op = stats.ovr
+    class_err = np.abs(op - oq).sum(axis=1) / total
+    per_class = tuple((name, float(e)) for name, e in zip(classes, class_err))
+    worst = np.argsort(-class_err, kind="stable")[:OVR_CLASSES]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        class_bins = {
+            classes[j]: (
+                [None if ow[j, b] == 0 else float(op[j, b] / ow[j, b]) for b in range(ow.shape[1])],
+                [None if ow[j, b] == 0 else float(oq[j, b] / ow[j, b]) for b in range(ow.shape[1])],
+                [float(x) for x in ow[j]],
+            )
+            for j in worst
+        }
+
+    fit = fit_temperature(stats.sample, stats.rows)
+    removed = fit.cross_entropy_before - fit.cross_entropy_after
+    removable = fit.cross_entropy_before - (stats.mean_h if soft else 0.0)
+    share = removed / removable if removable > 0 else 0.0
+    return Calibration(
+        ece=ece,
+        mce=mce,
+        bins=bins,
+        per_class=per_class,
+        class_bins=class_bins,
+        temperature=fit.temperature,
+        cross_entropy_before=fit.cross_entropy_before * f,
+        cross_entropy_after=fit.cross_entropy_after * f,
+        loss_removed=removed * f,
+        loss_removed_share=share,
+        fit_rows=fit.rows,
+        total_rows=stats.rows,
+        standard_error=None if fit.standard_error is None else fit.standard_error * f,
+        sentence=_temperature_sentence(fit, removed * f, share, unit, stats.rows, len(classes), f),
+    )
+
+
+def _temperature_sentence(fit, removed: float, share: float, unit: str, rows: int, k: int, f: float) -> str:
+    before, after = fit.cross_entropy_before * f, fit.cross_entropy_after * f
+    if math.isinf(fit.temperature):
+        text = (
+            f"The predictions are worse than guessing uniformly: the best temperature flattens them all the way "
+            f"to 1/{k} (T → ∞), which would lower the cross-entropy from {before:.4f} to {after:.4f} {unit}. "
+            "Recalibration cannot make such a model useful; the model itself needs fixing."
+        )
+    else:
+        t = fit.temperature
+        if abs(t - 1) < 0.02:
+            kind = "well calibrated in this sense: scaling its log-probabilities would change little"
+        elif t < 1:
+            kind = "under-confident: its probabilities should be sharper"
+        else:
+            kind = "over-confident: its probabilities should be softer"
+        text = (
+            f"The best temperature is T = {t:.3f}, so the model is {kind}. Dividing its log-probabilities by T "
+            f"would lower the cross-entropy from {before:.4f} to {after:.4f} {unit}, removing {removed:.4f} {unit} "
+            f"({100 * share:.1f}% of what is removable) with one parameter fitted after training."
+        )
+    text += (
+        " T is measured on this evaluation data itself, so this is an optimistic estimate of what "
+        "recalibration fitted on held-out data would remove."
+    )
+    if fit.standard_error is not None:
+        text += (
+            f" Fitted on a uniform sample of {fit.rows:,} of {rows:,} rows; the cross-entropy after scaling is "
+            f"known to ±{1.96 * fit.standard_error * f:.4f} {unit} (95%)."
+        )
+    return text
+
+
+def _concentration(stats: Stats, classes) -> LossConcentration:
+    thresholds, per_class = [], []
+    for j, t in enumerate(CONFIDENTLY_WRONG):
+        thresholds.append({
+            "below": t,
+            "rows": int(stats.wrong_rows[j].sum()),
+            "rows_share": float(stats.wrong_rows[j].sum() / stats.rows),
+            "loss_share": float(stats.wrong_loss[j].sum() / stats.ce) if stats.ce > 0 else 0.0,
+        })
+    for k, name in enumerate(classes):
+        entry = {"class": name}
+        for j, t in enumerate(CONFIDENTLY_WRONG):
+            key = f"below_{t:g}".replace(".", "_")
+            entry[key] = {
+                "rows": int(stats.wrong_rows[j, k]),
+                "loss_share": float(stats.wrong_loss[j, k] / stats.class_ce[k]) if stats.class_ce[k] > 0 else None,
+            }
+        per_class.append(entry)
+    return LossConcentration(
+        worst_1pct_share=top_rows_loss_share(stats.hist, stats.hist_loss, 0.01),
+        worst_10pct_share=top_rows_loss_share(stats.hist, stats.hist_loss, 0.10),
+        thresholds=tuple(thresholds),
+        per_class=tuple(per_class),
+    )

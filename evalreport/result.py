@@ -81,6 +81,46 @@ class WorstExample:
 
 
 @dataclass(frozen=True)
+class CalibrationBin:
+    lower: float
+    upper: float
+    rows: int
+    weight: float
+    accuracy: float | None  # share of rows whose top class is right
+    confidence: float | None  # mean top probability
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Top-label calibration (15 equal-width bins) and temperature scaling."""
+
+    ece: float  # Σ_b (n_b / n)·|accuracy_b − confidence_b|
+    mce: float  # max over non-empty bins of |accuracy_b − confidence_b|
+    bins: tuple[CalibrationBin, ...]
+    per_class: tuple[tuple[str, float], ...]  # one-vs-rest calibration error per class
+    class_bins: dict  # class → (frequency per bin, confidence per bin, weight per bin), for the worst classes
+    temperature: float | None  # math.inf: the best temperature flattens the predictions to uniform
+    cross_entropy_before: float  # on the rows the fit used, in the unit
+    cross_entropy_after: float
+    loss_removed: float
+    loss_removed_share: float
+    fit_rows: int
+    total_rows: int
+    standard_error: float | None  # of cross_entropy_after when fitted on a sample
+    sentence: str
+
+
+@dataclass(frozen=True)
+class LossConcentration:
+    """Where the loss comes from."""
+
+    worst_1pct_share: float  # share of the total loss carried by the 1% of rows with the highest loss
+    worst_10pct_share: float
+    thresholds: tuple[dict, ...]  # per "true class given below t": rows, rows_share, loss_share
+    per_class: tuple[dict, ...]  # per class: the same, as shares of the class's rows and loss
+
+
+@dataclass(frozen=True)
 class Histogram:
     """Rows per bin of per-row cross-entropy; edges in the result's unit (None = ∞)."""
 
@@ -107,6 +147,8 @@ class Result:
     worst: tuple[WorstExample, ...]
     warnings: tuple[str, ...]
     verdict: str  # one plain sentence that translates the score
+    calibration: Calibration | None = None
+    loss_concentration: LossConcentration | None = None
     options: dict = field(default_factory=dict)
     bootstrap: dict | None = None  # {"replicates": B, "seed": s} when intervals were computed
 

@@ -23,6 +23,7 @@ def _figures(r) -> dict:
     d.pop("input")
     d.pop("worst_examples")
     d["overall"].pop("band_score_ci95"), d["overall"].pop("accuracy_ci95")
+    d["calibration"].pop("summary")  # prose quoting the temperature
     for c in d["per_class"]:
         c.pop("ci95")
     for slices in d["groups"].values():
@@ -42,6 +43,8 @@ def _assert_same(a: dict, b: dict, tol: float = 1e-12, path: str = "") -> None:
         for i, (x, y) in enumerate(zip(a, b)):
             _assert_same(x, y, tol, f"{path}[{i}]")
     elif isinstance(a, float):
+        if any(key in path for key in ("temperature", "loss_removed", "standard_error")):
+            tol = max(tol, 1e-5)  # outputs of a 1-D optimiser: summation order moves them slightly
         assert a == pytest.approx(b, rel=tol, abs=tol), path
     else:
         assert a == b, path

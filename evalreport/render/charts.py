@@ -341,9 +341,73 @@ def decomposition_chart(r) -> Chart | None:
     return Chart(_to_uri(fig), title, alt)
 
 
+def reliability_chart(r) -> Chart | None:
+    """Top-label reliability: accuracy against mean confidence per bin, with the rows per bin below."""
+    c = r.calibration
+    if c is None:
+        return None
+    bins = [b for b in c.bins if b.weight > 0]
+    with matplotlib.rc_context(_RC):
+        fig = _figure(7.5, 4.6)
+        top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.1], "hspace": 0.08})
+        top.plot([0, 1], [0, 1], color=_GRID, linestyle="--", linewidth=1.0, label="perfect calibration")
+        width = 1.0 / len(c.bins)
+        top.bar([b.lower for b in bins], [b.accuracy for b in bins], width=width, align="edge", color="#74add1",
+                edgecolor="#313695", linewidth=0.6, label="accuracy in the bin")
+        top.plot([b.confidence for b in bins], [b.accuracy for b in bins], marker="o", color="#d73027",
+                 linestyle="none", markersize=5, label="(mean confidence, accuracy)")
+        top.set_ylim(0, 1.02)
+        top.set_ylabel("accuracy (share of rows right)")
+        title = f"Reliability of the top class: ECE {c.ece:.3f}, MCE {c.mce:.3f}"
+        top.set_title(title, loc="left")
+        top.legend(loc="upper left", frameon=False, fontsize=8)
+        bottom.bar([b.lower for b in c.bins], [b.rows for b in c.bins], width=width, align="edge", color="#bdbdbd",
+                   edgecolor="#555555", linewidth=0.5)
+        for b in c.bins:
+            if b.rows:
+                bottom.text(b.lower + width / 2, b.rows, f"{b.rows:,}", ha="center", va="bottom", fontsize=6)
+        if max(b.rows for b in c.bins) > 50 * max(1, min(b.rows for b in bins)):
+            bottom.set_yscale("log")
+        bottom.set_ylabel("rows")
+        bottom.set_xlabel("confidence: the top predicted probability (15 bins)")
+        bottom.set_xlim(0, 1)
+    alt = (f"{title}. " + "; ".join(f"confidence {b.lower:.2f}–{b.upper:.2f}: {b.rows} rows, accuracy "
+                                    f"{b.accuracy:.2f} at mean confidence {b.confidence:.2f}" for b in bins))
+    return Chart(_to_uri(fig), title, alt)
+
+
+def ovr_chart(r) -> Chart | None:
+    """One-vs-rest reliability for the worst-calibrated classes, side by side."""
+    c = r.calibration
+    if c is None or not c.class_bins:
+        return None
+    names = list(c.class_bins)
+    errors = dict(c.per_class)
+    centres = [(b.lower + b.upper) / 2 for b in c.bins]
+    with matplotlib.rc_context(_RC):
+        fig = _figure(2.2 * len(names) + 0.6, 2.6)
+        axes = np.atleast_1d(fig.subplots(1, len(names), sharey=True))
+        for ax, name in zip(axes, names):
+            freq, conf, weight = c.class_bins[name]
+            pts = [(x if x is not None else m, y) for x, y, m, wt in zip(conf, freq, centres, weight) if wt > 0]
+            ax.plot([0, 1], [0, 1], color=_GRID, linestyle="--", linewidth=0.8)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=3.5, color="#d73027", linewidth=1)
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1)
+            ax.set_title(f"{_label(name, 18)} (error {errors[name]:.3f})", fontsize=8, loc="left")
+            ax.set_xlabel("predicted P(class)")
+        axes[0].set_ylabel("observed share of the class")
+        title = f"One-vs-rest reliability, the {len(names)} worst-calibrated classes"
+        fig.suptitle(title, x=0.02, ha="left", fontsize=10, fontweight="bold")
+    alt = f"{title}: " + "; ".join(f"{n} calibration error {errors[n]:.3f}" for n in names)
+    return Chart(_to_uri(fig), title, alt)
+
+
 def all_charts(r) -> dict:
     """Every chart of the report, by name."""
     return {
+        "reliability": reliability_chart(r),
+        "ovr": ovr_chart(r),
         "ladder": ladder_chart(r),
         "curve": loss_curve(r),
         "per_class": per_class_bars(r),

@@ -130,9 +130,44 @@ def to_dict(r) -> dict:
                 }
                 for w in r.worst
             ],
+            "calibration": calibration_dict(r.calibration) if r.calibration else None,
+            "loss_concentration": concentration_dict(r.loss_concentration) if r.loss_concentration else None,
             "warnings": list(r.warnings),
         }
     )
+
+
+def calibration_dict(c) -> dict:
+    return {
+        "ece": c.ece,
+        "mce": c.mce,
+        "bins": {
+            "edges": [c.bins[0].lower] + [b.upper for b in c.bins],
+            "counts": [b.rows for b in c.bins],
+            "weight": [b.weight for b in c.bins],
+            "accuracy": [b.accuracy for b in c.bins],
+            "confidence": [b.confidence for b in c.bins],
+        },
+        "per_class": [{"class": name, "calibration_error": e} for name, e in c.per_class],
+        "temperature": c.temperature,  # null with temperature_infinite: the optimum flattens to uniform
+        "temperature_infinite": c.temperature is not None and math.isinf(c.temperature),
+        "cross_entropy_before_temperature": c.cross_entropy_before,
+        "cross_entropy_after_temperature": c.cross_entropy_after,
+        "loss_removed": c.loss_removed,
+        "loss_removed_share": c.loss_removed_share,
+        "fit_rows": c.fit_rows,
+        "standard_error": c.standard_error,
+        "summary": c.sentence,
+    }
+
+
+def concentration_dict(c) -> dict:
+    return {
+        "worst_1pct_share": c.worst_1pct_share,
+        "worst_10pct_share": c.worst_10pct_share,
+        "confidently_wrong": list(c.thresholds),
+        "per_class": list(c.per_class),
+    }
 
 
 def dumps(data: dict) -> str:

@@ -68,6 +68,17 @@ def to_markdown(r) -> str:
         for s in worst[:per_column]:
             lines.append(f"| {md_escape(s.value)} | {count(s.rows)} | {num(s.cross_entropy)} | {s.band_label or '—'} |")
 
+    if r.calibration:
+        c, lc = r.calibration, r.loss_concentration
+        t = "∞" if c.temperature == float("inf") else f"{c.temperature:.3f}"
+        lines += [
+            "",
+            f"**Calibration**: ECE {num(c.ece)}, MCE {num(c.mce)}; temperature T = {t} would remove "
+            f"{num(c.loss_removed)} {u} ({pct(c.loss_removed_share)}). "
+            f"**Loss concentration**: the worst 1% of rows carry {pct(lc.worst_1pct_share)} of the loss, "
+            f"the worst 10% {pct(lc.worst_10pct_share)}; {lc.thresholds[0]['rows']} row(s) gave the true class "
+            f"below 0.01 ({pct(lc.thresholds[0]['loss_share'])} of the loss).",
+        ]
     if r.worst:
         lines += ["", f"**Highest-loss rows** (of {count(r.rows)})", "",
                   f"| row | true | p(true) | predicted | loss ({u}) |", "|---:|---|---:|---|---:|"]
