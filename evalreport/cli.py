@@ -172,6 +172,7 @@ def check(
     max_class_score: Annotated[Optional[float], typer.Option("--max-class-score", help="Fail when any class's score is above this (in --unit).")] = None,
     max_class_band: Annotated[Optional[str], typer.Option("--max-class-band", help="Fail when any class's band is worse than this one.")] = None,
     min_accuracy: Annotated[Optional[float], typer.Option("--min-accuracy", help="Fail below this accuracy (a share, 0–1).")] = None,
+    max_ece: Annotated[Optional[float], typer.Option("--max-ece", help="Fail above this expected calibration error (top label, 15 bins).")] = None,
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="The baseline model's predictions for the same rows, or a JSON report of a previous run.")] = None,
     max_regression: Annotated[Optional[float], typer.Option("--max-regression", help="Fail when the score rises above the baseline's by more than this (in --unit).")] = None,
     significant: Annotated[bool, typer.Option("--significant", help="Fail a gate only when its whole 95% interval lies beyond the threshold.")] = False,
@@ -208,7 +209,7 @@ def check(
 
     settings, _ = read_settings(config)
     gates = gate_spec_from(settings, max_score=max_score, max_band=max_band, max_class_score=max_class_score,
-                           max_class_band=max_class_band, min_accuracy=min_accuracy,
+                           max_class_band=max_class_band, min_accuracy=min_accuracy, max_ece=max_ece,
                            max_regression=max_regression, significant=significant)
     baseline = baseline or (settings.get("gates") or {}).get("baseline")
     gates.require_any()  # before the evaluation, which may take a while

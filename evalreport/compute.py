@@ -42,9 +42,11 @@ GROUP_FIELDS = ("rows", "weight", "ce", "h", "kl", "correct", "brier")
 
 
 #: Top-label calibration: 15 equal-width bins of the top probability over (0, 1];
-#: a row with confidence c falls in the bin (lo, hi] that holds it.
+#: a row with confidence c falls in the bin (lo, hi] that holds it. The edges are
+#: the doubles nearest to b/15, so a probability written as an edge (0.2, 0.4, …)
+#: falls in the bin below it, as (lo, hi] says.
 CAL_BINS = 15
-CAL_EDGES = np.linspace(0.0, 1.0, CAL_BINS + 1)
+CAL_EDGES = np.array([b / CAL_BINS for b in range(CAL_BINS + 1)])
 #: "Confidently wrong": the true class was given less than these probabilities.
 CONFIDENTLY_WRONG = (0.01, 0.1)
 #: Temperature scaling is fitted on every row up to this many, else on a uniform sample of this size.
@@ -198,7 +200,7 @@ class RowSample:
     logq: np.ndarray
     target: np.ndarray
     w: np.ndarray
-    size: int = TEMPERATURE_SAMPLE
+    size: int
 
     def __add__(self, other: RowSample) -> RowSample:
         return _bottom(
@@ -218,7 +220,8 @@ def _bottom(keys, logq, target, w, size) -> RowSample:
     return RowSample(keys, logq, target, w, size)
 
 
-def row_sample(batch: Batch, w: np.ndarray, eps: float, size: int = TEMPERATURE_SAMPLE) -> RowSample:
+def row_sample(batch: Batch, w: np.ndarray, eps: float, size: int | None = None) -> RowSample:
+    size = TEMPERATURE_SAMPLE if size is None else size
     positions = np.arange(batch.row0, batch.row0 + len(batch), dtype=np.uint64)
     keys = _splitmix64(positions)
     target = batch.y if batch.p is None else batch.p

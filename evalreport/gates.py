@@ -23,7 +23,7 @@ from .load import JsonBaseline
 from .result import Comparison, Result
 
 PRECISION = 4
-GATE_KEYS = ("max_score", "max_band", "max_class_score", "max_class_band", "min_accuracy", "max_regression")
+GATE_KEYS = ("max_score", "max_band", "max_class_score", "max_class_band", "min_accuracy", "max_ece", "max_regression")
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class GateSpec:
     max_class_score: float | None = None
     max_class_band: str | None = None
     min_accuracy: float | None = None
+    max_ece: float | None = None
     max_regression: float | None = None
     significant: bool = False
 
@@ -43,6 +44,8 @@ class GateSpec:
             v = getattr(self, key)
             if v is not None and not (math.isfinite(v) and v >= 0):
                 raise UsageError(f"--{key.replace('_', '-')} must be a number ≥ 0, got {v}")
+        if self.max_ece is not None and not (0 <= self.max_ece <= 1):
+            raise UsageError(f"--max-ece is a share between 0 and 1, got {self.max_ece}")
         if self.min_accuracy is not None and not (0 <= self.min_accuracy <= 1):
             raise UsageError(f"--min-accuracy is a share between 0 and 1, got {self.min_accuracy}")
         if self.max_regression is not None and not math.isfinite(self.max_regression):
@@ -55,7 +58,7 @@ class GateSpec:
         if not self.any():
             raise UsageError(
                 "no gates to check: pass --max-score, --max-band, --max-class-score, --max-class-band, "
-                "--min-accuracy or --baseline with --max-regression (or set [tool.evalreport.gates])"
+                "--min-accuracy, --max-ece or --baseline with --max-regression (or set [tool.evalreport.gates])"
             )
 
 
@@ -170,6 +173,12 @@ def evaluate_gates(
         below = _r(ci[1]) < spec.min_accuracy if sig and ci is not None else _r(o.accuracy) < spec.min_accuracy
         gates.append(GateResult("min-accuracy", f"accuracy ≥ {spec.min_accuracy:g}", spec.min_accuracy,
                                 o.accuracy, ci, not below, no_ci.strip(" ()")))
+
+    if spec.max_ece is not None:
+        ece = result.calibration.ece
+        detail = "no interval: the point rule applies" if sig else ""
+        gates.append(GateResult("max-ece", f"expected calibration error ≤ {spec.max_ece:g}", spec.max_ece, ece, None,
+                                _r(ece) <= spec.max_ece, detail))
 
     if spec.max_regression is not None:
         if comparison is not None:
