@@ -398,7 +398,7 @@ def ovr_chart(r) -> Chart | None:
             ax.set_xlabel("predicted P(class)")
         axes[0].set_ylabel("observed share of the class")
         title = f"One-vs-rest reliability, the {len(names)} worst-calibrated classes"
-        fig.suptitle(title, x=0.02, ha="left", fontsize=10, fontweight="bold")
+        fig.suptitle(title, x=0.02, y=1.07, ha="left", fontsize=10, fontweight="bold")
     alt = f"{title}: " + "; ".join(f"{n} calibration error {errors[n]:.3f}" for n in names)
     return Chart(_to_uri(fig), title, alt)
 
