@@ -55,8 +55,6 @@ TEMPERATURE_SAMPLE = 50_000
 #: Default number of bootstrap replicates (a multiple of 4, see poisson_weights).
 BOOTSTRAP_REPLICATES = 200
 BOOTSTRAP_SEED = 0
-#: Rows whose replicate weights are drawn at a time (bounds memory: rows × replicates bytes).
-_BOOT_BLOCK = 16_384
 #: A raw 64-bit draw r gives the Poisson(1) count #{j : r > T_j}, T_j = 2⁶⁴·P(X ≤ j).
 #: Counts above 12 (probability 1e-10) are cut to 12.
 _POISSON_THRESHOLDS = np.array(
@@ -94,12 +92,28 @@ def poisson_weights(row0: int, n: int, boot: Bootstrap) -> np.ndarray:
     return counts
 
 
+#: Rows are grouped into this many bootstrap blocks; inputs of up to this many rows get one block a row.
+BOOT_BLOCKS = 2048
+
+
+def boot_block(positions: np.ndarray) -> np.ndarray:
+    """The bootstrap block of each row position: the row itself for the first BOOT_BLOCKS rows,
+    a hash of the position beyond (so blocks are random sets of rows, whatever the file's order)."""
+    blocks = positions.astype(np.int64)
+    late = positions >= BOOT_BLOCKS
+    if late.any():
+        blocks[late] = (_splitmix64(positions[late]) % np.uint64(BOOT_BLOCKS)).astype(np.int64)
+    return blocks
+
+
 @dataclass
 class BootSums:
-    """Per-replicate sums (replicate weights × row weights × figures); add with ``+``.
+    """Sums per bootstrap block (row weights × figures); add with ``+``.
 
     ``score`` is the band score (CE for hard labels, KL for soft targets);
-    ``groups[col][value]`` holds [weight, score] per replicate.
+    ``groups[col][value]`` holds [weight, score] per block. :meth:`replicates`
+    turns them into per-replicate sums: every row of a block gets the block's
+    Poisson(1) weight in a replicate.
     """
 
     w: np.ndarray
@@ -119,6 +133,18 @@ class BootSums:
             _merge_groups(self.groups, other.groups),
         )
 
+    def replicates(self, boot: Bootstrap) -> BootSums:
+        """The same sums per replicate: (…, BOOT_BLOCKS) @ (BOOT_BLOCKS, B)."""
+        v = poisson_weights(0, BOOT_BLOCKS, boot).astype(np.float64)
+        return BootSums(
+            self.w @ v,
+            self.score @ v,
+            self.correct @ v,
+            self.class_w @ v,
+            self.class_score @ v,
+            {col: {value: sums @ v for value, sums in values.items()} for col, values in self.groups.items()},
+        )
+
 
 def _merge_groups(a: dict, b: dict) -> dict:
     out = {g: dict(v) for g, v in a.items()}
@@ -129,41 +155,38 @@ def _merge_groups(a: dict, b: dict) -> dict:
     return out
 
 
-def _sum_by(codes: np.ndarray, m: int, values: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """(m, B): for each code, Σ over its rows of values[i] · v[i, :]."""
-    n = len(codes)
-    onehot = sparse.csr_matrix((values, (codes, np.arange(n))), shape=(m, n))
-    return np.asarray(onehot @ v)
+def _by_block(index: np.ndarray, size: int, weights: np.ndarray) -> np.ndarray:
+    return np.bincount(index, weights=weights, minlength=size * BOOT_BLOCKS).reshape(size, BOOT_BLOCKS)
 
 
-def bootstrap_sums(batch: Batch, f: RowFigures, w: np.ndarray, k: int, eps: float, boot: Bootstrap) -> BootSums:
-    """Replicate sums of one batch, drawn in blocks of rows to bound memory."""
+def bootstrap_sums(batch: Batch, f: RowFigures, w: np.ndarray, k: int, eps: float) -> BootSums:
+    """Per-block sums of one batch: a few bincounts, whatever the number of replicates."""
+    m = BOOT_BLOCKS
     score = f.kl if batch.p is not None else f.ce
     correct = (f.true_class == f.pred_class).astype(np.float64)
-    b = boot.replicates
-    total = BootSums(np.zeros(b), np.zeros(b), np.zeros(b), np.zeros((k, b)), np.zeros((k, b)))
-    if batch.p is not None:
+    block = boot_block(np.arange(batch.row0, batch.row0 + len(batch), dtype=np.uint64))
+    ws = w * score
+    if batch.p is None:
+        idx = f.true_class * m + block
+        class_w, class_score = _by_block(idx, k, w), _by_block(idx, k, ws)
+    else:
         class_kl = rel_entr(batch.p, np.clip(batch.q, eps, 1.0 - eps))
-    group_codes = {col: pd.factorize(values) for col, values in batch.groups.items()}
-    for start in range(0, len(batch), _BOOT_BLOCK):
-        sl = slice(start, start + _BOOT_BLOCK)
-        v = poisson_weights(batch.row0 + start, len(w[sl]), boot).astype(np.float64)
-        ws = w[sl]
-        if batch.p is None:
-            y = f.true_class[sl]
-            class_w = _sum_by(y, k, ws, v)
-            class_score = _sum_by(y, k, ws * score[sl], v)
-        else:
-            class_w = (batch.p[sl] * ws[:, None]).T @ v
-            class_score = (class_kl[sl] * ws[:, None]).T @ v
-        groups = {}
-        for col, (codes, uniques) in group_codes.items():
-            c = codes[sl]
-            gw = _sum_by(c, len(uniques), ws, v)
-            gs = _sum_by(c, len(uniques), ws * score[sl], v)
-            groups[col] = {str(val): np.stack([gw[j], gs[j]]) for j, val in enumerate(uniques)}
-        total = total + BootSums(ws @ v, (ws * score[sl]) @ v, (ws * correct[sl]) @ v, class_w, class_score, groups)
-    return total
+        class_w = np.stack([np.bincount(block, weights=w * batch.p[:, j], minlength=m) for j in range(k)])
+        class_score = np.stack([np.bincount(block, weights=w * class_kl[:, j], minlength=m) for j in range(k)])
+    groups = {}
+    for col, values in batch.groups.items():
+        codes, uniques = pd.factorize(values)
+        idx = codes * m + block
+        gw, gs = _by_block(idx, len(uniques), w), _by_block(idx, len(uniques), ws)
+        groups[col] = {str(v): np.stack([gw[j], gs[j]]) for j, v in enumerate(uniques)}
+    return BootSums(
+        np.bincount(block, weights=w, minlength=m),
+        np.bincount(block, weights=ws, minlength=m),
+        np.bincount(block, weights=w * correct, minlength=m),
+        class_w,
+        class_score,
+        groups,
+    )
 
 
 def percentile_interval(num: np.ndarray, den: np.ndarray, level: float = 0.95) -> tuple[float, float] | None:
@@ -535,7 +558,7 @@ def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None 
         hist=np.histogram(f.ce, bins=HIST_EDGES)[0],
         groups=groups,
         worst=_worst_of_batch(batch, f),
-        boot=bootstrap_sums(batch, f, w, k, eps, boot) if boot else None,
+        boot=bootstrap_sums(batch, f, w, k, eps) if boot else None,
         cal=cal,
         ovr=ovr,
         hist_loss=np.histogram(f.ce, bins=HIST_EDGES, weights=f.ce)[0],
@@ -669,17 +692,17 @@ def rising_rows(base: Batch, cand: Batch, eps: float, keep: tuple[RisingRow, ...
     return tuple(sorted(keep + tuple(rows), key=lambda r: (-r.increase, r.row))[:WORST_ROWS])
 
 
-def paired_interval(base: Stats, cand: Stats, field: str = "score", index=None) -> tuple[float, float] | None:
+def paired_interval(base: BootSums, cand: BootSums, field: str = "score", index=None) -> tuple[float, float] | None:
     """Percentile interval of candidate − baseline over bootstrap replicates (nats).
 
-    Both sides were reduced with the same seed over rows in the same order, so
-    replicate b weighs every row alike on both sides: a paired bootstrap.
+    ``base`` and ``cand`` are replicate sums (:meth:`BootSums.replicates`) of
+    rows matched in the same order with the same seed, so replicate b weighs
+    every row alike on both sides: a paired bootstrap.
     """
-    if base.boot is None or cand.boot is None:
+    if base is None or cand is None:
         return None
 
-    def ratio(stats: Stats) -> np.ndarray:
-        b = stats.boot
+    def ratio(b: BootSums) -> np.ndarray:
         if index is None:
             num, den = getattr(b, field), b.w
         elif isinstance(index, tuple):  # (group column, value)

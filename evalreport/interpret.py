@@ -165,7 +165,7 @@ def build_result(
         interval = percentile_interval(num, den)
         return None if interval is None else (interval[0] * factor, interval[1] * factor)
 
-    boot = stats.boot
+    boot = stats.boot.replicates(bootstrap) if stats.boot is not None and bootstrap else None
 
     band_score = stats.mean_kl if soft else stats.mean_ce
     prior = stats.prior
@@ -339,6 +339,13 @@ def _natural_order(values) -> list[str]:
 def build_comparison(base: Result, cand: Result, base_stats: Stats, cand_stats: Stats, rising, matched_by: str) -> Comparison:
     """Differences candidate − baseline, overall, per class and per slice, with paired intervals."""
     f = UNITS[cand.unit]
+    reps = None
+    if cand.bootstrap and base_stats.boot is not None and cand_stats.boot is not None:
+        setting = Bootstrap(**cand.bootstrap)
+        reps = (base_stats.boot.replicates(setting), cand_stats.boot.replicates(setting))
+
+    def paired(field: str = "score", index=None):
+        return paired_interval(*reps, field, index) if reps else None
 
     def diff(name, b, c, interval, factor=f, rows=None) -> Difference:
         d = None if b is None or c is None else c - b
@@ -346,9 +353,9 @@ def build_comparison(base: Result, cand: Result, base_stats: Stats, cand_stats: 
         return Difference(name, b, c, d, ci, rows)
 
     score = diff("band score", base.overall.band_score, cand.overall.band_score,
-                 paired_interval(base_stats, cand_stats, "score"))
+                 paired("score"))
     accuracy = diff("accuracy", base.overall.accuracy, cand.overall.accuracy,
-                    paired_interval(base_stats, cand_stats, "correct"), factor=1.0)
+                    paired("correct"), factor=1.0)
     brier = diff("Brier", base.overall.brier, cand.overall.brier, None, factor=1.0)
 
     def item_score(item):
@@ -356,7 +363,7 @@ def build_comparison(base: Result, cand: Result, base_stats: Stats, cand_stats: 
 
     per_class = tuple(
         diff(cb.name, item_score(cb), item_score(cc),
-             paired_interval(base_stats, cand_stats, index=j) if cb.weight > 0 else None, rows=cb.support)
+             paired(index=j) if cb.weight > 0 else None, rows=cb.support)
         for j, (cb, cc) in enumerate(zip(base.per_class, cand.per_class))
     )
     groups = {}
@@ -364,7 +371,7 @@ def build_comparison(base: Result, cand: Result, base_stats: Stats, cand_stats: 
         by_value = {s.value: s for s in base.groups[col]}
         groups[col] = [
             diff(sc.value, item_score(by_value[sc.value]), item_score(sc),
-                 paired_interval(base_stats, cand_stats, index=(col, sc.value)) if sc.weight > 0 else None,
+                 paired(index=(col, sc.value)) if sc.weight > 0 else None,
                  rows=sc.rows)
             for sc in cand.groups[col]
         ]

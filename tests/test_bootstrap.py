@@ -24,15 +24,27 @@ def test_replicate_weights_depend_only_on_row_position():
     assert (v == 0).mean() == pytest.approx(np.exp(-1), abs=0.005)
 
 
-def test_intervals_do_not_depend_on_the_block_size(monkeypatch):
+def test_blocks_beyond_the_first_rows_are_random_sets_of_rows(monkeypatch):
+    monkeypatch.setattr(compute, "BOOT_BLOCKS", 64)
+    blocks = compute.boot_block(np.arange(10_000, dtype=np.uint64))
+    assert blocks[:64].tolist() == list(range(64))  # the first rows are their own blocks
+    counts = np.bincount(blocks[64:], minlength=64)
+    assert counts.min() > 100 and counts.max() < 200  # about 155 rows each, spread at random
+    assert len(set(blocks[64:128])) > 30  # not a systematic (row mod 64) assignment
+
+
+def test_block_intervals_do_not_depend_on_chunking_and_agree_with_row_level(monkeypatch):
     rng = np.random.default_rng(0)
-    df = random_predictions(rng, 500, 4, weights=True, groups=5)
-    a = evaluate(df, weight_col="w", group_by="g").to_dict()
-    monkeypatch.setattr(compute, "_BOOT_BLOCK", 7)
-    b = evaluate(df, weight_col="w", group_by="g", chunk_rows=101).to_dict()
+    df = random_predictions(rng, 3000, 4, weights=True, groups=5)
+    row_level = evaluate(df, weight_col="w", group_by="g", bootstrap=400).to_dict()  # 3000 > 2048: blocks
+    monkeypatch.setattr(compute, "BOOT_BLOCKS", 256)  # about 12 rows a block
+    a = evaluate(df, weight_col="w", group_by="g", bootstrap=400).to_dict()
+    b = evaluate(df, weight_col="w", group_by="g", bootstrap=400, chunk_rows=101).to_dict()
     assert a["overall"]["band_score_ci95"] == pytest.approx(b["overall"]["band_score_ci95"], abs=1e-12)
     for x, y in zip(a["per_class"] + a["groups"]["g"], b["per_class"] + b["groups"]["g"]):
         assert x["ci95"] == pytest.approx(y["ci95"], abs=1e-12)
+    width = lambda d: d["overall"]["band_score_ci95"][1] - d["overall"]["band_score_ci95"][0]  # noqa: E731
+    assert width(a) == pytest.approx(width(row_level), rel=0.15)  # blocks of rows: the same uncertainty
 
 
 def test_intervals_bracket_the_estimates():
@@ -52,9 +64,13 @@ def test_no_bootstrap_means_no_intervals():
     assert r.to_dict()["overall"]["band_score_ci95"] is None
 
 
-def test_95_percent_intervals_cover_the_true_mean_loss():
+@pytest.mark.parametrize("blocks", [None, 32], ids=["row-level", "32-blocks"])
+def test_95_percent_intervals_cover_the_true_mean_loss(blocks, monkeypatch):
     """Calibrated binary predictions q ~ U(0.05, 0.95), y ~ Bernoulli(q): the true
-    mean log loss is E[H(q)], the mean binary entropy, known by integration."""
+    mean log loss is E[H(q)], the mean binary entropy, known by integration.
+    With 32 blocks for 300 rows, each replicate weighs blocks of about 9 rows."""
+    if blocks:
+        monkeypatch.setattr(compute, "BOOT_BLOCKS", blocks)
     def h(q):
         return -(q * np.log(q) + (1 - q) * np.log(1 - q))
 
