@@ -200,8 +200,30 @@ def percentile_interval(num: np.ndarray, den: np.ndarray, level: float = 0.95) -
 
 
 def calibration_bin(c: np.ndarray) -> np.ndarray:
-    """Bin index of probabilities c: the bin (lo, hi] holding c; 0 goes to the first bin."""
-    return np.clip(np.searchsorted(CAL_EDGES, c, side="left") - 1, 0, CAL_BINS - 1)
+    """Bin index of probabilities c: the bin (lo, hi] holding c; 0 goes to the first bin.
+
+    Arithmetic first (ceil(15·c) − 1), then corrected against the exact edges
+    where rounding put a value on the wrong side of one.
+    """
+    b = np.ceil(c * CAL_BINS).astype(np.intp) - 1
+    np.clip(b, 0, CAL_BINS - 1, out=b)
+    b -= (c <= CAL_EDGES[b]) & (b > 0)
+    b += (c > CAL_EDGES[b + 1]) & (b < CAL_BINS - 1)
+    return b
+
+
+#: The loss histogram's inner edges are 10**(-4 + i·STEP): a bin index can be computed, then checked.
+_HIST_LOG_LO, _HIST_STEP = -4.0, (math.log10(50.0) + 4.0) / 120
+
+
+def hist_bin(ce: np.ndarray) -> np.ndarray:
+    """Index of each value in HIST_EDGES' bins [e_i, e_i+1): computed from log10, then corrected."""
+    i = np.floor((np.log10(np.maximum(ce, 1e-300)) - _HIST_LOG_LO) / _HIST_STEP).astype(np.intp) + 1
+    last = len(HIST_EDGES) - 2
+    np.clip(i, 0, last, out=i)
+    i -= (ce < HIST_EDGES[i]) & (i > 0)
+    i += (ce >= HIST_EDGES[i + 1]) & (i < last)
+    return i
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
@@ -524,14 +546,27 @@ def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None 
         table = np.column_stack(per_field)
         groups[col] = {str(v): table[j] for j, v in enumerate(uniques)}
 
+    hb = hist_bin(f.ce)
     conf = np.take_along_axis(batch.q, f.pred_class[:, None], axis=1)[:, 0]
     b = calibration_bin(conf)
     cal = np.stack([np.bincount(b, weights=x, minlength=CAL_BINS) for x in (w, w * conf, w * correct)]
                    + [np.bincount(b, minlength=CAL_BINS).astype(np.float64)])
-    ovr_bins = (calibration_bin(batch.q) + np.arange(k) * CAL_BINS).ravel()
-    truth = batch.p if batch.p is not None else np.eye(k)[f.true_class]
-    ovr = np.stack([np.bincount(ovr_bins, weights=x.ravel(), minlength=k * CAL_BINS).reshape(k, CAL_BINS)
-                    for x in (np.broadcast_to(w[:, None], batch.q.shape), w[:, None] * batch.q, w[:, None] * truth)])
+    ovr_bins = calibration_bin(batch.q)
+    ovr_bins += np.arange(k) * CAL_BINS  # (n, K): one bin range per class
+    flat = ovr_bins.ravel()
+    size = k * CAL_BINS
+    if batch.w is None:
+        ovr_w = np.bincount(flat, minlength=size).astype(np.float64)
+        ovr_q = np.bincount(flat, weights=batch.q.ravel(), minlength=size)
+    else:
+        ovr_w = np.bincount(flat, weights=np.repeat(w, k), minlength=size)
+        ovr_q = np.bincount(flat, weights=(batch.q * w[:, None]).ravel(), minlength=size)
+    if batch.p is None:  # one-hot truth: only the true class's bin of each row gets its weight
+        ovr_p = np.bincount(np.take_along_axis(ovr_bins, f.true_class[:, None], axis=1)[:, 0], weights=w,
+                            minlength=size)
+    else:
+        ovr_p = np.bincount(flat, weights=(batch.p * w[:, None]).ravel(), minlength=size)
+    ovr = np.stack([ovr_w, ovr_q, ovr_p]).reshape(3, k, CAL_BINS)
     wrong_rows = np.zeros((len(CONFIDENTLY_WRONG), k))
     wrong_loss = np.zeros((len(CONFIDENTLY_WRONG), k))
     for j, t in enumerate(CONFIDENTLY_WRONG):
@@ -555,13 +590,13 @@ def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None 
         class_ce=class_ce,
         class_kl=class_kl,
         confusion=confusion,
-        hist=np.histogram(f.ce, bins=HIST_EDGES)[0],
+        hist=np.bincount(hb, minlength=len(HIST_EDGES) - 1),
         groups=groups,
         worst=_worst_of_batch(batch, f),
         boot=bootstrap_sums(batch, f, w, k, eps) if boot else None,
         cal=cal,
         ovr=ovr,
-        hist_loss=np.histogram(f.ce, bins=HIST_EDGES, weights=f.ce)[0],
+        hist_loss=np.bincount(hb, weights=f.ce, minlength=len(HIST_EDGES) - 1),
         wrong_rows=wrong_rows,
         wrong_loss=wrong_loss,
         sample=row_sample(batch, w, eps),

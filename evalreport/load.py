@@ -146,13 +146,41 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+class _Hashing:
+    """A binary stream that hashes what is read through it."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self.sha = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        self.sha.update(data)
+        return data
+
+    def readline(self) -> bytes:
+        data = self._stream.readline()
+        self.sha.update(data)
+        return data
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+#: Bytes of CSV parsed at a time by the Arrow reader (about 300,000 rows of 10 classes).
+PIECE_BYTES = 32 << 20
+
+
 class _CsvReader(_Reader):
+    """CSV through Arrow's multi-threaded parser, in pieces cut at line ends; a piece
+    Arrow rejects is parsed again by pandas, whose errors the validator reports."""
+
     def __init__(self, name: str, path: str | None, raw: bytes | None, fs_path: Path | None) -> None:
         self._raw = raw
         self._fs_path = fs_path
         head = raw[:4] if raw is not None else _head(fs_path)
         self._gz = head[:2] == b"\x1f\x8b"
-        sha = hashlib.sha256(raw).hexdigest() if raw is not None else _sha256_file(fs_path)
+        sha = hashlib.sha256(raw).hexdigest() if raw is not None else None  # files: hashed while read
         self.info = SourceInfo(name, path, sha, "csv.gz" if self._gz else "csv")
         try:
             header = pd.read_csv(self._open(), nrows=0, encoding="utf-8")
@@ -190,9 +218,44 @@ class _CsvReader(_Reader):
         )
 
     def frames(self, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        raw = io.BytesIO(self._raw) if self._raw is not None else open(self._fs_path, "rb")
+        hashing = _Hashing(raw)
+        stream = gzip.GzipFile(fileobj=hashing, mode="rb") if self._gz else hashing
+        types = {c: pa.float64() for c in layout.numeric_cols} | {c: pa.string() for c in layout.text_cols}
+        convert = pacsv.ConvertOptions(
+            include_columns=layout.usecols,
+            column_types=types,
+            null_values=NUMERIC_NA,
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        )
+        read = pacsv.ReadOptions(column_names=self.columns, use_threads=True)
+        try:
+            stream.readline()  # the header, already read
+            for piece in _pieces(stream, PIECE_BYTES):
+                try:
+                    table = pacsv.read_csv(pa.py_buffer(piece), read_options=read, convert_options=convert)
+                    yield table.to_pandas()
+                except (pa.ArrowInvalid, pa.ArrowTypeError):
+                    yield from self._pandas_frames(io.BytesIO(piece), layout, chunk_rows, header=None)
+            while stream.read(1 << 20):  # the rest of a compressed stream, for the hash
+                pass
+        except (gzip.BadGzipFile, EOFError) as err:
+            raise InputError(self.info.name, f"cannot be read as gzip-compressed CSV ({err})") from None
+        finally:
+            stream.close()
+        if self.info.sha256 is None:
+            self.info = SourceInfo(self.info.name, self.info.path, hashing.sha.hexdigest(), self.info.format)
+
+    def _pandas_frames(self, source, layout: Layout, chunk_rows: int, header="infer") -> Iterator[pd.DataFrame]:
         text = layout.text_cols
         reader = pd.read_csv(
-            self._open(),
+            source,
+            header=0 if header == "infer" else None,
+            names=None if header == "infer" else self.columns,
             usecols=layout.usecols,
             dtype={c: str for c in text},
             keep_default_na=False,
@@ -207,6 +270,27 @@ class _CsvReader(_Reader):
             raise self._not_utf8() from None
         except pd.errors.ParserError as err:
             raise InputError(self.info.name, f"is not valid CSV ({_first_line(err)})") from None
+
+
+def _pieces(stream, size: int) -> Iterator[bytes]:
+    """Blocks of about ``size`` bytes of CSV, each ending at a line end outside quotes."""
+    rest = b""
+    while True:
+        block = stream.read(size)
+        if not block:
+            if rest.strip():
+                yield rest
+            return
+        data = rest + block
+        cut = data.rfind(b"\n") + 1
+        # a line end inside a quoted field is no place to cut: the quotes before it must pair up
+        while cut > 0 and b'"' in data and data.count(b'"', 0, cut) % 2:
+            cut = data.rfind(b"\n", 0, cut - 1) + 1
+        if cut == 0:
+            rest = data
+            continue
+        rest = data[cut:]
+        yield data[:cut]
 
 
 class _ParquetReader(_Reader):
@@ -435,6 +519,11 @@ class _Validator:
 
     def distribution(self, frame: pd.DataFrame, cols, row0: int, what: str, logits: bool) -> tuple[np.ndarray, int]:
         """Read K columns as per-row distributions; return them and the number renormalised."""
+        present = [c for c in cols if c is not None]
+        if not logits and len(present) == len(cols) > 1 and all(frame[c].dtype == np.float64 for c in cols):
+            m = frame[list(cols)].to_numpy(dtype=np.float64)  # one block: no copy per column
+            if not (np.isnan(m).any() or (m < 0).any() or (m > 1).any()):
+                return self._sums(m, row0, what)
         arrays = []
         for col in cols:
             if col is None:  # a class without a target column: P = 0
@@ -457,6 +546,10 @@ class _Validator:
         m = np.column_stack(arrays)
         if m.shape[1] == 1:  # binary score column: P(negative) = 1 − score
             return np.column_stack([1.0 - m[:, 0], m[:, 0]]), 0
+        return self._sums(m, row0, what)
+
+    def _sums(self, m: np.ndarray, row0: int, what: str) -> tuple[np.ndarray, int]:
+        """Rows must sum to 1 within SUM_TOLERANCE, or be renormalised when asked."""
         sums = m.sum(axis=1)
         off = np.abs(sums - 1.0) > SUM_TOLERANCE
         if not off.any():
@@ -475,6 +568,7 @@ class _Validator:
         zero = off & (sums <= 0)
         if zero.any():
             self._fail(f"{what} sum to 0 and cannot be renormalised", column, zero, row0)
+        m = m.copy() if not m.flags.writeable else m  # a read-only view of the frame's block
         m[off] /= sums[off, None]
         return m, int(off.sum())
 
@@ -501,7 +595,7 @@ class _Validator:
                 )
             return positive.astype(np.intp)
         classes = self.layout.classes
-        codes = pd.Index(classes).get_indexer(values)
+        codes = pd.Index(classes).get_indexer(values) if len(values) < 1000 else _codes(values, classes)
         unknown = codes < 0
         if unknown.any():
             odd = [str(v) for v in pd.unique(values[unknown])[:5]]
@@ -539,6 +633,13 @@ class _Validator:
         return Batch(row0=row0, q=q, y=y, p=p, w=w, groups=groups, ids=ids, renormalized=renorm)
 
 
+def _codes(values: np.ndarray, classes) -> np.ndarray:
+    """Class index of each label (−1 when not a class), through the distinct labels only."""
+    codes, uniques = pd.factorize(values)
+    lookup = np.append(pd.Index(classes).get_indexer(uniques), -1)  # code −1 (missing) → −1
+    return lookup[codes]
+
+
 def _as_text(s: pd.Series) -> np.ndarray:
     """A column as an object array of str (None where missing); integral floats lose '.0'."""
     if pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s):
@@ -574,12 +675,16 @@ class LoadedInput:
     ) -> None:
         self.spec = spec or InputSpec()
         self._reader = _open_reader(source)
-        self.source = self._reader.info
         self.layout = plan_layout(self._reader.columns, self.spec, self.source.name)
         self.chunk_rows = chunk_rows
         self.rows = 0
         self._validator = _Validator(self.source.name, self.layout, self.spec)
         self._consumed = False
+
+    @property
+    def source(self) -> SourceInfo:
+        """The input's description; a file's sha256 is known once its rows were read."""
+        return self._reader.info
 
     @property
     def classes(self) -> tuple[str, ...]:

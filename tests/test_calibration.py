@@ -186,3 +186,14 @@ def test_report_sections_and_gate(tmp_path):
     assert run(["check", EXAMPLES / "digits_predictions.csv", "--max-ece", f"{ece - 0.01:.4f}"]).exit_code == 1
     bad = run(["check", EXAMPLES / "digits_predictions.csv", "--max-ece", "5"])
     assert bad.exit_code == 2 and "--max-ece is a share" in bad.stderr
+
+
+def test_arithmetic_binning_equals_a_search_on_the_edges():
+    from evalreport.compute import CAL_EDGES, HIST_EDGES, calibration_bin, hist_bin
+
+    rng = np.random.default_rng(0)
+    c = np.concatenate([rng.uniform(0, 1, 200_000), CAL_EDGES, np.nextafter(CAL_EDGES, 2), np.nextafter(CAL_EDGES, -1)[1:]])
+    assert np.array_equal(calibration_bin(c), np.clip(np.searchsorted(CAL_EDGES, c, side="left") - 1, 0, 14))
+    inner = HIST_EDGES[1:-1]
+    x = np.concatenate([10 ** rng.uniform(-6, 2.5, 200_000), [0.0], inner, np.nextafter(inner, 0), np.nextafter(inner, 99)])
+    assert np.array_equal(hist_bin(x), np.searchsorted(HIST_EDGES, x, side="right") - 1)

@@ -143,3 +143,27 @@ def test_output_to_a_device_writes_through_and_keeps_the_device(tmp_path, exampl
     assert received and '"schema_version": 1' in received[0]
     assert run(["report", examples / "iris_predictions.csv", "-o", os.devnull]).exit_code == 0
     assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_csv_pieces_cut_only_at_line_ends_outside_quotes(tmp_path, monkeypatch, examples):
+    import gzip as gz
+    import hashlib
+
+    import evalreport.load as load
+    from evalreport import evaluate
+
+    df = pd.read_csv(examples / "iris_predictions.csv")
+    df["id"] = [f'row "{i}",\nsecond line' if i % 7 == 0 else f"row {i}" for i in range(len(df))]
+    path = tmp_path / "p.csv"
+    df.to_csv(path, index=False)
+    (tmp_path / "p.csv.gz").write_bytes(gz.compress(path.read_bytes()))
+    whole = evaluate(path, group_by="fold").to_dict()
+    monkeypatch.setattr(load, "PIECE_BYTES", 97)  # pieces of a line or two
+    for source in (path, tmp_path / "p.csv.gz"):
+        pieces = evaluate(source, group_by="fold").to_dict()
+        assert pieces["input"]["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+        from test_properties import _assert_same
+
+        for key in ("rows", "overall", "per_class", "groups", "worst_examples"):
+            _assert_same(pieces[key], whole[key], path=key)  # to 1e-12: sums in another order
+    assert any("\n" in (w["id"] or "") for w in whole["worst_examples"]) or whole["rows"] == 150
