@@ -218,6 +218,10 @@ class _CsvReader(_Reader):
         )
 
     def frames(self, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
+        # parse the next piece on a second thread while the caller works on this one
+        return _prefetch(self._parse(layout, chunk_rows))
+
+    def _parse(self, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
@@ -240,7 +244,7 @@ class _CsvReader(_Reader):
                     table = pacsv.read_csv(pa.py_buffer(piece), read_options=read, convert_options=convert)
                     yield table.to_pandas()
                 except (pa.ArrowInvalid, pa.ArrowTypeError):
-                    yield from self._pandas_frames(io.BytesIO(piece), layout, chunk_rows, header=None)
+                    yield from self._pandas_frames(io.BytesIO(bytes(piece)), layout, chunk_rows, header=None)
             while stream.read(1 << 20):  # the rest of a compressed stream, for the hash
                 pass
         except (gzip.BadGzipFile, EOFError) as err:
@@ -272,6 +276,48 @@ class _CsvReader(_Reader):
             raise InputError(self.info.name, f"is not valid CSV ({_first_line(err)})") from None
 
 
+def _prefetch(items: Iterator, depth: int = 1) -> Iterator:
+    """Iterate ``items`` on a background thread, up to ``depth`` items ahead; errors are re-raised here."""
+    import queue
+    import threading
+
+    done = object()
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((done, None))
+        except BaseException as err:  # handed to the consumer
+            put((done, err))
+
+    thread = threading.Thread(target=produce, name="evalreport-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, err = box.get()
+            if err is not None:
+                raise err
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 def _pieces(stream, size: int) -> Iterator[bytes]:
     """Blocks of about ``size`` bytes of CSV, each ending at a line end outside quotes."""
     rest = b""
@@ -290,7 +336,7 @@ def _pieces(stream, size: int) -> Iterator[bytes]:
             rest = data
             continue
         rest = data[cut:]
-        yield data[:cut]
+        yield memoryview(data)[:cut]  # no copy: Arrow reads the buffer in place
 
 
 class _ParquetReader(_Reader):

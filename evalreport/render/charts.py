@@ -20,6 +20,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from .fmt import band_colours  # noqa: E402
 
@@ -57,6 +58,15 @@ def _to_uri(fig: Figure) -> str:
 def _figure(width: float, height: float) -> Figure:
     with matplotlib.rc_context(_RC):
         return Figure(figsize=(width, height))
+
+
+_PLAIN = FuncFormatter(lambda v, _: f"{v:g}")
+
+
+def _plain_log(axis) -> None:
+    """Log-axis tick labels as plain numbers (0.01, 1, 100): clearer, and no mathtext to typeset."""
+    axis.set_major_formatter(_PLAIN)
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _label(text: str, limit: int = 32) -> str:
@@ -140,7 +150,7 @@ def loss_curve(r) -> Chart:
     """−ln p against the probability given to the true class, with the thresholds."""
     f = _factor(r)
     o = r.overall
-    p = np.linspace(1e-3, 1.0 - 1e-6, 600)
+    p = np.linspace(1e-3, 1.0 - 1e-6, 300)
     colours = band_colours(r.ladder)
     with matplotlib.rc_context(_RC):
         fig = _figure(7.5, 3.6)
@@ -159,6 +169,7 @@ def loss_curve(r) -> Chart:
             ax.plot([math.exp(-med / f)], [med], marker="s", markersize=7, color="#4575b4", linestyle="none",
                     label=f"median row: p ≈ {math.exp(-med / f):.3f}, {med:.3g} {r.unit}")
         ax.set_yscale("log")
+        _plain_log(ax.yaxis)
         ax.set_ylim(min(0.002 * f, (med or 1) * 0.5), 8 * f)
         ax.set_xlim(0, 1)
         ax.set_xlabel("probability given to the true class, p")
@@ -247,8 +258,10 @@ def loss_histogram(r) -> Chart:
             ax.axvline(band.upper * f, color=colours[band.id][0], linewidth=1.0, linestyle="--")
         ax.axvline(o.cross_entropy, color=_INK, linewidth=1.2, label=f"mean {o.cross_entropy:.3g} {r.unit}")
         ax.set_xscale("log")
+        _plain_log(ax.xaxis)
         if counts.max() > 0 and counts[counts > 0].min() * 100 < counts.max():
             ax.set_yscale("log")
+            _plain_log(ax.yaxis)
         ax.set_xlabel(f"cross-entropy of one row ({r.unit}, log scale; leftmost bar: below {edges[1]:.1g})")
         ax.set_ylabel("rows")
         title = "Per-row loss"
@@ -368,6 +381,7 @@ def reliability_chart(r) -> Chart | None:
                 bottom.text(b.lower + width / 2, b.rows, f"{b.rows:,}", ha="center", va="bottom", fontsize=6)
         if max(b.rows for b in c.bins) > 50 * max(1, min(b.rows for b in bins)):
             bottom.set_yscale("log")
+            _plain_log(bottom.yaxis)
         bottom.set_ylabel("rows")
         bottom.set_xlabel("confidence: the top predicted probability (15 bins)")
         bottom.set_xlim(0, 1)
