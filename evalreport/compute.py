@@ -28,7 +28,7 @@ from scipy import sparse
 from scipy.optimize import minimize_scalar
 from scipy.special import entr, log_softmax, rel_entr, xlogy
 
-from .load import Batch
+from .load import Batch, id_text
 
 #: Fixed (data-independent) bin edges for the per-row loss histogram, in nats,
 #: so that histograms of different chunks add up bin by bin.
@@ -611,7 +611,7 @@ def _worst_of_batch(batch: Batch, f: RowFigures) -> tuple[WorstRow, ...]:
     rows = [
         WorstRow(
             row=batch.row0 + int(i) + 1,
-            id=None if batch.ids is None else batch.ids[i],
+            id=id_text(batch.ids, i),
             true_class=int(f.true_class[i]),
             true_prob=float(f.true_prob[i]),
             pred_class=int(f.pred_class[i]),
@@ -719,7 +719,7 @@ def rising_rows(base: Batch, cand: Batch, eps: float, keep: tuple[RisingRow, ...
     take = min(WORST_ROWS, len(d))
     idx = np.argpartition(-d, take - 1)[:take] if take < len(d) else np.arange(len(d))
     rows = [
-        RisingRow(base.row0 + int(i) + 1, None if base.ids is None else base.ids[i], int(fb.true_class[i]),
+        RisingRow(base.row0 + int(i) + 1, id_text(base.ids, i), int(fb.true_class[i]),
                   float(sb[i]), float(sc[i]))
         for i in idx
         if d[i] > 0

@@ -117,8 +117,8 @@ class Batch:
     y: np.ndarray | None  # (n,) true class index (hard labels)
     p: np.ndarray | None  # (n, K) target distributions (soft targets)
     w: np.ndarray | None  # (n,) sample weights
-    groups: dict[str, np.ndarray] = field(default_factory=dict)  # column → str values
-    ids: np.ndarray | None = None
+    groups: dict[str, pd.Categorical] = field(default_factory=dict)  # column → text values
+    ids: pd.Series | None = None  # read only for the rows a report names
     renormalized: int = 0
 
     def __len__(self) -> int:
@@ -620,12 +620,14 @@ class _Validator:
 
     def labels(self, frame: pd.DataFrame, row0: int) -> np.ndarray:
         col = self.layout.label_col
-        values = _as_text(frame[col])
-        missing = pd.isna(values) | (values == "")
+        values = _text_values(frame[col])
+        missing = values.codes < 0
+        if (values.categories == "").any():
+            missing |= values.codes == values.categories.get_loc("")
         if missing.any():
             self._fail("missing labels", col, missing, row0)
         if self.layout.mode == "score":
-            positive = values == self.spec.positive_label
+            positive = np.asarray(values == self.spec.positive_label)
             for v in pd.unique(values[~positive]):
                 self.negative_labels.setdefault(str(v), None)
             if len(self.negative_labels) > 1:
@@ -634,17 +636,17 @@ class _Validator:
                 self._fail(
                     "--score-col needs a binary label, but it holds more than two values",
                     col,
-                    values == first_new,
+                    np.asarray(values == first_new),
                     row0,
                     hint=f"values seen: {_list_cols(seen)}; is --positive-label "
                     f"'{self.spec.positive_label}' right?",
                 )
             return positive.astype(np.intp)
         classes = self.layout.classes
-        codes = pd.Index(classes).get_indexer(values) if len(values) < 1000 else _codes(values, classes)
+        codes = np.append(pd.Index(classes).get_indexer(values.categories), -1)[values.codes]
         unknown = codes < 0
         if unknown.any():
-            odd = [str(v) for v in pd.unique(values[unknown])[:5]]
+            odd = [str(v) for v in pd.unique(np.asarray(values)[unknown])[:5]]
             hint = f"found {_list_cols(odd)}; the classes (from the '{self.spec.prob_prefix}*' columns) are {_list_cols(classes)}"
             as_int = {o: o[:-2] for o in odd if o.endswith(".0")}
             if as_int and all(v in classes for v in as_int.values()):
@@ -672,18 +674,34 @@ class _Validator:
         w = self.weights(frame, row0) if lay.weight_col else None
         groups = {}
         for g in lay.group_cols:
-            values = _as_text(frame[g])
-            values[pd.isna(values)] = MISSING_GROUP
+            values = _text_values(frame[g])
+            if (values.codes < 0).any():
+                values = values.add_categories([MISSING_GROUP]) if MISSING_GROUP not in values.categories else values
+                values = values.fillna(MISSING_GROUP)
             groups[g] = values
-        ids = _as_text(frame[lay.id_col]) if lay.id_col else None
+        ids = frame[lay.id_col].reset_index(drop=True) if lay.id_col else None
         return Batch(row0=row0, q=q, y=y, p=p, w=w, groups=groups, ids=ids, renormalized=renorm)
 
 
-def _codes(values: np.ndarray, classes) -> np.ndarray:
-    """Class index of each label (−1 when not a class), through the distinct labels only."""
-    codes, uniques = pd.factorize(values)
-    lookup = np.append(pd.Index(classes).get_indexer(uniques), -1)  # code −1 (missing) → −1
-    return lookup[codes]
+def _text_values(s: pd.Series) -> pd.Categorical:
+    """A column as categories of text (missing: code −1), converting only its distinct values."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    text = _as_text(pd.Series(uniques))
+    if len(set(text)) < len(text):  # e.g. 1 and "1" in one column: convert row by row
+        return pd.Categorical(_as_text(s))
+    return pd.Categorical.from_codes(codes, categories=pd.Index(text, dtype=object))
+
+
+def id_text(ids: pd.Series | None, i: int) -> str | None:
+    """The id of row i of a batch, as text."""
+    if ids is None:
+        return None
+    v = ids.iloc[i]
+    if pd.isna(v):
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
 
 
 def _as_text(s: pd.Series) -> np.ndarray:
