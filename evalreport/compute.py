@@ -205,10 +205,17 @@ def calibration_bin(c: np.ndarray) -> np.ndarray:
     Arithmetic first (ceil(15·c) − 1), then corrected against the exact edges
     where rounding put a value on the wrong side of one.
     """
-    b = np.ceil(c * CAL_BINS).astype(np.intp) - 1
+    t = c * CAL_BINS
+    b = t.astype(np.intp)  # floor, for t ≥ 0
+    b -= t == b  # an exact multiple of 1/15 closes the bin below
     np.clip(b, 0, CAL_BINS - 1, out=b)
-    b -= (c <= CAL_EDGES[b]) & (b > 0)
-    b += (c > CAL_EDGES[b + 1]) & (b < CAL_BINS - 1)
+    near = np.flatnonzero(np.abs(t - np.rint(t)) < 1e-9)  # within a few ulps of an edge: check exactly
+    if len(near):
+        flat, cn = b.reshape(-1), c.reshape(-1)[near]
+        bn = flat[near]
+        bn -= (cn <= CAL_EDGES[bn]) & (bn > 0)
+        bn += (cn > CAL_EDGES[bn + 1]) & (bn < CAL_BINS - 1)
+        flat[near] = bn
     return b
 
 

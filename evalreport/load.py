@@ -29,8 +29,8 @@ from .errors import InputError, UsageError
 
 #: Rows whose probabilities sum to 1 within this are scored as they are.
 SUM_TOLERANCE = 1e-3
-#: Rows read and validated at a time.
-DEFAULT_CHUNK_ROWS = 500_000
+#: Rows validated and reduced at a time (bounds the temporaries of rows × classes).
+DEFAULT_CHUNK_ROWS = 262_144
 #: Float64 machine epsilon, the default clip (as ``sklearn.metrics.log_loss``).
 DEFAULT_EPS = float(np.finfo(np.float64).eps)
 #: Strings read as "missing" in numeric columns. Label, id and slice columns
@@ -763,13 +763,13 @@ class LoadedInput:
         self._consumed = True
         total_weight = 0.0
         for frame in self._reader.frames(self.layout, self.chunk_rows):
-            if len(frame) == 0:
-                continue
-            batch = self._validator.batch(frame, self.rows)
-            self.rows += len(batch)
-            if batch.w is not None:
-                total_weight += float(batch.w.sum())
-            yield batch
+            for start in range(0, len(frame), self.chunk_rows):  # a reader's piece may hold more rows
+                part = frame.iloc[start : start + self.chunk_rows] if len(frame) > self.chunk_rows else frame
+                batch = self._validator.batch(part, self.rows)
+                self.rows += len(batch)
+                if batch.w is not None:
+                    total_weight += float(batch.w.sum())
+                yield batch
         if self.rows == 0:
             raise InputError(self.source.name, "has a header but no rows")
         if self.layout.weight_col and total_weight <= 0:
