@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import zip_longest
 
 import pandas as pd
@@ -34,6 +34,7 @@ def evaluate(
     bootstrap: int = BOOTSTRAP_REPLICATES,
     seed: int = BOOTSTRAP_SEED,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    on_rows: Callable[[int], None] | None = None,
 ) -> Result:
     """Evaluate predicted class probabilities against labels or target distributions.
 
@@ -51,6 +52,8 @@ def evaluate(
         and seed give the same intervals, however the rows are chunked.
     chunk_rows : rows read and reduced at a time (memory bound; figures do not
         depend on it).
+    on_rows : called with the number of rows read so far after each chunk
+        (the CLI shows progress with it).
 
     Returns
     -------
@@ -75,8 +78,17 @@ def evaluate(
     ladder = _ladder(ladder)
     boot = _bootstrap(bootstrap, seed)
     loaded = LoadedInput(data, spec, chunk_rows=chunk_rows)
-    stats = reduce_batches(loaded.batches(), len(loaded.layout.classes), spec.eps, boot)
+    stats = reduce_batches(_counted(loaded.batches(), on_rows), len(loaded.layout.classes), spec.eps, boot)
     return build_result(stats, loaded, ladder, unit, options=_describe(spec, loaded, unit), bootstrap=boot)
+
+
+def _counted(batches, on_rows):
+    rows = 0
+    for batch in batches:
+        yield batch
+        rows += len(batch)
+        if on_rows is not None:
+            on_rows(rows)
 
 
 def _spec(label_col, prob_prefix, score_col, positive_label, target_prefix, logits, weight_col, group_by, id_col,

@@ -130,7 +130,8 @@ def report(
     from .config import resolve_ladder
     from .output import write_all
 
-    result = evaluate(predictions, **_inputs(locals()), ladder=resolve_ladder(bands, config))
+    with _Progress() as progress:
+        result = evaluate(predictions, **_inputs(locals()), ladder=resolve_ladder(bands, config), on_rows=progress)
     outputs = [(output, result.to_html())]
     if json_path:
         outputs.append((json_path, result.to_json()))
@@ -148,6 +149,40 @@ def _inputs(options: dict) -> dict:
     out["group_by"] = tuple(options["group_by"] or ())
     out["unit"] = options["unit"].value
     return out
+
+
+class _Progress:
+    """Rows read so far, on stderr, once a run takes more than a second. Silent when stderr
+    is not a terminal or CI is set, so logs and captured output stay clean."""
+
+    def __init__(self) -> None:
+        self.enabled = err_console.is_terminal and not os.environ.get("CI")
+        self._start = None
+        self._bar = None
+
+    def __call__(self, rows: int) -> None:
+        if not self.enabled:
+            return
+        import time
+
+        now = time.monotonic()
+        self._start = self._start or now
+        if self._bar is None and now - self._start > 1.0:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                                 console=err_console, transient=True)
+            self._task = self._bar.add_task("reading")
+            self._bar.start()
+        if self._bar is not None:
+            self._bar.update(self._task, description=f"read {rows:,} rows")
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()
 
 
 def _summary(result, written: list[str]) -> None:
@@ -225,7 +260,8 @@ def check(
         comparison = compare(baseline, predictions, **options, ladder=ladder)
         result = comparison.candidate
     else:
-        result = evaluate(predictions, **options, ladder=ladder)
+        with _Progress() as progress:
+            result = evaluate(predictions, **options, ladder=ladder, on_rows=progress)
     report = evaluate_gates(result, gates, comparison, json_baseline)
 
     outputs = []

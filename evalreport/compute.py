@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 from scipy.optimize import minimize_scalar
 from scipy.special import entr, log_softmax, rel_entr, xlogy
 

@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 
 from .errors import UsageError
-from .interpret import DEFAULT_LADDER, Ladder
+from .ladder import DEFAULT_LADDER, Ladder
 
 
 def read_settings(explicit: Path | None = None, cwd: Path | None = None) -> tuple[dict, str | None]:

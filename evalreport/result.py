@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from .interpret import Ladder
+    from .ladder import Ladder
     from .load import SourceInfo
 
 

@@ -207,3 +207,21 @@ def test_every_command_has_help_and_is_documented():
 def test_python_dash_m_and_version():
     out = subprocess.run([sys.executable, "-m", "evalreport", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("evalreport ")
+
+
+def test_progress_callback_and_quiet_ci(monkeypatch):
+    from evalreport import evaluate
+    from evalreport.cli import _Progress
+
+    seen = []
+    evaluate(ROOT / "examples" / "iris_predictions.csv", chunk_rows=40, on_rows=seen.append)
+    assert seen == [40, 80, 120, 150]
+    monkeypatch.setenv("CI", "true")
+    assert _Progress().enabled is False  # never draws in CI logs
+
+
+def test_version_and_bands_start_without_the_numerical_stack():
+    code = ("import sys, evalreport.cli; from evalreport.cli import app; "
+            "print(sorted(m for m in ('pandas', 'scipy', 'pyarrow', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
