@@ -244,7 +244,7 @@ class _CsvReader(_Reader):
                     table = pacsv.read_csv(pa.py_buffer(piece), read_options=read, convert_options=convert)
                     yield table.to_pandas()
                 except (pa.ArrowInvalid, pa.ArrowTypeError):
-                    yield from self._pandas_frames(io.BytesIO(bytes(piece)), layout, chunk_rows, header=None)
+                    yield from self._pandas_frames(io.BytesIO(bytes(piece)), layout, chunk_rows)
             while stream.read(1 << 20):  # the rest of a compressed stream, for the hash
                 pass
         except (gzip.BadGzipFile, EOFError) as err:
@@ -254,12 +254,13 @@ class _CsvReader(_Reader):
         if self.info.sha256 is None:
             self.info = SourceInfo(self.info.name, self.info.path, hashing.sha.hexdigest(), self.info.format)
 
-    def _pandas_frames(self, source, layout: Layout, chunk_rows: int, header="infer") -> Iterator[pd.DataFrame]:
+    def _pandas_frames(self, source, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
+        """A piece of CSV (no header line) through pandas: its errors name the offending values."""
         text = layout.text_cols
         reader = pd.read_csv(
             source,
-            header=0 if header == "infer" else None,
-            names=None if header == "infer" else self.columns,
+            header=None,
+            names=self.columns,
             usecols=layout.usecols,
             dtype={c: str for c in text},
             keep_default_na=False,
