@@ -46,27 +46,24 @@ def write(df: pd.DataFrame, name: str) -> None:
     print(f"wrote {path.relative_to(HERE.parent)} ({len(df)} rows)")
 
 
-def digits() -> None:
-    """10 classes, 1,797 rows: a random forest (under-confident, as forests are)."""
+def _digits(model, name: str) -> None:
     data = load_digits()
-    model = RandomForestClassifier(n_estimators=100, random_state=0)
     proba, fold = out_of_fold(model, data.data, data.target)
     df = pd.DataFrame({"id": [f"digit-{i:04d}" for i in range(len(data.target))], "label": data.target, "fold": fold})
     for k in range(10):
         df[f"p_{k}"] = proba[:, k]
-    write(df, "digits_predictions.csv")
+    write(df, name)
+
+
+def digits() -> None:
+    """10 classes, 1,797 rows: a random forest (under-confident, as forests are)."""
+    _digits(RandomForestClassifier(n_estimators=100, random_state=0), "digits_predictions.csv")
 
 
 def digits_logreg() -> None:
     """The same digits rows (same ids and folds) scored by a second model, logistic regression:
     the candidate for ``evalreport compare`` against the random forest."""
-    data = load_digits()
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
-    proba, fold = out_of_fold(model, data.data, data.target)
-    df = pd.DataFrame({"id": [f"digit-{i:04d}" for i in range(len(data.target))], "label": data.target, "fold": fold})
-    for k in range(10):
-        df[f"p_{k}"] = proba[:, k]
-    write(df, "digits_predictions_logreg.csv")
+    _digits(make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1)), "digits_predictions_logreg.csv")
 
 
 def iris() -> None:
