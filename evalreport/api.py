@@ -40,8 +40,10 @@ def evaluate(
 
     Parameters
     ----------
-    data : a DataFrame, or the path of a CSV (optionally gzip-compressed) or
-        Parquet file; ``"-"`` reads CSV from standard input.
+    data : a pandas DataFrame, a dask DataFrame (each partition is reduced on
+        the cluster; the figures are those of one machine), or the path of a
+        CSV (optionally gzip-compressed) or Parquet file; ``"-"`` reads CSV
+        from standard input.
     label_col, prob_prefix, score_col, positive_label, target_prefix, logits,
     weight_col, group_by, id_col, unit, eps, renormalize :
         as the CLI options of the same names (see the README).
@@ -77,9 +79,18 @@ def evaluate(
                  id_col, eps, renormalize)
     ladder = _ladder(ladder)
     boot = _bootstrap(bootstrap, seed)
+    if _is_dask(data):
+        from .dask_engine import reduce_dask
+
+        stats, loaded = reduce_dask(data, spec, boot, chunk_rows)
+        return build_result(stats, loaded, ladder, unit, options=_describe(spec, loaded, unit), bootstrap=boot)
     loaded = LoadedInput(data, spec, chunk_rows=chunk_rows)
     stats = reduce_batches(_counted(loaded.batches(), on_rows), len(loaded.layout.classes), spec.eps, boot)
     return build_result(stats, loaded, ladder, unit, options=_describe(spec, loaded, unit), bootstrap=boot)
+
+
+def _is_dask(data) -> bool:
+    return type(data).__module__.split(".")[0] in ("dask", "dask_expr")
 
 
 def _counted(batches, on_rows):

@@ -84,6 +84,13 @@ Eps = Annotated[float, typer.Option("--eps", help="Clip predictions to [eps, 1-e
 Renormalize = Annotated[bool, typer.Option("--renormalize", help="Rescale rows that do not sum to 1 instead of rejecting them.")]
 Bootstrap = Annotated[int, typer.Option("--bootstrap", help="Bootstrap replicates for the 95% intervals (multiple of 4; 0: none).")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap (same seed, same intervals).")]
+class Engine(str, Enum):
+    local = "local"
+    dask = "dask"
+
+
+EngineOpt = Annotated[Engine, typer.Option("--engine", help="local: this process; dask: a directory or glob of Parquet/CSV files on a Dask cluster.")]
+Scheduler = Annotated[Optional[str], typer.Option("--scheduler", help="With --engine dask: the address of a running scheduler [default: a local cluster].")]
 Bands = Annotated[Optional[str], typer.Option("--bands", help="Replace band thresholds (nats), e.g. great=0.01,fine=0.1.")]
 Config = Annotated[Optional[Path], typer.Option("--config", help="Settings file (evalreport.toml or a pyproject.toml) [default: ./evalreport.toml, ./pyproject.toml].")]
 
@@ -124,14 +131,30 @@ def report(
     seed: Seed = 0,
     bands: Bands = None,
     config: Config = None,
+    engine: EngineOpt = Engine.local,
+    scheduler: Scheduler = None,
 ) -> None:
     """The full evaluation: an HTML report, plus JSON and Markdown when asked."""
     from .api import evaluate
     from .config import resolve_ladder
     from .output import write_all
 
-    with _Progress() as progress:
-        result = evaluate(predictions, **_inputs(locals()), ladder=resolve_ladder(bands, config), on_rows=progress)
+    ladder = resolve_ladder(bands, config)
+    if engine is Engine.dask:
+        from .api import _spec
+        from .dask_engine import client, read_files
+
+        options = _inputs(locals())
+        spec = _spec(*(options[k] for k in ("label_col", "prob_prefix", "score_col", "positive_label",
+                                            "target_prefix", "logits", "weight_col", "group_by", "id_col",
+                                            "eps", "renormalize")))
+        with client(scheduler):
+            result = evaluate(read_files(predictions, spec), **options, ladder=ladder)
+    else:
+        if scheduler:
+            raise UsageError("--scheduler goes with --engine dask")
+        with _Progress() as progress:
+            result = evaluate(predictions, **_inputs(locals()), ladder=ladder, on_rows=progress)
     outputs = [(output, result.to_html())]
     if json_path:
         outputs.append((json_path, result.to_json()))

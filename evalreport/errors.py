@@ -34,8 +34,10 @@ class InputError(EvalReportError):
         hint: str | None = None,
     ) -> None:
         self.source = source
+        self.message = message
         self.column = column
         self.rows = list(rows) if rows is not None else None
+        self.more = more
         self.hint = hint
         parts = [source]
         if column is not None:
@@ -46,6 +48,13 @@ class InputError(EvalReportError):
         if hint:
             text += f"; {hint}"
         super().__init__(text)
+
+    def __reduce__(self):  # so the error crosses process boundaries (a dask worker → the client)
+        return (_rebuild_input_error, (self.source, self.message, self.column, self.rows, self.more, self.hint))
+
+
+def _rebuild_input_error(source, message, column, rows, more, hint) -> InputError:
+    return InputError(source, message, column=column, rows=rows, more=more, hint=hint)
 
 
 class UsageError(EvalReportError):

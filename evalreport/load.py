@@ -737,12 +737,19 @@ class LoadedInput:
         source: str | os.PathLike | pd.DataFrame | Table,
         spec: InputSpec | None = None,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        row0: int = 0,
+        partial: bool = False,
     ) -> None:
+        """``row0``: the position of the first row in a larger input (a partition's offset);
+        ``partial``: a part of an input, so the whole-input checks are left to the caller."""
         self.spec = spec or InputSpec()
         self._reader = _open_reader(source)
         self.layout = plan_layout(self._reader.columns, self.spec, self.source.name)
         self.chunk_rows = chunk_rows
-        self.rows = 0
+        self.row0 = row0
+        self.partial = partial
+        self.rows = row0
+        self.total_weight = 0.0
         self._validator = _Validator(self.source.name, self.layout, self.spec)
         self._consumed = False
 
@@ -752,29 +759,46 @@ class LoadedInput:
         return self._reader.info
 
     @property
+    def negative_labels(self) -> list[str]:
+        """``--score-col``: the labels other than the positive one, in the order first seen."""
+        return list(self._validator.negative_labels)
+
+    @property
     def classes(self) -> tuple[str, ...]:
-        if self.layout.mode != "score":
-            return self.layout.classes
-        negatives = list(self._validator.negative_labels)
-        return (negatives[0] if negatives else _negative_name(self.spec.positive_label), self.spec.positive_label)
+        return classes_of(self.layout, self.spec, self.negative_labels)
 
     def batches(self) -> Iterator[Batch]:
         if self._consumed:
             raise RuntimeError("LoadedInput.batches() can be iterated only once")
         self._consumed = True
-        total_weight = 0.0
         for frame in self._reader.frames(self.layout, self.chunk_rows):
             for start in range(0, len(frame), self.chunk_rows):  # a reader's piece may hold more rows
                 part = frame.iloc[start : start + self.chunk_rows] if len(frame) > self.chunk_rows else frame
                 batch = self._validator.batch(part, self.rows)
                 self.rows += len(batch)
                 if batch.w is not None:
-                    total_weight += float(batch.w.sum())
+                    self.total_weight += float(batch.w.sum())
                 yield batch
-        if self.rows == 0:
-            raise InputError(self.source.name, "has a header but no rows")
-        if self.layout.weight_col and total_weight <= 0:
-            raise InputError(self.source.name, "the weights sum to 0", column=self.layout.weight_col)
+        if not self.partial:
+            check_whole(self.source.name, self.layout, self.rows - self.row0, self.total_weight)
+
+
+def check_whole(name: str, layout: Layout, rows: int, total_weight: float, negatives=()) -> None:
+    """The checks only a whole input can answer: any rows, any weight, at most two binary labels."""
+    if rows == 0:
+        raise InputError(name, "has a header but no rows")
+    if layout.weight_col and total_weight <= 0:
+        raise InputError(name, "the weights sum to 0", column=layout.weight_col)
+    if len(negatives) > 1:
+        raise InputError(name, "--score-col needs a binary label, but it holds more than two values",
+                         column=layout.label_col, hint=f"labels other than the positive one: {_list_cols(negatives)}")
+
+
+def classes_of(layout: Layout, spec: InputSpec, negatives) -> tuple[str, ...]:
+    """The class names; with --score-col the negative one is the other label seen."""
+    if layout.mode != "score":
+        return layout.classes
+    return (negatives[0] if negatives else _negative_name(spec.positive_label), spec.positive_label)
 
 
 def _negative_name(positive: str) -> str:
