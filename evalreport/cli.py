@@ -7,6 +7,7 @@ Exit codes: 0 done; 1 a gate failed (``check``); 2 bad input or usage;
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import os
 import sys
@@ -28,6 +29,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts hold brackets ([eps, 1-eps], [default: …]): print them as written
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -95,6 +97,49 @@ Bands = Annotated[Optional[str], typer.Option("--bands", help="Replace band thre
 Config = Annotated[Optional[Path], typer.Option("--config", help="Settings file (evalreport.toml or a pyproject.toml) [default: ./evalreport.toml, ./pyproject.toml].")]
 
 
+#: The input options that report, check and compare share: (name, annotated type, default).
+_SHARED_OPTIONS = [
+    ("label_col", LabelCol, "label"),
+    ("prob_prefix", ProbPrefix, "p_"),
+    ("score_col", ScoreCol, None),
+    ("positive_label", PositiveLabel, "1"),
+    ("target_prefix", TargetPrefix, None),
+    ("logits", Logits, False),
+    ("weight_col", WeightCol, None),
+    ("group_by", GroupBy, None),
+    ("id_col", IdCol, None),
+    ("unit", UnitOpt, Unit.nats),
+    ("eps", Eps, float(sys.float_info.epsilon)),
+    ("renormalize", Renormalize, False),
+    ("bootstrap", Bootstrap, 200),
+    ("seed", Seed, 0),
+    ("bands", Bands, None),
+    ("config", Config, None),
+]
+
+
+def _with_inputs(func):
+    """Give a command the shared input options; it receives them as one dict, ``opts``.
+
+    Typer reads a command's parameters from its signature, so the options are
+    appended to the wrapper's signature once here instead of being listed in
+    every command.
+    """
+    signature = inspect.signature(func, eval_str=True)  # real annotations: Typer reads them from here
+    own = [p for p in signature.parameters.values() if p.name != "opts"]
+    shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+              for name, annotation, default in _SHARED_OPTIONS]
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        opts = {name: kwargs.pop(name) for name, _, _ in _SHARED_OPTIONS}
+        return func(*args, opts=opts, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=own + shared)
+    del wrapper.__wrapped__  # typer must see the new signature, not the wrapped one
+    return wrapper
+
+
 def _version(value: bool) -> None:
     if value:
         console.print(f"evalreport {__version__}")
@@ -110,27 +155,13 @@ def _root(
 
 @app.command()
 @_cli_errors
+@_with_inputs
 def report(
     predictions: Predictions,
     output: Annotated[str, typer.Option("-o", "--output", help="The HTML report.")] = "report.html",
     json_path: Annotated[Optional[str], typer.Option("--json", help="Also write the figures as JSON (- for stdout).")] = None,
     markdown: Annotated[Optional[str], typer.Option("--markdown", help="Also write a Markdown summary (- for stdout).")] = None,
-    label_col: LabelCol = "label",
-    prob_prefix: ProbPrefix = "p_",
-    score_col: ScoreCol = None,
-    positive_label: PositiveLabel = "1",
-    target_prefix: TargetPrefix = None,
-    logits: Logits = False,
-    weight_col: WeightCol = None,
-    group_by: GroupBy = None,
-    id_col: IdCol = None,
-    unit: UnitOpt = Unit.nats,
-    eps: Eps = float(sys.float_info.epsilon),
-    renormalize: Renormalize = False,
-    bootstrap: Bootstrap = 200,
-    seed: Seed = 0,
-    bands: Bands = None,
-    config: Config = None,
+    opts: dict = None,  # the shared input options (see _with_inputs)
     engine: EngineOpt = Engine.local,
     scheduler: Scheduler = None,
 ) -> None:
@@ -139,12 +170,12 @@ def report(
     from .config import resolve_ladder
     from .output import write_all
 
-    ladder = resolve_ladder(bands, config)
+    ladder = resolve_ladder(opts["bands"], opts["config"])
     if engine is Engine.dask:
         from .api import _spec
         from .dask_engine import client, read_files
 
-        options = _inputs(locals())
+        options = _inputs(opts)
         spec = _spec(*(options[k] for k in ("label_col", "prob_prefix", "score_col", "positive_label",
                                             "target_prefix", "logits", "weight_col", "group_by", "id_col",
                                             "eps", "renormalize")))
@@ -154,7 +185,7 @@ def report(
         if scheduler:
             raise UsageError("--scheduler goes with --engine dask")
         with _Progress() as progress:
-            result = evaluate(predictions, **_inputs(locals()), ladder=ladder, on_rows=progress)
+            result = evaluate(predictions, **_inputs(opts), ladder=ladder, on_rows=progress)
     outputs = [(output, result.to_html())]
     if json_path:
         outputs.append((json_path, result.to_json()))
@@ -223,6 +254,7 @@ def _summary(result, written: list[str]) -> None:
 
 @app.command()
 @_cli_errors
+@_with_inputs
 def check(
     predictions: Predictions,
     max_score: Annotated[Optional[float], typer.Option("--max-score", help="Fail above this band score (in --unit).")] = None,
@@ -238,22 +270,7 @@ def check(
     json_path: Annotated[Optional[str], typer.Option("--json", help="Write the verdicts and figures as JSON (- for stdout).")] = None,
     markdown: Annotated[Optional[str], typer.Option("--markdown", help="Write a Markdown verdict (also appended to $GITHUB_STEP_SUMMARY when set).")] = None,
     junit: Annotated[Optional[str], typer.Option("--junit", help="Write JUnit XML: one testcase per gate.")] = None,
-    label_col: LabelCol = "label",
-    prob_prefix: ProbPrefix = "p_",
-    score_col: ScoreCol = None,
-    positive_label: PositiveLabel = "1",
-    target_prefix: TargetPrefix = None,
-    logits: Logits = False,
-    weight_col: WeightCol = None,
-    group_by: GroupBy = None,
-    id_col: IdCol = None,
-    unit: UnitOpt = Unit.nats,
-    eps: Eps = float(sys.float_info.epsilon),
-    renormalize: Renormalize = False,
-    bootstrap: Bootstrap = 200,
-    seed: Seed = 0,
-    bands: Bands = None,
-    config: Config = None,
+    opts: dict = None,  # the shared input options (see _with_inputs)
 ) -> None:
     """The CI gate: evaluate, then pass or fail each gate (exit 0 all pass, 1 a gate failed, 2 bad input)."""
     from .api import compare, evaluate
@@ -265,7 +282,7 @@ def check(
     from .render.junit import to_junit
     from .render.markdown import check_to_markdown
 
-    settings, _ = read_settings(config)
+    settings, _ = read_settings(opts["config"])
     gates = gate_spec_from(settings, max_score=max_score, max_band=max_band, max_class_score=max_class_score,
                            max_class_band=max_class_band, min_accuracy=min_accuracy, max_ece=max_ece,
                            max_regression=max_regression, significant=significant)
@@ -273,8 +290,8 @@ def check(
     gates.require_any()  # before the evaluation, which may take a while
     if gates.max_regression is not None and not baseline:
         raise UsageError("--max-regression needs --baseline FILE (the baseline model's predictions or JSON)")
-    ladder = resolve_ladder(bands, config)
-    options = _inputs(locals())
+    ladder = resolve_ladder(opts["bands"], opts["config"])
+    options = _inputs(opts)
     comparison = json_baseline = None
     if baseline and baseline.lower().endswith(".json"):
         json_baseline = read_json_baseline(baseline)
@@ -324,35 +341,21 @@ def check(
 
 @app.command("compare")
 @_cli_errors
+@_with_inputs
 def compare_cmd(
     baseline: Annotated[str, typer.Argument(help="The baseline model's predictions.", show_default=False)],
     candidate: Annotated[str, typer.Argument(help="The candidate model's predictions for the same rows.", show_default=False)],
     output: Annotated[str, typer.Option("-o", "--output", help="The HTML comparison.")] = "compare.html",
     json_path: Annotated[Optional[str], typer.Option("--json", help="Also write the comparison as JSON (- for stdout).")] = None,
     markdown: Annotated[Optional[str], typer.Option("--markdown", help="Also write a Markdown summary (- for stdout).")] = None,
-    label_col: LabelCol = "label",
-    prob_prefix: ProbPrefix = "p_",
-    score_col: ScoreCol = None,
-    positive_label: PositiveLabel = "1",
-    target_prefix: TargetPrefix = None,
-    logits: Logits = False,
-    weight_col: WeightCol = None,
-    group_by: GroupBy = None,
-    id_col: IdCol = None,
-    unit: UnitOpt = Unit.nats,
-    eps: Eps = float(sys.float_info.epsilon),
-    renormalize: Renormalize = False,
-    bootstrap: Bootstrap = 200,
-    seed: Seed = 0,
-    bands: Bands = None,
-    config: Config = None,
+    opts: dict = None,  # the shared input options (see _with_inputs)
 ) -> None:
     """Two models' predictions for the same rows, side by side, with paired differences."""
     from .api import compare
     from .config import resolve_ladder
     from .output import write_all
 
-    c = compare(baseline, candidate, **_inputs(locals()), ladder=resolve_ladder(bands, config))
+    c = compare(baseline, candidate, **_inputs(opts), ladder=resolve_ladder(opts["bands"], opts["config"]))
     outputs = [(output, c.to_html())]
     if json_path:
         outputs.append((json_path, c.to_json()))

@@ -199,6 +199,7 @@ def test_every_command_has_help_and_is_documented():
         for command in ("report", "check", "compare"):
             assert option in run([command, "--help"]).stdout, (command, option)
         assert option in readme, option
+    assert "[eps, 1-eps]" in run(["report", "--help"]).stdout  # brackets are text, not markup
     for option in ("--max-score", "--max-band", "--max-class-score", "--max-class-band", "--min-accuracy", "--max-ece",
                    "--baseline", "--max-regression", "--significant", "--junit"):
         assert option in run(["check", "--help"]).stdout and option in readme, option
