@@ -153,7 +153,7 @@ def test_csv_pieces_cut_only_at_line_ends_outside_quotes(tmp_path, monkeypatch, 
     from evalreport import evaluate
 
     df = pd.read_csv(examples / "iris_predictions.csv")
-    df["id"] = [f'row "{i}",\nsecond line' if i % 7 == 0 else f"row {i}" for i in range(len(df))]
+    df["id"] = [f'row "{i}",\nsecond line' for i in range(len(df))]  # quotes, a comma, a line end
     path = tmp_path / "p.csv"
     df.to_csv(path, index=False)
     (tmp_path / "p.csv.gz").write_bytes(gz.compress(path.read_bytes()))
@@ -166,4 +166,7 @@ def test_csv_pieces_cut_only_at_line_ends_outside_quotes(tmp_path, monkeypatch, 
 
         for key in ("rows", "overall", "per_class", "groups", "worst_examples"):
             _assert_same(pieces[key], whole[key], path=key)  # to 1e-12: sums in another order
-    assert any("\n" in (w["id"] or "") for w in whole["worst_examples"]) or whole["rows"] == 150
+        assert pieces["rows"] == 150
+        # the quoted ids came through whole, at the right rows
+        assert [w["id"] for w in pieces["worst_examples"]] == [df["id"][w["row"] - 1] for w in pieces["worst_examples"]]
+        assert all("\nsecond line" in w["id"] for w in pieces["worst_examples"])
