@@ -21,6 +21,7 @@ from rich.table import Table
 
 from . import __version__
 from .errors import EvalReportError, InputError, UsageError
+from .ladder import UNITS
 
 app = typer.Typer(
     name="evalreport",
@@ -383,7 +384,7 @@ def bands_cmd(
     from .render.fmt import band_range
 
     ladder = resolve_ladder(bands, config)
-    factor = 1.0 if unit is Unit.nats else 1.0 / math.log(2.0)
+    factor = UNITS[unit.value]
     table = Table(title=f"Interpretation ladder ({ladder.source}), mean score in {unit.value}")
     table.add_column("id")
     table.add_column("band")
@@ -411,7 +412,7 @@ def dist(
     qv = parse_distribution(q, "--q")
     if len(pv) != len(qv):
         raise InputError("--p/--q", f"P has {len(pv)} values but Q has {len(qv)}; they must have the same length")
-    factor = 1.0 if unit is Unit.nats else 1.0 / math.log(2.0)
+    factor = UNITS[unit.value]
     figures = {k: v * factor for k, v in distribution_figures(pv, qv).items()}
     if json_out:
         clean = {k: (v if math.isfinite(v) else None) for k, v in figures.items()}

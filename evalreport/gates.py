@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 
 from .errors import UsageError
-from .interpret import UNITS, Ladder
+from .ladder import UNITS, Ladder
 from .load import JsonBaseline
 from .result import Comparison, Result
 

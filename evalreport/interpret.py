@@ -24,7 +24,7 @@ from .compute import (
     top_rows_loss_share,
 )
 from .errors import UsageError
-from .ladder import DEFAULT_LADDER, Band, Ladder  # noqa: F401 (re-exported)
+from .ladder import DEFAULT_LADDER, UNITS, Band, Ladder  # noqa: F401 (re-exported)
 from .load import LoadedInput
 from .result import (
     Calibration,
@@ -41,7 +41,6 @@ from .result import (
     WorstExample,
 )
 
-UNITS = {"nats": 1.0, "bits": 1.0 / math.log(2.0)}
 
 
 def _band(ladder: Ladder, score_nats: float | None) -> tuple[str | None, str | None]:
@@ -103,6 +102,7 @@ def build_result(
         median_row_cross_entropy=u(histogram_quantile(stats.hist, 0.5)),
         clipped_rows=stats.clipped,
         renormalized_rows=stats.renormalized,
+        loss_cap=u(-math.log(spec.eps)),
         band_score_ci95=ci(boot.score, boot.w) if boot else None,
         accuracy_ci95=ci(boot.correct, boot.w, 1.0) if boot else None,
     )
@@ -174,7 +174,7 @@ def build_result(
         warnings.append(
             f"{stats.clipped} row(s) gave a true class a probability below eps={spec.eps:.3g}; "
             f"it was clipped to eps, which caps each such row's loss at "
-            f"{-math.log(spec.eps) * f:.2f} {unit}"
+            f"{overall.loss_cap:.2f} {unit}"
         )
     if stats.renormalized:
         warnings.append(
@@ -208,7 +208,7 @@ def build_result(
         warnings=tuple(warnings),
         verdict=verdict,
         calibration=_calibration(stats, classes, unit, soft),
-        loss_concentration=_concentration(stats, classes),
+        loss_concentration=_concentration(stats, classes, overall),
         options=dict(options or {}),
         bootstrap={"replicates": bootstrap.replicates, "seed": bootstrap.seed} if boot and bootstrap else None,
     )
@@ -382,7 +382,13 @@ def _temperature_sentence(fit, removed: float, share: float, unit: str, rows: in
     return text
 
 
-def _concentration(stats: Stats, classes) -> LossConcentration:
+#: A mean loss this many times the median row's says a few rows carry much of the loss.
+HEAVY_TAIL_RATIO = 2.0
+#: The worst 10% of rows carrying more than this share of the loss "dominate" it.
+DOMINATED_SHARE = 0.5
+
+
+def _concentration(stats: Stats, classes, overall: Overall) -> LossConcentration:
     thresholds, per_class = [], []
     for j, t in enumerate(CONFIDENTLY_WRONG):
         thresholds.append({
@@ -400,9 +406,13 @@ def _concentration(stats: Stats, classes) -> LossConcentration:
                 "loss_share": float(stats.wrong_loss[j, k] / stats.class_ce[k]) if stats.class_ce[k] > 0 else None,
             }
         per_class.append(entry)
+    worst_10pct = top_rows_loss_share(stats.hist, stats.hist_loss, 0.10)
+    median = overall.median_row_cross_entropy
     return LossConcentration(
         worst_1pct_share=top_rows_loss_share(stats.hist, stats.hist_loss, 0.01),
-        worst_10pct_share=top_rows_loss_share(stats.hist, stats.hist_loss, 0.10),
+        worst_10pct_share=worst_10pct,
+        heavy_tail=median is not None and overall.cross_entropy > HEAVY_TAIL_RATIO * median,
+        dominated=worst_10pct > DOMINATED_SHARE,
         thresholds=tuple(thresholds),
         per_class=tuple(per_class),
     )

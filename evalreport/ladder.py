@@ -8,6 +8,9 @@ from dataclasses import dataclass, replace
 
 from .errors import UsageError
 
+#: Figures are computed in nats; multiply by this to show them in a unit (bits = nats / ln 2).
+UNITS = {"nats": 1.0, "bits": 1.0 / math.log(2.0)}
+
 
 @dataclass(frozen=True)
 class Band:

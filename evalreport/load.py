@@ -26,6 +26,7 @@ import pandas as pd
 from scipy.special import expit, softmax
 
 from .errors import InputError, UsageError
+from .ladder import UNITS
 
 #: Rows whose probabilities sum to 1 within this are scored as they are.
 SUM_TOLERANCE = 1e-3
@@ -907,8 +908,7 @@ def read_json_baseline(path: str) -> JsonBaseline:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         unit = data["unit"]
         score = float(data["overall"]["band_score"])
-        factor = {"nats": 1.0, "bits": float(np.log(2.0))}[unit]
-        return JsonBaseline(path, score * factor, int(data["rows"]), tuple(data["classes"]))
+        return JsonBaseline(path, score / UNITS[unit], int(data["rows"]), tuple(data["classes"]))
     except FileNotFoundError:
         raise InputError(path, "no such file") from None
     except (OSError, ValueError, KeyError, TypeError) as err:

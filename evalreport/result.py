@@ -36,6 +36,7 @@ class Overall:
     median_row_cross_entropy: float  # from the loss histogram: within a factor 1.12 of exact
     clipped_rows: int
     renormalized_rows: int
+    loss_cap: float  # −ln eps in the unit: the most one clipped row can cost
     band_score_ci95: tuple[float, float] | None = None  # bootstrap percentile interval, in the unit
     accuracy_ci95: tuple[float, float] | None = None
 
@@ -116,6 +117,8 @@ class LossConcentration:
 
     worst_1pct_share: float  # share of the total loss carried by the 1% of rows with the highest loss
     worst_10pct_share: float
+    heavy_tail: bool  # the mean loss is far above the median row's
+    dominated: bool  # the worst 10% of rows carry most of the loss
     thresholds: tuple[dict, ...]  # per "true class given below t": rows, rows_share, loss_share
     per_class: tuple[dict, ...]  # per class: the same, as shares of the class's rows and loss
 

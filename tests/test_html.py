@@ -175,3 +175,22 @@ def test_intervals_are_shown(digits_html):
     worst = r.classes_worst_first()[0]
     assert first == f"{worst.ci95[0]:.3f} – {worst.ci95[1]:.3f}"
     assert "Poisson bootstrap over rows, 200 replicates, seed 0" in digits_html.select_one("#metadata").get_text()
+
+
+def test_loss_cap_and_concentration_notes():
+    import math
+
+    import numpy as np
+
+    bc = evaluate(EXAMPLES / "breast_cancer_predictions.csv", score_col="score")
+    assert bc.overall.loss_cap == pytest.approx(-math.log(np.finfo(float).eps))  # 36.04 nats
+    assert bc.loss_concentration.dominated and bc.loss_concentration.heavy_tail  # 5 rows at the cap
+    soup = BeautifulSoup(bc.to_html(), "html.parser")
+    assert "capped at 36.04 nats" in soup.select_one("#histogram").get_text()
+    assert "a few confidently wrong rows dominate" in soup.select_one("#loss-sources").get_text()
+    df = pd.read_csv(EXAMPLES / "digits_predictions.csv")
+    ce = -np.log(np.clip(df[[f"p_{k}" for k in range(10)]].to_numpy()[np.arange(len(df)), df["label"]], 1e-16, 1))
+    digits = evaluate(EXAMPLES / "digits_predictions.csv").loss_concentration
+    assert digits.heavy_tail == (ce.mean() > 2 * np.median(ce)) and not digits.dominated
+    assert "p = 0.5 costs 1.000 bits" in BeautifulSoup(
+        evaluate(EXAMPLES / "iris_predictions.csv", unit="bits").to_html(), "html.parser").select_one("#curve").get_text()

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
+from ..ladder import UNITS  # noqa: E402
 from .fmt import band_colours  # noqa: E402
 
 MAX_BARS = 20
@@ -78,7 +79,7 @@ def _label(text: str, limit: int = 32) -> str:
 
 
 def _factor(r) -> float:
-    return 1.0 if r.unit == "nats" else 1.0 / math.log(2.0)
+    return UNITS[r.unit]
 
 
 def _score(r, item) -> float | None:

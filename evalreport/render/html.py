@@ -10,6 +10,7 @@ from pathlib import Path
 import jinja2
 
 from .. import __version__
+from ..ladder import UNITS
 from . import charts, fmt
 
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -41,7 +42,7 @@ def environment() -> jinja2.Environment:
 
 def to_html(r, created: _dt.datetime | None = None) -> str:
     created = created or _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
-    factor = 1.0 if r.unit == "nats" else 1.0 / math.log(2.0)
+    factor = UNITS[r.unit]
     ladder_rows = [dict(row, range=fmt.band_range(row, factor)) for row in r.ladder.rows()]
     return environment().get_template("report.html.j2").render(
         r=r,
@@ -54,8 +55,7 @@ def to_html(r, created: _dt.datetime | None = None) -> str:
         max_class_rows=MAX_CLASS_ROWS,
         charts=charts.all_charts(r),
         score_name="mean KL(P‖Q)" if r.soft else "cross-entropy",
-        unit_factor=factor,
-        clip_cap=-math.log(r.eps) * factor,
+        loss_at={p: -math.log(p) * factor for p in (0.5, 0.01)},  # the curve's two worked examples
         has_ids=any(w.id is not None for w in r.worst),
         title=f"evalreport — {r.overall.band_label} ({fmt.num(r.overall.band_score)} {r.unit}) — {r.source.name}",
     )

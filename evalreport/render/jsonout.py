@@ -50,6 +50,7 @@ def overall_dict(r) -> dict:
         "median_row_cross_entropy": o.median_row_cross_entropy,
         "clipped_rows": o.clipped_rows,
         "renormalized_rows": o.renormalized_rows,
+        "loss_cap": o.loss_cap,
         "band_score_ci95": o.band_score_ci95,
         "accuracy_ci95": o.accuracy_ci95,
     }
@@ -165,6 +166,8 @@ def concentration_dict(c) -> dict:
     return {
         "worst_1pct_share": c.worst_1pct_share,
         "worst_10pct_share": c.worst_10pct_share,
+        "heavy_tail": c.heavy_tail,
+        "dominated": c.dominated,
         "confidently_wrong": list(c.thresholds),
         "per_class": list(c.per_class),
     }
