@@ -75,8 +75,7 @@ def evaluate(
     >>> round(evaluate(df).overall.log_loss, 4)
     0.1643
     """
-    spec = _spec(label_col, prob_prefix, score_col, positive_label, target_prefix, logits, weight_col, group_by,
-                 id_col, eps, renormalize)
+    spec = InputSpec.from_options(locals())
     ladder = _ladder(ladder)
     boot = _bootstrap(bootstrap, seed)
     if _is_dask(data):
@@ -100,25 +99,6 @@ def _counted(batches, on_rows):
         rows += len(batch)
         if on_rows is not None:
             on_rows(rows)
-
-
-def _spec(label_col, prob_prefix, score_col, positive_label, target_prefix, logits, weight_col, group_by, id_col,
-          eps, renormalize) -> InputSpec:
-    if isinstance(group_by, str):
-        group_by = (group_by,)
-    return InputSpec(
-        label_col=label_col,
-        prob_prefix=prob_prefix,
-        score_col=score_col,
-        positive_label=str(positive_label),
-        target_prefix=target_prefix,
-        logits=logits,
-        weight_col=weight_col,
-        group_by=tuple(group_by),
-        id_col=id_col,
-        eps=eps,
-        renormalize=renormalize,
-    )
 
 
 def _ladder(ladder) -> Ladder:
@@ -157,8 +137,7 @@ def compare(
     sides are bootstrapped with the same replicate weights per matched row, so
     the intervals of the differences are paired. Options as :func:`evaluate`.
     """
-    spec = _spec(label_col, prob_prefix, score_col, positive_label, target_prefix, logits, weight_col, group_by,
-                 id_col, eps, renormalize)
+    spec = InputSpec.from_options(locals())
     ladder = _ladder(ladder)
     boot = _bootstrap(bootstrap, seed)
     base_table, base_layout = read_table(baseline, spec)

@@ -173,15 +173,12 @@ def report(
 
     ladder = resolve_ladder(opts["bands"], opts["config"])
     if engine is Engine.dask:
-        from .api import _spec
         from .dask_engine import client, read_files
+        from .load import InputSpec
 
         options = _inputs(opts)
-        spec = _spec(*(options[k] for k in ("label_col", "prob_prefix", "score_col", "positive_label",
-                                            "target_prefix", "logits", "weight_col", "group_by", "id_col",
-                                            "eps", "renormalize")))
         with client(scheduler):
-            result = evaluate(read_files(predictions, spec), **options, ladder=ladder)
+            result = evaluate(read_files(predictions, InputSpec.from_options(options)), **options, ladder=ladder)
     else:
         if scheduler:
             raise UsageError("--scheduler goes with --engine dask")
@@ -196,13 +193,11 @@ def report(
     _summary(result, [p for p, _ in outputs if p != "-"])
 
 
-def _inputs(options: dict) -> dict:
-    """The evaluation options among a command's parameters, as evaluate()/compare() take them."""
-    keys = ("label_col", "prob_prefix", "score_col", "positive_label", "target_prefix", "logits", "weight_col",
-            "id_col", "eps", "renormalize", "bootstrap", "seed")
-    out = {k: options[k] for k in keys}
-    out["group_by"] = tuple(options["group_by"] or ())
-    out["unit"] = options["unit"].value
+def _inputs(opts: dict) -> dict:
+    """The shared options as evaluate()/compare() take them (the ladder is resolved apart)."""
+    out = {k: v for k, v in opts.items() if k not in ("bands", "config")}
+    out["group_by"] = tuple(out["group_by"] or ())
+    out["unit"] = out["unit"].value
     return out
 
 

@@ -158,11 +158,10 @@ def _by_block(index: np.ndarray, size: int, weights: np.ndarray) -> np.ndarray:
     return np.bincount(index, weights=weights, minlength=size * BOOT_BLOCKS).reshape(size, BOOT_BLOCKS)
 
 
-def bootstrap_sums(batch: Batch, f: RowFigures, w: np.ndarray, k: int, eps: float) -> BootSums:
+def bootstrap_sums(batch: Batch, f: RowFigures, w: np.ndarray, correct: np.ndarray, k: int, eps: float) -> BootSums:
     """Per-block sums of one batch: a few bincounts, whatever the number of replicates."""
     m = BOOT_BLOCKS
     score = f.kl if batch.p is not None else f.ce
-    correct = (f.true_class == f.pred_class).astype(np.float64)
     block = boot_block(np.arange(batch.row0, batch.row0 + len(batch), dtype=np.uint64))
     ws = w * score
     if batch.p is None:
@@ -599,7 +598,7 @@ def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None 
         hist=np.bincount(hb, minlength=len(HIST_EDGES) - 1),
         groups=groups,
         worst=_worst_of_batch(batch, f),
-        boot=bootstrap_sums(batch, f, w, k, eps) if boot else None,
+        boot=bootstrap_sums(batch, f, w, correct, k, eps) if boot else None,
         cal=cal,
         ovr=ovr,
         hist_loss=np.bincount(hb, weights=f.ce, minlength=len(HIST_EDGES) - 1),

@@ -18,7 +18,8 @@ import io
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -56,12 +57,19 @@ class InputSpec:
     eps: float = DEFAULT_EPS
     renormalize: bool = False
 
+    @classmethod
+    def from_options(cls, options: Mapping) -> InputSpec:
+        """The spec among keyword options (evaluate()'s or the CLI's); other keys are ignored."""
+        return cls(**{f.name: options[f.name] for f in fields(cls) if f.name in options})
+
     def __post_init__(self) -> None:
+        if isinstance(self.group_by, str):
+            object.__setattr__(self, "group_by", (self.group_by,))
         if not (0 < self.eps < 0.5):
             raise UsageError(f"--eps must lie in (0, 0.5), got {self.eps}")
         if not self.prob_prefix and self.score_col is None:
             raise UsageError("--prob-prefix must not be empty")
-        object.__setattr__(self, "group_by", tuple(self.group_by))
+        object.__setattr__(self, "group_by", tuple(self.group_by or ()))
         object.__setattr__(self, "positive_label", str(self.positive_label))
 
 

@@ -36,6 +36,11 @@ def interval(ci: tuple[float, float] | None, digits: int = 3) -> str:
     return f"{num(ci[0], digits)} – {num(ci[1], digits)}"
 
 
+def signed(x: float | None, digits: int = 4) -> str:
+    """A difference with its sign: +0.0123, −0.1444 ('—' when there is none)."""
+    return "—" if x is None else f"{x:+.{digits}f}"
+
+
 def pct(x: float | None, digits: int = 1) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "—"

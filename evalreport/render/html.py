@@ -81,5 +81,5 @@ def comparison_to_html(c, created: _dt.datetime | None = None) -> str:
         groups={col: by_rise(diffs) for col, diffs in c.groups.items()},
         chart=charts.difference_chart(c),
         score_name="mean KL(P‖Q)" if c.candidate.soft else "cross-entropy",
-        signed=lambda x, digits=4: "—" if x is None else f"{x:+.{digits}f}",
+        signed=fmt.signed,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import __version__
-from .fmt import count, interval, md_escape, num, pct
+from .fmt import count, interval, md_escape, num, pct, signed
 
 MAX_CLASSES = 8
 MAX_SLICES = 6  # rows over all slice columns
@@ -100,12 +100,8 @@ def to_markdown(r) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _signed(x: float | None, digits: int = 4) -> str:
-    return "—" if x is None else f"{x:+.{digits}f}"
-
-
 def _signed_interval(ci) -> str:
-    return "—" if ci is None else f"{_signed(ci[0])} to {_signed(ci[1])}"
+    return "—" if ci is None else f"{signed(ci[0])} to {signed(ci[1])}"
 
 
 def comparison_to_markdown(c) -> str:
@@ -113,32 +109,32 @@ def comparison_to_markdown(c) -> str:
     b, k = c.baseline.overall, c.candidate.overall
     what = "mean KL(P‖Q)" if c.candidate.soft else "cross-entropy"
     lines = [
-        f"## evalreport compare: **{d.headline}** — {what} {_signed(d.difference)} {u}"
-        + (f" (95% interval {_signed(d.ci95[0])} to {_signed(d.ci95[1])})" if d.ci95 else ""),
+        f"## evalreport compare: **{d.headline}** — {what} {signed(d.difference)} {u}"
+        + (f" (95% interval {signed(d.ci95[0])} to {signed(d.ci95[1])})" if d.ci95 else ""),
         "",
         f"{count(c.candidate.rows)} rows matched by {md_escape(c.matched_by)}; differences are candidate − baseline "
         "with paired bootstrap intervals; lower loss is better.",
         "",
         "| figure | baseline | candidate | difference | 95% interval |",
         "|---|---:|---:|---:|---|",
-        f"| {what} ({u}) | {num(d.baseline)} | {num(d.candidate)} | {_signed(d.difference)} | {_signed_interval(d.ci95)} |",
+        f"| {what} ({u}) | {num(d.baseline)} | {num(d.candidate)} | {signed(d.difference)} | {_signed_interval(d.ci95)} |",
         f"| band | {b.band_label} | {k.band_label} | | |",
-        f"| accuracy | {pct(b.accuracy)} | {pct(k.accuracy)} | {_signed(c.accuracy.difference)} | {_signed_interval(c.accuracy.ci95)} |",
-        f"| Brier | {num(b.brier)} | {num(k.brier)} | {_signed(c.brier.difference)} | |",
+        f"| accuracy | {pct(b.accuracy)} | {pct(k.accuracy)} | {signed(c.accuracy.difference)} | {_signed_interval(c.accuracy.ci95)} |",
+        f"| Brier | {num(b.brier)} | {num(k.brier)} | {signed(c.brier.difference)} | |",
         "",
     ]
     moved = sorted((x for x in c.per_class if x.difference is not None), key=lambda x: -x.difference)
     lines += [f"### Per class, largest rise first ({min(len(moved), MAX_CLASSES)} of {len(moved)})", "",
               "| class | baseline | candidate | difference | 95% interval | |", "|---|---:|---:|---:|---|---|"]
     for x in moved[:MAX_CLASSES]:
-        lines.append(f"| {md_escape(x.name)} | {num(x.baseline)} | {num(x.candidate)} | {_signed(x.difference)} "
+        lines.append(f"| {md_escape(x.name)} | {num(x.baseline)} | {num(x.candidate)} | {signed(x.difference)} "
                      f"| {_signed_interval(x.ci95)} | {x.verdict} |")
     for col, diffs in list(c.groups.items())[:MAX_SLICE_COLUMNS]:
         moved = sorted((x for x in diffs if x.difference is not None), key=lambda x: -x.difference)
         lines += ["", f"### By {md_escape(col)}, largest rise first", "",
                   "| value | rows | difference | 95% interval | |", "|---|---:|---:|---|---|"]
         for x in moved[:MAX_SLICES // 2]:
-            lines.append(f"| {md_escape(x.name)} | {count(x.rows)} | {_signed(x.difference)} | {_signed_interval(x.ci95)} | {x.verdict} |")
+            lines.append(f"| {md_escape(x.name)} | {count(x.rows)} | {signed(x.difference)} | {_signed_interval(x.ci95)} | {x.verdict} |")
     if c.rising:
         lines += ["", "**Rows whose loss rose the most**", "", f"| row | true | baseline | candidate ({u}) |",
                   "|---:|---|---:|---:|"]
