@@ -247,6 +247,18 @@ class Comparison:
     def unit(self) -> str:
         return self.candidate.unit
 
+    @staticmethod
+    def _by_rise(diffs) -> list[Difference]:
+        """Largest rise first; items without a difference (no rows) last."""
+        known = [d for d in diffs if d.difference is not None]
+        return sorted(known, key=lambda d: -d.difference) + [d for d in diffs if d.difference is None]
+
+    def classes_by_rise(self) -> list[Difference]:
+        return self._by_rise(self.per_class)
+
+    def slices_by_rise(self, column: str) -> list[Difference]:
+        return self._by_rise(self.groups[column])
+
     def to_dict(self) -> dict:
         from .render.jsonout import comparison_to_dict
 

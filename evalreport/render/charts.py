@@ -435,7 +435,7 @@ def all_charts(r) -> dict:
 
 def difference_chart(c) -> Chart | None:
     """Per class: candidate − baseline with its paired 95% interval, largest rise first."""
-    items = sorted((d for d in c.per_class if d.difference is not None), key=lambda d: -d.difference)[:MAX_BARS]
+    items = [d for d in c.classes_by_rise() if d.difference is not None][:MAX_BARS]
     if not items:
         return None
     colour = {"worse": "#d73027", "better": "#4575b4"}

@@ -64,11 +64,7 @@ def to_html(r, created: _dt.datetime | None = None) -> str:
 def comparison_to_html(c, created: _dt.datetime | None = None) -> str:
     created = created or _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
     d = c.score
-
     title = f"evalreport compare — {d.headline} ({fmt.num(d.difference)} {c.unit})"
-    def by_rise(diffs):
-        return sorted(diffs, key=lambda x: -(x.difference if x.difference is not None else -math.inf))
-
     return environment().get_template("compare.html.j2").render(
         c=c,
         b=c.baseline,
@@ -77,8 +73,8 @@ def comparison_to_html(c, created: _dt.datetime | None = None) -> str:
         created=created.isoformat(),
         colours=fmt.band_colours(c.candidate.ladder),
         title=title,
-        per_class=by_rise(c.per_class),
-        groups={col: by_rise(diffs) for col, diffs in c.groups.items()},
+        per_class=c.classes_by_rise(),
+        groups={col: c.slices_by_rise(col) for col in c.groups},
         chart=charts.difference_chart(c),
         score_name="mean KL(P‖Q)" if c.candidate.soft else "cross-entropy",
         signed=fmt.signed,

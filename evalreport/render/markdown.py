@@ -123,14 +123,14 @@ def comparison_to_markdown(c) -> str:
         f"| Brier | {num(b.brier)} | {num(k.brier)} | {signed(c.brier.difference)} | |",
         "",
     ]
-    moved = sorted((x for x in c.per_class if x.difference is not None), key=lambda x: -x.difference)
+    moved = [x for x in c.classes_by_rise() if x.difference is not None]
     lines += [f"### Per class, largest rise first ({min(len(moved), MAX_CLASSES)} of {len(moved)})", "",
               "| class | baseline | candidate | difference | 95% interval | |", "|---|---:|---:|---:|---|---|"]
     for x in moved[:MAX_CLASSES]:
         lines.append(f"| {md_escape(x.name)} | {num(x.baseline)} | {num(x.candidate)} | {signed(x.difference)} "
                      f"| {_signed_interval(x.ci95)} | {x.verdict} |")
-    for col, diffs in list(c.groups.items())[:MAX_SLICE_COLUMNS]:
-        moved = sorted((x for x in diffs if x.difference is not None), key=lambda x: -x.difference)
+    for col in list(c.groups)[:MAX_SLICE_COLUMNS]:
+        moved = [x for x in c.slices_by_rise(col) if x.difference is not None]
         lines += ["", f"### By {md_escape(col)}, largest rise first", "",
                   "| value | rows | difference | 95% interval | |", "|---|---:|---:|---|---|"]
         for x in moved[:MAX_SLICES // 2]:
