@@ -520,9 +520,11 @@ class Stats:
             return np.where(totals > 0, np.diag(self.confusion) / np.where(totals > 0, totals, 1), np.nan)
 
 
-def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None = None) -> Stats:
-    """Reduce one validated batch to its sufficient statistics (and bootstrap sums, if asked)."""
-    f = row_figures(batch.q, batch.y, batch.p, eps=eps)
+def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None = None,
+               f: RowFigures | None = None) -> Stats:
+    """Reduce one validated batch to its sufficient statistics (and bootstrap sums, if asked).
+    ``f``: the batch's row figures, when the caller has them already."""
+    f = f if f is not None else row_figures(batch.q, batch.y, batch.p, eps=eps)
     n, k = len(batch), n_classes
     w = batch.w if batch.w is not None else np.ones(n)
     if batch.p is None:
@@ -715,10 +717,9 @@ class RisingRow:
         return self.candidate - self.baseline
 
 
-def rising_rows(base: Batch, cand: Batch, eps: float, keep: tuple[RisingRow, ...] = ()) -> tuple[RisingRow, ...]:
-    """The WORST_ROWS rows of two aligned batches whose loss rose the most, merged into ``keep``."""
-    fb = row_figures(base.q, base.y, base.p, eps=eps)
-    fc = row_figures(cand.q, cand.y, cand.p, eps=eps)
+def rising_rows(base: Batch, fb: RowFigures, fc: RowFigures, keep: tuple[RisingRow, ...] = ()) -> tuple[RisingRow, ...]:
+    """The WORST_ROWS rows of two aligned batches (their row figures ``fb``, ``fc``) whose loss
+    rose the most, merged into ``keep``."""
     sb, sc = (fb.kl, fc.kl) if base.p is not None else (fb.ce, fc.ce)
     d = sc - sb
     take = min(WORST_ROWS, len(d))
