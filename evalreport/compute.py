@@ -91,17 +91,19 @@ def poisson_weights(row0: int, n: int, boot: Bootstrap) -> np.ndarray:
     return counts
 
 
-#: Rows are grouped into this many bootstrap blocks; inputs of up to this many rows get one block a row.
+#: Rows are grouped into this many bootstrap blocks (a power of 2); inputs of up to this many rows get one block a row.
 BOOT_BLOCKS = 2048
 
 
-def boot_block(positions: np.ndarray) -> np.ndarray:
+def boot_block(positions: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
     """The bootstrap block of each row position: the row itself for the first BOOT_BLOCKS rows,
-    a hash of the position beyond (so blocks are random sets of rows, whatever the file's order)."""
-    blocks = positions.astype(np.int64)
-    late = positions >= BOOT_BLOCKS
-    if late.any():
-        blocks[late] = (_splitmix64(positions[late]) % np.uint64(BOOT_BLOCKS)).astype(np.int64)
+    a hash of the position beyond (so blocks are random sets of rows, whatever the file's order).
+    ``keys``: the positions' hashes (:func:`_splitmix64`), when the caller has them."""
+    keys = _splitmix64(positions) if keys is None else keys
+    blocks = (keys & np.uint64(BOOT_BLOCKS - 1)).astype(np.intp)  # = keys mod BOOT_BLOCKS, a power of 2
+    early = positions < BOOT_BLOCKS
+    if early.any():
+        blocks[early] = positions[early].astype(np.intp)
     return blocks
 
 
@@ -158,11 +160,13 @@ def _by_block(index: np.ndarray, size: int, weights: np.ndarray) -> np.ndarray:
     return np.bincount(index, weights=weights, minlength=size * BOOT_BLOCKS).reshape(size, BOOT_BLOCKS)
 
 
-def bootstrap_sums(batch: Batch, f: RowFigures, w: np.ndarray, correct: np.ndarray, k: int, eps: float) -> BootSums:
-    """Per-block sums of one batch: a few bincounts, whatever the number of replicates."""
+def bootstrap_sums(batch: Batch, f: RowFigures, w: np.ndarray, correct: np.ndarray, k: int, eps: float,
+                   keys: np.ndarray | None = None) -> BootSums:
+    """Per-block sums of one batch: a few bincounts, whatever the number of replicates.
+    ``keys``: the hashes of the batch's row positions, when the caller has them."""
     m = BOOT_BLOCKS
     score = f.kl if batch.p is not None else f.ce
-    block = boot_block(np.arange(batch.row0, batch.row0 + len(batch), dtype=np.uint64))
+    block = boot_block(_positions(batch), keys)
     ws = w * score
     if batch.p is None:
         idx = f.true_class * m + block
@@ -200,20 +204,21 @@ def percentile_interval(num: np.ndarray, den: np.ndarray, level: float = 0.95) -
 def calibration_bin(c: np.ndarray) -> np.ndarray:
     """Bin index of probabilities c: the bin (lo, hi] holding c; 0 goes to the first bin.
 
-    Arithmetic first (ceil(15·c) − 1), then corrected against the exact edges
-    where rounding put a value on the wrong side of one.
+    Arithmetic first (floor(15·c)), then checked against the exact edges where
+    15·c is within a hair of a whole number: there rounding may put a value on
+    the wrong side of an edge, and a value on an edge belongs to the bin below.
+    Fastest on a 1-D array (a column of probabilities).
     """
     t = c * CAL_BINS
     b = t.astype(np.intp)  # floor, for t ≥ 0
-    b -= t == b  # an exact multiple of 1/15 closes the bin below
-    np.clip(b, 0, CAL_BINS - 1, out=b)
-    near = np.flatnonzero(np.abs(t - np.rint(t)) < 1e-9)  # within a few ulps of an edge: check exactly
-    if len(near):
-        flat, cn = b.reshape(-1), c.reshape(-1)[near]
-        bn = flat[near]
+    np.minimum(b, CAL_BINS - 1, out=b)
+    t -= b  # the fraction (up to 1 for c = 1)
+    near = np.nonzero((t < 1e-9) | (t > 1.0 - 1e-9))
+    if len(near[0]):
+        cn, bn = c[near], b[near]
         bn -= (cn <= CAL_EDGES[bn]) & (bn > 0)
         bn += (cn > CAL_EDGES[bn + 1]) & (bn < CAL_BINS - 1)
-        flat[near] = bn
+        b[near] = bn
     return b
 
 
@@ -270,10 +275,16 @@ def _bottom(keys, logq, target, w, size) -> RowSample:
     return RowSample(keys, logq, target, w, size)
 
 
-def row_sample(batch: Batch, w: np.ndarray, eps: float, size: int | None = None) -> RowSample:
+def _positions(batch: Batch) -> np.ndarray:
+    """The batch's row positions in the whole input (0-based)."""
+    return np.arange(batch.row0, batch.row0 + len(batch), dtype=np.uint64)
+
+
+def row_sample(batch: Batch, w: np.ndarray, eps: float, size: int | None = None,
+               keys: np.ndarray | None = None) -> RowSample:
+    """The batch's rows with the smallest position hashes (``keys``, when the caller has them)."""
     size = TEMPERATURE_SAMPLE if size is None else size
-    positions = np.arange(batch.row0, batch.row0 + len(batch), dtype=np.uint64)
-    keys = _splitmix64(positions)
+    keys = _splitmix64(_positions(batch)) if keys is None else keys
     target = batch.y if batch.p is None else batch.p
     if len(keys) > size:
         keep = np.sort(np.argpartition(keys, size - 1)[:size])
@@ -335,9 +346,18 @@ class RowFigures:
     true_class: np.ndarray  # the label, or the argmax of the target distribution
     pred_class: np.ndarray  # argmax of Q
     true_prob: np.ndarray  # Q given to the true class (unclipped)
+    pred_prob: np.ndarray  # Q given to the predicted class (the top probability)
     brier: np.ndarray  # Σ_k (Q_ik − P_ik)², halved for two classes as scikit-learn does
     pred_entropy: np.ndarray  # −Σ_k Q_ik ln Q_ik
     clipped: np.ndarray  # a class with target mass got a probability below eps
+
+
+def pick(m: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """m[i, j[i]] for each row i (a gather on the flat array, in its own memory order)."""
+    n = len(j)
+    if m.flags.f_contiguous:
+        return m.ravel(order="F")[j * n + np.arange(n)]
+    return m[np.arange(n), j]
 
 
 def row_figures(q: np.ndarray, y: np.ndarray | None = None, p: np.ndarray | None = None, *, eps: float) -> RowFigures:
@@ -353,7 +373,7 @@ def row_figures(q: np.ndarray, y: np.ndarray | None = None, p: np.ndarray | None
     n, k = q.shape
     pred = np.argmax(q, axis=1)
     if p is None:
-        true_prob = np.take_along_axis(q, y[:, None], axis=1)[:, 0]
+        true_prob = pick(q, y)
         ce = -np.log(np.clip(true_prob, eps, 1.0 - eps))
         h = np.zeros(n)
         kl = ce  # one-hot P: KL = CE − 0
@@ -368,7 +388,7 @@ def row_figures(q: np.ndarray, y: np.ndarray | None = None, p: np.ndarray | None
         brier = ((q - p) ** 2).sum(axis=1)
         clipped = ((p > 0) & (q < eps)).any(axis=1)
         true_class = np.argmax(p, axis=1)
-        true_prob = np.take_along_axis(q, true_class[:, None], axis=1)[:, 0]
+        true_prob = pick(q, true_class)
     if k == 2:
         brier = brier / 2.0
     return RowFigures(
@@ -378,6 +398,7 @@ def row_figures(q: np.ndarray, y: np.ndarray | None = None, p: np.ndarray | None
         true_class=true_class,
         pred_class=pred,
         true_prob=true_prob,
+        pred_prob=pick(q, pred),
         brier=brier,
         pred_entropy=entr(q).sum(axis=1),
         clipped=clipped,
@@ -553,27 +574,14 @@ def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None 
         table = np.column_stack(per_field)
         groups[col] = {str(v): table[j] for j, v in enumerate(uniques)}
 
+    keys = _splitmix64(_positions(batch))  # shared by the bootstrap blocks and the row sample
     hb = hist_bin(f.ce)
-    conf = np.take_along_axis(batch.q, f.pred_class[:, None], axis=1)[:, 0]
+    conf = f.pred_prob
     b = calibration_bin(conf)
     cal = np.stack([np.bincount(b, weights=x, minlength=CAL_BINS) for x in (w, w * conf, w * correct)]
                    + [np.bincount(b, minlength=CAL_BINS).astype(np.float64)])
-    ovr_bins = calibration_bin(batch.q)
-    ovr_bins += np.arange(k) * CAL_BINS  # (n, K): one bin range per class
-    flat = ovr_bins.ravel()
-    size = k * CAL_BINS
-    if batch.w is None:
-        ovr_w = np.bincount(flat, minlength=size).astype(np.float64)
-        ovr_q = np.bincount(flat, weights=batch.q.ravel(), minlength=size)
-    else:
-        ovr_w = np.bincount(flat, weights=np.repeat(w, k), minlength=size)
-        ovr_q = np.bincount(flat, weights=(batch.q * w[:, None]).ravel(), minlength=size)
-    if batch.p is None:  # one-hot truth: only the true class's bin of each row gets its weight
-        ovr_p = np.bincount(np.take_along_axis(ovr_bins, f.true_class[:, None], axis=1)[:, 0], weights=w,
-                            minlength=size)
-    else:
-        ovr_p = np.bincount(flat, weights=(batch.p * w[:, None]).ravel(), minlength=size)
-    ovr = np.stack([ovr_w, ovr_q, ovr_p]).reshape(3, k, CAL_BINS)
+    ovr = one_vs_rest_bins(batch.q, f.true_prob if batch.p is None else None, f.true_class, batch.p,
+                           batch.w)
     wrong_rows = np.zeros((len(CONFIDENTLY_WRONG), k))
     wrong_loss = np.zeros((len(CONFIDENTLY_WRONG), k))
     for j, t in enumerate(CONFIDENTLY_WRONG):
@@ -600,21 +608,43 @@ def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None 
         hist=np.bincount(hb, minlength=len(HIST_EDGES) - 1),
         groups=groups,
         worst=_worst_of_batch(batch, f),
-        boot=bootstrap_sums(batch, f, w, correct, k, eps) if boot else None,
+        boot=bootstrap_sums(batch, f, w, correct, k, eps, keys) if boot else None,
         cal=cal,
         ovr=ovr,
         hist_loss=np.bincount(hb, weights=f.ce, minlength=len(HIST_EDGES) - 1),
         wrong_rows=wrong_rows,
         wrong_loss=wrong_loss,
-        sample=row_sample(batch, w, eps),
+        sample=row_sample(batch, w, eps, keys=keys),
     )
+
+
+def one_vs_rest_bins(q: np.ndarray, true_prob: np.ndarray | None, true_class: np.ndarray,
+                     p: np.ndarray | None, w: np.ndarray | None) -> np.ndarray:
+    """Per class k and calibration bin of Q_k: (weight, Σ w·Q_k, Σ w·P_k), shape (3, K, CAL_BINS).
+
+    Column by column (each a contiguous run of memory in the loader's layout).
+    For hard labels P_k is 1 only for the true class, whose bin is that of ``true_prob``.
+    """
+    n, k = q.shape
+    out = np.zeros((3, k, CAL_BINS))
+    for j in range(k):
+        col = q[:, j]
+        bins = calibration_bin(col)
+        out[0, j] = np.bincount(bins, weights=w, minlength=CAL_BINS)
+        out[1, j] = np.bincount(bins, weights=col if w is None else col * w, minlength=CAL_BINS)
+        if p is not None:
+            out[2, j] = np.bincount(bins, weights=p[:, j] if w is None else p[:, j] * w, minlength=CAL_BINS)
+    if p is None:
+        idx = true_class * CAL_BINS + calibration_bin(true_prob)
+        out[2] = np.bincount(idx, weights=w, minlength=k * CAL_BINS).reshape(k, CAL_BINS)
+    return out
 
 
 def _worst_of_batch(batch: Batch, f: RowFigures) -> tuple[WorstRow, ...]:
     n = len(batch)
     take = min(WORST_ROWS, n)
     idx = np.argpartition(-f.ce, take - 1)[:take] if take < n else np.arange(n)
-    pred_prob = np.take_along_axis(batch.q, f.pred_class[:, None], axis=1)[:, 0]
+    pred_prob = f.pred_prob
     rows = [
         WorstRow(
             row=batch.row0 + int(i) + 1,
