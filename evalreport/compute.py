@@ -20,6 +20,9 @@ label) and prediction Q_i clipped to [eps, 1 − eps] as
 from __future__ import annotations
 
 import math
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -709,11 +712,38 @@ def top_rows_loss_share(counts: np.ndarray, losses: np.ndarray, share: float) ->
     return float(loss / total)
 
 
-def reduce_batches(batches, n_classes: int, eps: float, boot: Bootstrap | None = None) -> Stats:
-    """Fold a stream of batches into one :class:`Stats`."""
+#: Batches are reduced on up to this many threads (numpy and SciPy release the GIL in their loops).
+MAX_WORKERS = 4
+
+
+def reduce_batches(batches, n_classes: int, eps: float, boot: Bootstrap | None = None,
+                   workers: int | None = None) -> Stats:
+    """Fold a stream of batches into one :class:`Stats`.
+
+    Batches are reduced on ``workers`` threads (default: one per core, up to
+    MAX_WORKERS) while the next ones are read, and merged in input order, so the
+    sums — and every figure — are the same whatever the number of threads. At
+    most ``workers + 1`` batches are in flight, so memory stays bounded. BLAS is
+    held to one thread meanwhile: its idle threads spin, taking the cores the
+    reader and the reducers need.
+    """
+    from threadpoolctl import threadpool_limits
+
+    workers = min(MAX_WORKERS, os.cpu_count() or 1) if workers is None else workers
     total = Stats(n_classes)
-    for batch in batches:
-        total = total + accumulate(batch, n_classes, eps, boot)
+    with threadpool_limits(limits=1, user_api="blas"):
+        if workers <= 1:
+            for batch in batches:
+                total = total + accumulate(batch, n_classes, eps, boot)
+            return total
+        with ThreadPoolExecutor(workers, thread_name_prefix="evalreport-reduce") as pool:
+            pending: deque = deque()
+            for batch in batches:
+                pending.append(pool.submit(accumulate, batch, n_classes, eps, boot))
+                if len(pending) > workers:
+                    total = total + pending.popleft().result()
+            while pending:
+                total = total + pending.popleft().result()
     return total
 
 

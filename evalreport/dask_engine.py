@@ -52,7 +52,7 @@ class _Part:
 def _reduce_partition(frame: pd.DataFrame, spec: InputSpec, row0: int, name: str, n_classes: int,
                       boot: Bootstrap | None, chunk_rows: int) -> _Part:
     loaded = LoadedInput(Table(frame, SourceInfo(name, None, None, "dask")), spec, chunk_rows, row0=row0, partial=True)
-    stats = reduce_batches(loaded.batches(), n_classes, spec.eps, boot)
+    stats = reduce_batches(loaded.batches(), n_classes, spec.eps, boot, workers=1)  # Dask runs the partitions in parallel
     return _Part(stats, loaded.rows - row0, loaded.total_weight, loaded.negative_labels)
 
 

@@ -128,3 +128,26 @@ def test_merging_stats_is_associative_and_has_a_zero():
     assert left.worst == right.worst
     zero = Stats(3)
     assert (a + zero).ce == a.ce and (a + zero).worst == a.worst
+
+
+@pytest.mark.parametrize("soft", [False, True])
+def test_threads_reduce_to_exactly_the_serial_sums(soft):
+    """Batches reduced on several threads merge in input order: the same bits as one thread."""
+    from evalreport.compute import Bootstrap, reduce_batches
+
+    rng = np.random.default_rng(11)
+    df = random_predictions(rng, 500, 4, soft=soft, weights=True, groups=3)
+    spec = InputSpec(target_prefix="t_" if soft else None, weight_col="w", group_by=("g",))
+
+    def reduce(workers: int) -> Stats:
+        batches = LoadedInput(df, spec, chunk_rows=37).batches()
+        return reduce_batches(batches, 4, EPS, Bootstrap(8), workers=workers)
+
+    serial, threaded = reduce(1), reduce(3)
+    for name in ("ce", "kl", "brier", "weight", "pred_entropy"):
+        assert getattr(threaded, name) == getattr(serial, name), name
+    for name in ("class_ce", "confusion", "hist", "cal", "ovr", "wrong_loss"):
+        np.testing.assert_array_equal(getattr(threaded, name), getattr(serial, name), err_msg=name)
+    np.testing.assert_array_equal(threaded.boot.score, serial.boot.score)
+    np.testing.assert_array_equal(threaded.sample.keys, serial.sample.keys)
+    assert threaded.worst == serial.worst and threaded.rows == serial.rows == 500
