@@ -350,27 +350,39 @@ def _pieces(stream, size: int) -> Iterator[bytes]:
 
 
 class _ParquetReader(_Reader):
+    """Parquet through Arrow, a row group at a time (no pre-buffering of the whole file),
+    decoded on a second thread; a file is hashed on a third as it is read."""
+
     def __init__(self, name: str, path: str | None, raw: bytes | None, fs_path: Path | None) -> None:
         import pyarrow.parquet as pq
 
-        sha = hashlib.sha256(raw).hexdigest() if raw is not None else _sha256_file(fs_path)
+        self._fs_path = fs_path
+        sha = hashlib.sha256(raw).hexdigest() if raw is not None else None  # files: hashed while read
         self.info = SourceInfo(name, path, sha, "parquet")
         try:
-            self._file = pq.ParquetFile(io.BytesIO(raw) if raw is not None else fs_path)
+            self._file = pq.ParquetFile(io.BytesIO(raw) if raw is not None else fs_path, pre_buffer=False)
         except Exception as err:  # pyarrow raises several types for a broken file
             raise InputError(name, f"is not a readable Parquet file ({_first_line(err)})") from None
         self.columns = list(self._file.schema_arrow.names)
 
     def frames(self, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
-        got_any = False
-        for batch in self._file.iter_batches(batch_size=chunk_rows, columns=layout.usecols):
-            got_any = True
-            yield batch.to_pandas()
-        if not got_any:
-            yield pd.DataFrame(columns=layout.usecols)
+        return _prefetch(self._decode(layout, chunk_rows))
+
+    def _decode(self, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1, thread_name_prefix="evalreport-hash") as pool:
+            sha = pool.submit(_sha256_file, self._fs_path) if self.info.sha256 is None else None
+            got_any = False
+            for batch in self._file.iter_batches(batch_size=chunk_rows, columns=layout.usecols):
+                got_any = True
+                yield batch.to_pandas()
+            if not got_any:
+                yield pd.DataFrame(columns=layout.usecols)
+            if sha is not None:
+                self.info = SourceInfo(self.info.name, self.info.path, sha.result(), self.info.format)
 
 
-@dataclass(frozen=True)
 class Table:
     """A DataFrame read from a file, still named after it (for error messages and metadata)."""
 
