@@ -383,6 +383,7 @@ class _ParquetReader(_Reader):
                 self.info = SourceInfo(self.info.name, self.info.path, sha.result(), self.info.format)
 
 
+@dataclass(frozen=True)
 class Table:
     """A DataFrame read from a file, still named after it (for error messages and metadata)."""
 
