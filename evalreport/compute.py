@@ -269,6 +269,10 @@ class RowSample:
             self.size,
         )
 
+    def bound(self) -> np.uint64 | None:
+        """When full: the largest key kept. A row with a larger key can never enter the sample."""
+        return self.keys.max() if len(self.keys) >= self.size else None
+
 
 def _bottom(keys, logq, target, w, size) -> RowSample:
     if len(keys) > size:
@@ -284,15 +288,18 @@ def _positions(batch: Batch) -> np.ndarray:
 
 
 def row_sample(batch: Batch, w: np.ndarray, eps: float, size: int | None = None,
-               keys: np.ndarray | None = None) -> RowSample:
-    """The batch's rows with the smallest position hashes (``keys``, when the caller has them)."""
+               keys: np.ndarray | None = None, below: np.uint64 | None = None) -> RowSample:
+    """The batch's rows with the smallest position hashes (``keys``, when the caller has them).
+
+    ``below``: the :meth:`RowSample.bound` of the sample this one will be merged
+    into; rows above it are left out early (the merged sample is the same).
+    """
     size = TEMPERATURE_SAMPLE if size is None else size
     keys = _splitmix64(_positions(batch)) if keys is None else keys
     target = batch.y if batch.p is None else batch.p
-    if len(keys) > size:
-        keep = np.sort(np.argpartition(keys, size - 1)[:size])
-    else:
-        keep = slice(None)
+    keep = np.flatnonzero(keys < below) if below is not None else np.arange(len(keys))
+    if len(keep) > size:
+        keep = np.sort(keep[np.argpartition(keys[keep], size - 1)[:size]])
     logq = np.log(np.clip(batch.q[keep], eps, 1.0 - eps))
     return RowSample(keys[keep], logq, target[keep], w[keep], size)
 
@@ -545,9 +552,10 @@ class Stats:
 
 
 def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None = None,
-               f: RowFigures | None = None) -> Stats:
+               f: RowFigures | None = None, sample_below: np.uint64 | None = None) -> Stats:
     """Reduce one validated batch to its sufficient statistics (and bootstrap sums, if asked).
-    ``f``: the batch's row figures, when the caller has them already."""
+    ``f``: the batch's row figures, when the caller has them already; ``sample_below``:
+    the bound of the row sample the result will be merged into (see :func:`row_sample`)."""
     f = f if f is not None else row_figures(batch.q, batch.y, batch.p, eps=eps)
     n, k = len(batch), n_classes
     w = batch.w if batch.w is not None else np.ones(n)
@@ -617,7 +625,7 @@ def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None 
         hist_loss=np.bincount(hb, weights=f.ce, minlength=len(HIST_EDGES) - 1),
         wrong_rows=wrong_rows,
         wrong_loss=wrong_loss,
-        sample=row_sample(batch, w, eps, keys=keys),
+        sample=row_sample(batch, w, eps, keys=keys, below=sample_below),
     )
 
 
@@ -734,17 +742,21 @@ def reduce_batches(batches, n_classes: int, eps: float, boot: Bootstrap | None =
     with threadpool_limits(limits=1, user_api="blas"):
         if workers <= 1:
             for batch in batches:
-                total = total + accumulate(batch, n_classes, eps, boot)
+                total = total + accumulate(batch, n_classes, eps, boot, sample_below=_bound(total))
             return total
         with ThreadPoolExecutor(workers, thread_name_prefix="evalreport-reduce") as pool:
             pending: deque = deque()
             for batch in batches:
-                pending.append(pool.submit(accumulate, batch, n_classes, eps, boot))
+                pending.append(pool.submit(accumulate, batch, n_classes, eps, boot, None, _bound(total)))
                 if len(pending) > workers:
                     total = total + pending.popleft().result()
             while pending:
                 total = total + pending.popleft().result()
     return total
+
+
+def _bound(total: Stats) -> np.uint64 | None:
+    return total.sample.bound() if total.sample is not None else None
 
 
 def distribution_figures(p: np.ndarray, q: np.ndarray) -> dict[str, float]:

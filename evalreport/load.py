@@ -18,6 +18,7 @@ import io
 import os
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -155,29 +156,8 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-class _Hashing:
-    """A binary stream that hashes what is read through it."""
-
-    def __init__(self, stream) -> None:
-        self._stream = stream
-        self.sha = hashlib.sha256()
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._stream.read(n)
-        self.sha.update(data)
-        return data
-
-    def readline(self) -> bytes:
-        data = self._stream.readline()
-        self.sha.update(data)
-        return data
-
-    def close(self) -> None:
-        self._stream.close()
-
-
 #: Bytes of CSV parsed at a time by the Arrow reader (about 300,000 rows of 10 classes).
-PIECE_BYTES = 32 << 20
+PIECE_BYTES = 8 << 20
 
 
 class _CsvReader(_Reader):
@@ -231,12 +211,17 @@ class _CsvReader(_Reader):
         return _prefetch(self._parse(layout, chunk_rows))
 
     def _parse(self, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
+        with ThreadPoolExecutor(1, thread_name_prefix="evalreport-hash") as pool:
+            sha = pool.submit(_sha256_file, self._fs_path) if self.info.sha256 is None else None
+            yield from self._parse_pieces(layout, chunk_rows)
+            if sha is not None:
+                self.info = SourceInfo(self.info.name, self.info.path, sha.result(), self.info.format)
+
+    def _parse_pieces(self, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
-        raw = io.BytesIO(self._raw) if self._raw is not None else open(self._fs_path, "rb")
-        hashing = _Hashing(raw)
-        stream = gzip.GzipFile(fileobj=hashing, mode="rb") if self._gz else hashing
+        stream = self._open()
         types = {c: pa.float64() for c in layout.numeric_cols} | {c: pa.string() for c in layout.text_cols}
         convert = pacsv.ConvertOptions(
             include_columns=layout.usecols,
@@ -254,14 +239,10 @@ class _CsvReader(_Reader):
                     yield table.to_pandas()
                 except (pa.ArrowInvalid, pa.ArrowTypeError):
                     yield from self._pandas_frames(io.BytesIO(bytes(piece)), layout, chunk_rows)
-            while stream.read(1 << 20):  # the rest of a compressed stream, for the hash
-                pass
         except (gzip.BadGzipFile, EOFError) as err:
             raise InputError(self.info.name, f"cannot be read as gzip-compressed CSV ({err})") from None
         finally:
             stream.close()
-        if self.info.sha256 is None:
-            self.info = SourceInfo(self.info.name, self.info.path, hashing.sha.hexdigest(), self.info.format)
 
     def _pandas_frames(self, source, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
         """A piece of CSV (no header line) through pandas: its errors name the offending values."""
@@ -369,8 +350,6 @@ class _ParquetReader(_Reader):
         return _prefetch(self._decode(layout, chunk_rows))
 
     def _decode(self, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
-        from concurrent.futures import ThreadPoolExecutor
-
         with ThreadPoolExecutor(1, thread_name_prefix="evalreport-hash") as pool:
             sha = pool.submit(_sha256_file, self._fs_path) if self.info.sha256 is None else None
             got_any = False
