@@ -222,7 +222,9 @@ class _CsvReader(_Reader):
         import pyarrow.csv as pacsv
 
         stream = self._open()
-        types = {c: pa.float64() for c in layout.numeric_cols} | {c: pa.string() for c in layout.text_cols}
+        # labels and slice values repeat: read them as categories (codes and a few distinct strings)
+        coded = {c: pa.dictionary(pa.int32(), pa.string()) for c in [layout.label_col, *layout.group_cols] if c}
+        types = {c: pa.float64() for c in layout.numeric_cols} | {c: pa.string() for c in layout.text_cols} | coded
         convert = pacsv.ConvertOptions(
             include_columns=layout.usecols,
             column_types=types,
