@@ -194,3 +194,26 @@ def test_loss_cap_and_concentration_notes():
     assert digits.heavy_tail == (ce.mean() > 2 * np.median(ce)) and not digits.dominated
     assert "p = 0.5 costs 1.000 bits" in BeautifulSoup(
         evaluate(EXAMPLES / "iris_predictions.csv", unit="bits").to_html(), "html.parser").select_one("#curve").get_text()
+
+
+def test_charts_drawn_in_a_forked_process_are_the_same(monkeypatch):
+    """The forked copy's charts equal those drawn in one process; a child that fails is covered."""
+    import os
+    import sys
+
+    from evalreport.render import charts
+
+    if not hasattr(os, "fork") or not sys.platform.startswith("linux"):
+        pytest.skip("charts are drawn in one process here")
+    r = evaluate(EXAMPLES / "digits_predictions.csv", group_by="fold")
+    serial = charts.all_charts(r, processes=1)
+    assert charts.all_charts(r, processes=2) == serial
+
+    def broken(_r):
+        raise RuntimeError("only in the child")
+
+    parent = os.getpid()
+    real = charts.loss_histogram
+    # fails in the forked child only; the parent then draws the histogram itself
+    monkeypatch.setattr(charts, "loss_histogram", lambda r_: broken(r_) if os.getpid() != parent else real(r_))
+    assert charts.all_charts(r, processes=2) == serial
