@@ -139,12 +139,13 @@ class Batch:
 
 
 class _Reader:
-    """A table source that yields pandas chunks of the columns asked for."""
+    """A table source that yields chunks of the columns asked for: pandas DataFrames, or Arrow
+    tables / record batches (which the validator reads in place when they are plainly valid)."""
 
     info: SourceInfo
     columns: list[str]
 
-    def frames(self, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    def frames(self, layout: Layout, chunk_rows: int) -> Iterator:
         raise NotImplementedError
 
 
@@ -206,7 +207,7 @@ class _CsvReader(_Reader):
             hint="re-save it as UTF-8",
         )
 
-    def frames(self, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    def frames(self, layout: Layout, chunk_rows: int) -> Iterator:
         # parse the next piece on a second thread while the caller works on this one
         return _prefetch(self._parse(layout, chunk_rows))
 
@@ -237,8 +238,7 @@ class _CsvReader(_Reader):
             stream.readline()  # the header, already read
             for piece in _pieces(stream, PIECE_BYTES):
                 try:
-                    table = pacsv.read_csv(pa.py_buffer(piece), read_options=read, convert_options=convert)
-                    yield table.to_pandas()
+                    yield pacsv.read_csv(pa.py_buffer(piece), read_options=read, convert_options=convert)
                 except (pa.ArrowInvalid, pa.ArrowTypeError):
                     yield from self._pandas_frames(io.BytesIO(bytes(piece)), layout, chunk_rows)
         except (gzip.BadGzipFile, EOFError) as err:
@@ -348,7 +348,7 @@ class _ParquetReader(_Reader):
             raise InputError(name, f"is not a readable Parquet file ({_first_line(err)})") from None
         self.columns = list(self._file.schema_arrow.names)
 
-    def frames(self, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    def frames(self, layout: Layout, chunk_rows: int) -> Iterator:
         return _prefetch(self._decode(layout, chunk_rows))
 
     def _decode(self, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -357,7 +357,7 @@ class _ParquetReader(_Reader):
             got_any = False
             for batch in self._file.iter_batches(batch_size=chunk_rows, columns=layout.usecols):
                 got_any = True
-                yield batch.to_pandas()
+                yield batch
             if not got_any:
                 yield pd.DataFrame(columns=layout.usecols)
             if sha is not None:
@@ -378,7 +378,7 @@ class _FrameReader(_Reader):
         self.info = info or SourceInfo("DataFrame", None, None, "dataframe")
         self.columns = [str(c) for c in frame.columns]
 
-    def frames(self, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    def frames(self, layout: Layout, chunk_rows: int) -> Iterator:
         frame = self._frame.set_axis(self.columns, axis=1)[layout.usecols]
         if len(frame) == 0:
             yield frame
@@ -666,7 +666,62 @@ class _Validator:
             self._fail("weights must be finite and not negative", col, bad, row0)
         return w
 
-    def batch(self, frame: pd.DataFrame, row0: int) -> Batch:
+    def batch(self, frame, row0: int) -> Batch:
+        """Validate a pandas or Arrow chunk. Arrow takes a fast path when the chunk is plainly
+        valid (see :meth:`_arrow_batch`); anything else goes through pandas, which names the problem."""
+        if not isinstance(frame, pd.DataFrame):
+            fast = self._arrow_batch(frame, row0)
+            if fast is not None:
+                return fast
+            frame = frame.to_pandas()
+        return self._frame_batch(frame, row0)
+
+    def _arrow_batch(self, table, row0: int) -> Batch | None:
+        """Hard labels and probability columns straight from Arrow memory, or None when the
+        chunk needs a closer look: nulls, values outside [0, 1], rows not summing to 1, unknown
+        labels, bad weights, other modes (binary score, logits, soft targets)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        lay, spec = self.layout, self.spec
+        if lay.mode != "labels" or spec.logits:
+            return None
+        floats = [*lay.prob_cols] + ([lay.weight_col] if lay.weight_col else [])
+        cols = {c: table.column(c) for c in floats}
+        if any(a.type != pa.float64() or a.null_count for a in cols.values()):
+            return None
+        n, k = table.num_rows, len(lay.prob_cols)
+        q = np.empty((n, k), order="F")  # a column per class, each a contiguous run (compute works by column)
+        for j, c in enumerate(lay.prob_cols):
+            _fill(q[:, j], cols[c])
+        lo, hi = (q.min(), q.max()) if n else (0.0, 0.0)
+        if not (lo >= 0.0 and hi <= 1.0) or (np.abs(q.sum(axis=1) - 1.0) > SUM_TOLERANCE).any():
+            return None  # (NaN fails the comparisons too)
+        y = _arrow_codes(table.column(lay.label_col), lay.classes)
+        if y is None:
+            return None
+        w = None
+        if lay.weight_col:
+            w = np.empty(n)
+            _fill(w, cols[lay.weight_col])
+            if n and not (w.min() >= 0.0 and np.isfinite(w.max())):
+                return None
+        groups = {}
+        for g in lay.group_cols:
+            col = table.column(g)
+            if col.null_count or not _is_text(col.type):
+                return None
+            coded = pc.dictionary_encode(col) if not pa.types.is_dictionary(col.type) else col
+            coded = (coded.unify_dictionaries() if hasattr(coded, "unify_dictionaries") else coded)
+            chunks = getattr(coded, "chunks", [coded])
+            dictionary = chunks[0].dictionary if chunks else pa.array([], pa.string())
+            codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks]) if chunks else np.zeros(0)
+            groups[g] = pd.Categorical.from_codes(codes.astype(np.int32, copy=False),
+                                                  categories=pd.Index(dictionary.to_pylist(), dtype=object))
+        ids = table.column(lay.id_col).to_pandas().reset_index(drop=True) if lay.id_col else None
+        return Batch(row0=row0, q=q, y=y, p=None, w=w, groups=groups, ids=ids, renormalized=0)
+
+    def _frame_batch(self, frame: pd.DataFrame, row0: int) -> Batch:
         lay, spec = self.layout, self.spec
         q, renorm = self.distribution(frame, lay.prob_cols, row0, "probabilities", spec.logits)
         y = p = None
@@ -685,6 +740,41 @@ class _Validator:
             groups[g] = values
         ids = frame[lay.id_col].reset_index(drop=True) if lay.id_col else None
         return Batch(row0=row0, q=q, y=y, p=p, w=w, groups=groups, ids=ids, renormalized=renorm)
+
+
+def _fill(dst: np.ndarray, column) -> None:
+    """Copy an Arrow float64 column (chunked or not, no nulls) into ``dst``."""
+    start = 0
+    for chunk in getattr(column, "chunks", [column]):
+        dst[start : start + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
+        start += len(chunk)
+
+
+def _is_text(t) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _arrow_codes(column, classes: tuple[str, ...]) -> np.ndarray | None:
+    """Class index of each label of an Arrow text or integer column; None if a label is
+    missing or not a class (the pandas path then names it)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+    if column.null_count or not (_is_text(column.type) or pa.types.is_integer(t)):
+        return None
+    coded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
+    index = {c: i for i, c in enumerate(classes)}
+    out = []
+    for chunk in getattr(coded, "chunks", [coded]):
+        lut = np.array([index.get(str(v), -1) for v in chunk.dictionary.to_pylist()] + [-1], dtype=np.intp)
+        out.append(lut[chunk.indices.to_numpy(zero_copy_only=False)])
+    codes = np.concatenate(out) if out else np.zeros(0, dtype=np.intp)
+    return None if (codes < 0).any() else codes
 
 
 def _text_values(s: pd.Series) -> pd.Categorical:
@@ -774,9 +864,11 @@ class LoadedInput:
         if self._consumed:
             raise RuntimeError("LoadedInput.batches() can be iterated only once")
         self._consumed = True
-        for frame in self._reader.frames(self.layout, self.chunk_rows):
+        for frame in self._reader.frames(self.layout, self.chunk_rows):  # pandas or Arrow
             for start in range(0, len(frame), self.chunk_rows):  # a reader's piece may hold more rows
-                part = frame.iloc[start : start + self.chunk_rows] if len(frame) > self.chunk_rows else frame
+                part = frame if len(frame) <= self.chunk_rows else (
+                    frame.iloc[start : start + self.chunk_rows] if isinstance(frame, pd.DataFrame)
+                    else frame.slice(start, self.chunk_rows))
                 batch = self._validator.batch(part, self.rows)
                 self.rows += len(batch)
                 if batch.w is not None:
@@ -837,7 +929,7 @@ def read_table(source: str | os.PathLike | pd.DataFrame, spec: InputSpec) -> tup
     """Read the columns an evaluation needs into memory (for aligning two inputs)."""
     reader = _open_reader(source)
     layout = plan_layout(reader.columns, spec, reader.info.name)
-    frames = [f for f in reader.frames(layout, DEFAULT_CHUNK_ROWS) if len(f)]
+    frames = [f if isinstance(f, pd.DataFrame) else f.to_pandas() for f in reader.frames(layout, DEFAULT_CHUNK_ROWS) if len(f)]
     if not frames:
         raise InputError(reader.info.name, "has a header but no rows")
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
