@@ -252,6 +252,8 @@ class RowSample:
     """A uniform sample of rows that merges: the rows with the smallest hash of their position.
 
     ``logq`` holds ln(clip(Q)); ``target`` the class index (hard labels) or P (soft targets).
+    Merging only appends until twice ``size`` rows are held, then keeps the ``size``
+    smallest keys; :meth:`compact` gives the sample itself.
     """
 
     keys: np.ndarray
@@ -261,25 +263,28 @@ class RowSample:
     size: int
 
     def __add__(self, other: RowSample) -> RowSample:
-        return _bottom(
+        merged = RowSample(
             np.concatenate([self.keys, other.keys]),
             np.concatenate([self.logq, other.logq]),
             np.concatenate([self.target, other.target]),
             np.concatenate([self.w, other.w]),
             self.size,
         )
+        return merged.compact() if len(merged.keys) > 2 * self.size else merged
 
     def bound(self) -> np.uint64 | None:
-        """When full: the largest key kept. A row with a larger key can never enter the sample."""
-        return self.keys.max() if len(self.keys) >= self.size else None
+        """Once ``size`` rows are held: the size-th smallest key. A row with a larger key
+        can never enter the sample."""
+        if len(self.keys) < self.size:
+            return None
+        return np.partition(self.keys, self.size - 1)[self.size - 1]
 
-
-def _bottom(keys, logq, target, w, size) -> RowSample:
-    if len(keys) > size:
-        keep = np.argpartition(keys, size - 1)[:size]
-        keep.sort()
-        keys, logq, target, w = keys[keep], logq[keep], target[keep], w[keep]
-    return RowSample(keys, logq, target, w, size)
+    def compact(self) -> RowSample:
+        """The ``size`` rows with the smallest keys, in the order they were merged."""
+        if len(self.keys) <= self.size:
+            return self
+        keep = np.sort(np.argpartition(self.keys, self.size - 1)[: self.size])
+        return RowSample(self.keys[keep], self.logq[keep], self.target[keep], self.w[keep], self.size)
 
 
 def _positions(batch: Batch) -> np.ndarray:
@@ -326,6 +331,7 @@ def _temperature_loss(beta: float, logq: np.ndarray, target: np.ndarray, w: np.n
 def fit_temperature(sample: RowSample, total_rows: int) -> TemperatureFit:
     """Fit T on the sample. The loss is convex in β = 1/T, so the optimum is unique;
     it is searched for β in [1e-4, 1e3] and β at the lower end means T → ∞."""
+    sample = sample.compact()
     logq, target, w = sample.logq, sample.target, sample.w
     wsum = w.sum()
 
