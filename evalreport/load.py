@@ -33,7 +33,7 @@ from .ladder import UNITS
 #: Rows whose probabilities sum to 1 within this are scored as they are.
 SUM_TOLERANCE = 1e-3
 #: Rows validated and reduced at a time (bounds the temporaries of rows × classes).
-DEFAULT_CHUNK_ROWS = 262_144
+DEFAULT_CHUNK_ROWS = 131_072
 #: Float64 machine epsilon, the default clip (as ``sklearn.metrics.log_loss``).
 DEFAULT_EPS = float(np.finfo(np.float64).eps)
 #: Strings read as "missing" in numeric columns. Label, id and slice columns
