@@ -184,13 +184,20 @@ def report(
             raise UsageError("--scheduler goes with --engine dask")
         with _Progress() as progress:
             result = evaluate(predictions, **_inputs(opts), ladder=ladder, on_rows=progress)
-    outputs = [(output, result.to_html())]
+    outputs = [(output, _html(result))]
     if json_path:
         outputs.append((json_path, result.to_json()))
     if markdown:
         outputs.append((markdown, result.to_markdown()))
     write_all(outputs)
     _summary(result, [p for p, _ in outputs if p != "-"])
+
+
+def _html(result) -> str:
+    """The report page, its charts drawn on two processes where that helps (see all_charts)."""
+    from .render.charts import drawing_processes
+
+    return result.to_html(processes=drawing_processes())
 
 
 def _inputs(opts: dict) -> dict:
@@ -302,7 +309,7 @@ def check(
 
     outputs = []
     if output:
-        outputs.append((output, result.to_html()))
+        outputs.append((output, _html(result)))
     if json_path:
         outputs.append((json_path, dumps(check_to_dict(report))))
     md = check_to_markdown(report)

@@ -17,9 +17,8 @@ import hashlib
 import io
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -211,14 +210,15 @@ class _CsvReader(_Reader):
         # parse the next piece on a second thread while the caller works on this one
         return _prefetch(self._parse(layout, chunk_rows))
 
-    def _parse(self, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    def _parse(self, layout: Layout, chunk_rows: int) -> Iterator:
         with ThreadPoolExecutor(1, thread_name_prefix="evalreport-hash") as pool:
             sha = pool.submit(_sha256_file, self._fs_path) if self.info.sha256 is None else None
             yield from self._parse_pieces(layout, chunk_rows)
             if sha is not None:
                 self.info = SourceInfo(self.info.name, self.info.path, sha.result(), self.info.format)
 
-    def _parse_pieces(self, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    def _parse_pieces(self, layout: Layout, chunk_rows: int) -> Iterator:
+        """Arrow tables, or pandas frames for a piece Arrow rejects."""
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
@@ -351,7 +351,7 @@ class _ParquetReader(_Reader):
     def frames(self, layout: Layout, chunk_rows: int) -> Iterator:
         return _prefetch(self._decode(layout, chunk_rows))
 
-    def _decode(self, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    def _decode(self, layout: Layout, chunk_rows: int) -> Iterator:
         with ThreadPoolExecutor(1, thread_name_prefix="evalreport-hash") as pool:
             sha = pool.submit(_sha256_file, self._fs_path) if self.info.sha256 is None else None
             got_any = False
@@ -681,7 +681,6 @@ class _Validator:
         chunk needs a closer look: nulls, values outside [0, 1], rows not summing to 1, unknown
         labels, bad weights, other modes (binary score, logits, soft targets)."""
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         lay, spec = self.layout, self.spec
         if lay.mode != "labels" or spec.logits:
@@ -708,16 +707,9 @@ class _Validator:
                 return None
         groups = {}
         for g in lay.group_cols:
-            col = table.column(g)
-            if col.null_count or not _is_text(col.type):
+            groups[g] = _arrow_categories(table.column(g))
+            if groups[g] is None:
                 return None
-            coded = pc.dictionary_encode(col) if not pa.types.is_dictionary(col.type) else col
-            coded = (coded.unify_dictionaries() if hasattr(coded, "unify_dictionaries") else coded)
-            chunks = getattr(coded, "chunks", [coded])
-            dictionary = chunks[0].dictionary if chunks else pa.array([], pa.string())
-            codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks]) if chunks else np.zeros(0)
-            groups[g] = pd.Categorical.from_codes(codes.astype(np.int32, copy=False),
-                                                  categories=pd.Index(dictionary.to_pylist(), dtype=object))
         ids = table.column(lay.id_col).to_pandas().reset_index(drop=True) if lay.id_col else None
         return Batch(row0=row0, q=q, y=y, p=None, w=w, groups=groups, ids=ids, renormalized=0)
 
@@ -756,6 +748,22 @@ def _is_text(t) -> bool:
     if pa.types.is_dictionary(t):
         t = t.value_type
     return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _arrow_categories(column) -> pd.Categorical | None:
+    """An Arrow text column as categories (its dictionary, unified across chunks), or None
+    when it has missing values (the pandas path files them under MISSING_GROUP)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if column.null_count or not _is_text(column.type):
+        return None
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()  # one dictionary for all chunks
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    codes = column.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(column.dictionary.to_pylist(), dtype=object))
 
 
 def _arrow_codes(column, classes: tuple[str, ...]) -> np.ndarray | None:

@@ -186,10 +186,12 @@ class Result:
 
         return to_markdown(self)
 
-    def to_html(self) -> str:
+    def to_html(self, processes: int = 1) -> str:
+        """The self-contained HTML report. ``processes=2`` draws half the charts in a forked
+        copy of the process (Linux; the command line does so), with the same result."""
         from .render.html import to_html
 
-        return to_html(self)
+        return to_html(self, processes=processes)
 
 
 @dataclass(frozen=True)

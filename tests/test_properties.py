@@ -60,10 +60,10 @@ def _assert_same(a: dict, b: dict, tol: float = 1e-12, path: str = "") -> None:
 )
 def test_cross_entropy_is_entropy_plus_kl_per_row(p, q):
     k = min(len(p), len(q))
+    if sum(p[:k]) <= 0 or sum(q[:k]) <= 0:  # cut to k values, a distribution can lose all its mass
+        return
     P = np.array(p[:k]) / np.sum(p[:k])
     Q = np.array(q[:k]) / np.sum(q[:k])
-    if P.sum() == 0 or Q.sum() == 0:
-        return
     f = row_figures(Q[None, :], p=P[None, :], eps=EPS)
     assert f.ce[0] == pytest.approx(f.h[0] + f.kl[0], abs=1e-12)
     assert f.kl[0] >= -1e-12  # Gibbs' inequality (up to clipping at eps)

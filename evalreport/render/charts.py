@@ -421,13 +421,20 @@ def ovr_chart(r) -> Chart | None:
     return Chart(_to_uri(fig), title, alt)
 
 
-def all_charts(r, processes: int | None = None) -> dict:
+def drawing_processes() -> int:
+    """2 where a forked copy of the process can draw half the charts (Linux, more than one
+    core), else 1. The command line uses it; library calls draw in their own process unless
+    asked, as forking a program's other threads' state is the program's call."""
+    return 2 if (os.cpu_count() or 1) > 1 and sys.platform.startswith("linux") and hasattr(os, "fork") else 1
+
+
+def all_charts(r, processes: int = 1) -> dict:
     """Every chart of the report, by name.
 
-    matplotlib draws on one core; on Linux the charts are shared with a forked
-    copy of this process (``processes=2``, the default where there are two
-    cores), which hands its charts back through a pipe. Should it fail, the
-    charts it owed are drawn here: the report is the same either way.
+    matplotlib draws on one core. With ``processes=2`` the charts are shared
+    with a forked copy of this process, which hands its charts back through a
+    pipe; should it fail or hang, the charts it owed are drawn here: the report
+    is the same either way.
     """
     jobs = {
         "reliability": reliability_chart,
@@ -439,16 +446,16 @@ def all_charts(r, processes: int | None = None) -> dict:
         "confusion": confusion_chart,
         "decomposition": decomposition_chart,
     } | {("slices", col): (lambda r, col=col: slice_bars(r, col)) for col in r.groups}
-    if processes is None:
-        processes = 2 if (os.cpu_count() or 1) > 1 and sys.platform.startswith("linux") else 1
     # about half the drawing time, by measurement, goes to the forked copy
     away = {"histogram", "reliability", "per_class", "decomposition"} if processes > 1 else set()
     child = _Forked.start(r, {name: jobs[name] for name in away})
     mine = set(jobs) - away if child else set(jobs)
-    done = {name: jobs[name](r) for name in jobs if name in mine}
-    if child:
-        done |= child.collect()
-        done |= {name: jobs[name](r) for name in away if name not in done}  # what the child did not deliver
+    try:
+        done = {name: jobs[name](r) for name in jobs if name in mine}
+    finally:
+        got = child.collect() if child else {}
+    done |= got
+    done |= {name: jobs[name](r) for name in jobs if name not in done}  # what the child did not deliver
     charts = {name: done[name] for name in jobs if isinstance(name, str)}
     charts["slices"] = {col: done[("slices", col)] for col in r.groups}
     return charts
@@ -456,6 +463,9 @@ def all_charts(r, processes: int | None = None) -> dict:
 
 class _Forked:
     """Charts drawn by a forked copy of this process, handed back pickled through a pipe."""
+
+    #: Seconds to wait for the child once the parent has drawn its share.
+    TIMEOUT = 120.0
 
     def __init__(self, pid: int, fd: int) -> None:
         self._pid, self._fd = pid, fd
@@ -466,8 +476,12 @@ class _Forked:
             return None
         try:
             read_end, write_end = os.pipe()
+        except OSError:
+            return None
+        try:
             pid = os.fork()
-        except (OSError, AttributeError):  # no fork here (Windows) or no resources
+        except OSError:  # no resources: draw everything here
+            os.close(read_end), os.close(write_end)
             return None
         if pid == 0:  # the child: draw, send, and leave without running the parent's cleanup
             code = 1
@@ -482,12 +496,24 @@ class _Forked:
         return cls(pid, read_end)
 
     def collect(self) -> dict:
-        """The child's charts; empty if it failed (the caller then draws them)."""
+        """The child's charts; empty if it failed or timed out (the caller then draws them)."""
+        import select
+        import signal
+        import time
+
+        chunks, deadline = [], time.monotonic() + self.TIMEOUT
         try:
-            with os.fdopen(self._fd, "rb") as src:
-                data = src.read()
+            with os.fdopen(self._fd, "rb", buffering=0) as src:
+                while select.select([src], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                    chunk = src.read(1 << 16)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                else:  # timed out
+                    os.kill(self._pid, signal.SIGKILL)
+                    chunks = []
             _, status = os.waitpid(self._pid, 0)
-            return pickle.loads(data) if status == 0 else {}
+            return pickle.loads(b"".join(chunks)) if status == 0 and chunks else {}
         except (OSError, EOFError, pickle.UnpicklingError):
             return {}
 

@@ -40,7 +40,8 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def to_html(r, created: _dt.datetime | None = None) -> str:
+def to_html(r, created: _dt.datetime | None = None, processes: int = 1) -> str:
+    """The report page; ``processes``: see :func:`charts.all_charts`."""
     created = created or _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
     factor = UNITS[r.unit]
     ladder_rows = [dict(row, range=fmt.band_range(row, factor)) for row in r.ladder.rows()]
@@ -53,7 +54,7 @@ def to_html(r, created: _dt.datetime | None = None) -> str:
         ladder_rows=ladder_rows,
         classes=r.classes_worst_first(),
         max_class_rows=MAX_CLASS_ROWS,
-        charts=charts.all_charts(r),
+        charts=charts.all_charts(r, processes),
         score_name="mean KL(P‖Q)" if r.soft else "cross-entropy",
         loss_at={p: -math.log(p) * factor for p in (0.5, 0.01)},  # the curve's two worked examples
         has_ids=any(w.id is not None for w in r.worst),
