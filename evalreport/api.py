@@ -9,9 +9,10 @@ from itertools import zip_longest
 import pandas as pd
 
 from .errors import UsageError
-from .compute import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, Bootstrap, Stats, accumulate, reduce_batches, rising_rows, row_figures
+from .compute import (BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, Bootstrap, Stats, accumulate, in_order, merge_rising,
+                      reduce_batches, rising_rows, row_figures)
 from .interpret import DEFAULT_LADDER, Ladder, build_comparison, build_result
-from .load import DEFAULT_CHUNK_ROWS, DEFAULT_EPS, InputSpec, LoadedInput, align_pair, read_table
+from .load import DEFAULT_CHUNK_ROWS, DEFAULT_EPS, Batch, InputSpec, LoadedInput, align_pair, read_table
 from .result import Comparison, Result
 
 
@@ -146,13 +147,16 @@ def compare(
     lb = LoadedInput(base_table, spec, chunk_rows=chunk_rows)
     lc = LoadedInput(cand_table, spec, chunk_rows=chunk_rows)
     k = len(lb.layout.classes)
-    sb, sc, rising = Stats(k), Stats(k), ()
-    for bb, bc in zip_longest(lb.batches(), lc.batches()):
+
+    def reduce(pair: tuple[Batch, Batch]) -> tuple[Stats, Stats, tuple]:
+        bb, bc = pair
         fb = row_figures(bb.q, bb.y, bb.p, eps=spec.eps)
         fc = row_figures(bc.q, bc.y, bc.p, eps=spec.eps)
-        sb = sb + accumulate(bb, k, spec.eps, boot, fb)
-        sc = sc + accumulate(bc, k, spec.eps, boot, fc)
-        rising = rising_rows(bb, fb, fc, rising)
+        return accumulate(bb, k, spec.eps, boot, fb), accumulate(bc, k, spec.eps, boot, fc), rising_rows(bb, fb, fc)
+
+    sb, sc, rising = Stats(k), Stats(k), ()
+    for b, c, r in in_order(reduce, zip_longest(lb.batches(), lc.batches())):
+        sb, sc, rising = sb + b, sc + c, merge_rising(rising, r)
     rb = build_result(sb, lb, ladder, unit, options=_describe(spec, lb, unit), bootstrap=boot)
     rc = build_result(sc, lc, ladder, unit, options=_describe(spec, lc, unit), bootstrap=boot)
     return build_comparison(rb, rc, sb, sc, rising, matched_by)

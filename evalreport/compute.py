@@ -750,34 +750,45 @@ def top_rows_loss_share(counts: np.ndarray, losses: np.ndarray, share: float) ->
 MAX_WORKERS = 4
 
 
+def in_order(fn, items, workers: int | None = None):
+    """``fn(item)`` for each item, computed on ``workers`` threads (default: one per core, up
+    to MAX_WORKERS) while the next items are produced, and yielded in input order. At most
+    ``workers + 1`` items are in flight, so memory stays bounded. BLAS is held to one thread
+    meanwhile: its idle threads spin, taking the cores the reader and the workers need."""
+    from threadpoolctl import threadpool_limits
+
+    workers = min(MAX_WORKERS, os.cpu_count() or 1) if workers is None else workers
+    with threadpool_limits(limits=1, user_api="blas"):
+        if workers <= 1:
+            for item in items:
+                yield fn(item)
+            return
+        with ThreadPoolExecutor(workers, thread_name_prefix="evalreport-reduce") as pool:
+            pending: deque = deque()
+            for item in items:
+                pending.append(pool.submit(fn, item))
+                if len(pending) > workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+
 def reduce_batches(batches, n_classes: int, eps: float, boot: Bootstrap | None = None,
                    workers: int | None = None) -> Stats:
     """Fold a stream of batches into one :class:`Stats`.
 
-    Batches are reduced on ``workers`` threads (default: one per core, up to
-    MAX_WORKERS) while the next ones are read, and merged in input order, so the
-    sums — and every figure — are the same whatever the number of threads. At
-    most ``workers + 1`` batches are in flight, so memory stays bounded. BLAS is
-    held to one thread meanwhile: its idle threads spin, taking the cores the
-    reader and the reducers need.
+    Batches are reduced in parallel (:func:`in_order`) and merged in input
+    order, so the sums — and every figure — are the same whatever the number
+    of threads. Each batch's row sample leaves out the rows that cannot enter
+    the merged sample so far (the result is the same, see :func:`row_sample`).
     """
-    from threadpoolctl import threadpool_limits
-
-    workers = min(MAX_WORKERS, os.cpu_count() or 1) if workers is None else workers
     total = Stats(n_classes)
-    with threadpool_limits(limits=1, user_api="blas"):
-        if workers <= 1:
-            for batch in batches:
-                total = total + accumulate(batch, n_classes, eps, boot, sample_below=_bound(total))
-            return total
-        with ThreadPoolExecutor(workers, thread_name_prefix="evalreport-reduce") as pool:
-            pending: deque = deque()
-            for batch in batches:
-                pending.append(pool.submit(accumulate, batch, n_classes, eps, boot, None, _bound(total)))
-                if len(pending) > workers:
-                    total = total + pending.popleft().result()
-            while pending:
-                total = total + pending.popleft().result()
+
+    def reduce(batch: Batch) -> Stats:
+        return accumulate(batch, n_classes, eps, boot, sample_below=_bound(total))
+
+    for stats in in_order(reduce, batches, workers):
+        total = total + stats
     return total
 
 
@@ -815,9 +826,9 @@ class RisingRow:
         return self.candidate - self.baseline
 
 
-def rising_rows(base: Batch, fb: RowFigures, fc: RowFigures, keep: tuple[RisingRow, ...] = ()) -> tuple[RisingRow, ...]:
+def rising_rows(base: Batch, fb: RowFigures, fc: RowFigures) -> tuple[RisingRow, ...]:
     """The WORST_ROWS rows of two aligned batches (their row figures ``fb``, ``fc``) whose loss
-    rose the most, merged into ``keep``."""
+    rose the most, largest rise first (merge batches' with :func:`merge_rising`)."""
     sb, sc = (fb.kl, fc.kl) if base.p is not None else (fb.ce, fc.ce)
     d = sc - sb
     take = min(WORST_ROWS, len(d))
@@ -828,7 +839,12 @@ def rising_rows(base: Batch, fb: RowFigures, fc: RowFigures, keep: tuple[RisingR
         for i in idx
         if d[i] > 0
     ]
-    return tuple(sorted(keep + tuple(rows), key=lambda r: (-r.increase, r.row))[:WORST_ROWS])
+    return merge_rising((), tuple(rows))
+
+
+def merge_rising(a: tuple[RisingRow, ...], b: tuple[RisingRow, ...]) -> tuple[RisingRow, ...]:
+    """The WORST_ROWS largest rises of both, ties broken by position (so merging is associative)."""
+    return tuple(sorted(a + b, key=lambda r: (-r.increase, r.row))[:WORST_ROWS])
 
 
 def paired_interval(base: BootSums, cand: BootSums, field: str = "score", index=None) -> tuple[float, float] | None:

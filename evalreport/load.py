@@ -937,11 +937,22 @@ def read_table(source: str | os.PathLike | pd.DataFrame, spec: InputSpec) -> tup
     """Read the columns an evaluation needs into memory (for aligning two inputs)."""
     reader = _open_reader(source)
     layout = plan_layout(reader.columns, spec, reader.info.name)
-    frames = [f if isinstance(f, pd.DataFrame) else f.to_pandas() for f in reader.frames(layout, DEFAULT_CHUNK_ROWS) if len(f)]
+    frames = [f for f in reader.frames(layout, DEFAULT_CHUNK_ROWS) if len(f)]
     if not frames:
         raise InputError(reader.info.name, "has a header but no rows")
-    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    if not any(isinstance(f, pd.DataFrame) for f in frames):  # all Arrow: join the pieces, convert once
+        import pyarrow as pa
+
+        frame = pa.Table.from_batches([b for f in frames for b in _record_batches(f)]).to_pandas()
+    else:
+        frames = [f if isinstance(f, pd.DataFrame) else f.to_pandas() for f in frames]
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
     return Table(frame, reader.info), layout
+
+
+def _record_batches(piece) -> list:
+    """An Arrow table's record batches, or the record batch itself."""
+    return piece.to_batches() if hasattr(piece, "to_batches") else [piece]
 
 
 def align_pair(base: Table, base_layout: Layout, cand: Table, cand_layout: Layout, spec: InputSpec) -> tuple[Table, str]:
@@ -982,8 +993,7 @@ def align_pair(base: Table, base_layout: Layout, cand: Table, cand_layout: Layou
                              hint="without an id column in both files, rows are matched by position")
         how = "row order"
     if base_layout.label_col:
-        a, b = _as_text(base.frame[base_layout.label_col]), _as_text(frame[cand_layout.label_col])
-        differ = a != b
+        differ = _text_differs(base.frame[base_layout.label_col], frame[cand_layout.label_col])
         if differ.any():
             raise InputError(name, f"labels differ from the baseline's when rows are matched by {how}",
                              column=cand_layout.label_col, rows=(np.flatnonzero(differ)[:5] + 1).tolist(),
@@ -991,6 +1001,18 @@ def align_pair(base: Table, base_layout: Layout, cand: Table, cand_layout: Layou
     # the same column order as the baseline, so both sides number the classes alike
     order = [c for c in base.frame.columns if c in frame.columns] + [c for c in frame.columns if c not in base.frame.columns]
     return Table(frame[order], cand.info), how
+
+
+def _text_differs(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Row by row: do two columns hold different text? (Through their distinct values, not a
+    string per row; missing equals missing.)"""
+    ta, tb = _text_values(a), _text_values(b)
+    vocab = pd.Index(ta.categories).append(pd.Index(tb.categories)).unique()
+
+    def keys(t: pd.Categorical) -> np.ndarray:
+        return np.append(vocab.get_indexer(t.categories), -1)[t.codes]  # code −1 (missing) → −1
+
+    return keys(ta) != keys(tb)
 
 
 @dataclass(frozen=True)
