@@ -333,7 +333,7 @@ def _pieces(stream, size: int) -> Iterator[bytes]:
 
 
 class _ParquetReader(_Reader):
-    """Parquet through Arrow, a row group at a time (no pre-buffering of the whole file),
+    """Parquet through Arrow, page by page (never a whole row group or file in memory),
     decoded on a second thread; a file is hashed on a third as it is read."""
 
     def __init__(self, name: str, path: str | None, raw: bytes | None, fs_path: Path | None) -> None:
@@ -343,7 +343,9 @@ class _ParquetReader(_Reader):
         sha = hashlib.sha256(raw).hexdigest() if raw is not None else None  # files: hashed while read
         self.info = SourceInfo(name, path, sha, "parquet")
         try:
-            self._file = pq.ParquetFile(io.BytesIO(raw) if raw is not None else fs_path, pre_buffer=False)
+            # pages are read through a 1 MiB buffer: memory does not grow with a row group's size
+            self._file = pq.ParquetFile(io.BytesIO(raw) if raw is not None else fs_path, pre_buffer=False,
+                                        buffer_size=1 << 20)
         except Exception as err:  # pyarrow raises several types for a broken file
             raise InputError(name, f"is not a readable Parquet file ({_first_line(err)})") from None
         self.columns = list(self._file.schema_arrow.names)
