@@ -17,8 +17,10 @@ import hashlib
 import io
 import os
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -148,12 +150,32 @@ class _Reader:
         raise NotImplementedError
 
 
-def _sha256_file(path: Path) -> str:
+def _sha256_file(path: Path, stop: threading.Event | None = None) -> str | None:
+    """The file's sha256 (hex); None if ``stop`` was set before the end."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
+            if stop is not None and stop.is_set():
+                return None
             h.update(block)
     return h.hexdigest()
+
+
+@contextmanager
+def _hashed_meanwhile(path: Path | None):
+    """Hash a file on a thread of its own while the caller reads it. Yields a function that
+    waits for the sha256 (None without a file); a caller that leaves early (an input error)
+    stops the hashing instead of waiting for it."""
+    if path is None:
+        yield lambda: None
+        return
+    stop = threading.Event()
+    with ThreadPoolExecutor(1, thread_name_prefix="evalreport-hash") as pool:
+        future = pool.submit(_sha256_file, path, stop)
+        try:
+            yield future.result
+        finally:
+            stop.set()  # once the digest was taken, this changes nothing
 
 
 #: Bytes of CSV parsed at a time by the Arrow reader (about 300,000 rows of 10 classes).
@@ -211,11 +233,10 @@ class _CsvReader(_Reader):
         return _prefetch(self._parse(layout, chunk_rows))
 
     def _parse(self, layout: Layout, chunk_rows: int) -> Iterator:
-        with ThreadPoolExecutor(1, thread_name_prefix="evalreport-hash") as pool:
-            sha = pool.submit(_sha256_file, self._fs_path) if self.info.sha256 is None else None
+        with _hashed_meanwhile(self._fs_path if self.info.sha256 is None else None) as digest:
             yield from self._parse_pieces(layout, chunk_rows)
-            if sha is not None:
-                self.info = SourceInfo(self.info.name, self.info.path, sha.result(), self.info.format)
+            if (sha := digest()) is not None:
+                self.info = SourceInfo(self.info.name, self.info.path, sha, self.info.format)
 
     def _parse_pieces(self, layout: Layout, chunk_rows: int) -> Iterator:
         """Arrow tables, or pandas frames for a piece Arrow rejects."""
@@ -354,16 +375,15 @@ class _ParquetReader(_Reader):
         return _prefetch(self._decode(layout, chunk_rows))
 
     def _decode(self, layout: Layout, chunk_rows: int) -> Iterator:
-        with ThreadPoolExecutor(1, thread_name_prefix="evalreport-hash") as pool:
-            sha = pool.submit(_sha256_file, self._fs_path) if self.info.sha256 is None else None
+        with _hashed_meanwhile(self._fs_path if self.info.sha256 is None else None) as digest:
             got_any = False
             for batch in self._file.iter_batches(batch_size=chunk_rows, columns=layout.usecols):
                 got_any = True
                 yield batch
             if not got_any:
                 yield pd.DataFrame(columns=layout.usecols)
-            if sha is not None:
-                self.info = SourceInfo(self.info.name, self.info.path, sha.result(), self.info.format)
+            if (sha := digest()) is not None:
+                self.info = SourceInfo(self.info.name, self.info.path, sha, self.info.format)
 
 
 @dataclass(frozen=True)
