@@ -178,7 +178,8 @@ def _hashed_meanwhile(path: Path | None):
             stop.set()  # once the digest was taken, this changes nothing
 
 
-#: Bytes of CSV parsed at a time by the Arrow reader (about 300,000 rows of 10 classes).
+#: Bytes of CSV parsed at a time by the Arrow reader (about 80,000 rows of 10 classes; measured
+#: faster than 32 MiB pieces, and a quarter of the memory in flight).
 PIECE_BYTES = 8 << 20
 
 
