@@ -595,7 +595,7 @@ class _Validator:
         present = [c for c in cols if c is not None]
         if not logits and len(present) == len(cols) > 1 and all(frame[c].dtype == np.float64 for c in cols):
             m = frame[list(cols)].to_numpy(dtype=np.float64)  # one block: no copy per column
-            if not (np.isnan(m).any() or (m < 0).any() or (m > 1).any()):
+            if _in_unit_range(m):
                 return self._sums(m, row0, what)
         arrays = []
         for col in cols:
@@ -623,8 +623,7 @@ class _Validator:
 
     def _sums(self, m: np.ndarray, row0: int, what: str) -> tuple[np.ndarray, int]:
         """Rows must sum to 1 within SUM_TOLERANCE, or be renormalised when asked."""
-        sums = m.sum(axis=1)
-        off = np.abs(sums - 1.0) > SUM_TOLERANCE
+        sums, off = _row_sums_off(m)
         if not off.any():
             return m, 0
         prefix = self.spec.target_prefix if what == "targets" else self.spec.prob_prefix
@@ -670,7 +669,7 @@ class _Validator:
                 )
             return positive.astype(np.intp)
         classes = self.layout.classes
-        codes = np.append(pd.Index(classes).get_indexer(values.categories), -1)[values.codes]
+        codes = _class_codes(values, classes)
         unknown = codes < 0
         if unknown.any():
             odd = [str(v) for v in pd.unique(np.asarray(values)[unknown])[:5]]
@@ -684,7 +683,7 @@ class _Validator:
     def weights(self, frame: pd.DataFrame, row0: int) -> np.ndarray:
         col = self.layout.weight_col
         w = self.numeric(frame, col, row0)
-        bad = ~np.isfinite(w) | (w < 0)
+        bad = _bad_weights(w)
         if bad.any():
             self._fail("weights must be finite and not negative", col, bad, row0)
         return w
@@ -716,17 +715,17 @@ class _Validator:
         q = np.empty((n, k), order="F")  # a column per class, each a contiguous run (compute works by column)
         for j, c in enumerate(lay.prob_cols):
             _fill(q[:, j], cols[c])
-        lo, hi = (q.min(), q.max()) if n else (0.0, 0.0)
-        if not (lo >= 0.0 and hi <= 1.0) or (np.abs(q.sum(axis=1) - 1.0) > SUM_TOLERANCE).any():
-            return None  # (NaN fails the comparisons too)
-        y = _arrow_codes(table.column(lay.label_col), lay.classes)
-        if y is None:
+        if not _in_unit_range(q) or _row_sums_off(q)[1].any():
+            return None
+        labels = _arrow_categories(table.column(lay.label_col))
+        y = _class_codes(labels, lay.classes) if labels is not None else None
+        if y is None or (y < 0).any():
             return None
         w = None
         if lay.weight_col:
             w = np.empty(n)
             _fill(w, cols[lay.weight_col])
-            if n and not (w.min() >= 0.0 and np.isfinite(w.max())):
+            if _bad_weights(w).any():
                 return None
         groups = {}
         for g in lay.group_cols:
@@ -765,47 +764,43 @@ def _fill(dst: np.ndarray, column) -> None:
         start += len(chunk)
 
 
-def _is_text(t) -> bool:
-    import pyarrow as pa
+def _in_unit_range(m: np.ndarray) -> bool:
+    """Every value in [0, 1] (NaN fails), in two passes and no temporaries."""
+    return m.size == 0 or bool(m.min() >= 0.0 and m.max() <= 1.0)
 
-    if pa.types.is_dictionary(t):
-        t = t.value_type
-    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+def _row_sums_off(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row sums, and which rows miss 1 by more than SUM_TOLERANCE."""
+    sums = m.sum(axis=1)
+    return sums, np.abs(sums - 1.0) > SUM_TOLERANCE
+
+
+def _bad_weights(w: np.ndarray) -> np.ndarray:
+    """Weights that are not finite or negative."""
+    return ~np.isfinite(w) | (w < 0)
+
+
+def _class_codes(values: pd.Categorical, classes: tuple[str, ...]) -> np.ndarray:
+    """Class index of each text value; −1 where missing or not a class."""
+    return np.append(pd.Index(classes).get_indexer(values.categories), -1)[values.codes]
 
 
 def _arrow_categories(column) -> pd.Categorical | None:
-    """An Arrow text column as categories (its dictionary, unified across chunks), or None
-    when it has missing values (the pandas path files them under MISSING_GROUP)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if column.null_count or not _is_text(column.type):
-        return None
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()  # one dictionary for all chunks
-    if not pa.types.is_dictionary(column.type):
-        column = pc.dictionary_encode(column)
-    codes = column.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-    return pd.Categorical.from_codes(codes, categories=pd.Index(column.dictionary.to_pylist(), dtype=object))
-
-
-def _arrow_codes(column, classes: tuple[str, ...]) -> np.ndarray | None:
-    """Class index of each label of an Arrow text or integer column; None if a label is
-    missing or not a class (the pandas path then names it)."""
+    """An Arrow text or integer column as categories of text (one dictionary for all its
+    chunks), or None when it has missing values or another type (the pandas path decides)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     t = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
-    if column.null_count or not (_is_text(column.type) or pa.types.is_integer(t)):
+    if column.null_count or not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t)):
         return None
-    coded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
-    index = {c: i for i, c in enumerate(classes)}
-    out = []
-    for chunk in getattr(coded, "chunks", [coded]):
-        lut = np.array([index.get(str(v), -1) for v in chunk.dictionary.to_pylist()] + [-1], dtype=np.intp)
-        out.append(lut[chunk.indices.to_numpy(zero_copy_only=False)])
-    codes = np.concatenate(out) if out else np.zeros(0, dtype=np.intp)
-    return None if (codes < 0).any() else codes
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()  # Arrow unifies the chunks' dictionaries
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    codes = column.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    text = [str(v) for v in column.dictionary.to_pylist()]  # integers as the pandas path writes them
+    return pd.Categorical.from_codes(codes, categories=pd.Index(text, dtype=object))
 
 
 def _text_values(s: pd.Series) -> pd.Categorical:
@@ -966,16 +961,11 @@ def read_table(source: str | os.PathLike | pd.DataFrame, spec: InputSpec) -> tup
     if not any(isinstance(f, pd.DataFrame) for f in frames):  # all Arrow: join the pieces, convert once
         import pyarrow as pa
 
-        frame = pa.Table.from_batches([b for f in frames for b in _record_batches(f)]).to_pandas()
+        frame = pa.concat_tables([pa.table(f) for f in frames]).to_pandas()
     else:
         frames = [f if isinstance(f, pd.DataFrame) else f.to_pandas() for f in frames]
         frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
     return Table(frame, reader.info), layout
-
-
-def _record_batches(piece) -> list:
-    """An Arrow table's record batches, or the record batch itself."""
-    return piece.to_batches() if hasattr(piece, "to_batches") else [piece]
 
 
 def align_pair(base: Table, base_layout: Layout, cand: Table, cand_layout: Layout, spec: InputSpec) -> tuple[Table, str]:

@@ -76,10 +76,14 @@ def test_csv_parquet_and_dataframe_give_the_same_report(tmp_path, soft):
 
 def test_chunks_with_different_dictionaries():
     """Arrow's CSV reader gives each block its own dictionary: labels and slices are unified."""
-    from evalreport.load import _arrow_categories, _arrow_codes
+    from evalreport.load import _arrow_categories, _class_codes
 
     chunked = pa.chunked_array([pa.array(["x", "y", "x"]).dictionary_encode(), pa.array(["z", "x"]).dictionary_encode()])
-    assert list(_arrow_categories(chunked)) == ["x", "y", "x", "z", "x"]
-    assert _arrow_codes(chunked, ("z", "y", "x")).tolist() == [2, 1, 2, 0, 2]
-    assert _arrow_codes(chunked, ("x", "y")) is None  # 'z' is no class: the pandas path names it
-    assert _arrow_codes(pa.chunked_array([pa.array([3, 1, 3])]), ("1", "3")).tolist() == [1, 0, 1]
+    values = _arrow_categories(chunked)
+    assert list(values) == ["x", "y", "x", "z", "x"]
+    assert _class_codes(values, ("z", "y", "x")).tolist() == [2, 1, 2, 0, 2]
+    assert _class_codes(values, ("x", "y")).tolist() == [0, 1, 0, -1, 0]  # 'z' is no class
+    integers = _arrow_categories(pa.chunked_array([pa.array([3, 1]), pa.array([3])]))
+    assert list(integers) == ["3", "1", "3"]  # as text, as the pandas path writes them
+    assert _arrow_categories(pa.chunked_array([pa.array(["a", None])])) is None  # missing: the pandas path
+    assert _arrow_categories(pa.chunked_array([pa.array([1.0, 2.0])])) is None  # floats: the pandas path
