@@ -163,9 +163,9 @@ def _by_block(index: np.ndarray, size: int, weights: np.ndarray) -> np.ndarray:
 
 
 def bootstrap_sums(batch: Batch, f: RowFigures, w: np.ndarray, correct: np.ndarray, k: int, eps: float,
-                   keys: np.ndarray | None = None) -> BootSums:
+                   keys: np.ndarray) -> BootSums:
     """Per-block sums of one batch: a few bincounts, whatever the number of replicates.
-    ``keys``: the hashes of the batch's row positions, when the caller has them."""
+    ``keys``: the hashes of the batch's row positions (:func:`_splitmix64`)."""
     m = BOOT_BLOCKS
     score = f.kl if batch.p is not None else f.ce
     block = boot_block(_positions(batch), keys)
@@ -291,15 +291,13 @@ def _positions(batch: Batch) -> np.ndarray:
     return np.arange(batch.row0, batch.row0 + len(batch), dtype=np.uint64)
 
 
-def row_sample(batch: Batch, w: np.ndarray, eps: float, size: int | None = None,
-               keys: np.ndarray | None = None, below: np.uint64 | None = None) -> RowSample:
-    """The batch's rows with the smallest position hashes (``keys``, when the caller has them).
+def row_sample(batch: Batch, w: np.ndarray, eps: float, keys: np.ndarray, below: np.uint64 | None = None) -> RowSample:
+    """The batch's rows with the smallest position hashes ``keys`` (:func:`_splitmix64`).
 
     ``below``: the :meth:`RowSample.bound` of the sample this one will be merged
     into; rows above it are left out early (the merged sample is the same).
     """
-    size = TEMPERATURE_SAMPLE if size is None else size
-    keys = _splitmix64(_positions(batch)) if keys is None else keys
+    size = TEMPERATURE_SAMPLE
     target = batch.y if batch.p is None else batch.p
     keep = np.flatnonzero(keys < below) if below is not None else np.arange(len(keys))
     if len(keep) > size:
@@ -369,7 +367,7 @@ class RowFigures:
     clipped: np.ndarray  # a class with target mass got a probability below eps
 
 
-def pick(m: np.ndarray, j: np.ndarray) -> np.ndarray:
+def _pick(m: np.ndarray, j: np.ndarray) -> np.ndarray:
     """m[i, j[i]] for each row i (a gather on the flat array, in its own memory order)."""
     n = len(j)
     if m.flags.f_contiguous:
@@ -409,7 +407,7 @@ def row_figures(q: np.ndarray, y: np.ndarray | None = None, p: np.ndarray | None
     n, k = q.shape
     pred, pred_prob = _top(q)
     if p is None:
-        true_prob = pick(q, y)
+        true_prob = _pick(q, y)
         ce = -np.log(np.clip(true_prob, eps, 1.0 - eps))
         h = np.zeros(n)
         kl = ce  # one-hot P: KL = CE − 0
@@ -424,7 +422,7 @@ def row_figures(q: np.ndarray, y: np.ndarray | None = None, p: np.ndarray | None
         brier = ((q - p) ** 2).sum(axis=1)
         clipped = ((p > 0) & (q < eps)).any(axis=1)
         true_class = np.argmax(p, axis=1)
-        true_prob = pick(q, true_class)
+        true_prob = _pick(q, true_class)
     if k == 2:
         brier = brier / 2.0
     return RowFigures(
@@ -651,7 +649,7 @@ def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None 
         hist_loss=np.bincount(hb, weights=f.ce, minlength=len(HIST_EDGES) - 1),
         wrong_rows=wrong_rows,
         wrong_loss=wrong_loss,
-        sample=row_sample(batch, w, eps, keys=keys, below=sample_below),
+        sample=row_sample(batch, w, eps, keys, below=sample_below),
     )
 
 

@@ -449,13 +449,12 @@ def all_charts(r, processes: int = 1) -> dict:
     # about half the drawing time, by measurement, goes to the forked copy
     away = {"histogram", "reliability", "per_class", "decomposition"} if processes > 1 else set()
     child = _Forked.start(r, {name: jobs[name] for name in away})
-    mine = set(jobs) - away if child else set(jobs)
     try:
-        done = {name: jobs[name](r) for name in jobs if name in mine}
+        done = {name: draw(r) for name, draw in jobs.items() if not (child and name in away)}
     finally:
-        got = child.collect() if child else {}
-    done |= got
-    done |= {name: jobs[name](r) for name in jobs if name not in done}  # what the child did not deliver
+        from_child = child.collect() if child else {}
+    done |= from_child
+    done |= {name: draw(r) for name, draw in jobs.items() if name not in done}  # what the child did not deliver
     charts = {name: done[name] for name in jobs if isinstance(name, str)}
     charts["slices"] = {col: done[("slices", col)] for col in r.groups}
     return charts
