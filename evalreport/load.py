@@ -780,8 +780,8 @@ def _bad_weights(w: np.ndarray) -> np.ndarray:
     return ~np.isfinite(w) | (w < 0)
 
 
-def _class_codes(values: pd.Categorical, classes: tuple[str, ...]) -> np.ndarray:
-    """Class index of each text value; −1 where missing or not a class."""
+def _class_codes(values: pd.Categorical, classes) -> np.ndarray:
+    """Index in ``classes`` of each text value; −1 where missing or not among them."""
     return np.append(pd.Index(classes).get_indexer(values.categories), -1)[values.codes]
 
 
@@ -1021,11 +1021,7 @@ def _text_differs(a: pd.Series, b: pd.Series) -> np.ndarray:
     string per row; missing equals missing.)"""
     ta, tb = _text_values(a), _text_values(b)
     vocab = pd.Index(ta.categories).append(pd.Index(tb.categories)).unique()
-
-    def keys(t: pd.Categorical) -> np.ndarray:
-        return np.append(vocab.get_indexer(t.categories), -1)[t.codes]  # code −1 (missing) → −1
-
-    return keys(ta) != keys(tb)
+    return _class_codes(ta, vocab) != _class_codes(tb, vocab)  # missing is −1 on both sides
 
 
 @dataclass(frozen=True)

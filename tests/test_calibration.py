@@ -43,9 +43,11 @@ def test_ece_hand_worked_with_rows_on_bin_edges():
     assert c.bins[8].accuracy == 0.5 and c.bins[8].confidence == pytest.approx(0.6)
 
 
-def naive_calibration(q: np.ndarray, y: np.ndarray, w: np.ndarray, bins: int = 15):
+def naive_calibration(q: np.ndarray, y: np.ndarray, w: np.ndarray, bins: int = 15, target: np.ndarray | None = None):
     """A deliberately plain reference: loops over rows and bins. The edges are b/15 rounded
-    to the nearest double, as a probability written "0.2" is."""
+    to the nearest double, as a probability written "0.2" is. ``target``: soft targets P
+    (the one-vs-rest truth of class k is P_k; ``y`` is then argmax P)."""
+    target = np.eye(q.shape[1])[y] if target is None else target
     def bin_of(c: float) -> int:
         for b in range(bins):
             if float(Fraction(b, bins)) < c <= float(Fraction(b + 1, bins)):
@@ -65,27 +67,35 @@ def naive_calibration(q: np.ndarray, y: np.ndarray, w: np.ndarray, bins: int = 1
     per_class = []
     for k in range(q.shape[1]):
         s_q, s_y = [0.0] * bins, [0.0] * bins
-        for qi, yi, wi in zip(q, y, w):
+        for qi, ti, wi in zip(q, target, w):
             b = bin_of(float(qi[k]))
             s_q[b] += wi * qi[k]
-            s_y[b] += wi * (yi == k)
+            s_y[b] += wi * ti[k]
         per_class.append(sum(abs(s_y[b] - s_q[b]) for b in range(bins)) / total)
     return ece, max(gaps), per_class
 
 
-@pytest.mark.parametrize("case", ["digits", "weighted-random"])
+@pytest.mark.parametrize("case", ["digits", "weighted-random", "soft-targets"])
 def test_ece_against_a_naive_reference(case):
+    target = None
     if case == "digits":
         df = pd.read_csv(EXAMPLES / "digits_predictions.csv")
         q, y, w = df[[f"p_{k}" for k in range(10)]].to_numpy(), df["label"].to_numpy(), np.ones(len(df))
         c = evaluate(EXAMPLES / "digits_predictions.csv").calibration
-    else:
+    elif case == "weighted-random":
         rng = np.random.default_rng(4)
         df = random_predictions(rng, 400, 4, weights=True)
         q = df[[f"p_c{j}" for j in range(4)]].to_numpy()
         y, w = df["label"].str[1:].astype(int).to_numpy(), df["w"].to_numpy()
         c = evaluate(df, weight_col="w").calibration
-    ece, mce, per_class = naive_calibration(q, y, w)
+    else:  # soft targets
+        rng = np.random.default_rng(6)
+        df = random_predictions(rng, 400, 4, soft=True, weights=True)
+        q = df[[f"p_c{j}" for j in range(4)]].to_numpy()
+        target = df[[f"t_c{j}" for j in range(4)]].to_numpy()
+        y, w = target.argmax(axis=1), df["w"].to_numpy()
+        c = evaluate(df, target_prefix="t_", weight_col="w").calibration
+    ece, mce, per_class = naive_calibration(q, y, w, target=target)
     assert c.ece == pytest.approx(ece, abs=1e-12)
     assert c.mce == pytest.approx(mce, abs=1e-12)
     assert [e for _, e in c.per_class] == pytest.approx(per_class, abs=1e-12)

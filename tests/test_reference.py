@@ -210,3 +210,26 @@ def test_histogram_quantile_hand_worked():
     assert histogram_quantile(np.array([0, 2, 0]), 0.5, edges) == pytest.approx(2.0)  # geometric middle of [1, 4]
     assert histogram_quantile(np.array([4, 0, 0]), 0.25, edges) == pytest.approx(0.25)  # linear in the first bin
     assert histogram_quantile(np.array([0, 0, 3]), 0.5, edges) == 4.0  # open last bin: its lower edge
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_row_helpers_against_numpy_and_scipy(order):
+    """Top class (first on ties, as argmax), its probability, the true class's probability and
+    the row entropy, against np.argmax, take_along_axis and scipy's entr."""
+    from scipy.special import entr
+
+    from evalreport.compute import _pick, _row_entropy, _top
+
+    rng = np.random.default_rng(2)
+    q = rng.dirichlet(np.full(5, 0.3), size=2000)
+    q[:40] = 0.2  # five-way ties
+    q[40:80] = [0.4, 0.1, 0.4, 0.1, 0.0]  # a tie between two columns, and a zero
+    q[80:90] = np.eye(5)[rng.integers(0, 5, 10)]  # certainty: zeros elsewhere
+    q[90:95, 3] = 1e-310  # subnormal probabilities
+    q = np.asarray(q, order=order)
+    pred, top = _top(q)
+    assert np.array_equal(pred, np.argmax(q, axis=1))
+    assert np.array_equal(top, q.max(axis=1))
+    y = rng.integers(0, 5, len(q))
+    assert np.array_equal(_pick(q, y), np.take_along_axis(q, y[:, None], axis=1)[:, 0])
+    np.testing.assert_allclose(_row_entropy(q), entr(q).sum(axis=1), rtol=1e-14, atol=1e-300)
