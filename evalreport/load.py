@@ -163,9 +163,10 @@ def _sha256_file(path: Path, stop: threading.Event | None = None) -> str | None:
 
 @contextmanager
 def _hashed_meanwhile(path: Path | None):
-    """Hash a file on a thread of its own while the caller reads it. Yields a function that
-    waits for the sha256 (None without a file); a caller that leaves early (an input error)
-    stops the hashing instead of waiting for it."""
+    """Hash a file on a thread of its own while the caller reads it — for Parquet, whose
+    reader reads only the columns it needs, so the hash needs a read of its own. Yields a
+    function that waits for the sha256 (None without a file); a caller that leaves early
+    (an input error) stops the hashing instead of waiting for it."""
     if path is None:
         yield lambda: None
         return
@@ -176,6 +177,36 @@ def _hashed_meanwhile(path: Path | None):
             yield future.result
         finally:
             stop.set()  # once the digest was taken, this changes nothing
+
+
+class _Hashing:
+    """A binary stream that hashes what is read through it, in order, on a thread of its own
+    (hashlib releases the GIL), so the file is read once and the hash costs the reader nothing."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self._sha = hashlib.sha256()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="evalreport-hash")  # one thread: in order
+
+    def _hashed(self, data: bytes) -> bytes:
+        if data:
+            self._pool.submit(self._sha.update, data)
+        return data
+
+    def read(self, n: int = -1) -> bytes:
+        return self._hashed(self._stream.read(n))
+
+    def readline(self) -> bytes:
+        return self._hashed(self._stream.readline())
+
+    def hexdigest(self) -> str:
+        self._pool.shutdown(wait=True)
+        return self._sha.hexdigest()
+
+    def close(self) -> None:
+        """Stop: hashing not yet done is dropped (an input error does not wait for it)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._stream.close()
 
 
 #: Bytes of CSV parsed at a time by the Arrow reader (about 80,000 rows of 10 classes; measured
@@ -234,17 +265,15 @@ class _CsvReader(_Reader):
         return _prefetch(self._parse(layout, chunk_rows))
 
     def _parse(self, layout: Layout, chunk_rows: int) -> Iterator:
-        with _hashed_meanwhile(self._fs_path if self.info.sha256 is None else None) as digest:
-            yield from self._parse_pieces(layout, chunk_rows)
-            if (sha := digest()) is not None:
-                self.info = SourceInfo(self.info.name, self.info.path, sha, self.info.format)
-
-    def _parse_pieces(self, layout: Layout, chunk_rows: int) -> Iterator:
-        """Arrow tables, or pandas frames for a piece Arrow rejects."""
+        """Arrow tables, or pandas frames for a piece Arrow rejects. A file's bytes are
+        hashed as they are read (one read), the hashing on a thread of its own."""
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
-        stream = self._open()
+        raw = io.BytesIO(self._raw) if self._raw is not None else open(self._fs_path, "rb")
+        hashing = _Hashing(raw) if self.info.sha256 is None else None
+        source = hashing or raw
+        stream = gzip.GzipFile(fileobj=source, mode="rb") if self._gz else source
         # labels and slice values repeat: read them as categories (codes and a few distinct strings)
         coded = {c: pa.dictionary(pa.int32(), pa.string()) for c in [layout.label_col, *layout.group_cols] if c}
         types = {c: pa.float64() for c in layout.numeric_cols} | {c: pa.string() for c in layout.text_cols} | coded
@@ -263,10 +292,16 @@ class _CsvReader(_Reader):
                     yield pacsv.read_csv(pa.py_buffer(piece), read_options=read, convert_options=convert)
                 except (pa.ArrowInvalid, pa.ArrowTypeError):
                     yield from self._pandas_frames(io.BytesIO(bytes(piece)), layout, chunk_rows)
+            if hashing is not None:
+                while hashing.read(1 << 20):  # what a compressed stream left unread, for the hash
+                    pass
+                self.info = SourceInfo(self.info.name, self.info.path, hashing.hexdigest(), self.info.format)
         except (gzip.BadGzipFile, EOFError) as err:
             raise InputError(self.info.name, f"cannot be read as gzip-compressed CSV ({err})") from None
         finally:
             stream.close()
+            if hashing is not None:
+                hashing.close()
 
     def _pandas_frames(self, source, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
         """A piece of CSV (no header line) through pandas: its errors name the offending values."""
