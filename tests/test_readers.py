@@ -46,7 +46,9 @@ def test_arrow_fast_path_gives_the_pandas_batch(dictionary):
     "spoil",
     [
         lambda df: df.assign(p_c0=df["p_c0"].where(df.index != 7)),  # a missing probability
-        lambda df: df.assign(p_c0=df["p_c0"] + 0.01),  # rows that do not sum to 1
+        lambda df: df.assign(p_c0=df["p_c0"] * 0.5),  # rows that do not sum to 1 (all within [0, 1])
+        lambda df: df.assign(p_c0=df["p_c0"].where(df.index != 2, 1.2),
+                             p_c1=df["p_c1"].where(df.index != 2, -0.2 - df["p_c2"])),  # sums to 1, outside [0, 1]
         lambda df: df.assign(label=df["label"].where(df.index != 3, "nope")),  # an unknown label
         lambda df: df.assign(w=df["w"].where(df.index != 5, -1.0)),  # a negative weight
         lambda df: df.assign(g=df["g"].where(df.index != 9)),  # a missing slice value
