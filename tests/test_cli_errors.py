@@ -149,7 +149,7 @@ def test_csv_pieces_cut_only_at_line_ends_outside_quotes(tmp_path, monkeypatch, 
     import gzip as gz
     import hashlib
 
-    import evalreport.load as load
+    import evalreport.load.csv as load  # where PIECE_BYTES lives
     from evalreport import evaluate
 
     df = pd.read_csv(examples / "iris_predictions.csv")

@@ -1,0 +1,117 @@
+"""Pairs of inputs: two models' predictions for the same rows (compare, check --baseline)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..ladder import UNITS
+from .frame import Table
+from .source import _open_reader
+from .spec import DEFAULT_CHUNK_ROWS, InputSpec, Layout, _list_cols, plan_layout
+from .validate import _as_text, _class_codes, _text_values
+
+# --------------------------------------------------------------------------- pairs of inputs
+
+
+def read_table(source: str | os.PathLike | pd.DataFrame, spec: InputSpec) -> tuple[Table, Layout]:
+    """Read the columns an evaluation needs into memory (for aligning two inputs)."""
+    reader = _open_reader(source)
+    layout = plan_layout(reader.columns, spec, reader.info.name)
+    frames = [f for f in reader.frames(layout, DEFAULT_CHUNK_ROWS) if len(f)]
+    if not frames:
+        raise InputError(reader.info.name, "has a header but no rows")
+    if not any(isinstance(f, pd.DataFrame) for f in frames):  # all Arrow: join the pieces, convert once
+        import pyarrow as pa
+
+        frame = pa.concat_tables([pa.table(f) for f in frames]).to_pandas()
+    else:
+        frames = [f if isinstance(f, pd.DataFrame) else f.to_pandas() for f in frames]
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    return Table(frame, reader.info), layout
+
+
+def align_pair(base: Table, base_layout: Layout, cand: Table, cand_layout: Layout, spec: InputSpec) -> tuple[Table, str]:
+    """The candidate's rows in the baseline's order, and how they were matched.
+
+    Rows are matched on the id column when both inputs have it, else by
+    position. Different classes, ids, row counts or labels are input errors.
+    """
+    name = cand.info.name
+    if set(base_layout.classes) != set(cand_layout.classes) or base_layout.mode != cand_layout.mode:
+        raise InputError(
+            name,
+            "its classes differ from the baseline's",
+            hint=f"baseline {_list_cols(base_layout.classes)}, candidate {_list_cols(cand_layout.classes)}",
+        )
+    id_col = spec.id_col or ("id" if base_layout.id_col and cand_layout.id_col else None)
+    frame = cand.frame
+    if id_col and id_col in base.frame and id_col in frame:
+        base_ids, cand_ids = _as_text(base.frame[id_col]), _as_text(frame[id_col])
+        for table, ids in ((base, base_ids), (cand, cand_ids)):
+            dup = pd.Series(ids).duplicated(keep=False).to_numpy()
+            if dup.any():
+                raise InputError(table.info.name, "ids must be unique to match rows", column=id_col,
+                                 rows=(np.flatnonzero(dup)[:5] + 1).tolist(), more=dup.sum() > 5)
+        position = pd.Index(cand_ids).get_indexer(base_ids)
+        missing = position < 0
+        if missing.any() or len(cand_ids) != len(base_ids):
+            extra = np.setdiff1d(cand_ids.astype(str), base_ids.astype(str))
+            what = (f"{missing.sum()} baseline id(s) are missing from it, e.g. '{base_ids[missing][0]}'" if missing.any()
+                    else f"{len(extra)} of its id(s) are not in the baseline, e.g. '{extra[0]}'")
+            raise InputError(name, f"its rows do not match the baseline's: {what}", column=id_col,
+                             hint="both files must hold predictions for the same rows")
+        frame = frame.iloc[position].reset_index(drop=True)
+        how = f"id column '{id_col}'"
+    else:
+        if len(frame) != len(base.frame):
+            raise InputError(name, f"has {len(frame)} rows but the baseline has {len(base.frame)}",
+                             hint="without an id column in both files, rows are matched by position")
+        how = "row order"
+    if base_layout.label_col:
+        differ = _text_differs(base.frame[base_layout.label_col], frame[cand_layout.label_col])
+        if differ.any():
+            raise InputError(name, f"labels differ from the baseline's when rows are matched by {how}",
+                             column=cand_layout.label_col, rows=(np.flatnonzero(differ)[:5] + 1).tolist(),
+                             more=differ.sum() > 5, hint="row numbers are in the baseline's order")
+    # the same column order as the baseline, so both sides number the classes alike
+    order = [c for c in base.frame.columns if c in frame.columns] + [c for c in frame.columns if c not in base.frame.columns]
+    return Table(frame[order], cand.info), how
+
+
+def _text_differs(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Row by row: do two columns hold different text? (Through their distinct values, not a
+    string per row; missing equals missing.)"""
+    ta, tb = _text_values(a), _text_values(b)
+    vocab = pd.Index(ta.categories).append(pd.Index(tb.categories)).unique()
+    return _class_codes(ta, vocab) != _class_codes(tb, vocab)  # missing is −1 on both sides
+
+
+@dataclass(frozen=True)
+class JsonBaseline:
+    """A previous run's JSON: enough for a point comparison of the band score."""
+
+    path: str
+    band_score_nats: float
+    rows: int
+    classes: tuple[str, ...]
+
+
+def read_json_baseline(path: str) -> JsonBaseline:
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        unit = data["unit"]
+        score = float(data["overall"]["band_score"])
+        return JsonBaseline(path, score / UNITS[unit], int(data["rows"]), tuple(data["classes"]))
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise InputError(path, f"is not an evalreport JSON report ({type(err).__name__}: {err})",
+                         hint="pass the JSON written by 'evalreport report --json', or the baseline's predictions") from None

@@ -1,0 +1,245 @@
+"""The input options and what a header means: InputSpec, SourceInfo, Layout, Batch, plan_layout."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError, UsageError
+
+#: Rows whose probabilities sum to 1 within this are scored as they are.
+SUM_TOLERANCE = 1e-3
+#: Rows validated and reduced at a time (bounds the temporaries of rows × classes).
+DEFAULT_CHUNK_ROWS = 131_072
+#: Float64 machine epsilon, the default clip (as ``sklearn.metrics.log_loss``).
+DEFAULT_EPS = float(np.finfo(np.float64).eps)
+#: Strings read as "missing" in numeric columns. Label, id and slice columns
+#: keep every string as it is, so a class called "NA" stays a class.
+NUMERIC_NA = ["", "NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "null", "NULL", "None", "#N/A", "<NA>"]
+MISSING_GROUP = "(missing)"
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How to read a predictions table (the contract's input options)."""
+
+    label_col: str = "label"
+    prob_prefix: str = "p_"
+    score_col: str | None = None
+    positive_label: str = "1"
+    target_prefix: str | None = None
+    logits: bool = False
+    weight_col: str | None = None
+    group_by: tuple[str, ...] = ()
+    id_col: str | None = None  # None: use "id" when the table has it
+    eps: float = DEFAULT_EPS
+    renormalize: bool = False
+
+    @classmethod
+    def from_options(cls, options: Mapping) -> InputSpec:
+        """The spec among keyword options (evaluate()'s or the CLI's); other keys are ignored."""
+        return cls(**{f.name: options[f.name] for f in fields(cls) if f.name in options})
+
+    def __post_init__(self) -> None:
+        if isinstance(self.group_by, str):
+            object.__setattr__(self, "group_by", (self.group_by,))
+        if not (0 < self.eps < 0.5):
+            raise UsageError(f"--eps must lie in (0, 0.5), got {self.eps}")
+        if not self.prob_prefix and self.score_col is None:
+            raise UsageError("--prob-prefix must not be empty")
+        object.__setattr__(self, "group_by", tuple(self.group_by or ()))
+        object.__setattr__(self, "positive_label", str(self.positive_label))
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Where the rows came from, for the report's metadata."""
+
+    name: str  # what error messages and the report call it
+    path: str | None
+    sha256: str | None
+    format: str  # csv, csv.gz, parquet, dataframe
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What each column means, decided from the header alone."""
+
+    mode: str  # "labels" (hard labels, one column per class), "score" (binary), "soft"
+    classes: tuple[str, ...]  # in "score" mode the negative name is settled after reading
+    prob_cols: tuple[str, ...]
+    target_cols: tuple[str | None, ...] | None
+    label_col: str | None
+    weight_col: str | None
+    group_cols: tuple[str, ...]
+    id_col: str | None
+
+    @property
+    def numeric_cols(self) -> list[str]:
+        cols = list(self.prob_cols) + [c for c in self.target_cols or () if c]
+        return cols + ([self.weight_col] if self.weight_col else [])
+
+    @property
+    def text_cols(self) -> list[str]:
+        cols = [self.label_col] if self.label_col else []
+        cols += list(self.group_cols)
+        if self.id_col and self.id_col not in cols:
+            cols.append(self.id_col)
+        return cols
+
+    @property
+    def usecols(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for c in self.numeric_cols + self.text_cols:
+            seen[c] = None
+        return list(seen)
+
+
+@dataclass
+class Batch:
+    """One chunk of validated rows, ready for :mod:`evalreport.compute`."""
+
+    row0: int  # 0-based position of the first row in the whole input
+    q: np.ndarray  # (n, K) predicted distributions (softmaxed / renormalised), not clipped
+    y: np.ndarray | None  # (n,) true class index (hard labels)
+    p: np.ndarray | None  # (n, K) target distributions (soft targets)
+    w: np.ndarray | None  # (n,) sample weights
+    groups: dict[str, pd.Categorical] = field(default_factory=dict)  # column → text values
+    ids: pd.Series | None = None  # read only for the rows a report names
+    renormalized: int = 0
+
+    def __len__(self) -> int:
+        return self.q.shape[0]
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def plan_layout(columns: list[str], spec: InputSpec, name: str) -> Layout:
+    """Decide from the header which columns are classes, labels, weights, …"""
+    present = set(columns)
+
+    def require(col: str | None, what: str, option: str) -> None:
+        if col is not None and col not in present:
+            raise InputError(
+                name,
+                f"no {what} column '{col}'",
+                hint=f"the columns are {_list_cols(columns)}; name the right one with {option}",
+            )
+
+    require(spec.weight_col, "weight", "--weight-col")
+    for g in spec.group_by:
+        require(g, "--group-by", "--group-by")
+    require(spec.id_col, "id", "--id-col")
+    id_col = spec.id_col if spec.id_col is not None else ("id" if "id" in present else None)
+
+    named = {spec.label_col, spec.score_col, spec.weight_col, id_col, *spec.group_by} - {None}
+    target_cols_all = (
+        [c for c in columns if c.startswith(spec.target_prefix) and c not in named]
+        if spec.target_prefix
+        else []
+    )
+    common = dict(weight_col=spec.weight_col, group_cols=spec.group_by, id_col=id_col)
+
+    if spec.score_col is not None:
+        if spec.target_prefix:
+            raise UsageError("--score-col and --target-prefix cannot be used together")
+        require(spec.score_col, "score", "--score-col")
+        require(spec.label_col, "label", "--label-col")
+        return Layout(
+            mode="score",
+            classes=("", spec.positive_label),
+            prob_cols=(spec.score_col,),
+            target_cols=None,
+            label_col=spec.label_col,
+            **common,
+        )
+
+    prob_cols = [
+        c for c in columns if c.startswith(spec.prob_prefix) and c not in named and c not in target_cols_all
+    ]
+    if not prob_cols:
+        raise InputError(
+            name,
+            f"no probability columns (no column name starts with '{spec.prob_prefix}')",
+            hint=f"the columns are {_list_cols(columns)}; pass --prob-prefix, or --score-col for one binary score",
+        )
+    classes = [c[len(spec.prob_prefix) :] for c in prob_cols]
+    for col, cls in zip(prob_cols, classes):
+        if cls == "":
+            raise InputError(name, "a probability column needs a class name after the prefix", column=col)
+    if len(set(classes)) != len(classes):
+        raise InputError(name, "two probability columns name the same class", column=spec.prob_prefix + "*")
+    if len(classes) < 2:
+        raise InputError(
+            name,
+            "only one probability column; a classifier needs two or more classes",
+            column=prob_cols[0],
+            hint="for a binary model with one score column use --score-col",
+        )
+
+    if spec.target_prefix:
+        if not target_cols_all:
+            raise InputError(
+                name,
+                f"no target columns (no column name starts with '{spec.target_prefix}')",
+                hint=f"the columns are {_list_cols(columns)}",
+            )
+        by_class = {c[len(spec.target_prefix) :]: c for c in target_cols_all}
+        unknown = [c for k, c in by_class.items() if k not in classes]
+        if unknown:
+            raise InputError(
+                name,
+                "target column for a class that has no probability column",
+                column=unknown[0],
+                hint=f"the classes are {_list_cols(classes)}",
+            )
+        return Layout(
+            mode="soft",
+            classes=tuple(classes),
+            prob_cols=tuple(prob_cols),
+            target_cols=tuple(by_class.get(k) for k in classes),
+            label_col=None,
+            **common,
+        )
+
+    require(spec.label_col, "label", "--label-col")
+    return Layout(
+        mode="labels",
+        classes=tuple(classes),
+        prob_cols=tuple(prob_cols),
+        target_cols=None,
+        label_col=spec.label_col,
+        **common,
+    )
+
+
+def _list_cols(cols, limit: int = 8) -> str:
+    shown = ", ".join(repr(str(c)) for c in list(cols)[:limit])
+    return shown + (", …" if len(cols) > limit else "")
+
+
+def check_whole(name: str, layout: Layout, rows: int, total_weight: float, negatives=()) -> None:
+    """The checks only a whole input can answer: any rows, any weight, at most two binary labels."""
+    if rows == 0:
+        raise InputError(name, "has a header but no rows")
+    if layout.weight_col and total_weight <= 0:
+        raise InputError(name, "the weights sum to 0", column=layout.weight_col)
+    if len(negatives) > 1:
+        raise InputError(name, "--score-col needs a binary label, but it holds more than two values",
+                         column=layout.label_col, hint=f"labels other than the positive one: {_list_cols(negatives)}")
+
+
+def classes_of(layout: Layout, spec: InputSpec, negatives) -> tuple[str, ...]:
+    """The class names; with --score-col the negative one is the other label seen."""
+    if layout.mode != "score":
+        return layout.classes
+    return (negatives[0] if negatives else _negative_name(spec.positive_label), spec.positive_label)
+
+
+def _negative_name(positive: str) -> str:
+    pairs = {"1": "0", "true": "false", "True": "False", "yes": "no", "pos": "neg", "positive": "negative"}
+    return pairs.get(positive, f"not {positive}")

@@ -1,0 +1,136 @@
+"""What every file reader shares: the reader interface, hashing while reading, prefetching."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+from .spec import Layout, SourceInfo
+
+# --------------------------------------------------------------------------- sources
+
+
+class _Reader:
+    """A table source that yields chunks of the columns asked for: pandas DataFrames, or Arrow
+    tables / record batches (which the validator reads in place when they are plainly valid)."""
+
+    info: SourceInfo
+    columns: list[str]
+
+    def frames(self, layout: Layout, chunk_rows: int) -> Iterator:
+        raise NotImplementedError
+
+
+def _sha256_file(path: Path, stop: threading.Event | None = None) -> str | None:
+    """The file's sha256 (hex); None if ``stop`` was set before the end."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            if stop is not None and stop.is_set():
+                return None
+            h.update(block)
+    return h.hexdigest()
+
+
+@contextmanager
+def _hashed_meanwhile(path: Path | None):
+    """Hash a file on a thread of its own while the caller reads it — for Parquet, whose
+    reader reads only the columns it needs, so the hash needs a read of its own. Yields a
+    function that waits for the sha256 (None without a file); a caller that leaves early
+    (an input error) stops the hashing instead of waiting for it."""
+    if path is None:
+        yield lambda: None
+        return
+    stop = threading.Event()
+    with ThreadPoolExecutor(1, thread_name_prefix="evalreport-hash") as pool:
+        future = pool.submit(_sha256_file, path, stop)
+        try:
+            yield future.result
+        finally:
+            stop.set()  # once the digest was taken, this changes nothing
+
+
+class _Hashing:
+    """A binary stream that hashes what is read through it, in order, on a thread of its own
+    (hashlib releases the GIL), so the file is read once and the hash costs the reader nothing."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self._sha = hashlib.sha256()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="evalreport-hash")  # one thread: in order
+
+    def _hashed(self, data: bytes) -> bytes:
+        if data:
+            self._pool.submit(self._sha.update, data)
+        return data
+
+    def read(self, n: int = -1) -> bytes:
+        return self._hashed(self._stream.read(n))
+
+    def readline(self) -> bytes:
+        return self._hashed(self._stream.readline())
+
+    def hexdigest(self) -> str:
+        self._pool.shutdown(wait=True)
+        return self._sha.hexdigest()
+
+    def close(self) -> None:
+        """Stop: hashing not yet done is dropped (an input error does not wait for it)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._stream.close()
+
+
+def _prefetch(items: Iterator, depth: int = 1) -> Iterator:
+    """Iterate ``items`` on a background thread, up to ``depth`` items ahead; errors are re-raised here."""
+    import queue
+    import threading
+
+    done = object()
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((done, None))
+        except BaseException as err:  # handed to the consumer
+            put((done, err))
+
+    thread = threading.Thread(target=produce, name="evalreport-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, err = box.get()
+            if err is not None:
+                raise err
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as f:
+        return f.read(4)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__

@@ -1,0 +1,314 @@
+"""Validation: one chunk of rows (pandas or Arrow) → a Batch of numpy arrays, or an InputError."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, softmax
+
+from ..errors import InputError
+from .spec import MISSING_GROUP, SUM_TOLERANCE, Batch, InputSpec, Layout, _list_cols
+
+# --------------------------------------------------------------------------- validation
+
+
+class _Validator:
+    """Turns one DataFrame chunk into a :class:`Batch`, or raises InputError."""
+
+    def __init__(self, name: str, layout: Layout, spec: InputSpec) -> None:
+        self.name = name
+        self.layout = layout
+        self.spec = spec
+        self.negative_labels: dict[str, None] = {}  # "score" mode: labels other than the positive one
+
+    def _fail(self, message: str, column: str | None, bad: np.ndarray, row0: int, hint: str | None = None):
+        idx = np.flatnonzero(bad)
+        rows = (idx[:5] + row0 + 1).tolist()
+        raise InputError(self.name, message, column=column, rows=rows, more=len(idx) > 5, hint=hint)
+
+    def numeric(self, frame: pd.DataFrame, col: str, row0: int) -> np.ndarray:
+        s = frame[col]
+        if s.dtype == bool:
+            s = s.astype(np.float64)
+        if not pd.api.types.is_numeric_dtype(s):
+            values = pd.to_numeric(s, errors="coerce")
+            bad = (values.isna() & s.notna()).to_numpy()
+            if bad.any():
+                first = s.to_numpy(dtype=object)[np.flatnonzero(bad)[0]]
+                self._fail("values that are not numbers", col, bad, row0, hint=f"e.g. {str(first)!r}")
+            s = values
+        arr = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        missing = np.isnan(arr)
+        if missing.any():
+            self._fail("missing values", col, missing, row0)
+        return arr
+
+    def distribution(self, frame: pd.DataFrame, cols, row0: int, what: str, logits: bool) -> tuple[np.ndarray, int]:
+        """Read K columns as per-row distributions; return them and the number renormalised."""
+        present = [c for c in cols if c is not None]
+        if not logits and len(present) == len(cols) > 1 and all(frame[c].dtype == np.float64 for c in cols):
+            m = frame[list(cols)].to_numpy(dtype=np.float64)  # one block: no copy per column
+            if _in_unit_range(m):
+                return self._sums(m, row0, what)
+        arrays = []
+        for col in cols:
+            if col is None:  # a class without a target column: P = 0
+                arrays.append(np.zeros(len(frame)))
+                continue
+            a = self.numeric(frame, col, row0)
+            if logits:
+                bad = ~np.isfinite(a)
+                if bad.any():
+                    self._fail("non-finite logits", col, bad, row0)
+            else:
+                bad = (a < 0) | (a > 1)
+                if bad.any():
+                    first = a[np.flatnonzero(bad)[0]]
+                    self._fail(f"{what} outside [0, 1]", col, bad, row0, hint=f"e.g. {first:g}")
+            arrays.append(a)
+        if logits:
+            z = np.column_stack(arrays)
+            return (expit(np.column_stack([-z[:, 0], z[:, 0]])) if z.shape[1] == 1 else softmax(z, axis=1)), 0
+        m = np.column_stack(arrays)
+        if m.shape[1] == 1:  # binary score column: P(negative) = 1 − score
+            return np.column_stack([1.0 - m[:, 0], m[:, 0]]), 0
+        return self._sums(m, row0, what)
+
+    def _sums(self, m: np.ndarray, row0: int, what: str) -> tuple[np.ndarray, int]:
+        """Rows must sum to 1 within SUM_TOLERANCE, or be renormalised when asked."""
+        sums, off = _row_sums_off(m)
+        if not off.any():
+            return m, 0
+        prefix = self.spec.target_prefix if what == "targets" else self.spec.prob_prefix
+        column = f"{prefix}*"
+        first = sums[np.flatnonzero(off)[0]]
+        if not self.spec.renormalize:
+            self._fail(
+                f"{what} do not sum to 1 (within {SUM_TOLERANCE:g})",
+                column,
+                off,
+                row0,
+                hint=f"the first sums to {first:.6g}; pass --renormalize to rescale such rows",
+            )
+        zero = off & (sums <= 0)
+        if zero.any():
+            self._fail(f"{what} sum to 0 and cannot be renormalised", column, zero, row0)
+        m = m.copy() if not m.flags.writeable else m  # a read-only view of the frame's block
+        m[off] /= sums[off, None]
+        return m, int(off.sum())
+
+    def labels(self, frame: pd.DataFrame, row0: int) -> np.ndarray:
+        col = self.layout.label_col
+        values = _text_values(frame[col])
+        missing = values.codes < 0
+        if (values.categories == "").any():
+            missing |= values.codes == values.categories.get_loc("")
+        if missing.any():
+            self._fail("missing labels", col, missing, row0)
+        if self.layout.mode == "score":
+            positive = np.asarray(values == self.spec.positive_label)
+            for v in pd.unique(values[~positive]):
+                self.negative_labels.setdefault(str(v), None)
+            if len(self.negative_labels) > 1:
+                seen = [self.spec.positive_label] + list(self.negative_labels)
+                first_new = list(self.negative_labels)[1]
+                self._fail(
+                    "--score-col needs a binary label, but it holds more than two values",
+                    col,
+                    np.asarray(values == first_new),
+                    row0,
+                    hint=f"values seen: {_list_cols(seen)}; is --positive-label "
+                    f"'{self.spec.positive_label}' right?",
+                )
+            return positive.astype(np.intp)
+        classes = self.layout.classes
+        codes = _class_codes(values, classes)
+        unknown = codes < 0
+        if unknown.any():
+            odd = [str(v) for v in pd.unique(np.asarray(values)[unknown])[:5]]
+            hint = f"found {_list_cols(odd)}; the classes (from the '{self.spec.prob_prefix}*' columns) are {_list_cols(classes)}"
+            as_int = {o: o[:-2] for o in odd if o.endswith(".0")}
+            if as_int and all(v in classes for v in as_int.values()):
+                hint += " — the labels were written as floats; write them as integers"
+            self._fail("labels that have no probability column", col, unknown, row0, hint=hint)
+        return codes.astype(np.intp)
+
+    def weights(self, frame: pd.DataFrame, row0: int) -> np.ndarray:
+        col = self.layout.weight_col
+        w = self.numeric(frame, col, row0)
+        bad = _bad_weights(w)
+        if bad.any():
+            self._fail("weights must be finite and not negative", col, bad, row0)
+        return w
+
+    def batch(self, frame, row0: int) -> Batch:
+        """Validate a pandas or Arrow chunk. Arrow takes a fast path when the chunk is plainly
+        valid (see :meth:`_arrow_batch`); anything else goes through pandas, which names the problem."""
+        if not isinstance(frame, pd.DataFrame):
+            fast = self._arrow_batch(frame, row0)
+            if fast is not None:
+                return fast
+            frame = frame.to_pandas()
+        return self._frame_batch(frame, row0)
+
+    def _arrow_batch(self, table, row0: int) -> Batch | None:
+        """Hard labels and probability columns straight from Arrow memory, or None when the
+        chunk needs a closer look: nulls, values outside [0, 1], rows not summing to 1, unknown
+        labels, bad weights, other modes (binary score, logits, soft targets)."""
+        import pyarrow as pa
+
+        lay, spec = self.layout, self.spec
+        if lay.mode != "labels" or spec.logits:
+            return None
+        floats = [*lay.prob_cols] + ([lay.weight_col] if lay.weight_col else [])
+        cols = {c: table.column(c) for c in floats}
+        if any(a.type != pa.float64() or a.null_count for a in cols.values()):
+            return None
+        n, k = table.num_rows, len(lay.prob_cols)
+        q = np.empty((n, k), order="F")  # a column per class, each a contiguous run (compute works by column)
+        for j, c in enumerate(lay.prob_cols):
+            _fill(q[:, j], cols[c])
+        if not _in_unit_range(q) or _row_sums_off(q)[1].any():
+            return None
+        labels = _arrow_categories(table.column(lay.label_col))
+        y = _class_codes(labels, lay.classes) if labels is not None else None
+        if y is None or (y < 0).any():
+            return None
+        w = None
+        if lay.weight_col:
+            w = np.empty(n)
+            _fill(w, cols[lay.weight_col])
+            if _bad_weights(w).any():
+                return None
+        groups = {}
+        for g in lay.group_cols:
+            groups[g] = _arrow_categories(table.column(g))
+            if groups[g] is None:
+                return None
+        ids = table.column(lay.id_col).to_pandas().reset_index(drop=True) if lay.id_col else None
+        return Batch(row0=row0, q=q, y=y, p=None, w=w, groups=groups, ids=ids, renormalized=0)
+
+    def _frame_batch(self, frame: pd.DataFrame, row0: int) -> Batch:
+        lay, spec = self.layout, self.spec
+        q, renorm = self.distribution(frame, lay.prob_cols, row0, "probabilities", spec.logits)
+        y = p = None
+        if lay.mode == "soft":
+            p, renorm_p = self.distribution(frame, lay.target_cols, row0, "targets", False)
+            renorm += renorm_p
+        else:
+            y = self.labels(frame, row0)
+        w = self.weights(frame, row0) if lay.weight_col else None
+        groups = {}
+        for g in lay.group_cols:
+            values = _text_values(frame[g])
+            if (values.codes < 0).any():
+                values = values.add_categories([MISSING_GROUP]) if MISSING_GROUP not in values.categories else values
+                values = values.fillna(MISSING_GROUP)
+            groups[g] = values
+        ids = frame[lay.id_col].reset_index(drop=True) if lay.id_col else None
+        return Batch(row0=row0, q=q, y=y, p=p, w=w, groups=groups, ids=ids, renormalized=renorm)
+
+
+def _fill(dst: np.ndarray, column) -> None:
+    """Copy an Arrow float64 column (chunked or not, no nulls) into ``dst``."""
+    start = 0
+    for chunk in getattr(column, "chunks", [column]):
+        dst[start : start + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
+        start += len(chunk)
+
+
+def _in_unit_range(m: np.ndarray) -> bool:
+    """Every value in [0, 1] (NaN fails), in two passes and no temporaries."""
+    return m.size == 0 or bool(m.min() >= 0.0 and m.max() <= 1.0)
+
+
+def _row_sums_off(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row sums, and which rows miss 1 by more than SUM_TOLERANCE."""
+    sums = m.sum(axis=1)
+    return sums, np.abs(sums - 1.0) > SUM_TOLERANCE
+
+
+def _bad_weights(w: np.ndarray) -> np.ndarray:
+    """Weights that are not finite or negative."""
+    return ~np.isfinite(w) | (w < 0)
+
+
+def _class_codes(values: pd.Categorical, classes) -> np.ndarray:
+    """Index in ``classes`` of each text value; −1 where missing or not among them."""
+    return np.append(pd.Index(classes).get_indexer(values.categories), -1)[values.codes]
+
+
+def _arrow_categories(column) -> pd.Categorical | None:
+    """An Arrow text or integer column as categories of text (one dictionary for all its
+    chunks), or None when it has missing values or another type (the pandas path decides)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+    if column.null_count or not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t)):
+        return None
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()  # Arrow unifies the chunks' dictionaries
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    codes = column.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    text = [str(v) for v in column.dictionary.to_pylist()]  # integers as the pandas path writes them
+    return pd.Categorical.from_codes(codes, categories=pd.Index(text, dtype=object))
+
+
+def _text_values(s: pd.Series) -> pd.Categorical:
+    """A column as categories of text (missing: code −1), converting only its distinct values."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    text = _as_text(pd.Series(uniques))
+    if len(set(text)) < len(text):  # e.g. 1 and "1" in one column: convert row by row
+        return pd.Categorical(_as_text(s))
+    return pd.Categorical.from_codes(codes, categories=pd.Index(text, dtype=object))
+
+
+def id_text(ids: pd.Series | None, i: int) -> str | None:
+    """The id of row i of a batch, as text."""
+    if ids is None:
+        return None
+    v = ids.iloc[i]
+    if pd.isna(v):
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _as_text(s: pd.Series) -> np.ndarray:
+    """A column as an object array of str (None where missing); integral floats lose '.0'."""
+    if pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s):
+        out = s.to_numpy(dtype=object, na_value=None)  # already text: no per-value work
+        return out.copy() if not out.flags.writeable else out
+    if pd.api.types.is_float_dtype(s):
+        notna = s.notna()
+        if notna.any() and (s[notna] % 1 == 0).all():
+            s = s.astype("Int64")
+    out = s.astype(object).to_numpy(dtype=object, copy=True)
+    isna = pd.isna(out)
+    out[~isna] = [str(v) for v in out[~isna]]
+    out[isna] = None
+    return out
+
+
+def parse_distribution(text: str, option: str) -> np.ndarray:
+    """``"0.1,0.4,0.5"`` → a validated probability vector (for ``evalreport dist``)."""
+    parts = [t.strip() for t in text.split(",")]
+    values = []
+    for t in parts:
+        try:
+            values.append(float(t))
+        except ValueError:
+            raise InputError(option, f"'{t}' is not a number", hint="give comma-separated probabilities, e.g. 0.1,0.4,0.5") from None
+    v = np.array(values)
+    if len(v) < 2:
+        raise InputError(option, "a distribution needs at least two values")
+    if not np.isfinite(v).all():
+        raise InputError(option, "values must be finite")
+    if (v < 0).any():
+        raise InputError(option, f"negative value {v[v < 0][0]:g}; probabilities cannot be negative")
+    if abs(v.sum() - 1.0) > SUM_TOLERANCE:
+        raise InputError(option, f"the values sum to {v.sum():.6g}, not 1 (within {SUM_TOLERANCE:g})")
+    return v
