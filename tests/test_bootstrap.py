@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import integrate
 
-import evalreport.compute as compute
+import evalreport.compute.bootstrap as compute  # where BOOT_BLOCKS lives
 from evalreport import evaluate
 from evalreport.compute import Bootstrap, poisson_weights
 

@@ -15,7 +15,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import softmax
 from sklearn.metrics import log_loss
 
-import evalreport.compute as compute
+import evalreport.compute.calibration as compute  # where TEMPERATURE_SAMPLE lives
 from evalreport import evaluate
 
 from conftest import EXAMPLES, random_predictions, run

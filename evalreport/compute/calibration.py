@@ -1,0 +1,165 @@
+"""Calibration: top-label and one-vs-rest bins, and temperature scaling fitted on a mergeable row sample."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import log_softmax
+
+from ..load import Batch
+
+#: Top-label calibration: 15 equal-width bins of the top probability over (0, 1];
+#: a row with confidence c falls in the bin (lo, hi] that holds it. The edges are
+#: the doubles nearest to b/15, so a probability written as an edge (0.2, 0.4, …)
+#: falls in the bin below it, as (lo, hi] says.
+CAL_BINS = 15
+CAL_EDGES = np.array([b / CAL_BINS for b in range(CAL_BINS + 1)])
+
+
+#: Temperature scaling is fitted on every row up to this many, else on a uniform sample of this size.
+TEMPERATURE_SAMPLE = 50_000
+
+
+def calibration_bin(c: np.ndarray) -> np.ndarray:
+    """Bin index of probabilities c: the bin (lo, hi] holding c; 0 goes to the first bin.
+
+    Arithmetic first (floor(15·c)), then checked against the exact edges where
+    15·c is within a hair of a whole number: there rounding may put a value on
+    the wrong side of an edge, and a value on an edge belongs to the bin below.
+    Fastest on a 1-D array (a column of probabilities).
+    """
+    t = c * CAL_BINS
+    b = t.astype(np.intp)  # floor, for t ≥ 0
+    np.minimum(b, CAL_BINS - 1, out=b)
+    t -= b  # the fraction (up to 1 for c = 1)
+    near = np.nonzero((t < 1e-9) | (t > 1.0 - 1e-9))
+    if len(near[0]):
+        cn, bn = c[near], b[near]
+        bn -= (cn <= CAL_EDGES[bn]) & (bn > 0)
+        bn += (cn > CAL_EDGES[bn + 1]) & (bn < CAL_BINS - 1)
+        b[near] = bn
+    return b
+
+
+@dataclass
+class RowSample:
+    """A uniform sample of rows that merges: the rows with the smallest hash of their position.
+
+    ``logq`` holds ln(clip(Q)); ``target`` the class index (hard labels) or P (soft targets).
+    Merging only appends until twice ``size`` rows are held, then keeps the ``size``
+    smallest keys; :meth:`compact` gives the sample itself.
+    """
+
+    keys: np.ndarray
+    logq: np.ndarray
+    target: np.ndarray
+    w: np.ndarray
+    size: int
+
+    def __add__(self, other: RowSample) -> RowSample:
+        merged = RowSample(
+            np.concatenate([self.keys, other.keys]),
+            np.concatenate([self.logq, other.logq]),
+            np.concatenate([self.target, other.target]),
+            np.concatenate([self.w, other.w]),
+            self.size,
+        )
+        return merged.compact() if len(merged.keys) > 2 * self.size else merged
+
+    def bound(self) -> np.uint64 | None:
+        """Once ``size`` rows are held: the size-th smallest key. A row with a larger key
+        can never enter the sample."""
+        if len(self.keys) < self.size:
+            return None
+        return np.partition(self.keys, self.size - 1)[self.size - 1]
+
+    def compact(self) -> RowSample:
+        """The ``size`` rows with the smallest keys, in the order they were merged."""
+        if len(self.keys) <= self.size:
+            return self
+        keep = np.sort(np.argpartition(self.keys, self.size - 1)[: self.size])
+        return RowSample(self.keys[keep], self.logq[keep], self.target[keep], self.w[keep], self.size)
+
+
+def row_sample(batch: Batch, w: np.ndarray, eps: float, keys: np.ndarray, below: np.uint64 | None = None) -> RowSample:
+    """The batch's rows with the smallest position hashes ``keys`` (:func:`_splitmix64`).
+
+    ``below``: the :meth:`RowSample.bound` of the sample this one will be merged
+    into; rows above it are left out early (the merged sample is the same).
+    """
+    size = TEMPERATURE_SAMPLE
+    target = batch.y if batch.p is None else batch.p
+    keep = np.flatnonzero(keys < below) if below is not None else np.arange(len(keys))
+    if len(keep) > size:
+        keep = np.sort(keep[np.argpartition(keys[keep], size - 1)[:size]])
+    logq = np.log(np.clip(batch.q[keep], eps, 1.0 - eps))
+    return RowSample(keys[keep], logq, target[keep], w[keep], size)
+
+
+@dataclass(frozen=True)
+class TemperatureFit:
+    """The temperature T minimising the mean cross-entropy of softmax(ln(clip(Q)) / T) (nats)."""
+
+    temperature: float  # math.inf: the best is to flatten the predictions to uniform
+    cross_entropy_before: float
+    cross_entropy_after: float
+    rows: int  # rows the fit used
+    standard_error: float | None  # of cross_entropy_after, when fitted on a sample
+
+
+def _temperature_loss(beta: float, logq: np.ndarray, target: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Per-row cross-entropy after scaling the log-probabilities by β = 1/T."""
+    ls = log_softmax(beta * logq, axis=1)
+    if target.ndim == 1:
+        return -np.take_along_axis(ls, target[:, None], axis=1)[:, 0]
+    return -(target * ls).sum(axis=1)
+
+
+def fit_temperature(sample: RowSample, total_rows: int) -> TemperatureFit:
+    """Fit T on the sample. The loss is convex in β = 1/T, so the optimum is unique;
+    it is searched for β in [1e-4, 1e3] and β at the lower end means T → ∞."""
+    sample = sample.compact()
+    logq, target, w = sample.logq, sample.target, sample.w
+    wsum = w.sum()
+
+    def mean(beta: float) -> float:
+        return float(w @ _temperature_loss(beta, logq, target, w) / wsum)
+
+    from scipy.optimize import minimize_scalar  # imported here: it costs a third of a second
+
+    lo, hi = 1e-4, 1e3
+    res = minimize_scalar(lambda t: mean(math.exp(t)), bounds=(math.log(lo), math.log(hi)), method="bounded",
+                          options={"xatol": 1e-7})
+    beta = math.exp(res.x)
+    after = mean(beta)
+    temperature = math.inf if beta <= lo * 1.01 else 1.0 / beta
+    se = None
+    if total_rows > len(w):
+        per_row = _temperature_loss(beta, logq, target, w)
+        var = np.average((per_row - after) ** 2, weights=w)
+        se = float(math.sqrt(var / len(w) * (1 - len(w) / total_rows)))
+    return TemperatureFit(temperature, mean(1.0), after, len(w), se)
+
+
+def one_vs_rest_bins(q: np.ndarray, true_prob: np.ndarray | None, true_class: np.ndarray,
+                     p: np.ndarray | None, w: np.ndarray | None) -> np.ndarray:
+    """Per class k and calibration bin of Q_k: (weight, Σ w·Q_k, Σ w·P_k), shape (3, K, CAL_BINS).
+
+    Column by column (each a contiguous run of memory in the loader's layout).
+    For hard labels P_k is 1 only for the true class, whose bin is that of ``true_prob``.
+    """
+    n, k = q.shape
+    out = np.zeros((3, k, CAL_BINS))
+    for j in range(k):
+        col = q[:, j]
+        bins = calibration_bin(col)
+        out[0, j] = np.bincount(bins, weights=w, minlength=CAL_BINS)
+        out[1, j] = np.bincount(bins, weights=col if w is None else col * w, minlength=CAL_BINS)
+        if p is not None:
+            out[2, j] = np.bincount(bins, weights=p[:, j] if w is None else p[:, j] * w, minlength=CAL_BINS)
+    if p is None:
+        idx = true_class * CAL_BINS + calibration_bin(true_prob)
+        out[2] = np.bincount(idx, weights=w, minlength=k * CAL_BINS).reshape(k, CAL_BINS)
+    return out

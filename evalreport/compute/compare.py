@@ -1,0 +1,45 @@
+"""Two models on the same rows: the rows whose loss rose the most."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..load import Batch, id_text
+from .rows import WORST_ROWS, RowFigures
+
+@dataclass(frozen=True)
+class RisingRow:
+    """A row whose band score (CE, or KL for soft targets) rose from baseline to candidate (nats)."""
+
+    row: int
+    id: str | None
+    true_class: int
+    baseline: float
+    candidate: float
+
+    @property
+    def increase(self) -> float:
+        return self.candidate - self.baseline
+
+
+def rising_rows(base: Batch, fb: RowFigures, fc: RowFigures) -> tuple[RisingRow, ...]:
+    """The WORST_ROWS rows of two aligned batches (their row figures ``fb``, ``fc``) whose loss
+    rose the most, largest rise first (merge batches' with :func:`merge_rising`)."""
+    sb, sc = (fb.kl, fc.kl) if base.p is not None else (fb.ce, fc.ce)
+    d = sc - sb
+    take = min(WORST_ROWS, len(d))
+    idx = np.argpartition(-d, take - 1)[:take] if take < len(d) else np.arange(len(d))
+    rows = [
+        RisingRow(base.row0 + int(i) + 1, id_text(base.ids, i), int(fb.true_class[i]),
+                  float(sb[i]), float(sc[i]))
+        for i in idx
+        if d[i] > 0
+    ]
+    return merge_rising((), tuple(rows))
+
+
+def merge_rising(a: tuple[RisingRow, ...], b: tuple[RisingRow, ...]) -> tuple[RisingRow, ...]:
+    """The WORST_ROWS largest rises of both, ties broken by position (so merging is associative)."""
+    return tuple(sorted(a + b, key=lambda r: (-r.increase, r.row))[:WORST_ROWS])

@@ -1,0 +1,288 @@
+"""Additive sufficient statistics: a batch → Stats of sums and counts; ``a + b`` merges two."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.special import rel_entr, xlogy
+
+from ..load import Batch
+from .bootstrap import Bootstrap, BootSums, _merge_groups, bootstrap_sums
+from .calibration import CAL_BINS, RowSample, calibration_bin, one_vs_rest_bins, row_sample
+from .rows import RowFigures, WorstRow, _positions, _splitmix64, _top_rows, _worst_of_batch, row_figures
+
+#: Fixed (data-independent) bin edges for the per-row loss histogram, in nats,
+#: so that histograms of different chunks add up bin by bin.
+#: 120 log-spaced bins from 1e-4 to 50 nats (each spans a factor 1.12), one
+#: below and one above.
+HIST_EDGES = np.concatenate([[0.0], np.logspace(-4, np.log10(50.0), 121), [np.inf]])
+
+
+#: Per slice value: the sums kept, in this order.
+GROUP_FIELDS = ("rows", "weight", "ce", "h", "kl", "correct", "brier")
+
+
+#: "Confidently wrong": the true class was given less than these probabilities.
+CONFIDENTLY_WRONG = (0.01, 0.1)
+
+
+#: The loss histogram's inner edges are 10**(-4 + i·STEP): a bin index can be computed, then checked.
+_HIST_LOG_LO, _HIST_STEP = -4.0, (math.log10(50.0) + 4.0) / 120
+
+
+def hist_bin(ce: np.ndarray) -> np.ndarray:
+    """Index of each value in HIST_EDGES' bins [e_i, e_i+1): computed from log10, then corrected."""
+    i = np.floor((np.log10(np.maximum(ce, 1e-300)) - _HIST_LOG_LO) / _HIST_STEP).astype(np.intp) + 1
+    last = len(HIST_EDGES) - 2
+    np.clip(i, 0, last, out=i)
+    i -= (ce < HIST_EDGES[i]) & (i > 0)
+    i += (ce >= HIST_EDGES[i + 1]) & (i < last)
+    return i
+
+
+@dataclass
+class Stats:
+    """Additive sufficient statistics of a set of rows. ``a + b`` merges two.
+
+    Sums are weighted by the sample weights (1 when there are none) and in
+    nats; ``rows`` and ``hist`` count rows. ``class_rows``/``class_weight``
+    are Σ_i P_ik (the number of rows of class k for hard labels).
+    ``confusion[t, p]`` is the weight of rows of true class t predicted as p.
+    """
+
+    n_classes: int
+    rows: int = 0
+    weight: float = 0.0
+    ce: float = 0.0
+    h: float = 0.0
+    kl: float = 0.0
+    pred_entropy: float = 0.0
+    brier: float = 0.0
+    clipped: int = 0
+    renormalized: int = 0
+    class_rows: np.ndarray = None
+    class_weight: np.ndarray = None
+    class_ce: np.ndarray = None
+    class_kl: np.ndarray = None
+    confusion: np.ndarray = None
+    hist: np.ndarray = None
+    groups: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    worst: tuple[WorstRow, ...] = ()
+    boot: BootSums | None = None
+    # calibration: top-label bins (weight, Σ w·confidence, Σ w·correct, rows) and one-vs-rest bins per class
+    cal: np.ndarray = None  # (4, CAL_BINS)
+    ovr: np.ndarray = None  # (3, K, CAL_BINS): weight, Σ w·Q_k, Σ w·P_k
+    # where the loss comes from
+    hist_loss: np.ndarray = None  # Σ CE of the rows in each histogram bin (unweighted)
+    wrong_rows: np.ndarray = None  # (len(CONFIDENTLY_WRONG), K): rows whose true class got less than t
+    wrong_loss: np.ndarray = None  # (len(CONFIDENTLY_WRONG), K): their weighted loss
+    sample: RowSample | None = None
+
+    def __post_init__(self) -> None:
+        k = self.n_classes
+        for name in ("class_rows", "class_weight", "class_ce", "class_kl"):
+            if getattr(self, name) is None:
+                setattr(self, name, np.zeros(k))
+        if self.confusion is None:
+            self.confusion = np.zeros((k, k))
+        if self.hist is None:
+            self.hist = np.zeros(len(HIST_EDGES) - 1, dtype=np.int64)
+        if self.hist_loss is None:
+            self.hist_loss = np.zeros(len(HIST_EDGES) - 1)
+        if self.cal is None:
+            self.cal = np.zeros((4, CAL_BINS))
+        if self.ovr is None:
+            self.ovr = np.zeros((3, k, CAL_BINS))
+        if self.wrong_rows is None:
+            self.wrong_rows = np.zeros((len(CONFIDENTLY_WRONG), k))
+        if self.wrong_loss is None:
+            self.wrong_loss = np.zeros((len(CONFIDENTLY_WRONG), k))
+
+    def __add__(self, other: Stats) -> Stats:
+        if other.n_classes != self.n_classes:
+            raise ValueError("cannot merge statistics over different class sets")
+        if self.boot is None or other.boot is None:
+            boot = self.boot if other.boot is None else other.boot
+        else:
+            boot = self.boot + other.boot
+        return Stats(
+            n_classes=self.n_classes,
+            rows=self.rows + other.rows,
+            weight=self.weight + other.weight,
+            ce=self.ce + other.ce,
+            h=self.h + other.h,
+            kl=self.kl + other.kl,
+            pred_entropy=self.pred_entropy + other.pred_entropy,
+            brier=self.brier + other.brier,
+            clipped=self.clipped + other.clipped,
+            renormalized=self.renormalized + other.renormalized,
+            class_rows=self.class_rows + other.class_rows,
+            class_weight=self.class_weight + other.class_weight,
+            class_ce=self.class_ce + other.class_ce,
+            class_kl=self.class_kl + other.class_kl,
+            confusion=self.confusion + other.confusion,
+            hist=self.hist + other.hist,
+            groups=_merge_groups(self.groups, other.groups),
+            worst=_top_rows(self.worst + other.worst),
+            boot=boot,
+            cal=self.cal + other.cal,
+            ovr=self.ovr + other.ovr,
+            hist_loss=self.hist_loss + other.hist_loss,
+            wrong_rows=self.wrong_rows + other.wrong_rows,
+            wrong_loss=self.wrong_loss + other.wrong_loss,
+            sample=other.sample if self.sample is None else (self.sample if other.sample is None else self.sample + other.sample),
+        )
+
+    # Derived figures: means over rows, in nats.
+    @property
+    def mean_ce(self) -> float:
+        return self.ce / self.weight
+
+    @property
+    def mean_h(self) -> float:
+        return self.h / self.weight
+
+    @property
+    def mean_kl(self) -> float:
+        return self.kl / self.weight
+
+    @property
+    def accuracy(self) -> float:
+        return float(np.trace(self.confusion)) / self.weight
+
+    @property
+    def prior(self) -> np.ndarray:
+        """Class frequencies (weighted mean of the target distributions)."""
+        return self.class_weight / self.class_weight.sum()
+
+    @property
+    def class_accuracy(self) -> np.ndarray:
+        """Per true class: the share predicted as that class (recall); NaN without rows."""
+        totals = self.confusion.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(totals > 0, np.diag(self.confusion) / np.where(totals > 0, totals, 1), np.nan)
+
+
+def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None = None,
+               f: RowFigures | None = None, sample_below: np.uint64 | None = None) -> Stats:
+    """Reduce one validated batch to its sufficient statistics (and bootstrap sums, if asked).
+    ``f``: the batch's row figures, when the caller has them already; ``sample_below``:
+    the bound of the row sample the result will be merged into (see :func:`row_sample`)."""
+    f = f if f is not None else row_figures(batch.q, batch.y, batch.p, eps=eps)
+    n, k = len(batch), n_classes
+    w = batch.w if batch.w is not None else np.ones(n)
+    if batch.p is None:
+        class_rows = np.bincount(f.true_class, minlength=k).astype(np.float64)
+        class_weight = np.bincount(f.true_class, weights=w, minlength=k)
+        class_ce = np.bincount(f.true_class, weights=w * f.ce, minlength=k)
+        class_kl = class_ce.copy()
+    else:
+        wp = batch.p * w[:, None]
+        qc = np.clip(batch.q, eps, 1.0 - eps)
+        class_rows = batch.p.sum(axis=0)
+        class_weight = wp.sum(axis=0)
+        class_ce = -xlogy(wp, qc).sum(axis=0)
+        class_kl = (w[:, None] * rel_entr(batch.p, qc)).sum(axis=0)
+    confusion = np.bincount(f.true_class * k + f.pred_class, weights=w, minlength=k * k).reshape(k, k)
+    correct = (f.true_class == f.pred_class).astype(np.float64)
+
+    groups = {}
+    for col, values in batch.groups.items():
+        codes, uniques = pd.factorize(values)
+        m = len(uniques)
+        per_field = [np.bincount(codes, minlength=m).astype(np.float64)] + [
+            np.bincount(codes, weights=x, minlength=m)
+            for x in (w, w * f.ce, w * f.h, w * f.kl, w * correct, w * f.brier)
+        ]
+        table = np.column_stack(per_field)
+        groups[col] = {str(v): table[j] for j, v in enumerate(uniques)}
+
+    keys = _splitmix64(_positions(batch))  # shared by the bootstrap blocks and the row sample
+    hb = hist_bin(f.ce)
+    conf = f.pred_prob
+    b = calibration_bin(conf)
+    cal = np.stack([np.bincount(b, weights=x, minlength=CAL_BINS) for x in (w, w * conf, w * correct)]
+                   + [np.bincount(b, minlength=CAL_BINS).astype(np.float64)])
+    ovr = one_vs_rest_bins(batch.q, f.true_prob if batch.p is None else None, f.true_class, batch.p,
+                           batch.w)
+    wrong_rows = np.zeros((len(CONFIDENTLY_WRONG), k))
+    wrong_loss = np.zeros((len(CONFIDENTLY_WRONG), k))
+    for j, t in enumerate(CONFIDENTLY_WRONG):
+        m = f.true_prob < t
+        wrong_rows[j] = np.bincount(f.true_class[m], minlength=k)
+        wrong_loss[j] = np.bincount(f.true_class[m], weights=(w * f.ce)[m], minlength=k)
+
+    return Stats(
+        n_classes=k,
+        rows=n,
+        weight=float(w.sum()),
+        ce=float(w @ f.ce),
+        h=float(w @ f.h),
+        kl=float(w @ f.kl),
+        pred_entropy=float(w @ f.pred_entropy),
+        brier=float(w @ f.brier),
+        clipped=int(f.clipped.sum()),
+        renormalized=batch.renormalized,
+        class_rows=class_rows,
+        class_weight=class_weight,
+        class_ce=class_ce,
+        class_kl=class_kl,
+        confusion=confusion,
+        hist=np.bincount(hb, minlength=len(HIST_EDGES) - 1),
+        groups=groups,
+        worst=_worst_of_batch(batch, f),
+        boot=bootstrap_sums(batch, f, w, correct, k, eps, keys) if boot else None,
+        cal=cal,
+        ovr=ovr,
+        hist_loss=np.bincount(hb, weights=f.ce, minlength=len(HIST_EDGES) - 1),
+        wrong_rows=wrong_rows,
+        wrong_loss=wrong_loss,
+        sample=row_sample(batch, w, eps, keys, below=sample_below),
+    )
+
+
+def histogram_quantile(counts: np.ndarray, q: float, edges: np.ndarray = HIST_EDGES) -> float:
+    """The q-quantile of per-row loss from histogram counts (nats).
+
+    Interpolated geometrically inside the bin that holds it (linearly in the
+    first bin, which starts at 0), so it is within one bin width — a factor
+    1.12 — of the exact quantile.
+    """
+    total = counts.sum()
+    if total == 0:
+        return float("nan")
+    target = q * total
+    cum = np.cumsum(counts)
+    i = int(np.searchsorted(cum, target, side="left"))
+    lo, hi = edges[i], edges[i + 1]
+    if not np.isfinite(hi):
+        return float(lo)
+    before = cum[i - 1] if i > 0 else 0
+    frac = (target - before) / counts[i] if counts[i] else 0.0
+    if lo == 0:
+        return float(hi * frac)
+    return float(lo * (hi / lo) ** frac)
+
+
+def top_rows_loss_share(counts: np.ndarray, losses: np.ndarray, share: float) -> float:
+    """Share of the total loss carried by the ``share`` of rows with the highest loss.
+
+    From the loss histogram: whole bins from the top, then a proportional part of
+    the bin where the cut falls (so within one bin width of exact).
+    """
+    total, n = losses.sum(), counts.sum()
+    if total <= 0 or n == 0:
+        return 0.0
+    want, got, loss = share * n, 0.0, 0.0
+    for i in range(len(counts) - 1, -1, -1):
+        if counts[i] == 0:
+            continue
+        take = min(counts[i], want - got)
+        loss += losses[i] * take / counts[i]
+        got += take
+        if got >= want:
+            break
+    return float(loss / total)
