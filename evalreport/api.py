@@ -9,7 +9,7 @@ from itertools import zip_longest
 import pandas as pd
 
 from .errors import UsageError
-from .compute import (BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, Bootstrap, Stats, accumulate, in_order, merge_rising,
+from .compute import (BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, MAX_REPLICATES, Bootstrap, Stats, accumulate, in_order, merge_rising,
                       reduce_batches, rising_rows, row_figures)
 from .interpret import DEFAULT_LADDER, Ladder, build_comparison, build_result
 from .load import DEFAULT_CHUNK_ROWS, DEFAULT_EPS, Batch, InputSpec, LoadedInput, align_pair, read_table
@@ -163,10 +163,12 @@ def compare(
 
 
 def _bootstrap(replicates: int, seed: int) -> Bootstrap | None:
+    if not (isinstance(seed, int) and 0 <= seed < 2**64):
+        raise UsageError(f"--seed must be a whole number from 0 to 2**64 - 1, got {seed}")
     if replicates == 0:
         return None
-    if replicates < 0 or replicates % 4:
-        raise UsageError(f"--bootstrap must be 0 or a positive multiple of 4, got {replicates}")
+    if replicates < 0 or replicates % 4 or replicates > MAX_REPLICATES:
+        raise UsageError(f"--bootstrap must be 0 or a multiple of 4 up to {MAX_REPLICATES:,}, got {replicates}")
     return Bootstrap(replicates, seed)
 
 

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
-from .errors import EvalReportError, InputError, UsageError
+from .errors import EvalReportError, InputError, UsageError, printable
 from .ladder import UNITS
 
 app = typer.Typer(
@@ -52,7 +52,7 @@ def _cli_errors(func):
         try:
             return func(*args, **kwargs)
         except EvalReportError as err:
-            err_console.print(f"evalreport: error: {err}", markup=False)
+            err_console.print(f"evalreport: error: {printable(str(err))}", markup=False)
             raise typer.Exit(err.exit_code) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
@@ -62,7 +62,7 @@ def _cli_errors(func):
             if os.environ.get("EVALREPORT_DEBUG"):
                 raise
             err_console.print(
-                f"evalreport: internal error: {type(err).__name__}: {err} "
+                f"evalreport: internal error: {type(err).__name__}: {printable(str(err))[:500]} "
                 "(this is a bug; rerun with EVALREPORT_DEBUG=1 for the traceback)",
                 markup=False,
             )
@@ -171,6 +171,8 @@ def report(
     from .config import resolve_ladder
     from .output import write_all
 
+    targets = _plan([("-o", output), ("--json", json_path), ("--markdown", markdown)], [predictions], opts,
+                    engine=engine)
     ladder = resolve_ladder(opts["bands"], opts["config"])
     if engine is Engine.dask:
         from .dask_engine import client, read_files
@@ -184,13 +186,32 @@ def report(
             raise UsageError("--scheduler goes with --engine dask")
         with _Progress() as progress:
             result = evaluate(predictions, **_inputs(opts), ladder=ladder, on_rows=progress)
-    outputs = [(output, _html(result))]
-    if json_path:
-        outputs.append((json_path, result.to_json()))
-    if markdown:
-        outputs.append((markdown, result.to_markdown()))
-    write_all(outputs)
-    _summary(result, [p for p, _ in outputs if p != "-"])
+    render = {"-o": lambda: _html(result), "--json": result.to_json, "--markdown": result.to_markdown}
+    write_all([(t, render[t.option]()) for t in targets])
+    _summary(result, _written(targets))
+
+
+def _config_files(opts: dict) -> list[str]:
+    """The settings files a run may read (an output must not replace them)."""
+    return [str(opts["config"])] if opts.get("config") else ["evalreport.toml", "pyproject.toml"]
+
+
+def _plan(outputs, inputs, opts: dict, append=(), engine=None):
+    """Check the outputs against the inputs and each other before any work (see output.plan_outputs)."""
+    from .output import plan_outputs
+
+    if engine is Engine.dask:
+        import glob
+
+        inputs = [f for pattern in inputs for f in (glob.glob(os.path.join(pattern, "*")) if os.path.isdir(pattern)
+                                                    else glob.glob(pattern))]
+    return plan_outputs(outputs, [*inputs, *_config_files(opts)], append)
+
+
+def _written(targets) -> list[str]:
+    from .errors import display_path
+
+    return [display_path(t.given) for t in targets if t.kind != "stdout"]
 
 
 def _html(result) -> str:
@@ -285,20 +306,24 @@ def check(
     from .render.junit import to_junit
     from .render.markdown import check_to_markdown
 
-    settings, _ = read_settings(opts["config"])
-    gates = gate_spec_from(settings, max_score=max_score, max_band=max_band, max_class_score=max_class_score,
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY") or None
+    settings, where = read_settings(opts["config"])
+    gates = gate_spec_from(settings, where, max_score=max_score, max_band=max_band, max_class_score=max_class_score,
                            max_class_band=max_class_band, min_accuracy=min_accuracy, max_ece=max_ece,
                            max_regression=max_regression, significant=significant)
-    baseline = baseline or (settings.get("gates") or {}).get("baseline")
+    baseline = baseline or settings.get("gates", {}).get("baseline")
     gates.require_any()  # before the evaluation, which may take a while
     if gates.max_regression is not None and not baseline:
         raise UsageError("--max-regression needs --baseline FILE (the baseline model's predictions or JSON)")
+    targets = _plan([("-o", output), ("--json", json_path), ("--markdown", markdown), ("--junit", junit)],
+                    [predictions, baseline], opts, append=[("GITHUB_STEP_SUMMARY", summary_file)])
     ladder = resolve_ladder(opts["bands"], opts["config"])
     options = _inputs(opts)
     comparison = json_baseline = None
     if baseline and baseline.lower().endswith(".json"):
         json_baseline = read_json_baseline(baseline)
         result = evaluate(predictions, **options, ladder=ladder)
+        json_baseline.check_against(result.rows, result.classes, result.soft)
     elif baseline:
         comparison = compare(baseline, predictions, **options, ladder=ladder)
         result = comparison.candidate
@@ -307,18 +332,10 @@ def check(
             result = evaluate(predictions, **options, ladder=ladder, on_rows=progress)
     report = evaluate_gates(result, gates, comparison, json_baseline)
 
-    outputs = []
-    if output:
-        outputs.append((output, _html(result)))
-    if json_path:
-        outputs.append((json_path, dumps(check_to_dict(report))))
     md = check_to_markdown(report)
-    if markdown:
-        outputs.append((markdown, md))
-    if junit:
-        outputs.append((junit, to_junit(report)))
-    write_all(outputs)
-    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    render = {"-o": lambda: _html(result), "--json": lambda: dumps(check_to_dict(report)),
+              "--markdown": lambda: md, "--junit": lambda: to_junit(report)}
+    write_all([(t, render[t.option]()) for t in targets])
     if summary_file:
         try:
             with open(summary_file, "a", encoding="utf-8") as f:
@@ -338,7 +355,7 @@ def check(
     console.print(table)
     for note in report.notes:
         console.print(note, markup=False)
-    _summary(result, [p for p, _ in outputs if p != "-"])
+    _summary(result, _written(targets))
     raise typer.Exit(report.return_code)
 
 
@@ -358,18 +375,15 @@ def compare_cmd(
     from .config import resolve_ladder
     from .output import write_all
 
+    targets = _plan([("-o", output), ("--json", json_path), ("--markdown", markdown)], [baseline, candidate], opts)
     c = compare(baseline, candidate, **_inputs(opts), ladder=resolve_ladder(opts["bands"], opts["config"]))
-    outputs = [(output, c.to_html())]
-    if json_path:
-        outputs.append((json_path, c.to_json()))
-    if markdown:
-        outputs.append((markdown, c.to_markdown()))
-    write_all(outputs)
+    render = {"-o": c.to_html, "--json": c.to_json, "--markdown": c.to_markdown}
+    write_all([(t, render[t.option]()) for t in targets])
     d = c.score
     ci = f" [95% {d.ci95[0]:+.4f} to {d.ci95[1]:+.4f}]" if d.ci95 else ""
     err_console.print(
         f"{d.headline}: {d.difference:+.4f}{ci} {c.unit} ({d.baseline:.4f} → {d.candidate:.4f}; "
-        f"{c.candidate.rows:,} rows matched by {c.matched_by}) → {', '.join(p for p, _ in outputs if p != '-')}",
+        f"{c.candidate.rows:,} rows matched by {c.matched_by}) → {', '.join(_written(targets))}",
         markup=False,
     )
 

@@ -13,34 +13,66 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from .errors import UsageError
+from .errors import UsageError, display_path, printable, quote
 from .ladder import DEFAULT_LADDER, Ladder
+
+
+#: The keys a settings table may hold (a misspelt one is an error, not silently ignored).
+SETTINGS_KEYS = ("bands", "gates")
 
 
 def read_settings(explicit: Path | None = None, cwd: Path | None = None) -> tuple[dict, str | None]:
     """The evalreport settings table and a name for where it is, to which a key is
-    appended: ``"pyproject.toml [tool.evalreport.{}]"`` (``({}, None)`` when none)."""
+    appended: ``"pyproject.toml [tool.evalreport.{}]"`` (``({}, None)`` when none).
+
+    Every shape is checked: a table that is not a table, an unknown key, a file
+    that cannot be read — each is one UsageError naming the file.
+    """
     cwd = cwd or Path.cwd()
     if explicit is not None:
         candidates = [Path(explicit)]
-        if not candidates[0].is_file():
-            raise UsageError(f"{explicit}: no such config file")
+        try:
+            found = candidates[0].is_file()
+        except OSError as err:
+            raise UsageError(f"{display_path(explicit)}: cannot read the config file ({err.strerror})") from None
+        if not found:
+            raise UsageError(f"{display_path(explicit)}: no such config file")
     else:
         candidates = [p for p in (cwd / "evalreport.toml", cwd / "pyproject.toml") if p.is_file()]
     for path in candidates:
+        name = display_path(path)
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-            raise UsageError(f"{path}: not valid TOML ({err})") from None
+            raise UsageError(f"{name}: not valid TOML ({printable(str(err))})") from None
+        except OSError as err:
+            raise UsageError(f"{name}: cannot read the config file ({err.strerror})") from None
         if path.name == "pyproject.toml" or "tool" in data:
-            table = data.get("tool", {}).get("evalreport")
+            tool = data.get("tool", {})
+            if not isinstance(tool, dict):
+                raise UsageError(f"{name}: 'tool' must be a table ([tool.evalreport]), got {_kind(tool)}")
+            table = tool.get("evalreport")
             if table is None:
                 if explicit is not None:
-                    raise UsageError(f"{path}: has no [tool.evalreport] table")
+                    raise UsageError(f"{name}: has no [tool.evalreport] table")
                 continue
-            return table, f"{path.name} [tool.evalreport.{{}}]"
-        return data, f"{path.name} [{{}}]"
+            where = f"{path.name} [tool.evalreport.{{}}]"
+            if not isinstance(table, dict):
+                raise UsageError(f"{name}: [tool.evalreport] must be a table, got {_kind(table)}")
+        else:
+            table, where = data, f"{path.name} [{{}}]"
+        unknown = sorted(set(table) - set(SETTINGS_KEYS))
+        if unknown:
+            raise UsageError(f"{name}: unknown setting(s) {', '.join(map(repr, unknown))}; known: "
+                             f"{', '.join(SETTINGS_KEYS)}")
+        return table, where
     return {}, None
+
+
+def _kind(value) -> str:
+    """A TOML value's kind in words, for messages."""
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array",
+            dict: "a table"}.get(type(value), type(value).__name__)
 
 
 def parse_bands(text: str) -> dict[str, float]:
@@ -49,11 +81,11 @@ def parse_bands(text: str) -> dict[str, float]:
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = part.partition("=")
         if not sep:
-            raise UsageError(f"--bands: expected BAND=THRESHOLD, got '{part}'")
+            raise UsageError(f"--bands: expected BAND=THRESHOLD, got {quote(part)}")
         try:
             out[key.strip()] = float(value)
         except ValueError:
-            raise UsageError(f"--bands: '{value.strip()}' is not a number (in '{part}')") from None
+            raise UsageError(f"--bands: {quote(value.strip())} is not a number (in {quote(part)})") from None
     return out
 
 

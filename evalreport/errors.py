@@ -8,7 +8,11 @@ these. Anything else escaping is a bug in evalreport.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+
+#: The longest value from the data quoted in a message; longer ones are cut, with their length noted.
+QUOTE_LIMIT = 80
 
 
 class EvalReportError(Exception):
@@ -41,7 +45,7 @@ class InputError(EvalReportError):
         self.hint = hint
         parts = [source]
         if column is not None:
-            parts.append(f"column '{column}'")
+            parts.append(f"column {quote(column)}")
         text = ": ".join(parts) + f": {message}"
         if self.rows:
             text += f" (rows {format_rows(self.rows, more)})"
@@ -67,6 +71,37 @@ class OutputError(EvalReportError):
     """An output file could not be written (nothing was left behind)."""
 
     slug = "output"
+
+
+def printable(text: str) -> str:
+    """``text`` on one line: control characters, line ends and the stand-ins for bytes that
+    were not UTF-8 (in file names) escaped as ``\\n``, ``\\x1b``, ``\\xe9``, …"""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch.isprintable():
+            out.append(ch)
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, kept by the file system's decoding
+            out.append(f"\\x{code - 0xDC00:02x}")
+        else:
+            out.append(ch.encode("unicode_escape").decode("ascii") if code > 0x1F or ch in "\t\n\r" else f"\\x{code:02x}")
+    return "".join(out)
+
+
+def quote(value, limit: int = QUOTE_LIMIT) -> str:
+    """A value from the data for a one-line message: quoted, made printable, and cut to
+    ``limit`` characters with a note of its full length (a 50 MB label stays one short line)."""
+    text = str(value)
+    if len(text) <= limit:
+        return f"'{printable(text)}'"
+    return f"'{printable(text[:limit])}…' ({len(text):,} characters)"
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """A path as messages and reports show it: printable, bytes that were not UTF-8 as ``\\xNN``."""
+    return printable(os.fspath(path))
 
 
 def format_rows(rows: Sequence[int], more: bool = False, limit: int = 5) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .errors import UsageError
+from .errors import UsageError, printable, quote
 from .ladder import UNITS, Ladder
 from .load import JsonBaseline
 from .result import Comparison, Result
@@ -151,7 +151,7 @@ def evaluate_gates(
         gates.append(GateResult(
             "max-class-score", f"every class's {what} ≤ {spec.max_class_score:g} {unit}", spec.max_class_score,
             score(worst), worst.ci95, not failing,
-            f"worst class '{worst.name}'" + (f"; failing: {_names(failing)}" if failing else "")))
+            f"worst class {quote(worst.name)}" + (f"; failing: {_names(failing)}" if failing else "")))
 
     if spec.max_class_band is not None:
         limit = _band_rank(ladder, ladder.by_id(spec.max_class_band).id)
@@ -166,7 +166,7 @@ def evaluate_gates(
         gates.append(GateResult(
             "max-class-band", f"every class in band '{ladder.by_id(spec.max_class_band).label}' or better",
             spec.max_class_band, worst.band, worst.ci95, not failing,
-            f"worst class '{worst.name}' ({worst.band_label})" + (f"; failing: {_names(failing)}" if failing else "")))
+            f"worst class {quote(worst.name)} ({worst.band_label})" + (f"; failing: {_names(failing)}" if failing else "")))
 
     if spec.min_accuracy is not None:
         ci = o.accuracy_ci95
@@ -193,8 +193,6 @@ def evaluate_gates(
             diff = o.band_score - base
             detail = (f"baseline {base:.4f} {unit} from {json_baseline.path}: a JSON summary allows only "
                       "the point comparison, no interval")
-            if json_baseline.rows != result.rows:
-                detail += f"; it has {json_baseline.rows} rows, this run {result.rows}"
             gates.append(GateResult(
                 "max-regression", f"{what} rises by ≤ {spec.max_regression:g} {unit} over the baseline",
                 spec.max_regression, diff, None, _r(diff) <= spec.max_regression, detail))
@@ -209,25 +207,44 @@ def evaluate_gates(
 
 
 def _names(items, limit: int = 5) -> str:
-    names = ", ".join(f"'{c.name}'" for c in items[:limit])
+    names = ", ".join(quote(c.name) for c in items[:limit])
     return names + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def gate_spec_from(settings: dict, **cli) -> GateSpec:
-    """Gates from ``[tool.evalreport.gates]`` (or ``[gates]``), overridden by CLI options that were given."""
+#: The type each gate setting must have in a settings file.
+_SETTING_TYPES = {key: "number" for key in GATE_KEYS} | {"max_band": "band id", "max_class_band": "band id",
+                                                        "significant": "boolean", "baseline": "path"}
+
+
+def _setting_ok(kind: str, value) -> bool:
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    return isinstance(value, str)  # a band id or a path
+
+
+def gate_spec_from(settings: dict, where: str | None = None, **cli) -> GateSpec:
+    """Gates from ``[tool.evalreport.gates]`` (or ``[gates]``), overridden by CLI options that were given.
+
+    Every setting must have its type (``significant = "false"`` is an error, not true)."""
     table = settings.get("gates", {}) or {}
+    here = where.format("gates") if where else "the gates settings"
     if not isinstance(table, dict):
-        raise UsageError("the gates settings must be a table")
-    known = set(GATE_KEYS) | {"significant", "baseline"}
-    unknown = set(table) - known
+        raise UsageError(f"{here}: must be a table of gate = value")
+    unknown = set(table) - set(_SETTING_TYPES)
     if unknown:
-        raise UsageError(f"unknown gate setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        raise UsageError(f"{here}: unknown gate setting(s) {', '.join(sorted(unknown))}; "
+                         f"known: {', '.join(sorted(_SETTING_TYPES))}")
+    for key, value in table.items():
+        kind = _SETTING_TYPES[key]
+        if not _setting_ok(kind, value):
+            shown = quote(value) if isinstance(value, str) else printable(repr(value))[:80]
+            raise UsageError(f"{here}: {key} must be a {kind}, got {shown}"
+                             + (" (write true or false, without quotes)" if kind == "boolean" else ""))
     values = {k: table.get(k) for k in GATE_KEYS}
-    values["significant"] = bool(table.get("significant", False))
+    values["significant"] = table.get("significant", False)
     for key, value in cli.items():
         if key in values and value is not None and value is not False:
             values[key] = value
-    try:
-        return GateSpec(**values)
-    except TypeError as err:
-        raise UsageError(f"gate settings: {err}") from None
+    return GateSpec(**values)

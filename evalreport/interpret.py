@@ -23,7 +23,7 @@ from .compute import (
     percentile_interval,
     top_rows_loss_share,
 )
-from .errors import UsageError
+from .errors import UsageError, quote
 from .ladder import DEFAULT_LADDER, UNITS, Band, Ladder  # noqa: F401 (re-exported)
 from .load import LoadedInput
 from .result import (
@@ -182,7 +182,7 @@ def build_result(
         )
     empty = [c.name for c in per_class if c.weight == 0]
     if empty:
-        shown = ", ".join(repr(n) for n in empty[:10]) + (", …" if len(empty) > 10 else "")
+        shown = ", ".join(quote(n) for n in empty[:10]) + (", …" if len(empty) > 10 else "")
         warnings.append(f"{len(empty)} class(es) have a probability column but no rows: {shown}")
     if soft:
         warnings.append("soft targets: log_loss is not defined; the band is decided on the mean KL(P‖Q)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from .errors import UsageError
+from .errors import UsageError, quote
 
 #: Figures are computed in nats; multiply by this to show them in a unit (bits = nats / ln 2).
 UNITS = {"nats": 1.0, "bits": 1.0 / math.log(2.0)}
@@ -44,7 +44,7 @@ class Ladder:
         for band in self.bands:
             if band.id == band_id:
                 return band
-        raise UsageError(f"unknown band '{band_id}'; the bands are {', '.join(b.id for b in self.bands)}")
+        raise UsageError(f"unknown band {quote(band_id)}; the bands are {', '.join(b.id for b in self.bands)}")
 
     def with_thresholds(self, thresholds: dict[str, float], source: str) -> Ladder:
         """Replace some bands' upper bounds (in nats); the last band has none."""
@@ -53,12 +53,14 @@ class Ladder:
         for key, value in thresholds.items():
             if key not in ids[:-1]:
                 raise UsageError(
-                    f"{source}: unknown band '{key}' (thresholds can be set for {', '.join(ids[:-1])})"
+                    f"{source}: unknown band {quote(key)} (thresholds can be set for {', '.join(ids[:-1])})"
                 )
             try:
+                if isinstance(value, bool):
+                    raise TypeError
                 value = float(value)
             except (TypeError, ValueError):
-                raise UsageError(f"{source}: the threshold of '{key}' must be a number, got {value!r}") from None
+                raise UsageError(f"{source}: the threshold of '{key}' must be a number, got {quote(value)}") from None
             if not (math.isfinite(value) and value > 0):
                 raise UsageError(f"{source}: the threshold of '{key}' must be a positive number, got {value}")
             bands[ids.index(key)] = replace(bands[ids.index(key)], upper=value)

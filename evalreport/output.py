@@ -1,64 +1,212 @@
-"""Writing outputs: every file is written to a temporary name, then renamed,
-so an error never leaves a half-written report behind."""
+"""Writing outputs, all or nothing, and never over an input.
+
+:func:`plan_outputs` runs before any work: it resolves every output path (through
+symbolic links), refuses one that is an input or that two outputs share, one in a
+folder that does not exist, or one that names a folder — so a mistyped command
+costs nothing. :func:`write_all` then writes every regular file to a temporary
+file beside its target, writes the streams (standard output, a FIFO, a device),
+and only when all of that succeeded renames the temporary files over their
+targets: a failure leaves every file that existed before untouched.
+
+Streams are written through, never replaced: ``-o /dev/stdout`` writes to the
+process's standard output, and a FIFO stays a FIFO. A symbolic link to a regular
+file is written through as well: the file it points to is replaced, the link stays.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import sys
 import tempfile
-from pathlib import Path
+from dataclasses import dataclass
 
-from .errors import OutputError
+from .errors import OutputError, UsageError, display_path
+
+#: Folders whose entries are devices or process views: written through, never replaced.
+_SPECIAL = ("/dev/", "/proc/")
+#: The longest name a folder entry may have (bytes), on the file systems we know.
+NAME_MAX = 255
 
 
-def write_all(outputs: list[tuple[str, str]]) -> None:
-    """Write ``(path, text)`` pairs, all or nothing for regular files.
+@dataclass(frozen=True)
+class Target:
+    """Where one output goes."""
 
-    Regular files are written to a temporary name beside the target and renamed
-    only once every one of them is ready. ``"-"`` is standard output; an existing
-    path that is not a regular file (``/dev/null``, a FIFO) is written to as a
-    stream — renaming over it would replace the device.
-    """
-    files: list[tuple[str, Path]] = []
-    streams: list[tuple[str, str]] = []
-    for path, text in outputs:
-        target = Path(path)
-        if path == "-" or (target.exists() and not target.is_file() and not target.is_dir()):
-            streams.append((path, text))
-        elif target.is_dir():
-            raise OutputError(f"{path}: is a directory")
-        else:
-            parent = target.parent
-            if not parent.is_dir():
-                raise OutputError(f"{path}: the folder {parent} does not exist")
-            files.append((text, target))
-    staged: list[tuple[str, Path]] = []
+    option: str  # the option that named it, e.g. "--json"
+    given: str  # the path as the user wrote it
+    kind: str  # "stdout", "stream" (written through) or "file" (replaced by rename)
+    path: str | None  # "file": the real file (links followed); "stream": the path to open
+
+
+def _reason(err: OSError) -> str:
+    return os.strerror(err.errno) if err.errno else str(err)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of what ``path`` points to, or None when it does not exist."""
     try:
-        for text, target in files:
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-            staged.append((tmp, target))
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-                f.write(text)
-            os.chmod(tmp, 0o666 & ~_umask())
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _target(option: str, given: str) -> Target:
+    name = display_path(given)
+    if given == "-":
+        return Target(option, given, "stdout", None)
+    if not given:
+        raise UsageError(f"{option}: the path is empty")
+    if given.endswith(("/", os.sep)):
+        raise OutputError(f"{name}: names a folder (it ends with '/'); give a file name")
+    if any(len(part.encode("utf-8", "surrogateescape")) > NAME_MAX for part in given.split(os.sep)):
+        raise OutputError(f"{name}: cannot write ({os.strerror(errno.ENAMETOOLONG)})")
+    try:
+        real = os.path.realpath(given, strict=False)
+        st = os.stat(real) if os.path.lexists(real) else None
+    except OSError as err:
+        raise OutputError(f"{name}: cannot write ({_reason(err)})") from None
+    special = os.path.abspath(given).startswith(_SPECIAL)
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise OutputError(f"{name}: is a directory; give a file name")
+    if special or (st is not None and not stat.S_ISREG(st.st_mode)):
+        if st is None:
+            raise OutputError(f"{name}: no such device")
+        return Target(option, given, "stream", given)
+    parent = os.path.dirname(real) or "."
+    if not os.path.isdir(parent):
+        raise OutputError(f"{name}: the folder {display_path(os.path.dirname(given) or '.')} does not exist")
+    if len(os.path.basename(real).encode("utf-8", "surrogateescape")) > NAME_MAX:
+        raise OutputError(f"{name}: cannot write ({os.strerror(errno.ENAMETOOLONG)})")
+    return Target(option, given, "file", real)
+
+
+def _stdout_identity() -> tuple[int, int] | None:
+    try:
+        st = os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file behind it (a test runner's capture)
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+
+
+def plan_outputs(outputs: list[tuple[str, str | None]], inputs: list[str | None] = (),
+                 append: list[tuple[str, str | None]] = ()) -> list[Target]:
+    """Check ``(option, path)`` outputs before any work; return where each goes.
+
+    Refused (exit 2, naming both): an output that is one of ``inputs`` (compared
+    as files: the same inode, or the same path once links are resolved), two
+    outputs on one file, two outputs on standard output. ``append`` names files
+    that are appended to (``GITHUB_STEP_SUMMARY``): they must not be inputs either.
+    """
+    targets = [_target(option, path) for option, path in outputs if path is not None]
+    ins = [(path, _identity(path), os.path.realpath(path)) for path in inputs if path not in (None, "-")]
+
+    def refuse_input(t: Target, ident, real: str | None) -> None:
+        for path, in_ident, in_real in ins:
+            if (ident is not None and ident == in_ident) or (real is not None and real == in_real):
+                where = "standard output" if t.kind == "stdout" else display_path(t.given)
+                raise UsageError(f"{t.option} {where}: is the input {display_path(path)}; "
+                                 "writing it would destroy the input — choose another output")
+
+    seen: dict = {}
+    for t in targets:
+        if t.kind == "stdout":
+            refuse_input(t, _stdout_identity(), None)
+            key = "stdout"
+        else:
+            real = os.path.realpath(t.given) if t.kind == "stream" else t.path
+            ident = _identity(real)
+            refuse_input(t, ident, real)
+            if real == os.devnull:
+                continue  # any number of outputs may be thrown away
+            key = ident or real
+        if key in seen:
+            where = "standard output" if key == "stdout" else f"the file {display_path(t.given)}"
+            raise UsageError(f"{seen[key].option} and {t.option} both write to {where}; each output needs its own file")
+        seen[key] = t
+    for option, path in append:
+        if path:
+            real = os.path.realpath(path)
+            refuse_input(Target(option, path, "append", real), _identity(real), real)
+    return targets
+
+
+def write_all(outputs: list[tuple[Target, str]]) -> None:
+    """Write each planned target's text, all or nothing for regular files (see the module's notes)."""
+    staged: list[tuple[str, Target]] = []
+    try:
+        for target, text in outputs:
+            if target.kind == "file":
+                staged.append((_stage(target, text), target))
+        for target, text in outputs:
+            if target.kind != "file":
+                _write_stream(target, text)
         for tmp, target in staged:
-            os.replace(tmp, target)
-    except BaseException as err:
+            try:
+                os.replace(tmp, target.path)
+            except OSError as err:
+                raise OutputError(f"{display_path(target.given)}: cannot write ({_reason(err)})") from None
+    finally:
         for tmp, _ in staged:
-            if os.path.exists(tmp):
+            if os.path.lexists(tmp):
                 os.unlink(tmp)
-        if isinstance(err, OSError):
-            raise OutputError(f"{err.filename or 'output'}: cannot write ({err.strerror})") from None
-        raise
-    for path, text in streams:
-        if path == "-":
-            sys.stdout.write(text)
-            sys.stdout.flush()
-            continue
+
+
+def _stage(target: Target, text: str) -> str:
+    """The text in a temporary file beside the target, with the target's permissions."""
+    folder, name = os.path.split(target.path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name[:200]}.", suffix=".tmp")
+    except OSError as err:
+        raise OutputError(f"{display_path(target.given)}: cannot write ({_reason(err)})") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n", errors="surrogateescape") as f:
+            f.write(text)
         try:
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(text)
+            mode = stat.S_IMODE(os.stat(target.path).st_mode)
+        except OSError:
+            mode = 0o666 & ~_umask()
+        os.chmod(tmp, mode)
+    except OSError as err:
+        os.unlink(tmp)
+        raise OutputError(f"{display_path(target.given)}: cannot write ({_reason(err)})") from None
+    return tmp
+
+
+def _write_stream(target: Target, text: str) -> None:
+    data = text.encode("utf-8", "surrogateescape")
+    if target.kind == "stdout":
+        try:
+            out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
+            if out is None:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            else:
+                sys.stdout.flush()
+                out.write(data)
+                out.flush()
         except OSError as err:
-            raise OutputError(f"{path}: cannot write ({err.strerror})") from None
+            _silence_stdout()
+            raise OutputError(f"standard output ({target.option} -): cannot write ({_reason(err)})") from None
+        return
+    try:  # appending: a device or FIFO ignores it, and a link to a file is never truncated
+        with open(target.given, "ab") as f:
+            f.write(data)
+    except OSError as err:
+        raise OutputError(f"{display_path(target.given)}: cannot write ({_reason(err)})") from None
+
+
+def _silence_stdout() -> None:
+    """After a failed write to standard output, point it at /dev/null so that the
+    interpreter's own flush at exit does not fail again (and change the exit code)."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _umask() -> int:

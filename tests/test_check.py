@@ -106,7 +106,7 @@ def test_gates_from_pyproject(tmp_path, monkeypatch):
         (["--max-band", "superb"], "unknown band 'superb'"),
         (["--min-accuracy", "97"], "--min-accuracy is a share between 0 and 1"),
         (["--max-regression", "0.01"], "--max-regression needs --baseline"),
-        (["--max-score", "0.3", "--bootstrap", "10"], "--bootstrap must be 0 or a positive multiple of 4"),
+        (["--max-score", "0.3", "--bootstrap", "10"], "--bootstrap must be 0 or a multiple of 4 up to 10,000"),
     ],
 )
 def test_usage_errors_exit_2(args, message):

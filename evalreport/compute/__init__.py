@@ -38,6 +38,7 @@ from .bootstrap import (  # noqa: F401
     Bootstrap,
     BOOTSTRAP_REPLICATES,
     BOOTSTRAP_SEED,
+    MAX_REPLICATES,
     bootstrap_sums,
     BootSums,
     _by_block,

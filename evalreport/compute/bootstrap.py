@@ -14,6 +14,9 @@ from .rows import RowFigures, _positions, _splitmix64
 
 #: Default number of bootstrap replicates (a multiple of 4, see poisson_weights).
 BOOTSTRAP_REPLICATES = 200
+#: The most replicates a run may ask for: beyond it the intervals' digits no longer move, while
+#: time and memory grow with the number.
+MAX_REPLICATES = 10_000
 BOOTSTRAP_SEED = 0
 #: A raw 64-bit draw r gives the Poisson(1) count #{j : r > T_j}, T_j = 2⁶⁴·P(X ≤ j).
 #: Counts above 12 (probability 1e-10) are cut to 12.

@@ -7,67 +7,36 @@ header). Nothing downstream validates again.
 
 The input is read in chunks of rows, so a file of any size passes through in
 bounded memory; a DataFrame goes through the very same checks.
+
+One module per job, in pipeline order: ``spec`` (the options and what a header
+means), ``stream`` (the reader interface, hashing, prefetching), ``lines``
+(cutting CSV into pieces of whole rows), ``csv``, ``parquet``, ``frame`` (the
+sources), ``validate`` (a chunk → a Batch), ``source`` (a path, stdin or a
+DataFrame → batches) and ``pair`` (two inputs matched row by row).
 """
 
-# The modules, one job each, in pipeline order; every name keeps its old import path.
-from .spec import (  # noqa: F401
-    Batch,
-    check_whole,
-    classes_of,
+from .frame import Table
+from .pair import JsonBaseline, align_pair, read_json_baseline, read_table
+from .source import LoadedInput
+from .spec import (
     DEFAULT_CHUNK_ROWS,
     DEFAULT_EPS,
+    MISSING_GROUP,
+    NUMERIC_NA,
+    SUM_TOLERANCE,
+    Batch,
     InputSpec,
     Layout,
-    _list_cols,
-    MISSING_GROUP,
-    _negative_name,
-    NUMERIC_NA,
-    plan_layout,
     SourceInfo,
-    SUM_TOLERANCE,
+    check_whole,
+    classes_of,
+    plan_layout,
 )
-from .stream import (  # noqa: F401
-    _first_line,
-    _hashed_meanwhile,
-    _Hashing,
-    _head,
-    _prefetch,
-    _Reader,
-    _sha256_file,
-)
-from .csv import (  # noqa: F401
-    _CsvReader,
-    PIECE_BYTES,
-    _pieces,
-)
-from .parquet import (  # noqa: F401
-    _ParquetReader,
-)
-from .frame import (  # noqa: F401
-    _FrameReader,
-    Table,
-)
-from .validate import (  # noqa: F401
-    _arrow_categories,
-    _as_text,
-    _bad_weights,
-    _class_codes,
-    _fill,
-    id_text,
-    _in_unit_range,
-    parse_distribution,
-    _row_sums_off,
-    _text_values,
-    _Validator,
-)
-from .source import (  # noqa: F401
-    LoadedInput,
-    _open_reader,
-)
-from .pair import (  # noqa: F401
-    align_pair,
-    JsonBaseline,
-    read_json_baseline,
-    read_table,
-    _text_differs,
-)
+from .validate import _arrow_categories, _class_codes, _Validator, id_text, parse_distribution
+
+__all__ = [
+    "Batch", "DEFAULT_CHUNK_ROWS", "DEFAULT_EPS", "InputSpec", "JsonBaseline", "Layout", "LoadedInput",
+    "MISSING_GROUP", "NUMERIC_NA", "SUM_TOLERANCE", "SourceInfo", "Table", "align_pair", "check_whole",
+    "classes_of", "id_text", "parse_distribution", "plan_layout", "read_json_baseline", "read_table",
+    "_Validator", "_arrow_categories", "_class_codes",
+]

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import codecs
+import csv
 import gzip
-import hashlib
 import io
+import zlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, quote
+from .lines import MAX_ROW_BYTES, LineCutter
 from .spec import NUMERIC_NA, Layout, SourceInfo
-from .stream import _first_line, _Hashing, _head, _prefetch, _Reader
+from .stream import _first_line, _Hashing, _prefetch, _Reader
 
 #: Bytes of CSV parsed at a time by the Arrow reader (about 80,000 rows of 10 classes; measured
 #: faster than 32 MiB pieces, and a quarter of the memory in flight).
@@ -21,48 +22,67 @@ PIECE_BYTES = 8 << 20
 
 
 class _CsvReader(_Reader):
-    """CSV through Arrow's multi-threaded parser, in pieces cut at line ends; a piece
-    Arrow rejects is parsed again by pandas, whose errors the validator reports."""
+    """CSV (optionally gzip-compressed) from a file or a stream, read once.
 
-    def __init__(self, name: str, path: str | None, raw: bytes | None, fs_path: Path | None) -> None:
-        self._raw = raw
-        self._fs_path = fs_path
-        head = raw[:4] if raw is not None else _head(fs_path)
-        self._gz = head[:2] == b"\x1f\x8b"
-        sha = hashlib.sha256(raw).hexdigest() if raw is not None else None  # files: hashed while read
-        self.info = SourceInfo(name, path, sha, "csv.gz" if self._gz else "csv")
+    The header is the first row that is not blank, read by the cutter
+    (:class:`~evalreport.load.lines.LineCutter`) and parsed by the ``csv`` module;
+    the rows go to Arrow's multi-threaded parser in pieces of whole rows. A piece
+    Arrow rejects is checked for rows with a wrong number of fields and for bytes
+    that are not UTF-8, then parsed by pandas, whose values the validator names.
+    The raw bytes are hashed as they are read, on a thread of their own.
+    """
+
+    def __init__(self, name: str, path: str | None, stream, owned: bool = True) -> None:
+        self._hashing = _Hashing(stream, owned=owned)
         try:
-            header = pd.read_csv(self._open(), nrows=0, encoding="utf-8")
-        except pd.errors.EmptyDataError:
-            raise InputError(name, "the file is empty") from None
-        except UnicodeDecodeError:
-            raise self._not_utf8() from None
-        except (gzip.BadGzipFile, EOFError, OSError) as err:
-            raise InputError(name, f"cannot be read as gzip-compressed CSV ({err})") from None
-        except pd.errors.ParserError as err:
-            raise InputError(name, f"is not valid CSV ({_first_line(err)})") from None
-        self.columns = [str(c) for c in header.columns]
+            head = _read_exactly(self._hashing, 2)
+            self._gz = head == b"\x1f\x8b"
+            self.info = SourceInfo(name, path, None, "csv.gz" if self._gz else "csv")
+            body = _Prefixed(head, self._hashing)
+            self._text = gzip.GzipFile(fileobj=body, mode="rb") if self._gz else body
+            self._cutter = LineCutter(self._text, name, PIECE_BYTES)
+            header = self._reading(self._cutter.header)
+            if not header:
+                raise InputError(name, "the file is empty" if path else "the input is empty")
+            self.columns = self._parse_header(header)
+        except BaseException:
+            self.close()
+            raise
 
-    def _open(self):
-        stream = io.BytesIO(self._raw) if self._raw is not None else open(self._fs_path, "rb")
-        return gzip.GzipFile(fileobj=stream, mode="rb") if self._gz else stream
+    def close(self) -> None:
+        self._hashing.close()
 
-    def _not_utf8(self) -> InputError:
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        line, offset = 1, 0
-        with self._open() as stream:
-            for block in iter(lambda: stream.read(1 << 16), b""):
-                try:
-                    decoder.decode(block)
-                except UnicodeDecodeError as err:
-                    line += block[: max(err.start, 0)].count(b"\n")
-                    offset += max(err.start, 0)
-                    break
-                line += block.count(b"\n")
-                offset += len(block)
+    def _reading(self, read):
+        """Call ``read``; a broken compressed stream or a failing device is an input error."""
+        try:
+            return read()
+        except (gzip.BadGzipFile, EOFError, zlib.error) as err:
+            raise InputError(self.info.name, f"cannot be read as gzip-compressed CSV ({_first_line(err)})") from None
+        except OSError as err:
+            raise InputError(self.info.name, f"cannot be read ({err.strerror or _first_line(err)})") from None
+
+    def _parse_header(self, header: bytes) -> list[str]:
+        if header.startswith(codecs.BOM_UTF8):
+            header = header[len(codecs.BOM_UTF8) :]
+        try:
+            text = header.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise self._not_utf8(header, err.start, self._cutter.header_line, self._cutter.header_offset) from None
+        names = next(csv.reader([text]), [])
+        columns = [c if c else f"Unnamed: {i}" for i, c in enumerate(names)]  # as pandas names them
+        seen: dict[str, int] = {}
+        for i, c in enumerate(columns):
+            if c in seen:
+                raise InputError(self.info.name, f"two columns are named {quote(c)} (columns {seen[c] + 1} and {i + 1})",
+                                 hint="rename one: evalreport cannot tell which one to read")
+            seen[c] = i
+        return columns
+
+    def _not_utf8(self, data: bytes, start: int, line: int, offset: int) -> InputError:
+        eol = b"\r" if self._cutter.eol == 0x0D else b"\n"
         return InputError(
             self.info.name,
-            f"is not UTF-8 text (first bad byte at offset {offset}, line {line})",
+            f"is not UTF-8 text (first bad byte at offset {offset + start}, line {line + data.count(eol, 0, start)})",
             hint="re-save it as UTF-8",
         )
 
@@ -71,15 +91,10 @@ class _CsvReader(_Reader):
         return _prefetch(self._parse(layout, chunk_rows))
 
     def _parse(self, layout: Layout, chunk_rows: int) -> Iterator:
-        """Arrow tables, or pandas frames for a piece Arrow rejects. A file's bytes are
-        hashed as they are read (one read), the hashing on a thread of its own."""
+        """Arrow tables, or pandas frames for a piece Arrow rejects."""
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
-        raw = io.BytesIO(self._raw) if self._raw is not None else open(self._fs_path, "rb")
-        hashing = _Hashing(raw) if self.info.sha256 is None else None
-        source = hashing or raw
-        stream = gzip.GzipFile(fileobj=source, mode="rb") if self._gz else source
         # labels and slice values repeat: read them as categories (codes and a few distinct strings)
         coded = {c: pa.dictionary(pa.int32(), pa.string()) for c in [layout.label_col, *layout.group_cols] if c}
         types = {c: pa.float64() for c in layout.numeric_cols} | {c: pa.string() for c in layout.text_cols} | coded
@@ -91,23 +106,40 @@ class _CsvReader(_Reader):
             quoted_strings_can_be_null=False,
         )
         read = pacsv.ReadOptions(column_names=self.columns, use_threads=True)
+        pieces = self._cutter.pieces()
         try:
-            stream.readline()  # the header, already read
-            for piece in _pieces(stream, PIECE_BYTES):
+            while (piece := self._reading(lambda: next(pieces, None))) is not None:
                 try:
                     yield pacsv.read_csv(pa.py_buffer(piece), read_options=read, convert_options=convert)
                 except (pa.ArrowInvalid, pa.ArrowTypeError):
-                    yield from self._pandas_frames(io.BytesIO(bytes(piece)), layout, chunk_rows)
-            if hashing is not None:
-                while hashing.read(1 << 20):  # what a compressed stream left unread, for the hash
-                    pass
-                self.info = SourceInfo(self.info.name, self.info.path, hashing.hexdigest(), self.info.format)
-        except (gzip.BadGzipFile, EOFError) as err:
-            raise InputError(self.info.name, f"cannot be read as gzip-compressed CSV ({err})") from None
+                    self._check_rows(piece, self._cutter.line, self._cutter.offset)
+                    yield from self._pandas_frames(io.BytesIO(piece), layout, chunk_rows)
+            self._reading(self._hashing.drain)  # what a compressed stream left unread, for the hash
+            self.info = SourceInfo(self.info.name, self.info.path, self._hashing.hexdigest(), self.info.format)
         finally:
-            stream.close()
-            if hashing is not None:
-                hashing.close()
+            self.close()
+
+    def _check_rows(self, piece: bytes, line: int, offset: int) -> None:
+        """The problems pandas would report badly: bytes that are not UTF-8, and rows whose
+        number of fields differs from the header's (pandas would shift or drop values)."""
+        try:
+            text = piece.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise self._not_utf8(piece, err.start, line, offset) from None
+        n, last = len(self.columns), 0
+        if csv.field_size_limit() < MAX_ROW_BYTES:  # the csv module's own bound (128 KiB) is below ours
+            csv.field_size_limit(MAX_ROW_BYTES)
+        reader = csv.reader(io.StringIO(text, newline=""))
+        for record in _records(reader, self.info.name):
+            if record and len(record) != n:  # blank lines are skipped, as Arrow and pandas skip them
+                more = len(record) > n
+                raise InputError(
+                    self.info.name,
+                    f"line {line + last:,} has {len(record)} fields, but the header has {n}",
+                    hint="a value with the delimiter in it must be quoted" if more else "is a value missing?",
+                )
+            last = reader.line_num
+
 
     def _pandas_frames(self, source, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
         """A piece of CSV (no header line) through pandas: its errors name the offending values."""
@@ -126,28 +158,47 @@ class _CsvReader(_Reader):
         try:
             with reader:
                 yield from reader
-        except UnicodeDecodeError:
-            raise self._not_utf8() from None
         except pd.errors.ParserError as err:
             raise InputError(self.info.name, f"is not valid CSV ({_first_line(err)})") from None
 
 
-def _pieces(stream, size: int) -> Iterator[bytes]:
-    """Blocks of about ``size`` bytes of CSV, each ending at a line end outside quotes."""
-    rest = b""
-    while True:
-        block = stream.read(size)
-        if not block:
-            if rest.strip():
-                yield rest
-            return
-        data = rest + block
-        cut = data.rfind(b"\n") + 1
-        # a line end inside a quoted field is no place to cut: the quotes before it must pair up
-        while cut > 0 and b'"' in data and data.count(b'"', 0, cut) % 2:
-            cut = data.rfind(b"\n", 0, cut - 1) + 1
-        if cut == 0:
-            rest = data
-            continue
-        rest = data[cut:]
-        yield memoryview(data)[:cut]  # no copy: Arrow reads the buffer in place
+def _records(reader, name: str):
+    """The csv module's records; its own errors (it has few) as one input error."""
+    try:
+        yield from reader
+    except csv.Error as err:
+        raise InputError(name, f"is not valid CSV (line {reader.line_num}: {err})") from None
+
+
+def _read_exactly(stream, n: int) -> bytes:
+    """Up to ``n`` bytes (fewer only at the end of the input: a pipe may hand out less)."""
+    out = b""
+    while len(out) < n:
+        more = stream.read(n - len(out))
+        if not more:
+            break
+        out += more
+    return out
+
+
+class _Prefixed:
+    """A binary stream that first gives back ``head`` (bytes already read to look at), then the
+    rest. ``owned``: closing it closes the stream (not so for standard input)."""
+
+    def __init__(self, head: bytes, stream, owned: bool = True) -> None:
+        self._head, self._stream, self._owned = head, stream, owned
+
+    def close(self) -> None:
+        if self._owned:
+            self._stream.close()
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            if n is None or n < 0:
+                out, self._head = self._head + self._stream.read(), b""
+                return out
+            out, self._head = self._head[:n], self._head[n:]
+            if len(out) < n:
+                out += self._stream.read(n - len(out))
+            return out
+        return self._stream.read(n)

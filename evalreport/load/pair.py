@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import errno
+import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, display_path, printable, quote
 from ..ladder import UNITS
 from .frame import Table
 from .source import _open_reader
@@ -62,12 +63,12 @@ def align_pair(base: Table, base_layout: Layout, cand: Table, cand_layout: Layou
         missing = position < 0
         if missing.any() or len(cand_ids) != len(base_ids):
             extra = np.setdiff1d(cand_ids.astype(str), base_ids.astype(str))
-            what = (f"{missing.sum()} baseline id(s) are missing from it, e.g. '{base_ids[missing][0]}'" if missing.any()
-                    else f"{len(extra)} of its id(s) are not in the baseline, e.g. '{extra[0]}'")
+            what = (f"{missing.sum()} baseline id(s) are missing from it, e.g. {quote(base_ids[missing][0])}" if missing.any()
+                    else f"{len(extra)} of its id(s) are not in the baseline, e.g. {quote(extra[0])}")
             raise InputError(name, f"its rows do not match the baseline's: {what}", column=id_col,
                              hint="both files must hold predictions for the same rows")
         frame = frame.iloc[position].reset_index(drop=True)
-        how = f"id column '{id_col}'"
+        how = f"id column {quote(id_col)}"
     else:
         if len(frame) != len(base.frame):
             raise InputError(name, f"has {len(frame)} rows but the baseline has {len(base.frame)}",
@@ -92,6 +93,10 @@ def _text_differs(a: pd.Series, b: pd.Series) -> np.ndarray:
     return _class_codes(ta, vocab) != _class_codes(tb, vocab)  # missing is −1 on both sides
 
 
+#: The largest JSON report read as a baseline (a report is a few MB even for thousands of classes).
+MAX_BASELINE_BYTES = 256 << 20
+
+
 @dataclass(frozen=True)
 class JsonBaseline:
     """A previous run's JSON: enough for a point comparison of the band score."""
@@ -100,18 +105,43 @@ class JsonBaseline:
     band_score_nats: float
     rows: int
     classes: tuple[str, ...]
+    targets: str = "hard"
+
+    def check_against(self, rows: int, classes, soft: bool) -> None:
+        """A baseline must score the same rows with the same classes: else the comparison
+        means nothing, and a gate must not pass on it."""
+        targets = "soft" if soft else "hard"
+        if (self.rows, tuple(self.classes), self.targets) != (rows, tuple(classes), targets):
+            raise InputError(
+                display_path(self.path),
+                f"is a report of {self.rows:,} rows, {self.targets} targets and classes {_list_cols(self.classes)}; "
+                f"this run has {rows:,} rows, {targets} targets and classes {_list_cols(classes)}",
+                hint="a baseline must score the same rows: pass the baseline model's report on this data",
+            )
 
 
 def read_json_baseline(path: str) -> JsonBaseline:
+    """A JSON written by ``evalreport report --json`` (or ``check --json``, whose ``report`` it reads)."""
     import json
 
+    name = display_path(path)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BASELINE_BYTES + 1)
+    except OSError as err:
+        raise InputError(name, "no such file" if err.errno == errno.ENOENT else f"cannot be read ({err.strerror})") from None
+    if len(raw) > MAX_BASELINE_BYTES:
+        raise InputError(name, f"is larger than {MAX_BASELINE_BYTES >> 20} MiB: not a report written by evalreport")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+        if isinstance(data, dict) and "overall" not in data and isinstance(data.get("report"), dict):
+            data = data["report"]  # the JSON of 'evalreport check'
         unit = data["unit"]
         score = float(data["overall"]["band_score"])
-        return JsonBaseline(path, score / UNITS[unit], int(data["rows"]), tuple(data["classes"]))
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise InputError(path, f"is not an evalreport JSON report ({type(err).__name__}: {err})",
+        classes = data["classes"]
+        if not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)) or not math.isfinite(score):
+            raise TypeError("classes must be a list of names and band_score a number")
+        return JsonBaseline(path, score / UNITS[unit], int(data["rows"]), tuple(classes), data.get("targets", "hard"))
+    except (ValueError, KeyError, TypeError, RecursionError, UnicodeDecodeError) as err:
+        raise InputError(name, f"is not an evalreport JSON report ({type(err).__name__}: {printable(str(err))[:120]})",
                          hint="pass the JSON written by 'evalreport report --json', or the baseline's predictions") from None

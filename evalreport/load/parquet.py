@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,32 +14,69 @@ from .stream import _first_line, _hashed_meanwhile, _prefetch, _Reader
 
 class _ParquetReader(_Reader):
     """Parquet through Arrow, page by page (never a whole row group or file in memory),
-    decoded on a second thread; a file is hashed on a third as it is read."""
+    decoded on a second thread; a file is hashed on a third as it is read.
 
-    def __init__(self, name: str, path: str | None, raw: bytes | None, fs_path: Path | None) -> None:
+    ``source`` is a path, or an open file holding a copy of a stream (standard input,
+    a FIFO: Parquet needs to seek), whose ``sha256`` was taken while it was copied.
+    Columns are read as they are, without pandas' metadata: a column pandas wrote
+    from its index is read like any other column.
+    """
+
+    def __init__(self, name: str, path: str | None, source, sha256: str | None = None) -> None:
         import pyarrow.parquet as pq
 
-        self._fs_path = fs_path
-        sha = hashlib.sha256(raw).hexdigest() if raw is not None else None  # files: hashed while read
-        self.info = SourceInfo(name, path, sha, "parquet")
+        self._fs_path = Path(source) if isinstance(source, (str, os.PathLike)) else None
+        self._opened = None if self._fs_path is not None else source
+        self.info = SourceInfo(name, path, sha256, "parquet")
         try:
             # pages are read through a 1 MiB buffer: memory does not grow with a row group's size
-            self._file = pq.ParquetFile(io.BytesIO(raw) if raw is not None else fs_path, pre_buffer=False,
-                                        buffer_size=1 << 20)
+            self._file = pq.ParquetFile(source, pre_buffer=False, buffer_size=1 << 20)
         except Exception as err:  # pyarrow raises several types for a broken file
+            self.close()
             raise InputError(name, f"is not a readable Parquet file ({_first_line(err)})") from None
         self.columns = list(self._file.schema_arrow.names)
+
+    def close(self) -> None:
+        if self._opened is not None:
+            self._opened.close()
 
     def frames(self, layout: Layout, chunk_rows: int) -> Iterator:
         return _prefetch(self._decode(layout, chunk_rows))
 
     def _decode(self, layout: Layout, chunk_rows: int) -> Iterator:
-        with _hashed_meanwhile(self._fs_path if self.info.sha256 is None else None) as digest:
-            got_any = False
-            for batch in self._file.iter_batches(batch_size=chunk_rows, columns=layout.usecols):
-                got_any = True
-                yield batch
-            if not got_any:
-                yield pd.DataFrame(columns=layout.usecols)
-            if (sha := digest()) is not None:
-                self.info = SourceInfo(self.info.name, self.info.path, sha, self.info.format)
+        import pyarrow as pa
+
+        try:
+            with _hashed_meanwhile(self._fs_path if self.info.sha256 is None else None) as digest:
+                got_any = False
+                try:
+                    for batch in self._file.iter_batches(batch_size=chunk_rows, columns=layout.usecols):
+                        got_any = True
+                        yield batch.replace_schema_metadata(None)  # no pandas index: columns stay columns
+                except (OSError, pa.ArrowException) as err:  # a broken page, a codec it cannot read
+                    raise InputError(self.info.name, f"is not a readable Parquet file ({_first_line(err)})") from None
+                if not got_any:
+                    yield pd.DataFrame(columns=layout.usecols)
+                if (sha := digest()) is not None:
+                    self.info = SourceInfo(self.info.name, self.info.path, sha, self.info.format)
+        finally:
+            self.close()
+
+
+def spool(stream, name: str) -> tuple:
+    """Copy a stream to a temporary file (Parquet needs to seek; memory stays flat), hashing it;
+    returns the open file and its sha256."""
+    import hashlib
+    import tempfile
+
+    sha = hashlib.sha256()
+    out = tempfile.TemporaryFile(prefix="evalreport-")
+    try:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            sha.update(block)
+            out.write(block)
+        out.seek(0)
+    except OSError as err:
+        out.close()
+        raise InputError(name, f"cannot be read ({err.strerror})") from None
+    return out, sha.hexdigest()

@@ -2,49 +2,84 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 
-from ..errors import InputError
-from .csv import _CsvReader
+from ..errors import InputError, display_path
+from .csv import _CsvReader, _Prefixed, _read_exactly
 from .frame import Table, _FrameReader
-from .parquet import _ParquetReader
+from .parquet import _ParquetReader, spool
 from .spec import DEFAULT_CHUNK_ROWS, Batch, InputSpec, SourceInfo, check_whole, classes_of, plan_layout
-from .stream import _head, _Reader
+from .stream import _Reader
 from .validate import _Validator
 
+#: What a path that cannot be opened is, by errno, in words.
+_OPEN_PROBLEMS = {
+    errno.ENOENT: "no such file",
+    errno.ELOOP: "a loop of symbolic links",
+    errno.ENAMETOOLONG: "the name is too long",
+    errno.EACCES: "permission denied",
+    errno.ENOTDIR: "a part of the path is not a folder",
+}
+
+
+def _open_problem(path: str, err: OSError) -> str:
+    if err.errno == errno.ENOENT and os.path.islink(path):
+        return "a symbolic link to a file that does not exist"
+    return _OPEN_PROBLEMS.get(err.errno, f"cannot be read ({err.strerror})")
+
+
 def _open_reader(source: str | os.PathLike | pd.DataFrame | Table) -> _Reader:
+    """A reader for a DataFrame, a path (a file; a FIFO or device, read once as a stream) or
+    ``"-"`` (standard input, a stream). Every file is read once, never held whole in memory."""
     if isinstance(source, pd.DataFrame):
         return _FrameReader(source)
     if isinstance(source, Table):
         return _FrameReader(source.frame, source.info)
-    path = str(source)
+    path = os.fspath(source) if isinstance(source, os.PathLike) else str(source)
     if path == "-":
-        raw = sys.stdin.buffer.read()
-        name, fs_path = "<stdin>", None
-        if not raw:
-            raise InputError(name, "the input is empty")
-    else:
-        raw, name, fs_path = None, path, Path(path)
-        if not fs_path.exists():
-            raise InputError(name, "no such file")
-        if fs_path.is_dir():
+        return _stream_reader("<stdin>", None, sys.stdin.buffer, owned=False)
+    name = display_path(path)
+    try:
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
             raise InputError(name, "is a directory, not a predictions file")
-        try:
-            size = fs_path.stat().st_size
-            head = _head(fs_path)
-        except OSError as err:
-            raise InputError(name, f"cannot be read ({err.strerror})") from None
-        if size == 0:
+        if stat.S_ISREG(st.st_mode) and st.st_size == 0:
             raise InputError(name, "the file is empty")
-    head = raw[:4] if raw is not None else head
-    is_parquet = head == b"PAR1" or path.lower().endswith((".parquet", ".pq"))
-    cls = _ParquetReader if is_parquet else _CsvReader
-    return cls(name, None if path == "-" else path, raw, fs_path)
+        f = open(path, "rb")
+    except OSError as err:
+        raise InputError(name, _open_problem(path, err)) from None
+    if not stat.S_ISREG(st.st_mode):  # a FIFO, <(zcat f.gz), a device: one pass, as a stream
+        return _stream_reader(name, name, f)
+    try:
+        head = f.read(4)
+        f.seek(0)
+    except OSError as err:
+        f.close()
+        raise InputError(name, f"cannot be read ({err.strerror})") from None
+    if head == b"PAR1" or path.lower().endswith((".parquet", ".pq")):
+        f.close()
+        return _ParquetReader(name, name, path)
+    return _CsvReader(name, name, f)
+
+
+def _stream_reader(name: str, path: str | None, stream, owned: bool = True) -> _Reader:
+    """CSV from a stream, read as it comes; Parquet (it needs to seek) copied to a temporary file first."""
+    try:
+        head = _read_exactly(stream, 4)
+    except OSError as err:
+        raise InputError(name, f"cannot be read ({err.strerror})") from None
+    stream = _Prefixed(head, stream, owned)
+    if head == b"PAR1":
+        spooled, sha = spool(stream, name)
+        stream.close()
+        return _ParquetReader(name, path, spooled, sha)
+    return _CsvReader(name, path, stream)
 
 
 # --------------------------------------------------------------------------- entry point

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, UsageError
+from ..errors import InputError, UsageError, quote
 
 #: Rows whose probabilities sum to 1 within this are scored as they are.
 SUM_TOLERANCE = 1e-3
@@ -126,7 +126,7 @@ def plan_layout(columns: list[str], spec: InputSpec, name: str) -> Layout:
         if col is not None and col not in present:
             raise InputError(
                 name,
-                f"no {what} column '{col}'",
+                f"no {what} column {quote(col)}",
                 hint=f"the columns are {_list_cols(columns)}; name the right one with {option}",
             )
 
@@ -218,7 +218,8 @@ def plan_layout(columns: list[str], spec: InputSpec, name: str) -> Layout:
 
 
 def _list_cols(cols, limit: int = 8) -> str:
-    shown = ", ".join(repr(str(c)) for c in list(cols)[:limit])
+    """Names or values for a message: each quoted and cut (see errors.quote), at most ``limit``."""
+    shown = ", ".join(quote(c) for c in list(cols)[:limit])
     return shown + (", …" if len(cols) > limit else "")
 
 

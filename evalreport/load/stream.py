@@ -24,6 +24,9 @@ class _Reader:
     def frames(self, layout: Layout, chunk_rows: int) -> Iterator:
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Let go of the file (after an error, before the frames were read); frames() closes it too."""
+
 
 def _sha256_file(path: Path, stop: threading.Event | None = None) -> str | None:
     """The file's sha256 (hex); None if ``stop`` was set before the end."""
@@ -56,12 +59,15 @@ def _hashed_meanwhile(path: Path | None):
 
 class _Hashing:
     """A binary stream that hashes what is read through it, in order, on a thread of its own
-    (hashlib releases the GIL), so the file is read once and the hash costs the reader nothing."""
+    (hashlib releases the GIL), so the file is read once and the hash costs the reader nothing.
+    ``owned``: close the stream with this one (not so for standard input)."""
 
-    def __init__(self, stream) -> None:
+    def __init__(self, stream, owned: bool = True) -> None:
         self._stream = stream
+        self._owned = owned
         self._sha = hashlib.sha256()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="evalreport-hash")  # one thread: in order
+        self._closed = False
 
     def _hashed(self, data: bytes) -> bytes:
         if data:
@@ -74,14 +80,23 @@ class _Hashing:
     def readline(self) -> bytes:
         return self._hashed(self._stream.readline())
 
+    def drain(self) -> None:
+        """Read (and hash) what is left: a compressed stream's reader may stop before the end."""
+        while self.read(1 << 20):
+            pass
+
     def hexdigest(self) -> str:
         self._pool.shutdown(wait=True)
         return self._sha.hexdigest()
 
     def close(self) -> None:
         """Stop: hashing not yet done is dropped (an input error does not wait for it)."""
+        if self._closed:
+            return
+        self._closed = True
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self._stream.close()
+        if self._owned:
+            self._stream.close()
 
 
 def _prefetch(items: Iterator, depth: int = 1) -> Iterator:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, softmax
 
-from ..errors import InputError
+from ..errors import InputError, quote
 from .spec import MISSING_GROUP, SUM_TOLERANCE, Batch, InputSpec, Layout, _list_cols
 
 # --------------------------------------------------------------------------- validation
@@ -31,11 +31,14 @@ class _Validator:
         if s.dtype == bool:
             s = s.astype(np.float64)
         if not pd.api.types.is_numeric_dtype(s):
-            values = pd.to_numeric(s, errors="coerce")
+            try:
+                values = pd.to_numeric(s, errors="coerce")
+            except TypeError:  # lists, dicts: values pandas cannot even try
+                self._nested(s, col, row0, "a number")
             bad = (values.isna() & s.notna()).to_numpy()
             if bad.any():
                 first = s.to_numpy(dtype=object)[np.flatnonzero(bad)[0]]
-                self._fail("values that are not numbers", col, bad, row0, hint=f"e.g. {str(first)!r}")
+                self._fail("values that are not numbers", col, bad, row0, hint=f"e.g. {quote(first)}")
             s = values
         arr = s.to_numpy(dtype=np.float64, na_value=np.nan)
         missing = np.isnan(arr)
@@ -97,9 +100,25 @@ class _Validator:
         m[off] /= sums[off, None]
         return m, int(off.sum())
 
+    def _nested(self, s: pd.Series, col: str, row0: int, what: str):
+        """Raise: the column holds lists, dicts or other values that are not one value per row."""
+        kinds = s.map(lambda v: isinstance(v, (list, tuple, dict, set, np.ndarray)))
+        bad = kinds.to_numpy(dtype=bool)
+        first = s.to_numpy(dtype=object)[np.flatnonzero(bad)[0]] if bad.any() else None
+        kind = "dicts (structs)" if isinstance(first, dict) else "lists" if first is not None else "nested values"
+        self._fail(f"values that are {kind}, not one value per row", col, bad if bad.any() else np.ones(len(s), bool),
+                   row0, hint=f"each row needs {what} here")
+
+    def text(self, frame: pd.DataFrame, col: str, row0: int) -> pd.Categorical:
+        """A label or slice column as categories of text (nested values are an error)."""
+        try:
+            return _text_values(frame[col])
+        except TypeError:  # unhashable: lists, dicts (a Parquet list or struct column)
+            self._nested(frame[col], col, row0, "one label or slice value")
+
     def labels(self, frame: pd.DataFrame, row0: int) -> np.ndarray:
         col = self.layout.label_col
-        values = _text_values(frame[col])
+        values = self.text(frame, col, row0)
         missing = values.codes < 0
         if (values.categories == "").any():
             missing |= values.codes == values.categories.get_loc("")
@@ -118,7 +137,7 @@ class _Validator:
                     np.asarray(values == first_new),
                     row0,
                     hint=f"values seen: {_list_cols(seen)}; is --positive-label "
-                    f"'{self.spec.positive_label}' right?",
+                    f"{quote(self.spec.positive_label)} right?",
                 )
             return positive.astype(np.intp)
         classes = self.layout.classes
@@ -200,7 +219,7 @@ class _Validator:
         w = self.weights(frame, row0) if lay.weight_col else None
         groups = {}
         for g in lay.group_cols:
-            values = _text_values(frame[g])
+            values = self.text(frame, g, row0)
             if (values.codes < 0).any():
                 values = values.add_categories([MISSING_GROUP]) if MISSING_GROUP not in values.categories else values
                 values = values.fillna(MISSING_GROUP)
@@ -301,7 +320,7 @@ def parse_distribution(text: str, option: str) -> np.ndarray:
         try:
             values.append(float(t))
         except ValueError:
-            raise InputError(option, f"'{t}' is not a number", hint="give comma-separated probabilities, e.g. 0.1,0.4,0.5") from None
+            raise InputError(option, f"{quote(t)} is not a number", hint="give comma-separated probabilities, e.g. 0.1,0.4,0.5") from None
     v = np.array(values)
     if len(v) < 2:
         raise InputError(option, "a distribution needs at least two values")

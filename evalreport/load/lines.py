@@ -1,0 +1,260 @@
+"""Cutting a stream of CSV bytes into pieces of whole rows, in one linear pass.
+
+A piece may end only at a line end outside a quoted field, so the quotes must be
+followed as a CSV parser follows them: a quote opens a quoted field only at the
+start of a field (after a delimiter or a line end); inside one, a run of quotes
+of even length is escaped quotes and a run of odd length closes it; a quote in
+the middle of an unquoted field (``1",a``) is an ordinary character, as Arrow and
+pandas read it. Runs of quotes are found with numpy a block at a time, and the
+state (inside a quoted field or not) is carried from block to block, so the work
+is linear in the input however the quotes fall. A block without a quote, outside
+a quoted field, costs two searches in C.
+
+Bounds: a row — one line, or a quoted field spanning lines — may be at most
+:data:`MAX_ROW_BYTES`; beyond it, or at the end of the input inside a quoted
+field, the cutter raises one :class:`~evalreport.errors.InputError` naming the
+line where the quoted field opened. Line numbers count physical lines of the
+file, the header's first line as line 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from ..errors import InputError
+
+#: The longest row (a line, or a quoted field spanning lines) the reader accepts, in bytes.
+MAX_ROW_BYTES = 64 << 20
+QUOTE = 0x22
+#: After this many quotes in the middle of unquoted fields in one block, the block's quote runs
+#: are followed one by one (still linear), instead of re-checked in vector passes.
+_STRAY_PASSES = 8
+
+
+class LineCutter:
+    """Pieces of whole rows from a binary stream (see the module's notes).
+
+    ``header()`` returns the first row that is not blank (its bytes without the
+    line end); ``pieces()`` then yields the rest in pieces of about ``size`` bytes,
+    each ending with a line end outside quotes (the last one at the end of the input).
+    ``line`` is the number of the first line of the piece last yielded.
+    """
+
+    def __init__(self, stream, name: str, size: int, delimiter: bytes = b",") -> None:
+        self._stream = stream
+        self._name = name
+        self._size = size
+        self._delim = delimiter[0]
+        self._eol = 0x0A  # set to CR for a file whose lines end with CR alone
+        self._inside = False  # inside a quoted field at the end of what was scanned
+        self._prev = 0x0A  # the byte before the next one scanned (the start is a field's start)
+        self._opened = 0  # the line on which the open quoted field opened
+        self._parts: list[bytes] = []  # what is read but not yet handed out
+        self._pending = 0  # bytes in _parts
+        self._lines = 1  # the number of the line at the start of _parts
+        self._scanned_lines = 0  # line ends in _parts (all scanned)
+        self.line = 1
+        self.offset = 0  # byte offset (in the decompressed input) of the piece last yielded
+        self._base = 0  # byte offset of the start of _parts
+        self._eof = False
+        self.header_line, self.header_offset = 1, 0  # where the header starts
+
+    @property
+    def eol(self) -> int:
+        """The byte that ends lines: LF, or CR in a file whose lines end with CR alone."""
+        return self._eol
+
+    # ------------------------------------------------------------------ reading
+
+    def _read(self) -> bytes:
+        """The next block, never ending inside a run of quotes (so runs are whole)."""
+        block = self._stream.read(self._size)
+        while block and block[-1] == QUOTE:
+            more = self._stream.read(4096)
+            if not more:
+                break
+            block += more
+        if not block:
+            self._eof = True
+        return block
+
+    # ------------------------------------------------------------------ scanning
+
+    def _outside_ends(self, block: bytes) -> np.ndarray | int:
+        """Line ends of ``block`` outside quoted fields (positions), and the state carried on.
+        Returns -1 in place of an array when the block holds no quote and starts outside
+        (the caller then cuts at the last line end with bytes.rfind)."""
+        eol = self._eol
+        if not self._inside and QUOTE not in block:
+            self._prev = block[-1]
+            return -1
+        arr = np.frombuffer(block, dtype=np.uint8)
+        ends = np.flatnonzero(arr == eol)
+        q = np.flatnonzero(arr == QUOTE)
+        if not len(q):  # inside a quoted field all through
+            self._prev = block[-1]
+            return ends[:0]
+        brk = np.flatnonzero(np.diff(q) != 1) + 1
+        starts = q[np.concatenate([[0], brk])]
+        lengths = np.diff(np.concatenate([[0], brk, [len(q)]]))
+        before = arr[np.maximum(starts - 1, 0)]
+        if starts[0] == 0:
+            before[0] = self._prev
+        at_start = (before == self._delim) | (before == 0x0A) | (before == 0x0D)
+        odd = (lengths & 1).astype(bool)
+        toggles = _toggles(odd, at_start, self._inside)
+        inside_after = self._inside ^ (np.cumsum(toggles) & 1).astype(bool)
+        inside_before = np.concatenate([[self._inside], inside_after[:-1]])
+        opened = np.flatnonzero(toggles & ~inside_before)
+        if inside_after[-1] and len(opened):  # remember where the open field opened, for errors
+            at = int(starts[opened[-1]])
+            self._opened = self._lines + self._scanned_lines + block.count(bytes([eol]), 0, at)
+        runs_before = np.searchsorted(starts, ends)
+        inside_at = np.where(runs_before > 0, inside_after[np.maximum(runs_before - 1, 0)], self._inside)
+        self._inside = bool(inside_after[-1])
+        self._prev = block[-1]
+        return ends[~inside_at]
+
+    # ------------------------------------------------------------------ the header
+
+    def header(self) -> bytes:
+        """The first row that is not blank, without its line end (b"" for an empty input)."""
+        start = 0  # where the row being looked at starts, in the bytes read so far
+        first = True
+        while True:
+            block = self._read()
+            if not block:
+                break
+            if first:
+                self._detect_eol(block)
+                first = False
+            data = self._take(block)
+            for end in self._ends_in(data, len(data) - len(block)):
+                if data[start:end].strip(b" \t\r"):
+                    header = data[start:end].rstrip(b"\r")
+                    self.header_line = 1 + data.count(bytes([self._eol]), 0, start)
+                    self.header_offset = start
+                    self._lines += data.count(bytes([self._eol]), 0, end + 1)
+                    self._base = end + 1
+                    self._reset(data[end + 1 :])
+                    return header
+                start = end + 1  # a blank line before the header
+            self._scanned_lines += block.count(bytes([self._eol]))
+            self._check_length()
+        if self._inside:
+            self._unterminated()
+        data = b"".join(self._parts)[start:].strip(b"\r\n \t")
+        self._base = self._pending
+        self._reset(b"")
+        return data
+
+    def _detect_eol(self, block: bytes) -> None:
+        """CR alone ends lines in some old files: cut at CR then."""
+        lf, cr = block.find(b"\n"), block.find(b"\r")
+        if cr >= 0 and (lf < 0 or cr < lf) and block[cr + 1 : cr + 2] != b"\n":
+            self._eol = 0x0D
+
+    def _ends_in(self, data: bytes, scanned: int) -> Iterator[int]:
+        """Positions in ``data`` of the line ends outside quotes after its first ``scanned`` bytes
+        (scanned before: they hold none). The state is carried over the whole block at once."""
+        ends = self._outside_ends(data[scanned:])
+        if isinstance(ends, int):
+            eol = bytes([self._eol])
+            i = data.find(eol, scanned)
+            while i >= 0:
+                yield i
+                i = data.find(eol, i + 1)
+            return
+        for e in ends:
+            yield int(e) + scanned
+
+    # ------------------------------------------------------------------ the pieces
+
+    def pieces(self) -> Iterator[bytes]:
+        """The rest of the input after the header, in pieces of whole rows."""
+        eol = bytes([self._eol])
+        while True:
+            block = self._read()
+            if not block:
+                break
+            ends = self._outside_ends(block)
+            cut = block.rfind(eol) if isinstance(ends, int) else (int(ends[-1]) if len(ends) else -1)
+            if cut < 0:
+                self._parts.append(block)
+                self._pending += len(block)
+                self._scanned_lines += block.count(eol)
+                self._check_length()
+                continue
+            piece = b"".join([*self._parts, block[: cut + 1]]) if self._parts else block[: cut + 1]
+            yield from self._hand_out(piece)
+            self._reset(block[cut + 1 :])
+        if self._inside:
+            self._unterminated()
+        rest = b"".join(self._parts)
+        if rest.strip(b"\r\n \t"):
+            yield from self._hand_out(rest)
+        self._reset(b"")
+
+    def _hand_out(self, piece: bytes) -> Iterator[bytes]:
+        self.line, self.offset = self._lines, self._base
+        yield piece
+        self._base += len(piece)
+        self._lines += piece.count(bytes([self._eol]))
+
+    # ------------------------------------------------------------------ bookkeeping and bounds
+
+    def _take(self, block: bytes) -> bytes:
+        self._parts.append(block)
+        self._pending += len(block)
+        return b"".join(self._parts) if len(self._parts) > 1 else block
+
+    def _reset(self, rest: bytes) -> None:
+        self._parts = [rest] if rest else []
+        self._pending = len(rest)
+        self._scanned_lines = rest.count(bytes([self._eol])) if rest else 0
+        # what is left was scanned already; whether it starts inside a quote is self._inside
+
+    def _check_length(self) -> None:
+        if self._pending <= MAX_ROW_BYTES:
+            return
+        limit = f"{MAX_ROW_BYTES >> 20} MiB" if MAX_ROW_BYTES % (1 << 20) == 0 else f"{MAX_ROW_BYTES:,} bytes"
+        if self._inside:
+            raise InputError(self._name, f"a quoted field that opens on line {self._opened:,} runs on for more than "
+                             f"{limit}", hint="is a quote not closed? a row may be at most " + limit)
+        raise InputError(self._name, f"line {self._lines:,} is longer than {limit} without a line end",
+                         hint="is this a CSV file? a row may be at most " + limit)
+
+    def _unterminated(self) -> None:
+        raise InputError(self._name, f"the quoted field that opens on line {self._opened:,} is never closed",
+                         hint="a quote opens a field when it starts one; close it, or write the quote as \"\"")
+
+
+def _toggles(odd: np.ndarray, at_start: np.ndarray, inside: bool) -> np.ndarray:
+    """Which runs of quotes flip the state (inside a quoted field or not), starting ``inside``.
+
+    Outside a quoted field, a run flips the state when it is odd and starts a field;
+    inside one, when it is odd. So every odd run flips it, except an odd run in the middle
+    of an unquoted field ("stray"). Assume they all flip, find the first stray one met
+    outside, correct from there on, and repeat; after a few strays, follow the runs one by one.
+    """
+    t = odd.copy()
+    stray = odd & ~at_start
+    i = 0
+    for _ in range(_STRAY_PASSES):
+        if not stray[i:].any():
+            return t
+        before = inside ^ (np.concatenate([[0], np.cumsum(t[i:])[:-1]]) & 1).astype(bool)
+        bad = np.flatnonzero(stray[i:] & ~before)
+        if not len(bad):
+            return t
+        j = i + int(bad[0])
+        t[j] = False
+        inside = False  # the stray run leaves it outside
+        i = j + 1
+    for j in range(i, len(t)):
+        if stray[j] and not inside:
+            t[j] = False
+        inside ^= bool(t[j])
+    return t

@@ -1,0 +1,452 @@
+"""Issue 10: no input, option or file shape may destroy data, pass a gate on a bad number,
+hang, exhaust memory or crash. One test (or parametrised case) per reported failure."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import EXAMPLES, run
+
+IRIS = EXAMPLES / "iris_predictions.csv"
+
+
+def evalreport_cmd(*args, stdout=subprocess.PIPE, **kw) -> subprocess.CompletedProcess:
+    """The CLI as a separate process (for stdin, stdout and file-descriptor behaviour)."""
+    return subprocess.run([sys.executable, "-m", "evalreport", *map(str, args)], stdout=stdout,
+                          stderr=subprocess.PIPE, **kw)
+
+
+def one_error_line(result, pattern: str) -> str:
+    """Exit 2, exactly one line on stderr, matching ``pattern``; no traceback."""
+    import re
+
+    err = result.stderr if isinstance(result.stderr, str) else result.stderr.decode()
+    assert result.exit_code == 2 if hasattr(result, "exit_code") else result.returncode == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("evalreport: error: "), err
+    assert "Traceback" not in err
+    assert re.search(pattern, lines[0]), lines[0]
+    return lines[0]
+
+
+# --------------------------------------------------------------------------- data loss
+
+
+@pytest.fixture
+def preds(tmp_path):
+    src = tmp_path / "preds.csv"
+    shutil.copy(IRIS, src)
+    return src
+
+
+@pytest.mark.parametrize("option", ["-o", "--json", "--markdown"])
+@pytest.mark.parametrize("how", ["same", "dot", "dotdot", "symlink", "hardlink"])
+def test_an_output_over_the_input_is_refused_before_any_work(tmp_path, preds, option, how, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = preds.read_bytes()
+    target = {"same": "preds.csv", "dot": "./preds.csv", "dotdot": f"../{tmp_path.name}/preds.csv",
+              "symlink": "link.csv", "hardlink": "hard.csv"}[how]
+    if how == "symlink":
+        os.symlink("preds.csv", "link.csv")
+    if how == "hardlink":
+        os.link("preds.csv", "hard.csv")
+    args = ["report", "preds.csv", "-o", "r.html", option, target] if option != "-o" else ["report", "preds.csv", "-o", target]
+    one_error_line(run(args), r"is the input preds\.csv; writing it would destroy the input")
+    assert preds.read_bytes() == before
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_check_outputs_and_the_baseline_are_inputs_too(tmp_path, preds):
+    base = tmp_path / "base.csv"
+    shutil.copy(IRIS, base)
+    one_error_line(run(["check", preds, "--baseline", base, "--max-regression", "1", "--junit", base]),
+                   r"--junit .*base\.csv: is the input .*base\.csv")
+    one_error_line(run(["compare", base, preds, "-o", preds]), r"-o .*preds\.csv: is the input")
+
+
+def test_github_step_summary_on_the_input_is_refused(tmp_path, preds, monkeypatch):
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(preds))
+    before = preds.read_bytes()
+    one_error_line(run(["check", preds, "--max-score", "1"]), r"GITHUB_STEP_SUMMARY .*: is the input")
+    assert preds.read_bytes() == before
+
+
+def test_stdout_redirected_onto_the_input_is_refused(tmp_path, preds):
+    before = preds.read_bytes()
+    with open(preds, "ab") as out:
+        result = evalreport_cmd("report", preds, "-o", tmp_path / "r.html", "--json", "-", stdout=out)
+    one_error_line(result, r"--json standard output: is the input")
+    assert preds.read_bytes() == before
+
+
+@pytest.mark.parametrize("second", ["--json", "--markdown"])
+def test_two_outputs_on_one_file_are_refused(tmp_path, preds, second):
+    one_error_line(run(["report", preds, "-o", tmp_path / "x", second, tmp_path / "x"]),
+                   rf"-o and {second} both write to the file")
+    assert not (tmp_path / "x").exists()
+    one_error_line(run(["report", preds, "-o", tmp_path / "r.html", "--json", "-", "--markdown", "-"]),
+                   r"--json and --markdown both write to standard output")
+
+
+def test_outputs_to_dev_null_are_not_a_collision(tmp_path, preds):
+    assert run(["report", preds, "-o", os.devnull, "--json", os.devnull]).exit_code == 0
+
+
+def test_a_failing_output_leaves_every_existing_output_untouched(tmp_path, preds):
+    keep = tmp_path / "keep.html"
+    keep.write_text("old report")
+    one_error_line(run(["report", preds, "-o", keep, "--json", "/dev/full"]), r"/dev/full: cannot write")
+    assert keep.read_text() == "old report"
+    one_error_line(run(["check", preds, "--max-score", "1", "-o", keep, "--junit", "/dev/full"]), r"/dev/full")
+    assert keep.read_text() == "old report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.html", "preds.csv"]  # no temporary left
+
+
+def test_json_to_a_full_stdout_is_exit_2_and_writes_nothing(tmp_path, preds):
+    keep = tmp_path / "keep.html"
+    keep.write_text("old report")
+    with open("/dev/full", "wb") as full:
+        result = evalreport_cmd("report", preds, "-o", keep, "--json", "-", stdout=full)
+    one_error_line(result, r"standard output \(--json -\): cannot write \(No space left on device\)")
+    assert keep.read_text() == "old report"
+
+
+def test_a_symlinked_output_is_written_through(tmp_path, preds):
+    real = tmp_path / "real.html"
+    real.write_text("old")
+    (tmp_path / "link.html").symlink_to("real.html")
+    assert run(["report", preds, "-o", tmp_path / "link.html"]).exit_code == 0
+    assert (tmp_path / "link.html").is_symlink()
+    assert real.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_dev_stdout_is_written_through_not_replaced(tmp_path, preds):
+    out = tmp_path / "captured.json"
+    with open(out, "wb") as f:
+        result = evalreport_cmd("report", preds, "-o", tmp_path / "r.html", "--json", "/dev/stdout", stdout=f)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(out.read_text())["rows"] == 150
+    assert os.path.islink("/dev/stdout") or os.path.exists("/dev/stdout")
+
+
+def test_an_output_ending_with_a_slash_names_a_folder(tmp_path, preds):
+    one_error_line(run(["report", preds, "-o", f"{tmp_path}/x/"]), r"names a folder \(it ends with '/'\)")
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_folder_that_cannot_be_written_names_the_output_not_a_temporary(tmp_path, preds, monkeypatch):
+    import tempfile
+
+    def refuse(*a, dir=None, **kw):
+        raise PermissionError(13, "Permission denied", os.path.join(dir, ".r.html.abc.tmp"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    line = one_error_line(run(["report", preds, "-o", tmp_path / "r.html"]), r"r\.html: cannot write \(Permission denied\)")
+    assert ".tmp" not in line
+
+
+@pytest.mark.parametrize("where", ["-o", "--json", "--config", "--baseline", "input"])
+def test_a_path_component_over_255_characters_is_exit_2(tmp_path, preds, where):
+    long = str(tmp_path / ("x" * 300 + ".csv"))
+    args = {"-o": ["report", preds, "-o", long], "--json": ["report", preds, "-o", tmp_path / "r.html", "--json", long],
+            "--config": ["report", preds, "-o", tmp_path / "r.html", "--config", long],
+            "--baseline": ["check", preds, "--baseline", long, "--max-regression", "1"],
+            "input": ["report", long, "-o", tmp_path / "r.html"]}[where]
+    one_error_line(run(args), r"(too long|File name too long)")
+
+
+def test_a_path_with_a_byte_that_is_not_utf8(tmp_path):
+    name = os.fsdecode(b"pr\xe9ds.csv")
+    shutil.copy(IRIS, tmp_path / name)
+    out = tmp_path / "m.json"
+    result = evalreport_cmd("report", tmp_path / name, "-o", tmp_path / "r.html", "--json", out)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_bytes().decode("utf-8"))  # valid UTF-8, the byte escaped
+    assert data["input"]["path"].endswith("pr\\xe9ds.csv")
+    missing = evalreport_cmd("report", tmp_path / os.fsdecode(b"n\xe9.csv"), "-o", tmp_path / "r.html")
+    one_error_line(missing, r"n\\xe9\.csv: no such file")
+
+
+# --------------------------------------------------------------------------- input shapes
+
+
+def test_a_symlink_loop_is_named_as_such(tmp_path):
+    (tmp_path / "a.csv").symlink_to("b.csv")
+    (tmp_path / "b.csv").symlink_to("a.csv")
+    one_error_line(run(["report", tmp_path / "a.csv", "-o", tmp_path / "r.html"]), r"a\.csv: a loop of symbolic links")
+
+
+def test_a_fifo_is_read_as_a_stream(tmp_path):
+    fifo = tmp_path / "preds.csv"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(IRIS.read_bytes()))
+    writer.start()
+    result = run(["report", fifo, "-o", tmp_path / "r.html", "--json", tmp_path / "m.json"])
+    writer.join(timeout=30)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads((tmp_path / "m.json").read_text())["rows"] == 150
+
+
+def test_a_process_substitution_of_a_gzip_file(tmp_path):
+    gz = tmp_path / "preds.csv.gz"
+    gz.write_bytes(gzip.compress(IRIS.read_bytes()))
+    result = subprocess.run(["bash", "-c", f'"{sys.executable}" -m evalreport report <(zcat "{gz}") -o "{tmp_path}/r.html"'],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "150 rows" in result.stderr
+
+
+def test_stdin_is_streamed_not_read_whole(monkeypatch):
+    """Standard input is read in pieces as it comes: the reader never asks for all of it at once."""
+    import evalreport.load.csv as csv_mod
+    from evalreport import evaluate
+
+    reads = []
+
+    class Stdin(io.BytesIO):
+        def read(self, n=-1):
+            reads.append(n)
+            return super().read(n)
+
+    data = IRIS.read_bytes() * 1  # the header once
+    monkeypatch.setattr(csv_mod, "PIECE_BYTES", 1024)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(Stdin(data)))
+    result = evaluate("-")
+    assert result.rows == 150
+    assert reads and all(0 < n <= 1 << 20 for n in reads)  # never read(-1): a piece at a time
+
+
+@pytest.mark.parametrize(
+    "content,pattern",
+    [
+        (b"label,p_a,p_b\ra,0.75,0.25\rb,0.25,0.75\r", None),  # CR-only line ends are read
+        (b"\n\nlabel,p_a,p_b\na,0.75,0.25\nb,0.25,0.75\n", None),  # blank lines before the header
+        (b'"lab\nel",label,p_a,p_b\nx,a,0.75,0.25\ny,b,0.25,0.75\n', None),  # a newline in a quoted header name
+        (b"label,p_a,p_b\na,0.75,0.25,9\nb,0.25,0.75\n", r"line 2 has 4 fields, but the header has 3"),
+        (b"label,p_a,p_b\na,0.75,0.25\nb,0.25\n", r"line 3 has 2 fields, but the header has 3"),
+        (b"label,p_a,p_a\na,0.5,0.5\n", r"two columns are named 'p_a' \(columns 2 and 3\)"),
+        (b"label,p_a,p_b,label\na,0.75,0.25,b\n", r"two columns are named 'label' \(columns 1 and 4\)"),
+        (b'label,p_a,p_b\na,0.75,0.25\nb,"0.25,0.75\nb,0.25,0.75\n', r"the quoted field that opens on line 3 is never closed"),
+        (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + bytes(range(200)), r"cannot be read as gzip-compressed CSV"),
+    ],
+    ids=["cr-only", "leading-blank-lines", "newline-in-header", "extra-field", "missing-field", "duplicate-prob",
+         "duplicate-label", "unterminated-quote", "corrupt-deflate"],
+)
+def test_csv_shapes(tmp_path, content, pattern):
+    src = tmp_path / "preds.csv"
+    src.write_bytes(content)
+    result = run(["report", src, "-o", tmp_path / "r.html", "--json", tmp_path / "m.json"])
+    if pattern is None:
+        assert result.exit_code == 0, result.stderr
+        data = json.loads((tmp_path / "m.json").read_text())
+        assert data["rows"] == 2 and data["classes"] == ["a", "b"]
+        assert data["overall"]["log_loss"] == pytest.approx(-np.log(0.75))
+    else:
+        one_error_line(result, pattern)
+        assert not (tmp_path / "r.html").exists()
+
+
+def test_corrupt_deflate_in_the_middle_of_a_gzip_file(tmp_path):
+    raw = bytearray(gzip.compress(IRIS.read_bytes() * 20, compresslevel=1))
+    for i in range(len(raw) // 2, len(raw) // 2 + 40):
+        raw[i] ^= 0xA5
+    src = tmp_path / "preds.csv.gz"
+    src.write_bytes(bytes(raw))
+    one_error_line(run(["report", src, "-o", tmp_path / "r.html"]), r"preds\.csv\.gz: cannot be read as gzip-compressed CSV")
+
+
+def test_a_stray_quote_in_an_unquoted_field_is_an_ordinary_character_and_cutting_goes_on(tmp_path, monkeypatch):
+    """`1",a,…` on row 2: a CSV parser reads the quote as part of the value, so must the cutter;
+    the pieces stay the size they should be (the old cutter kept the rest of the file as one
+    piece and counted its quotes again and again: quadratic time, memory the size of the file)."""
+    import evalreport.load.csv as csv_mod
+    from evalreport.load.lines import LineCutter
+
+    df = pd.read_csv(IRIS)
+    df = pd.concat([df] * 20, ignore_index=True)
+    df["id"] = df["id"].astype(str)
+    df.loc[1, "id"] = '1"'
+    path = tmp_path / "stray.csv"
+    df.to_csv(path, index=False, quoting=3)  # QUOTE_NONE: the quote is written bare, as the issue's file
+    assert b'\n1",' in path.read_bytes()
+    cutter = LineCutter(open(path, "rb"), "stray.csv", 4096)
+    cutter.header()
+    sizes = [len(p) for p in cutter.pieces()]
+    assert len(sizes) > 20 and max(sizes) < 2 * 4096
+    monkeypatch.setattr(csv_mod, "PIECE_BYTES", 4096)
+    from evalreport import evaluate
+
+    stray = evaluate(path, id_col="id").to_dict()
+    clean = evaluate(df.assign(id=df["id"].str.replace('"', "")), id_col="id").to_dict()
+    assert stray["rows"] == 3000
+    from test_properties import _assert_same
+
+    _assert_same(stray["overall"], clean["overall"], path="overall")  # to 1e-12: sums in another order
+
+
+def test_a_row_longer_than_the_bound_is_one_error(tmp_path, monkeypatch):
+    import evalreport.load.csv as csv_mod
+    import evalreport.load.lines as lines
+
+    monkeypatch.setattr(lines, "MAX_ROW_BYTES", 10_000)
+    monkeypatch.setattr(csv_mod, "PIECE_BYTES", 4096)
+    src = tmp_path / "preds.csv"
+    src.write_bytes(b'label,p_a,p_b\na,0.5,0.5\nb,"' + b"x" * 50_000 + b"\n")
+    one_error_line(run(["report", src, "-o", tmp_path / "r.html"]),
+                   r"a quoted field that opens on line 3 runs on for more than 10,000 bytes")
+    src.write_bytes(b"label,p_a,p_b\n" + b"a" * 50_000)
+    one_error_line(run(["report", src, "-o", tmp_path / "r.html"]), r"line 2 is longer than 10,000 bytes without a line end")
+
+
+# --------------------------------------------------------------------------- Parquet shapes
+
+
+def _zstd_parquet(tmp_path):
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "preds.parquet"
+    pd.read_csv(IRIS).to_parquet(path, compression="zstd")
+    return path, pq.ParquetFile(path).metadata.row_group(0).column(3)
+
+
+def test_a_corrupt_parquet_page_is_one_line(tmp_path):
+    path, col = _zstd_parquet(tmp_path)
+    raw = bytearray(path.read_bytes())
+    for i in range(col.data_page_offset, col.data_page_offset + 6):  # the page header
+        raw[i] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    one_error_line(run(["report", path, "-o", tmp_path / "r.html"]), r"preds\.parquet: is not a readable Parquet file \(")
+
+
+def test_parquet_written_by_pandas_with_the_label_as_index(tmp_path):
+    df = pd.read_csv(IRIS)
+    probs = [c for c in df if c.startswith("p_")]
+    path = tmp_path / "indexed.parquet"
+    df.astype({c: "float32" for c in probs}).set_index("label").to_parquet(path)
+    result = run(["report", path, "-o", tmp_path / "r.html", "--json", tmp_path / "m.json", "--group-by", "fold"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads((tmp_path / "m.json").read_text())
+    from sklearn.metrics import log_loss
+
+    q = df[probs].astype("float32").to_numpy(dtype=float)
+    assert data["overall"]["log_loss"] == pytest.approx(
+        log_loss(df["label"], q, labels=[c[2:] for c in probs]), abs=1e-9)
+
+
+@pytest.mark.parametrize("column,arrow_type,pattern", [
+    ("label", "list", r"column 'label': values that are lists, not one value per row \(rows 1, 2\)"),
+    ("g", "struct", r"column 'g': values that are dicts \(structs\), not one value per row"),
+    ("p_a", "list", r"column 'p_a': values that are not numbers \(rows 1, 2\); e\.g\. '\[0\.5\]'"),
+])
+def test_parquet_nested_columns_are_one_error(tmp_path, column, arrow_type, pattern):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cols = {"label": pa.array(["a", "b"]), "g": pa.array(["x", "y"]), "p_a": pa.array([0.5, 0.5]), "p_b": pa.array([0.5, 0.5])}
+    cols[column] = pa.array([[v] for v in cols[column].to_pylist()]) if arrow_type == "list" else \
+        pa.array([{"x": v} for v in cols[column].to_pylist()])
+    path = tmp_path / "nested.parquet"
+    pq.write_table(pa.table(cols), path)
+    one_error_line(run(["report", path, "-o", tmp_path / "r.html", "--group-by", "g"]), pattern)
+
+
+def test_parquet_on_stdin_is_copied_to_disk_not_memory(tmp_path):
+    path = tmp_path / "p.parquet"
+    pd.read_csv(IRIS).to_parquet(path)
+    result = evalreport_cmd("report", "-", "-o", tmp_path / "r.html", "--json", "-", input=path.read_bytes())
+    assert result.returncode == 0, result.stderr
+    import hashlib
+
+    data = json.loads(result.stdout)
+    assert data["rows"] == 150 and data["input"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------- options and settings
+
+
+@pytest.mark.parametrize("args,pattern", [
+    (["--seed", "-1"], r"--seed must be a whole number from 0 to 2\*\*64 - 1, got -1"),
+    (["--seed", str(2**64)], r"--seed must be a whole number"),
+    (["--bootstrap", "1000000"], r"--bootstrap must be 0 or a multiple of 4 up to 10,000, got 1000000"),
+    (["--bootstrap", "10004"], r"up to 10,000"),
+])
+def test_option_bounds(tmp_path, args, pattern):
+    one_error_line(run(["report", IRIS, "-o", tmp_path / "r.html", *args]), pattern)
+
+
+@pytest.mark.parametrize("toml,args,pattern", [
+    ("tool = 5\n", ["report"], r"'tool' must be a table"),
+    ("[tool]\nevalreport = 5\n", ["report"], r"\[tool\.evalreport\] must be a table, got a number"),
+    ("[gates]\nbaseline = 5\nmax_score = 1\n", ["check"], r"\[gates\]: baseline must be a path, got 5"),
+    ('[gates]\nsignificant = "false"\nmax_score = 1\n', ["check"],
+     r"significant must be a boolean, got 'false' \(write true or false, without quotes\)"),
+    ('[gates]\nmax_score = "0.3"\n', ["check"], r"max_score must be a number, got '0\.3'"),
+    ("[gates]\nmax_band = 3\n", ["check"], r"max_band must be a band id"),
+    ("[bandz]\ngreat = 0.01\n", ["report"], r"unknown setting\(s\) 'bandz'; known: bands, gates"),
+    ("[bands]\ngreat = true\n", ["report"], r"the threshold of 'great' must be a number"),
+])
+def test_settings_of_the_wrong_shape_are_one_error(tmp_path, toml, args, pattern):
+    cfg = tmp_path / "evalreport.toml"
+    cfg.write_text(toml)
+    one_error_line(run([*args, IRIS, "-o", tmp_path / "r.html", "--config", cfg]), pattern)
+
+
+def test_an_unreadable_settings_file(tmp_path):
+    cfg = tmp_path / "evalreport.toml"
+    cfg.mkdir()
+    one_error_line(run(["report", IRIS, "-o", tmp_path / "r.html", "--config", cfg]), r"no such config file|cannot read")
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(b"[bands]\ngreat = \xff\n")
+    one_error_line(run(["report", IRIS, "-o", tmp_path / "r.html", "--config", bad]), r"bad\.toml: not valid TOML")
+
+
+def test_a_json_baseline_nested_100k_levels_deep(tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    one_error_line(run(["check", IRIS, "--baseline", deep, "--max-regression", "0.1"]),
+                   r"deep\.json: is not an evalreport JSON report \(RecursionError")
+
+
+def test_a_json_baseline_of_other_rows_or_classes_fails_closed(tmp_path):
+    base = tmp_path / "base.json"
+    assert run(["report", IRIS, "-o", tmp_path / "r.html", "--json", base]).exit_code == 0
+    digits = EXAMPLES / "digits_predictions.csv"
+    one_error_line(run(["check", digits, "--baseline", base, "--max-regression", "0.5"]),
+                   r"base\.json: is a report of 150 rows, hard targets and classes 'setosa', 'versicolor', 'virginica'; "
+                   r"this run has 1,797 rows")
+    shuffled = tmp_path / "fewer.csv"
+    pd.read_csv(IRIS).iloc[:149].to_csv(shuffled, index=False)
+    one_error_line(run(["check", shuffled, "--baseline", base, "--max-regression", "0.5"]), r"is a report of 150 rows")
+    # the same rows pass, and the JSON of 'check' is read as well as that of 'report'
+    assert run(["check", IRIS, "--baseline", base, "--max-regression", "0.5"]).exit_code == 0
+    check_json = tmp_path / "check.json"
+    assert run(["check", IRIS, "--max-score", "1", "--json", check_json]).exit_code == 0
+    assert run(["check", IRIS, "--baseline", check_json, "--max-regression", "0.5"]).exit_code == 0
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def test_a_50mb_label_gives_a_short_error_line(tmp_path):
+    src = tmp_path / "preds.csv"
+    src.write_bytes(b"label,p_a,p_b\na,0.5,0.5\n" + b"x" * 50_000_000 + b",0.5,0.5\n")
+    line = one_error_line(run(["report", src, "-o", tmp_path / "r.html"]), r"labels that have no probability column")
+    assert len(line) < 400 and "(50,000,000 characters)" in line
+
+
+def test_control_characters_in_values_stay_on_one_line(tmp_path):
+    src = tmp_path / "preds.csv"
+    src.write_bytes(b'label,p_a,p_b\na,0.5,0.5\n"evil\r\nlabel\x1b[31m",0.5,0.5\n')
+    line = one_error_line(run(["report", src, "-o", tmp_path / "r.html"]), r"labels that have no probability column")
+    assert "\\r\\n" in line and "\\x1b" in line
