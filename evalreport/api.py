@@ -8,10 +8,10 @@ from itertools import zip_longest
 
 import pandas as pd
 
-from .errors import UsageError
-from .compute import (BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, MAX_REPLICATES, Bootstrap, Stats, accumulate, in_order, merge_rising,
+from .errors import InputError, UsageError
+from .compute import (BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, MAX_REPLICATES, Bootstrap, TooManySlices, Stats, accumulate, in_order, merge_rising,
                       reduce_batches, rising_rows, row_figures)
-from .interpret import DEFAULT_LADDER, Ladder, build_comparison, build_result
+from .interpret import DEFAULT_LADDER, MAX_SLICES, MAX_SLICES_LIMIT, Ladder, build_comparison, build_result
 from .load import DEFAULT_CHUNK_ROWS, DEFAULT_EPS, Batch, InputSpec, LoadedInput, align_pair, read_table
 from .result import Comparison, Result
 
@@ -36,6 +36,7 @@ def evaluate(
     seed: int = BOOTSTRAP_SEED,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     on_rows: Callable[[int], None] | None = None,
+    max_slices: int = MAX_SLICES,
 ) -> Result:
     """Evaluate predicted class probabilities against labels or target distributions.
 
@@ -57,6 +58,8 @@ def evaluate(
         depend on it).
     on_rows : called with the number of rows read so far after each chunk
         (the CLI shows progress with it).
+    max_slices : per ``group_by`` column, how many slices (those with the most
+        weight) are shown; the rest are folded into one ``(other)`` row.
 
     Returns
     -------
@@ -79,14 +82,41 @@ def evaluate(
     spec = InputSpec.from_options(locals())
     ladder = _ladder(ladder)
     boot = _bootstrap(bootstrap, seed)
-    if _is_dask(data):
-        from .dask_engine import reduce_dask
+    _check_max_slices(max_slices)
+    with _one_blas_thread():
+        if _is_dask(data):
+            from .dask_engine import reduce_dask
 
-        stats, loaded = reduce_dask(data, spec, boot, chunk_rows)
-        return build_result(stats, loaded, ladder, unit, options=_describe(spec, loaded, unit), bootstrap=boot)
-    loaded = LoadedInput(data, spec, chunk_rows=chunk_rows)
-    stats = reduce_batches(_counted(loaded.batches(), on_rows), len(loaded.layout.classes), spec.eps, boot)
-    return build_result(stats, loaded, ladder, unit, options=_describe(spec, loaded, unit), bootstrap=boot)
+            stats, loaded = _slices_bounded(lambda: reduce_dask(data, spec, boot, chunk_rows), "dask DataFrame")
+        else:
+            loaded = LoadedInput(data, spec, chunk_rows=chunk_rows)
+            stats = _slices_bounded(lambda: reduce_batches(_counted(loaded.batches(), on_rows),
+                                                           len(loaded.layout.classes), spec.eps, boot),
+                                    loaded.source.name)
+        return build_result(stats, loaded, ladder, unit, options=_describe(spec, loaded, unit), bootstrap=boot,
+                            max_slices=max_slices)
+
+
+def _one_blas_thread():
+    """Hold BLAS to one thread while figures are computed: its sums would otherwise depend on the
+    number of threads (and cores) in their last bits, and the same input must give the same bytes."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _slices_bounded(reduce, name: str):
+    """Run a reduction; a --group-by column with too many distinct values is an input error."""
+    try:
+        return reduce()
+    except TooManySlices as err:
+        raise InputError(name, f"more than {err.limit:,} distinct values", column=err.column,
+                         hint="--group-by is for slices such as a fold, a country or a device, not for ids") from None
+
+
+def _check_max_slices(max_slices: int) -> None:
+    if not (isinstance(max_slices, int) and 1 <= max_slices <= MAX_SLICES_LIMIT):
+        raise UsageError(f"--max-slices must be a whole number from 1 to {MAX_SLICES_LIMIT:,}, got {max_slices}")
 
 
 def _is_dask(data) -> bool:
@@ -130,6 +160,7 @@ def compare(
     bootstrap: int = BOOTSTRAP_REPLICATES,
     seed: int = BOOTSTRAP_SEED,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    max_slices: int = MAX_SLICES,
 ) -> Comparison:
     """Two models' predictions for the same rows: both evaluations and their paired differences.
 
@@ -141,6 +172,13 @@ def compare(
     spec = InputSpec.from_options(locals())
     ladder = _ladder(ladder)
     boot = _bootstrap(bootstrap, seed)
+    _check_max_slices(max_slices)
+    with _one_blas_thread():
+        return _compare(baseline, candidate, spec, ladder, boot, unit, chunk_rows, max_slices)
+
+
+def _compare(baseline, candidate, spec: InputSpec, ladder: Ladder, boot, unit: str, chunk_rows: int,
+             max_slices: int) -> Comparison:
     base_table, base_layout = read_table(baseline, spec)
     cand_table, cand_layout = read_table(candidate, spec)
     cand_table, matched_by = align_pair(base_table, base_layout, cand_table, cand_layout, spec)
@@ -155,10 +193,17 @@ def compare(
         return accumulate(bb, k, spec.eps, boot, fb), accumulate(bc, k, spec.eps, boot, fc), rising_rows(bb, fb, fc)
 
     sb, sc, rising = Stats(k), Stats(k), ()
-    for b, c, r in in_order(reduce, zip_longest(lb.batches(), lc.batches())):
-        sb, sc, rising = sb + b, sc + c, merge_rising(rising, r)
-    rb = build_result(sb, lb, ladder, unit, options=_describe(spec, lb, unit), bootstrap=boot)
-    rc = build_result(sc, lc, ladder, unit, options=_describe(spec, lc, unit), bootstrap=boot)
+
+    def pairs():
+        for b, c, r in in_order(reduce, zip_longest(lb.batches(), lc.batches())):
+            sb.__iadd__(b)
+            sc.__iadd__(c)
+            yield r
+
+    for r in _slices_bounded(lambda: list(pairs()), cand_table.info.name):
+        rising = merge_rising(rising, r)
+    rb = build_result(sb, lb, ladder, unit, options=_describe(spec, lb, unit), bootstrap=boot, max_slices=max_slices)
+    rc = build_result(sc, lc, ladder, unit, options=_describe(spec, lc, unit), bootstrap=boot, max_slices=max_slices)
     return build_comparison(rb, rc, sb, sc, rising, matched_by)
 
 

@@ -87,6 +87,7 @@ Eps = Annotated[float, typer.Option("--eps", help="Clip predictions to [eps, 1-e
 Renormalize = Annotated[bool, typer.Option("--renormalize", help="Rescale rows that do not sum to 1 instead of rejecting them.")]
 Bootstrap = Annotated[int, typer.Option("--bootstrap", help="Bootstrap replicates for the 95% intervals (multiple of 4; 0: none).")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap (same seed, same intervals).")]
+MaxSlices = Annotated[int, typer.Option("--max-slices", help="Per --group-by column, the slices with the most weight shown; the rest are folded into '(other)' (1–10,000).")]
 class Engine(str, Enum):
     local = "local"
     dask = "dask"
@@ -114,6 +115,7 @@ _SHARED_OPTIONS = [
     ("renormalize", Renormalize, False),
     ("bootstrap", Bootstrap, 200),
     ("seed", Seed, 0),
+    ("max_slices", MaxSlices, 100),
     ("bands", Bands, None),
     ("config", Config, None),
 ]
@@ -452,5 +454,10 @@ def dist(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. Python warnings (a library's deprecation, a glyph no font has)
+    are not the user's business and never reach stderr, which carries one line per problem; the
+    test suite calls the app directly and turns them into errors instead."""
+    import warnings
+
+    warnings.simplefilter("ignore")
     app(prog_name="evalreport")

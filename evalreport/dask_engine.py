@@ -70,7 +70,7 @@ def reduce_dask(ddf, spec: InputSpec, boot: Bootstrap | None, chunk_rows: int,
              for part, row0 in zip(ddf.to_delayed(), offsets)]
     stats, rows, weight, negatives = Stats(k), 0, 0.0, {}
     for part in dask.compute(*tasks):
-        stats = stats + part.stats
+        stats += part.stats
         rows += part.rows
         weight += part.weight
         for label in part.negatives:

@@ -73,6 +73,14 @@ class OutputError(EvalReportError):
     slug = "output"
 
 
+class FigureError(RuntimeError):
+    """A figure came out as NaN or ∞: a bug in evalreport, never a user's error. It is not an
+    EvalReportError, so the command line exits 3 (internal error) — a gate never sees it."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"a figure is not a number: {what}")
+
+
 def printable(text: str) -> str:
     """``text`` on one line: control characters, line ends and the stand-ins for bytes that
     were not UTF-8 (in file names) escaped as ``\\n``, ``\\x1b``, ``\\xe9``, …"""

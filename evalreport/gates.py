@@ -100,11 +100,32 @@ def _r(x: float) -> float:
     return round(x, PRECISION)
 
 
-def _beyond_max(value: float, ci, threshold: float, significant: bool) -> bool:
-    """Above a maximum: the point (rounded), or with --significant the interval's lower end."""
-    if significant and ci is not None:
+def _number(x) -> bool:
+    """A value a gate can decide on: a finite number. Anything else fails its gate (fail closed)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _usable(ci) -> bool:
+    return ci is not None and _number(ci[0]) and _number(ci[1])
+
+
+def _beyond_max(value: float | None, ci, threshold: float, significant: bool) -> bool:
+    """Above a maximum: the point (rounded), or with --significant the interval's lower end.
+    A value that is not a number is beyond every threshold."""
+    if not _number(value):
+        return True
+    if significant and _usable(ci):
         return _r(ci[0]) > threshold
     return _r(value) > threshold
+
+
+def _below_min(value: float | None, ci, threshold: float, significant: bool) -> bool:
+    """Below a minimum: the point (rounded), or with --significant the interval's upper end."""
+    if not _number(value):
+        return True
+    if significant and _usable(ci):
+        return _r(ci[1]) < threshold
+    return _r(value) < threshold
 
 
 def _band_rank(ladder: Ladder, band_id: str) -> int:
@@ -135,16 +156,23 @@ def evaluate_gates(
     if spec.max_band is not None:
         limit = _band_rank(ladder, ladder.by_id(spec.max_band).id)
         decided_on = o.band_score_nats
-        if sig and o.band_score_ci95 is not None:
+        if sig and _usable(o.band_score_ci95):
             decided_on = o.band_score_ci95[0] / f
-        band = ladder.band_for(decided_on)
-        detail = f"band {o.band_label}" + (f"; the interval's best end is in '{band.label}'" if sig and o.band_score_ci95 else "")
+        band = ladder.band_for(decided_on) if _number(decided_on) else None
+        if band is None:
+            detail = "no band: the score is not a number"
+        else:
+            detail = f"band {o.band_label}" + (f"; the interval's best end is in '{band.label}'"
+                                               if sig and _usable(o.band_score_ci95) else "")
         gates.append(GateResult(
             "max-band", f"band '{ladder.by_id(spec.max_band).label}' or better", spec.max_band, o.band,
-            o.band_score_ci95, _band_rank(ladder, band.id) <= limit, detail + no_ci))
+            o.band_score_ci95, band is not None and _band_rank(ladder, band.id) <= limit, detail + no_ci))
 
-    classes = [c for c in result.per_class if c.band is not None]
-    score = (lambda c: c.kl_divergence) if result.soft else (lambda c: c.cross_entropy)
+    classes = [c for c in result.per_class if c.support]  # a class without rows has no score to gate
+
+    def score(c) -> float:  # worst first: a score that is not a number counts as the worst
+        x = c.kl_divergence if result.soft else c.cross_entropy
+        return x if _number(x) else math.inf
     if spec.max_class_score is not None:
         failing = [c for c in classes if _beyond_max(score(c), c.ci95, spec.max_class_score, sig)]
         worst = max(classes, key=score)
@@ -156,12 +184,12 @@ def evaluate_gates(
     if spec.max_class_band is not None:
         limit = _band_rank(ladder, ladder.by_id(spec.max_class_band).id)
 
-        def class_band(c) -> str:
-            if sig and c.ci95 is not None:
-                return ladder.band_for(c.ci95[0] / f).id
-            return c.band
+        def class_rank(c) -> float:
+            decided_on = c.ci95[0] / f if sig and _usable(c.ci95) else score(c) / f
+            band = ladder.band_for(decided_on) if _number(decided_on) else None
+            return math.inf if band is None else _band_rank(ladder, band.id)
 
-        failing = [c for c in classes if _band_rank(ladder, class_band(c)) > limit]
+        failing = [c for c in classes if class_rank(c) > limit]
         worst = max(classes, key=score)
         gates.append(GateResult(
             "max-class-band", f"every class in band '{ladder.by_id(spec.max_class_band).label}' or better",
@@ -170,7 +198,7 @@ def evaluate_gates(
 
     if spec.min_accuracy is not None:
         ci = o.accuracy_ci95
-        below = _r(ci[1]) < spec.min_accuracy if sig and ci is not None else _r(o.accuracy) < spec.min_accuracy
+        below = _below_min(o.accuracy, ci, spec.min_accuracy, sig)
         gates.append(GateResult("min-accuracy", f"accuracy ≥ {spec.min_accuracy:g}", spec.min_accuracy,
                                 o.accuracy, ci, not below, no_ci.strip(" ()")))
 
@@ -178,7 +206,7 @@ def evaluate_gates(
         ece = result.calibration.ece
         detail = "no interval: the point rule applies" if sig else ""
         gates.append(GateResult("max-ece", f"expected calibration error ≤ {spec.max_ece:g}", spec.max_ece, ece, None,
-                                _r(ece) <= spec.max_ece, detail))
+                                not _beyond_max(ece, None, spec.max_ece, False), detail))
 
     if spec.max_regression is not None:
         if comparison is not None:
@@ -195,7 +223,7 @@ def evaluate_gates(
                       "the point comparison, no interval")
             gates.append(GateResult(
                 "max-regression", f"{what} rises by ≤ {spec.max_regression:g} {unit} over the baseline",
-                spec.max_regression, diff, None, _r(diff) <= spec.max_regression, detail))
+                spec.max_regression, diff, None, not _beyond_max(diff, None, spec.max_regression, False), detail))
         else:
             raise UsageError("--max-regression needs --baseline FILE (the baseline model's predictions or JSON)")
 

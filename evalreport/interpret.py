@@ -19,11 +19,13 @@ from .compute import (
     Stats,
     fit_temperature,
     histogram_quantile,
-    paired_interval,
-    percentile_interval,
+    MAX_BOOT_SLICES,
+    intervals,
+    paired_intervals,
+    replicate_weights,
     top_rows_loss_share,
 )
-from .errors import UsageError, quote
+from .errors import FigureError, UsageError, quote
 from .ladder import DEFAULT_LADDER, UNITS, Band, Ladder  # noqa: F401 (re-exported)
 from .load import LoadedInput
 from .result import (
@@ -43,6 +45,14 @@ from .result import (
 
 
 
+#: The row standing for the slices beyond --max-slices.
+OTHER_GROUP = "(other)"
+#: Slices shown per --group-by column by default (the rest are folded into OTHER_GROUP), and the most
+#: --max-slices may ask for.
+MAX_SLICES = 100
+MAX_SLICES_LIMIT = 10_000
+
+
 def _band(ladder: Ladder, score_nats: float | None) -> tuple[str | None, str | None]:
     band = None if score_nats is None else ladder.band_for(score_nats)
     return (band.id, band.label) if band else (None, None)
@@ -59,8 +69,12 @@ def build_result(
     unit: str = "nats",
     options: dict | None = None,
     bootstrap: Bootstrap | None = None,
+    max_slices: int = MAX_SLICES,
 ) -> Result:
-    """Turn merged statistics into the one result object every renderer reads."""
+    """Turn merged statistics into the one result object every renderer reads.
+
+    ``max_slices``: per --group-by column, the slices with the most weight shown;
+    the rest are folded into one ``(other)`` row (with a warning)."""
     if unit not in UNITS:
         raise UsageError(f"--unit must be 'nats' or 'bits', got '{unit}'")
     f = UNITS[unit]
@@ -71,11 +85,12 @@ def build_result(
     def u(x: float | None) -> float | None:
         return None if x is None else x * f
 
-    def ci(num, den, factor: float = f) -> tuple[float, float] | None:
-        interval = percentile_interval(num, den)
-        return None if interval is None else (interval[0] * factor, interval[1] * factor)
+    boot = stats.boot if bootstrap else None
+    v = replicate_weights(bootstrap) if boot is not None else None
 
-    boot = stats.boot.replicates(bootstrap) if stats.boot is not None and bootstrap else None
+    def ci(num, den, factor: float = f) -> tuple[float, float] | None:
+        interval = intervals(num, den, v)[0] if v is not None else None
+        return None if interval is None else (interval[0] * factor, interval[1] * factor)
 
     band_score = stats.mean_kl if soft else stats.mean_ce
     prior = stats.prior
@@ -109,6 +124,8 @@ def build_result(
 
     total_ce = stats.ce
     class_acc = stats.class_accuracy
+    class_ci = intervals(boot.class_score, boot.class_w, v) if boot is not None else [None] * k
+    class_weight = stats.absolute(stats.class_weight)
     per_class = []
     for j, name in enumerate(classes):
         cw = stats.class_weight[j]
@@ -120,41 +137,19 @@ def build_result(
             ClassRow(
                 name=name,
                 support=float(support) if soft else int(round(support)),
-                weight=float(cw),
+                weight=float(class_weight[j]),
                 cross_entropy=u(ce_j),
                 kl_divergence=u(kl_j),
                 band=b_id,
                 band_label=b_label,
                 loss_share=_ratio(stats.class_ce[j], total_ce) if total_ce > 0 else (0.0 if cw > 0 else None),
                 accuracy=None if np.isnan(class_acc[j]) else float(class_acc[j]),
-                ci95=ci(boot.class_score[j], boot.class_w[j]) if boot and cw > 0 else None,
+                ci95=_times(class_ci[j], f) if cw > 0 else None,
             )
         )
 
-    groups = {}
-    for col in spec.group_by:
-        values = stats.groups.get(col, {})
-        slices = []
-        for value in _natural_order(values):
-            rows, weight, ce, h, kl, correct, brier = values[value]
-            ce_m, kl_m = _ratio(ce, weight), _ratio(kl, weight)
-            b_id, b_label = _band(ladder, kl_m if soft else ce_m)
-            slices.append(
-                SliceRow(
-                    value=value,
-                    rows=int(rows),
-                    weight=float(weight),
-                    cross_entropy=u(ce_m),
-                    kl_divergence=u(kl_m),
-                    entropy=u(_ratio(h, weight)),
-                    accuracy=_ratio(correct, weight),
-                    brier=_ratio(brier, weight),
-                    band=b_id,
-                    band_label=b_label,
-                    ci95=ci(boot.groups[col][value][1], boot.groups[col][value][0]) if boot and weight > 0 else None,
-                )
-            )
-        groups[col] = slices
+    warnings = []
+    groups = {col: _slice_rows(stats, col, ladder, f, soft, v, max_slices, warnings) for col in spec.group_by}
 
     worst = [
         WorstExample(
@@ -169,7 +164,6 @@ def build_result(
         for r in stats.worst
     ]
 
-    warnings = []
     if stats.clipped:
         warnings.append(
             f"{stats.clipped} row(s) gave a true class a probability below eps={spec.eps:.3g}; "
@@ -180,20 +174,23 @@ def build_result(
         warnings.append(
             f"{stats.renormalized} row(s) did not sum to 1 within 0.001 and were rescaled (--renormalize)"
         )
-    empty = [c.name for c in per_class if c.weight == 0]
+    empty = [c.name for c in per_class if c.support == 0]
     if empty:
         shown = ", ".join(quote(n) for n in empty[:10]) + (", …" if len(empty) > 10 else "")
         warnings.append(f"{len(empty)} class(es) have a probability column but no rows: {shown}")
     if soft:
         warnings.append("soft targets: log_loss is not defined; the band is decided on the mean KL(P‖Q)")
+    if not math.isfinite(stats.absolute(stats.weight)):
+        warnings.append("the weights sum beyond the largest float (1.8e308): total_weight and the per-class and "
+                        "per-slice weights are written as null; every figure uses the weights relative to each other")
 
     hist_edges = [e * f if math.isfinite(e) else None for e in HIST_EDGES]
     verdict = _verdict(overall, unit, soft)
-    return Result(
+    result = Result(
         source=loaded.source,
         mode=loaded.layout.mode,
         rows=stats.rows,
-        total_weight=stats.weight,
+        total_weight=stats.absolute(stats.weight),
         weighted=loaded.layout.weight_col is not None,
         unit=unit,
         classes=tuple(classes),
@@ -203,15 +200,83 @@ def build_result(
         per_class=tuple(per_class),
         groups=groups,
         histogram=Histogram(edges=tuple(hist_edges), counts=tuple(int(c) for c in stats.hist)),
-        confusion=stats.confusion.copy(),
+        confusion=stats.absolute(stats.confusion.copy()),
         worst=tuple(worst),
         warnings=tuple(warnings),
         verdict=verdict,
         calibration=_calibration(stats, classes, unit, soft),
         loss_concentration=_concentration(stats, classes, overall),
         options=dict(options or {}),
-        bootstrap={"replicates": bootstrap.replicates, "seed": bootstrap.seed} if boot and bootstrap else None,
+        bootstrap={"replicates": bootstrap.replicates, "seed": bootstrap.seed} if boot is not None else None,
     )
+    _check_finite(result)
+    return result
+
+
+def _times(interval, factor: float):
+    return None if interval is None else (interval[0] * factor, interval[1] * factor)
+
+
+def _slice_rows(stats: Stats, col: str, ladder: Ladder, f: float, soft: bool, v, max_slices: int,
+                warnings: list[str]) -> list[SliceRow]:
+    """The slices of one column: those with the most weight (ties: first seen first), in natural
+    order, then one (other) row for the rest; intervals where block sums were kept."""
+    sl = stats.groups.get(col)
+    if sl is None or not len(sl):
+        return []
+    table = sl.table
+    n = len(sl)
+    order = np.lexsort((np.arange(n), -table[:, 1]))
+    shown, folded = order[:max_slices], order[max_slices:]
+    blocks = sl.block_sums() if v is not None else None
+    cis = intervals(blocks[1][shown], blocks[0][shown], v) if blocks is not None else [None] * len(shown)
+
+    def row(value: str, sums, interval, folded_values: int = 0) -> SliceRow:
+        rows, weight, ce, h, kl, correct, brier = sums
+        ce_m, kl_m = _ratio(ce, weight), _ratio(kl, weight)
+        b_id, b_label = _band(ladder, kl_m if soft else ce_m)
+        return SliceRow(value=value, rows=int(rows), weight=float(stats.absolute(float(weight))),
+                        cross_entropy=None if ce_m is None else ce_m * f,
+                        kl_divergence=None if kl_m is None else kl_m * f,
+                        entropy=None if weight <= 0 else h / weight * f,
+                        accuracy=_ratio(correct, weight), brier=_ratio(brier, weight), band=b_id,
+                        band_label=b_label, ci95=_times(interval, f) if weight > 0 else None,
+                        folded=folded_values)
+
+    by_value = {sl.values[i]: row(sl.values[i], table[i], cis[j]) for j, i in enumerate(shown)}
+    out = [by_value[value] for value in _natural_order(by_value)]
+    if len(folded):
+        interval = intervals(blocks[1][folded].sum(axis=0), blocks[0][folded].sum(axis=0), v)[0] \
+            if blocks is not None else None
+        out.append(row(OTHER_GROUP, table[folded].sum(axis=0), interval, len(folded)))
+        warnings.append(f"--group-by {quote(col)}: {n:,} values; the {len(shown):,} with the most weight are shown, "
+                        f"the other {len(folded):,} ({int(table[folded, 0].sum()):,} rows) are folded into "
+                        f"'{OTHER_GROUP}' (--max-slices)")
+    if v is not None and blocks is None:
+        warnings.append(f"--group-by {quote(col)}: {n:,} values, so no per-slice intervals (they are computed for "
+                        f"columns of at most {MAX_BOOT_SLICES:,} values)")
+    return out
+
+
+def _check_finite(r: Result) -> None:
+    """Every figure must be a number: a NaN or ∞ here is a bug, and must reach the user as one
+    (exit 3), never as a report — least of all as a passed gate."""
+    items = [("overall", r.overall)] + [(f"per_class[{c.name!r}]", c) for c in r.per_class] + \
+        [(f"groups[{col!r}][{s.value!r}]", s) for col, rows in r.groups.items() for s in rows]
+    for where, item in items:
+        for name, value in vars(item).items():
+            if name in ("weight", "loss_cap"):
+                continue  # weights in the input's units may exceed the largest float; they are not figures
+            values = value if isinstance(value, tuple) else (value,)
+            for x in values:
+                if isinstance(x, float) and not math.isfinite(x):
+                    raise FigureError(f"{where}.{name} is {x}")
+    c = r.calibration
+    if c is not None:
+        for name in ("ece", "mce", "cross_entropy_before", "cross_entropy_after", "loss_removed"):
+            x = getattr(c, name)
+            if not math.isfinite(x):
+                raise FigureError(f"calibration.{name} is {x}")
 
 
 def _verdict(o: Overall, unit: str, soft: bool) -> str:
@@ -250,48 +315,63 @@ def _natural_order(values) -> list[str]:
 def build_comparison(base: Result, cand: Result, base_stats: Stats, cand_stats: Stats, rising, matched_by: str) -> Comparison:
     """Differences candidate − baseline, overall, per class and per slice, with paired intervals."""
     f = UNITS[cand.unit]
-    reps = None
-    if cand.bootstrap and base_stats.boot is not None and cand_stats.boot is not None:
-        setting = Bootstrap(**cand.bootstrap)
-        reps = (base_stats.boot.replicates(setting), cand_stats.boot.replicates(setting))
+    bb, cb = base_stats.boot, cand_stats.boot
+    v = replicate_weights(Bootstrap(**cand.bootstrap)) if cand.bootstrap and bb is not None and cb is not None else None
 
-    def paired(field: str = "score", index=None):
-        return paired_interval(*reps, field, index) if reps else None
+    def paired(num_a, den_a, num_b, den_b) -> list:
+        return paired_intervals(num_a, den_a, num_b, den_b, v) if v is not None else [None] * len(np.atleast_2d(num_a))
 
     def diff(name, b, c, interval, factor=f, rows=None) -> Difference:
         d = None if b is None or c is None else c - b
-        ci = None if interval is None else (interval[0] * factor, interval[1] * factor)
-        return Difference(name, b, c, d, ci, rows)
+        return Difference(name, b, c, d, _times(interval, factor), rows)
 
-    score = diff("band score", base.overall.band_score, cand.overall.band_score,
-                 paired("score"))
-    accuracy = diff("accuracy", base.overall.accuracy, cand.overall.accuracy,
-                    paired("correct"), factor=1.0)
+    if v is not None:
+        score_ci, = paired(bb.score, bb.w, cb.score, cb.w)
+        accuracy_ci, = paired(bb.correct, bb.w, cb.correct, cb.w)
+        class_ci = paired(bb.class_score, bb.class_w, cb.class_score, cb.class_w)
+    else:
+        score_ci = accuracy_ci = None
+        class_ci = [None] * len(cand.per_class)
+    score = diff("band score", base.overall.band_score, cand.overall.band_score, score_ci)
+    accuracy = diff("accuracy", base.overall.accuracy, cand.overall.accuracy, accuracy_ci, factor=1.0)
     brier = diff("Brier", base.overall.brier, cand.overall.brier, None, factor=1.0)
 
     def item_score(item):
-        return item.kl_divergence if cand.soft else item.cross_entropy
+        return None if item is None else item.kl_divergence if cand.soft else item.cross_entropy
 
     per_class = tuple(
-        diff(cb.name, item_score(cb), item_score(cc),
-             paired(index=j) if cb.weight > 0 else None, rows=cb.support)
-        for j, (cb, cc) in enumerate(zip(base.per_class, cand.per_class))
+        diff(cls_b.name, item_score(cls_b), item_score(cls_c), class_ci[j] if cls_b.weight > 0 else None,
+             rows=cls_b.support)
+        for j, (cls_b, cls_c) in enumerate(zip(base.per_class, cand.per_class))
     )
-    groups = {}
-    for col in cand.groups:
-        by_value = {s.value: s for s in base.groups[col]}
-        groups[col] = [
-            diff(sc.value, item_score(by_value[sc.value]), item_score(sc),
-                 paired(index=(col, sc.value)) if sc.weight > 0 else None,
-                 rows=sc.rows)
-            for sc in cand.groups[col]
-        ]
+    groups = {col: _slice_differences(col, base, cand, base_stats, cand_stats, v, diff, item_score)
+              for col in cand.groups}
     classes = cand.classes
     rising_examples = tuple(
         RisingExample(r.row, r.id, classes[r.true_class], r.baseline * f, r.candidate * f, r.increase * f)
         for r in rising
     )
     return Comparison(base, cand, matched_by, score, accuracy, brier, per_class, groups, rising_examples)
+
+
+def _slice_differences(col, base: Result, cand: Result, base_stats: Stats, cand_stats: Stats, v, diff,
+                       item_score) -> list[Difference]:
+    """The candidate's slices of one column against the baseline's same values, with paired
+    intervals where both sides kept block sums (a value one side lacks has no difference)."""
+    by_value = {s.value: s for s in base.groups.get(col, [])}
+    slices = cand.groups[col]
+    intervals_by_value: dict[str, tuple | None] = {}
+    sb, sc = base_stats.groups.get(col), cand_stats.groups.get(col)
+    blocks_b = sb.block_sums() if v is not None and sb is not None else None
+    blocks_c = sc.block_sums() if v is not None and sc is not None else None
+    if blocks_b is not None and blocks_c is not None:
+        pos_b, pos_c = {x: i for i, x in enumerate(sb.values)}, {x: i for i, x in enumerate(sc.values)}
+        both = [s.value for s in slices if not s.folded and s.value in pos_b and s.value in pos_c and s.weight > 0]
+        ib, ic = [pos_b[x] for x in both], [pos_c[x] for x in both]
+        found = paired_intervals(blocks_b[1][ib], blocks_b[0][ib], blocks_c[1][ic], blocks_c[0][ic], v) if both else []
+        intervals_by_value = dict(zip(both, found))
+    return [diff(s.value, item_score(by_value.get(s.value)), item_score(s), intervals_by_value.get(s.value),
+                 rows=s.rows) for s in slices]
 
 
 #: One-vs-rest reliability curves are kept for this many of the worst-calibrated classes.
@@ -309,7 +389,7 @@ def _calibration(stats: Stats, classes, unit: str, soft: bool) -> Calibration:
     ece = float(np.nansum(w / total * gaps))
     mce = float(np.nanmax(gaps)) if (w > 0).any() else 0.0
     bins = tuple(
-        CalibrationBin(float(CAL_EDGES[b]), float(CAL_EDGES[b + 1]), int(rows[b]), float(w[b]),
+        CalibrationBin(float(CAL_EDGES[b]), float(CAL_EDGES[b + 1]), int(rows[b]), float(stats.absolute(float(w[b]))),
                        None if w[b] == 0 else float(acc_b[b]), None if w[b] == 0 else float(conf_b[b]))
         for b in range(len(w))
     )

@@ -68,6 +68,7 @@ class SliceRow:
     band: str | None
     band_label: str | None
     ci95: tuple[float, float] | None = None  # of the slice's band score
+    folded: int = 0  # for the "(other)" row: how many values it stands for
 
 
 @dataclass(frozen=True)

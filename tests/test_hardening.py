@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from conftest import EXAMPLES, run
+from test_properties import _assert_same
 
 IRIS = EXAMPLES / "iris_predictions.csv"
 
@@ -290,7 +291,7 @@ def test_a_stray_quote_in_an_unquoted_field_is_an_ordinary_character_and_cutting
     stray = evaluate(path, id_col="id").to_dict()
     clean = evaluate(df.assign(id=df["id"].str.replace('"', "")), id_col="id").to_dict()
     assert stray["rows"] == 3000
-    from test_properties import _assert_same
+
 
     _assert_same(stray["overall"], clean["overall"], path="overall")  # to 1e-12: sums in another order
 
@@ -450,3 +451,135 @@ def test_control_characters_in_values_stay_on_one_line(tmp_path):
     src.write_bytes(b'label,p_a,p_b\na,0.5,0.5\n"evil\r\nlabel\x1b[31m",0.5,0.5\n')
     line = one_error_line(run(["report", src, "-o", tmp_path / "r.html"]), r"labels that have no probability column")
     assert "\\r\\n" in line and "\\x1b" in line
+
+
+# --------------------------------------------------------------------------- numbers that are not numbers
+
+
+def _weighted_frame(seed: int, n: int = 300) -> pd.DataFrame:
+    from conftest import random_predictions
+
+    return random_predictions(np.random.default_rng(seed), n, 4, weights=True, groups=5)
+
+
+def _figures(d: dict) -> dict:
+    """A report's figures without the absolute weights (which scale with the weights by design)."""
+    d = json.loads(json.dumps(d))
+    d.pop("total_weight")
+    d["confusion"] = None
+    for c in d["per_class"]:
+        c.pop("weight")
+    for rows in d["groups"].values():
+        for s in rows:
+            s.pop("weight")
+    d["calibration"]["bins"].pop("weight")
+    d["calibration"].pop("summary")  # prose quoting the temperature (compared as a number, to 1e-5)
+    d["warnings"] = [w for w in d["warnings"] if "largest float" not in w]
+    return d
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(-300, 300))
+def test_scaling_the_weights_changes_no_figure(seed, k):
+    """Weights × 10^k for k in −300…300 give the same figures (the issue's property test)."""
+    from evalreport import evaluate
+
+
+    df = _weighted_frame(seed)
+    base = evaluate(df, weight_col="w", group_by="g").to_dict()
+    scaled = evaluate(df.assign(w=df["w"] * 10.0**k), weight_col="w", group_by="g").to_dict()
+    _assert_same(_figures(scaled), _figures(base), tol=1e-11, path="report")
+
+
+def test_huge_finite_weights_give_exact_figures_and_gates_decide_on_them(tmp_path):
+    df = _weighted_frame(1, 40).assign(w=1e307)
+    src = tmp_path / "w.csv"
+    df.to_csv(src, index=False)
+    result = run(["check", src, "--weight-col", "w", "--max-score", "0.01", "--min-accuracy", "0.999",
+                  "--max-ece", "0.001", "--json", tmp_path / "c.json"])
+    assert result.exit_code == 1, result.stderr  # every gate fails, as it must: nothing is NaN
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert [g["passed"] for g in data["gates"]] == [False, False, False]
+    from sklearn.metrics import log_loss
+
+    probs = [c for c in df if c.startswith("p_")]
+    assert data["report"]["overall"]["log_loss"] == pytest.approx(
+        log_loss(df["label"], df[probs].to_numpy(), labels=[c[2:] for c in probs]), rel=1e-12)
+    assert data["report"]["total_weight"] is None  # 40 × 1e307 is beyond the largest float
+    assert any("largest float" in w for w in data["report"]["warnings"])
+
+
+@pytest.mark.parametrize("gate,args", [
+    ("max-score", ["--max-score", "1"]),
+    ("max-band", ["--max-band", "broken"]),
+    ("max-class-score", ["--max-class-score", "100"]),
+    ("max-class-band", ["--max-class-band", "broken"]),
+    ("min-accuracy", ["--min-accuracy", "0"]),
+    ("max-ece", ["--max-ece", "1"]),
+])
+@pytest.mark.parametrize("significant", [False, True])
+def test_a_gate_fails_on_a_value_that_is_not_a_number(gate, args, significant):
+    """Fail closed: whatever produced it, a NaN reaching a gate fails that gate (the most lenient
+    thresholds here would pass any number)."""
+    from dataclasses import replace
+
+    from evalreport import evaluate
+    from evalreport.config import read_settings  # noqa: F401
+    from evalreport.gates import evaluate_gates, gate_spec_from
+
+    r = evaluate(IRIS)
+    nan = float("nan")
+    o = replace(r.overall, band_score=nan, band_score_nats=nan, accuracy=nan, band=None, band_label=None,
+                band_score_ci95=(nan, nan), accuracy_ci95=(nan, nan))
+    classes = tuple(replace(c, cross_entropy=nan, kl_divergence=nan, band=None, band_label=None, ci95=(nan, nan))
+                    for c in r.per_class)
+    bad = replace(r, overall=o, per_class=classes, calibration=replace(r.calibration, ece=nan))
+    options = dict(zip(args[0::2], args[1::2]))
+    spec = gate_spec_from({}, significant=significant, **{k.lstrip("-").replace("-", "_"):
+                                                          (v if "band" in k else float(v)) for k, v in options.items()})
+    report = evaluate_gates(bad, spec)
+    assert [g.passed for g in report.gates] == [False] and report.return_code == 1
+    assert evaluate_gates(r, spec).return_code == 0  # the same gate passes on the real numbers
+
+
+def test_a_figure_that_is_not_a_number_is_exit_3_never_a_pass(monkeypatch):
+    import evalreport.interpret as interpret
+
+    monkeypatch.setattr(interpret, "histogram_quantile", lambda *a, **k: float("nan"))
+    result = run(["check", IRIS, "--max-score", "10"])
+    assert result.exit_code == 3
+    assert "a figure is not a number: overall.median_row_cross_entropy is nan" in result.stderr
+    assert "PASSED" not in result.stdout
+
+
+# --------------------------------------------------------------------------- the same bytes
+
+
+def test_the_json_is_the_same_bytes_whatever_the_threads(tmp_path):
+    """BLAS's sums depend on its number of threads in the last bits; the JSON must not (the old
+    code changed values on 300k rows with one BLAS thread, and more under taskset -c 0)."""
+    sys.path.insert(0, str(EXAMPLES.parent / "benchmarks"))
+    from make_data import block
+
+    src = tmp_path / "big.csv"
+    block(np.random.default_rng(0), 300_000, 10).to_csv(src, index=False, float_format="%.6g")
+    runs = {"default": {}, "one BLAS thread": {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+            "four BLAS threads": {"OPENBLAS_NUM_THREADS": "4", "OMP_NUM_THREADS": "4"}}
+    outputs = {}
+    for name, env in runs.items():
+        out = tmp_path / f"{len(outputs)}.json"
+        result = evalreport_cmd("check", src, "--group-by", "fold", "--max-score", "100", "--json", out,
+                                env={**os.environ, **env})
+        assert result.returncode == 0, result.stderr
+        outputs[name] = out.read_bytes()
+    if shutil.which("taskset"):
+        out = tmp_path / "taskset.json"
+        result = subprocess.run(["taskset", "-c", "0", sys.executable, "-m", "evalreport", "check", str(src),
+                                 "--group-by", "fold", "--max-score", "100", "--json", str(out)], capture_output=True)
+        assert result.returncode == 0, result.stderr
+        outputs["one core"] = out.read_bytes()
+    first = outputs["default"]
+    assert all(data == first for data in outputs.values()), [name for name, d in outputs.items() if d != first]

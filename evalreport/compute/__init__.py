@@ -17,69 +17,33 @@ label) and prediction Q_i clipped to [eps, 1 − eps] as
 - KL divergence  KL_i = Σ_k P_ik ln(P_ik / Q_ik) = CE_i − H_i
 """
 
-# The modules, one job each, in pipeline order; every name keeps its old import path.
-from .rows import (  # noqa: F401
-    distribution_figures,
-    _pick,
-    _positions,
-    _row_entropy,
-    row_figures,
-    RowFigures,
-    _splitmix64,
-    _top,
-    _top_rows,
-    _worst_of_batch,
-    WORST_ROWS,
-    WorstRow,
-)
-from .bootstrap import (  # noqa: F401
-    boot_block,
+from .bootstrap import (
     BOOT_BLOCKS,
-    Bootstrap,
     BOOTSTRAP_REPLICATES,
     BOOTSTRAP_SEED,
     MAX_REPLICATES,
-    bootstrap_sums,
+    Bootstrap,
     BootSums,
-    _by_block,
-    _merge_groups,
-    paired_interval,
-    percentile_interval,
-    _POISSON_THRESHOLDS,
+    boot_block,
+    class_blocks,
+    intervals,
+    paired_intervals,
     poisson_weights,
+    replicate_weights,
 )
-from .calibration import (  # noqa: F401
-    CAL_BINS,
-    CAL_EDGES,
-    calibration_bin,
-    fit_temperature,
-    one_vs_rest_bins,
-    row_sample,
-    RowSample,
-    _temperature_loss,
-    TEMPERATURE_SAMPLE,
-    TemperatureFit,
-)
-from .stats import (  # noqa: F401
-    accumulate,
-    CONFIDENTLY_WRONG,
-    GROUP_FIELDS,
-    hist_bin,
-    HIST_EDGES,
-    _HIST_LOG_LO,
-    _HIST_STEP,
-    histogram_quantile,
-    Stats,
-    top_rows_loss_share,
-)
-from .parallel import (  # noqa: F401
-    _bound,
-    in_order,
-    MAX_WORKERS,
-    reduce_batches,
-)
-from .compare import (  # noqa: F401
-    merge_rising,
-    rising_rows,
-    RisingRow,
-)
+from .calibration import CAL_BINS, CAL_EDGES, TEMPERATURE_SAMPLE, RowSample, calibration_bin, fit_temperature, sample_size
+from .compare import RisingRow, merge_rising, rising_rows
+from .parallel import in_order, reduce_batches
+from .rows import WORST_ROWS, RowFigures, WorstRow, _pick, _row_entropy, _top, distribution_figures, row_figures
+from .slices import GROUP_FIELDS, MAX_BOOT_SLICES, MAX_SLICE_VALUES, SliceSums, TooManySlices
+from .stats import CONFIDENTLY_WRONG, HIST_EDGES, Stats, accumulate, hist_bin, histogram_quantile, top_rows_loss_share
+
+__all__ = [
+    "BOOT_BLOCKS", "BOOTSTRAP_REPLICATES", "BOOTSTRAP_SEED", "CAL_BINS", "CAL_EDGES", "CONFIDENTLY_WRONG", "GROUP_FIELDS",
+    "HIST_EDGES", "MAX_BOOT_SLICES", "MAX_REPLICATES", "MAX_SLICE_VALUES", "TEMPERATURE_SAMPLE", "WORST_ROWS",
+    "BootSums", "Bootstrap", "RisingRow", "RowFigures", "RowSample", "SliceSums", "Stats", "TooManySlices", "WorstRow",
+    "accumulate", "boot_block", "calibration_bin", "class_blocks", "distribution_figures", "fit_temperature",
+    "hist_bin", "histogram_quantile", "in_order", "intervals", "merge_rising", "paired_intervals", "poisson_weights",
+    "reduce_batches", "replicate_weights", "rising_rows", "row_figures", "sample_size", "top_rows_loss_share",
+    "_pick", "_row_entropy", "_top",
+]

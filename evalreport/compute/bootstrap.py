@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from scipy.special import rel_entr
 
 from ..load import Batch
-from .rows import RowFigures, _positions, _splitmix64
+from .rows import RowFigures, _splitmix64
 
 #: Default number of bootstrap replicates (a multiple of 4, see poisson_weights).
 BOOTSTRAP_REPLICATES = 200
@@ -71,123 +70,202 @@ def boot_block(positions: np.ndarray, keys: np.ndarray | None = None) -> np.ndar
     return blocks
 
 
+#: Bootstrap block sums of per-item figures (classes, slice values) are kept in at most this many
+#: cells (items × blocks, a power of 2): with more classes, each class gets fewer, larger blocks.
+BLOCK_CELLS = 1 << 21
+#: Fewest blocks a class keeps (so at most BLOCK_CELLS / MIN_CLASS_BLOCKS classes get intervals).
+MIN_CLASS_BLOCKS = 64
+
+
+def class_blocks(n_classes: int) -> int:
+    """Bootstrap blocks per class: BOOT_BLOCKS while classes × blocks fits BLOCK_CELLS, then
+    halved as often as needed (a power of 2, so a coarse block is a union of fine ones)."""
+    blocks = BOOT_BLOCKS
+    while blocks > MIN_CLASS_BLOCKS and n_classes * blocks > BLOCK_CELLS:
+        blocks //= 2
+    return blocks
+
+
+def item_block_sums(item: np.ndarray, block: np.ndarray, n_items: int, n_blocks: int,
+                    weights: list[np.ndarray]) -> ItemBlocks:
+    """Sums of each of ``weights`` per (item, block): dense (a bincount) when the cells are few for
+    the entries, else sparse (only the cells present) — a batch of 300 rows of a 10,000-class
+    model touches 300 cells of 1.3 million."""
+    key = item.astype(np.int64) * n_blocks + block
+    cells = n_items * n_blocks
+    if cells <= 4 * len(key):
+        return ItemBlocks(n_items, n_blocks, None,
+                          [np.bincount(key, weights=x, minlength=cells).reshape(n_items, n_blocks) for x in weights])
+    keys, inverse = np.unique(key, return_inverse=True)
+    return ItemBlocks(n_items, n_blocks, keys, [np.bincount(inverse, weights=x, minlength=len(keys)) for x in weights])
+
+
+@dataclass
+class ItemBlocks:
+    """Sums per (item, block) of a few figures: ``fields[f]`` is dense (items, blocks), or, with
+    ``keys`` (item × blocks + block, sorted, unique), the sums of just those cells."""
+
+    n_items: int
+    n_blocks: int
+    keys: np.ndarray | None
+    fields: list[np.ndarray]
+
+    def dense(self) -> list[np.ndarray]:
+        if self.keys is None:
+            return self.fields
+        out = []
+        for x in self.fields:
+            d = np.zeros(self.n_items * self.n_blocks)
+            d[self.keys] = x
+            out.append(d.reshape(self.n_items, self.n_blocks))
+        return out
+
+    def add_to(self, totals: list[np.ndarray], rows: np.ndarray | None = None, scale: float = 1.0) -> None:
+        """Add into dense ``totals`` (one (N, blocks) array per field), item i going to row
+        ``rows[i]`` (all distinct; default: the same row)."""
+        if self.keys is None:
+            for t, x in zip(totals, self.fields):
+                if rows is None:
+                    t += x * scale if scale != 1.0 else x
+                else:
+                    t[rows] += x * scale if scale != 1.0 else x
+            return
+        item, block = np.divmod(self.keys, self.n_blocks)
+        target = (item if rows is None else rows[item]) * self.n_blocks + block
+        for t, x in zip(totals, self.fields):
+            flat = t.reshape(-1)
+            flat[target] += x * scale if scale != 1.0 else x  # cells are unique: no collisions
+
+
 @dataclass
 class BootSums:
-    """Sums per bootstrap block (row weights × figures); add with ``+``.
+    """Sums per bootstrap block (row weights × figures); merge with ``+=``.
 
-    ``score`` is the band score (CE for hard labels, KL for soft targets);
-    ``groups[col][value]`` holds [weight, score] per block. :meth:`replicates`
-    turns them into per-replicate sums: every row of a block gets the block's
-    Poisson(1) weight in a replicate.
+    ``w``, ``score`` (the band score: CE for hard labels, KL for soft targets)
+    and ``correct`` have one sum per block; ``class_w`` and ``class_score``
+    one per class and class block (:func:`class_blocks`; the blocks of a class
+    are the row blocks folded modulo their number). A batch's class sums may be
+    sparse (:class:`ItemBlocks`); a total's are dense. Every row of a block gets
+    the block's Poisson(1) weight in a replicate (see :func:`intervals`).
     """
 
     w: np.ndarray
     score: np.ndarray
     correct: np.ndarray
-    class_w: np.ndarray
-    class_score: np.ndarray
-    groups: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    classes: ItemBlocks  # fields: class weight, class score
 
-    def __add__(self, other: BootSums) -> BootSums:
-        return BootSums(
-            self.w + other.w,
-            self.score + other.score,
-            self.correct + other.correct,
-            self.class_w + other.class_w,
-            self.class_score + other.class_score,
-            _merge_groups(self.groups, other.groups),
-        )
+    @property
+    def class_w(self) -> np.ndarray:
+        return self.classes.dense()[0]
 
-    def replicates(self, boot: Bootstrap) -> BootSums:
-        """The same sums per replicate: (…, BOOT_BLOCKS) @ (BOOT_BLOCKS, B)."""
-        v = poisson_weights(0, BOOT_BLOCKS, boot).astype(np.float64)
-        return BootSums(
-            self.w @ v,
-            self.score @ v,
-            self.correct @ v,
-            self.class_w @ v,
-            self.class_score @ v,
-            {col: {value: sums @ v for value, sums in values.items()} for col, values in self.groups.items()},
-        )
+    @property
+    def class_score(self) -> np.ndarray:
+        return self.classes.dense()[1]
+
+    def scaled(self, factor: float) -> BootSums:
+        if factor == 1.0:
+            return self
+        c = self.classes
+        return BootSums(self.w * factor, self.score * factor, self.correct * factor,
+                        ItemBlocks(c.n_items, c.n_blocks, c.keys, [x * factor for x in c.fields]))
+
+    def dense_copy(self) -> BootSums:
+        c = self.classes
+        return BootSums(self.w.copy(), self.score.copy(), self.correct.copy(),
+                        ItemBlocks(c.n_items, c.n_blocks, None, [x.copy() for x in c.dense()]))
+
+    def add(self, other: BootSums, scale: float = 1.0) -> None:
+        """Add ``other`` (× ``scale``) into this one, in place (this one's class sums dense)."""
+        for mine, theirs in ((self.w, other.w), (self.score, other.score), (self.correct, other.correct)):
+            mine += theirs * scale if scale != 1.0 else theirs
+        other.classes.add_to(self.classes.fields, scale=scale)
 
 
-def _merge_groups(a: dict, b: dict) -> dict:
-    out = {g: dict(v) for g, v in a.items()}
-    for g, values in b.items():
-        mine = out.setdefault(g, {})
-        for value, sums in values.items():
-            mine[value] = mine[value] + sums if value in mine else sums.copy()
+def replicate_weights(boot: Bootstrap, blocks: int = BOOT_BLOCKS) -> np.ndarray:
+    """The Poisson(1) weight of each block in each replicate: (blocks, replicates), uint8.
+    Drawn a few hundred blocks at a time, so at 10,000 replicates the raw draws stay small."""
+    out = np.empty((blocks, boot.replicates), dtype=np.uint8)
+    step = max(1, (1 << 21) // boot.replicates)
+    for start in range(0, blocks, step):
+        n = min(step, blocks - start)
+        out[start : start + n] = poisson_weights(start, n, boot)
     return out
 
 
-def _by_block(index: np.ndarray, size: int, weights: np.ndarray) -> np.ndarray:
-    return np.bincount(index, weights=weights, minlength=size * BOOT_BLOCKS).reshape(size, BOOT_BLOCKS)
+#: Items whose replicate sums are held at once: items × replicates ≤ this many cells.
+_REPLICATE_CELLS = 1 << 22
+
+
+def _replicate_sums(sums: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """(items, b) block sums → (items, R) replicate sums, against the first b rows of ``v``."""
+    return sums @ v[: sums.shape[-1]].astype(np.float64)
+
+
+def intervals(num: np.ndarray, den: np.ndarray, v: np.ndarray, level: float = 0.95) -> list:
+    """Per item (a row of ``num``/``den``, block sums): the percentile interval of the replicate
+    ratios num/den, replicates with den = 0 left out; None with fewer than 2 replicates left.
+    Computed a few items at a time, so memory stays flat in items × replicates."""
+    num, den = np.atleast_2d(num), np.atleast_2d(den)
+    out: list = []
+    step = max(1, _REPLICATE_CELLS // v.shape[1])
+    for start in range(0, len(num), step):
+        n_r, d_r = _replicate_sums(num[start : start + step], v), _replicate_sums(den[start : start + step], v)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratios = np.where(d_r > 0, n_r / np.where(d_r > 0, d_r, 1.0), np.nan)
+        out.extend(_percentiles(ratios, level))
+    return out
+
+
+def paired_intervals(num_a, den_a, num_b, den_b, v: np.ndarray, level: float = 0.95) -> list:
+    """Per item: the percentile interval of (num_b/den_b − num_a/den_a) over replicates —
+    two inputs whose rows are matched share replicate weights, so this is a paired bootstrap."""
+    num_a, den_a, num_b, den_b = map(np.atleast_2d, (num_a, den_a, num_b, den_b))
+    out: list = []
+    step = max(1, _REPLICATE_CELLS // v.shape[1])
+    for start in range(0, len(num_a), step):
+        sl = slice(start, start + step)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratios = []
+            for num, den in ((num_a[sl], den_a[sl]), (num_b[sl], den_b[sl])):
+                n_r, d_r = _replicate_sums(num, v), _replicate_sums(den, v)
+                ratios.append(np.where(d_r > 0, n_r / np.where(d_r > 0, d_r, 1.0), np.nan))
+        out.extend(_percentiles(ratios[1] - ratios[0], level))
+    return out
+
+
+def _percentiles(ratios: np.ndarray, level: float) -> list:
+    q = [50 * (1 - level), 50 * (1 + level)]
+    out = []
+    for row in ratios:
+        row = row[~np.isnan(row)]
+        if len(row) < 2:
+            out.append(None)
+            continue
+        lo, hi = np.percentile(row, q)
+        out.append((float(lo), float(hi)))
+    return out
 
 
 def bootstrap_sums(batch: Batch, f: RowFigures, w: np.ndarray, correct: np.ndarray, k: int, eps: float,
-                   keys: np.ndarray) -> BootSums:
+                   block: np.ndarray) -> BootSums:
     """Per-block sums of one batch: a few bincounts, whatever the number of replicates.
-    ``keys``: the hashes of the batch's row positions (:func:`_splitmix64`)."""
+    ``block``: the bootstrap block of each of its rows (:func:`boot_block`)."""
     m = BOOT_BLOCKS
     score = f.kl if batch.p is not None else f.ce
-    block = boot_block(_positions(batch), keys)
     ws = w * score
+    cb = class_blocks(k)
+    coarse = block & (cb - 1)  # = block mod cb: a class block is a union of row blocks
     if batch.p is None:
-        idx = f.true_class * m + block
-        class_w, class_score = _by_block(idx, k, w), _by_block(idx, k, ws)
+        classes = item_block_sums(f.true_class, coarse, k, cb, [w, ws])
     else:
         class_kl = rel_entr(batch.p, np.clip(batch.q, eps, 1.0 - eps))
-        class_w = np.stack([np.bincount(block, weights=w * batch.p[:, j], minlength=m) for j in range(k)])
-        class_score = np.stack([np.bincount(block, weights=w * class_kl[:, j], minlength=m) for j in range(k)])
-    groups = {}
-    for col, values in batch.groups.items():
-        codes, uniques = pd.factorize(values)
-        idx = codes * m + block
-        gw, gs = _by_block(idx, len(uniques), w), _by_block(idx, len(uniques), ws)
-        groups[col] = {str(v): np.stack([gw[j], gs[j]]) for j, v in enumerate(uniques)}
+        item = np.broadcast_to(np.arange(k), batch.p.shape).reshape(-1)
+        rows_block = np.repeat(coarse, k)
+        classes = item_block_sums(item, rows_block, k, cb,
+                                  [(w[:, None] * batch.p).reshape(-1), (w[:, None] * class_kl).reshape(-1)])
     return BootSums(
         np.bincount(block, weights=w, minlength=m),
         np.bincount(block, weights=ws, minlength=m),
         np.bincount(block, weights=w * correct, minlength=m),
-        class_w,
-        class_score,
-        groups,
+        classes,
     )
-
-
-def percentile_interval(num: np.ndarray, den: np.ndarray, level: float = 0.95) -> tuple[float, float] | None:
-    """Percentile interval of the replicate ratios num/den (replicates with den = 0 are left out)."""
-    ok = den > 0
-    if ok.sum() < 2:
-        return None
-    ratios = num[..., ok] / den[..., ok]
-    lo, hi = np.percentile(ratios, [50 * (1 - level), 50 * (1 + level)])
-    return float(lo), float(hi)
-
-
-def paired_interval(base: BootSums, cand: BootSums, field: str = "score", index=None) -> tuple[float, float] | None:
-    """Percentile interval of candidate − baseline over bootstrap replicates (nats).
-
-    ``base`` and ``cand`` are replicate sums (:meth:`BootSums.replicates`) of
-    rows matched in the same order with the same seed, so replicate b weighs
-    every row alike on both sides: a paired bootstrap.
-    """
-    if base is None or cand is None:
-        return None
-
-    def ratio(b: BootSums) -> np.ndarray:
-        if index is None:
-            num, den = getattr(b, field), b.w
-        elif isinstance(index, tuple):  # (group column, value)
-            num, den = b.groups[index[0]][index[1]][1], b.groups[index[0]][index[1]][0]
-        else:
-            num, den = b.class_score[index], b.class_w[index]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
-
-    diff = ratio(cand) - ratio(base)
-    diff = diff[~np.isnan(diff)]
-    if len(diff) < 2:
-        return None
-    lo, hi = np.percentile(diff, [2.5, 97.5])
-    return float(lo), float(hi)

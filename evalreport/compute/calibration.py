@@ -20,6 +20,18 @@ CAL_EDGES = np.array([b / CAL_BINS for b in range(CAL_BINS + 1)])
 
 #: Temperature scaling is fitted on every row up to this many, else on a uniform sample of this size.
 TEMPERATURE_SAMPLE = 50_000
+#: ... of fewer rows when there are many classes: the sample holds ln Q, rows × classes of it,
+#: at most this many cells (so 10,000 classes keep 1,000 rows, 80 MB), but never fewer than MIN_SAMPLE rows.
+SAMPLE_CELLS = 1 << 22
+MIN_SAMPLE = 1_000
+#: With more classes than this, one-vs-rest bins are counted for all columns at once
+#: (column by column is faster for a few classes, and a Python loop for thousands).
+_OVR_COLUMNWISE = 64
+
+
+def sample_size(n_classes: int) -> int:
+    """Rows of the temperature-scaling sample for a model of ``n_classes`` classes."""
+    return min(TEMPERATURE_SAMPLE, max(MIN_SAMPLE, SAMPLE_CELLS // max(n_classes, 1)))
 
 
 def calibration_bin(c: np.ndarray) -> np.ndarray:
@@ -68,6 +80,12 @@ class RowSample:
         )
         return merged.compact() if len(merged.keys) > 2 * self.size else merged
 
+    def scaled(self, factor: float) -> RowSample:
+        """The same rows with their weights × ``factor`` (to merge weighted sums; see Stats)."""
+        if factor == 1.0:
+            return self
+        return RowSample(self.keys, self.logq, self.target, self.w * factor, self.size)
+
     def bound(self) -> np.uint64 | None:
         """Once ``size`` rows are held: the size-th smallest key. A row with a larger key
         can never enter the sample."""
@@ -83,13 +101,15 @@ class RowSample:
         return RowSample(self.keys[keep], self.logq[keep], self.target[keep], self.w[keep], self.size)
 
 
-def row_sample(batch: Batch, w: np.ndarray, eps: float, keys: np.ndarray, below: np.uint64 | None = None) -> RowSample:
+def row_sample(batch: Batch, w: np.ndarray, eps: float, keys: np.ndarray, below: np.uint64 | None = None,
+               size: int | None = None) -> RowSample:
     """The batch's rows with the smallest position hashes ``keys`` (:func:`_splitmix64`).
 
     ``below``: the :meth:`RowSample.bound` of the sample this one will be merged
     into; rows above it are left out early (the merged sample is the same).
+    ``size``: the sample's rows (default TEMPERATURE_SAMPLE; see :func:`sample_size`).
     """
-    size = TEMPERATURE_SAMPLE
+    size = TEMPERATURE_SAMPLE if size is None else size
     target = batch.y if batch.p is None else batch.p
     keep = np.flatnonzero(keys < below) if below is not None else np.arange(len(keys))
     if len(keep) > size:
@@ -124,8 +144,8 @@ def fit_temperature(sample: RowSample, total_rows: int) -> TemperatureFit:
     logq, target, w = sample.logq, sample.target, sample.w
     wsum = w.sum()
 
-    def mean(beta: float) -> float:
-        return float(w @ _temperature_loss(beta, logq, target, w) / wsum)
+    def mean(beta: float) -> float:  # numpy's pairwise sum, not BLAS: the same bits on any number of threads
+        return float(np.add.reduce(w * _temperature_loss(beta, logq, target, w)) / wsum)
 
     from scipy.optimize import minimize_scalar  # imported here: it costs a third of a second
 
@@ -152,7 +172,20 @@ def one_vs_rest_bins(q: np.ndarray, true_prob: np.ndarray | None, true_class: np
     """
     n, k = q.shape
     out = np.zeros((3, k, CAL_BINS))
-    for j in range(k):
+    if k > _OVR_COLUMNWISE:  # all columns in one pass: cell (row, class) → class · CAL_BINS + bin
+        qc = np.ascontiguousarray(q)
+        cells = (calibration_bin(qc.reshape(-1)).reshape(n, k) + np.arange(k) * CAL_BINS).reshape(-1)
+        wf = None if w is None else np.repeat(w, k)
+
+        def binned(x: np.ndarray | None) -> np.ndarray:
+            return np.bincount(cells, weights=x, minlength=k * CAL_BINS).reshape(k, CAL_BINS)
+
+        out[0] = binned(wf)
+        out[1] = binned(qc.reshape(-1) if wf is None else qc.reshape(-1) * wf)
+        if p is not None:
+            pf = np.ascontiguousarray(p).reshape(-1)
+            out[2] = binned(pf if wf is None else pf * wf)
+    for j in range(k if k <= _OVR_COLUMNWISE else 0):
         col = q[:, j]
         bins = calibration_bin(col)
         out[0, j] = np.bincount(bins, weights=w, minlength=CAL_BINS)

@@ -54,7 +54,7 @@ def reduce_batches(batches, n_classes: int, eps: float, boot: Bootstrap | None =
         return accumulate(batch, n_classes, eps, boot, sample_below=_bound(total))
 
     for stats in in_order(reduce, batches, workers):
-        total = total + stats
+        total += stats
     return total
 
 

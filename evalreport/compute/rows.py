@@ -54,6 +54,9 @@ def _top(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row: the index of the largest probability (the first, on ties, as argmax) and its value.
     A max across columns, then one comparison per column: cheaper than argmax along rows."""
     n, k = q.shape
+    if k > 64:  # a Python loop over thousands of columns costs more than argmax
+        pred = q.argmax(axis=1)
+        return pred, _pick(q, pred)
     top = q.max(axis=1) if k else np.zeros(n)
     pred = np.full(n, k - 1, dtype=np.intp)
     for j in range(k - 2, -1, -1):  # right to left, so the first maximal column wins

@@ -10,8 +10,9 @@ import pandas as pd
 from scipy.special import rel_entr, xlogy
 
 from ..load import Batch
-from .bootstrap import Bootstrap, BootSums, _merge_groups, bootstrap_sums
-from .calibration import CAL_BINS, RowSample, calibration_bin, one_vs_rest_bins, row_sample
+from .bootstrap import Bootstrap, BootSums, boot_block, bootstrap_sums
+from .calibration import CAL_BINS, RowSample, calibration_bin, one_vs_rest_bins, row_sample, sample_size
+from .slices import SliceSums, batch_slices
 from .rows import RowFigures, WorstRow, _positions, _splitmix64, _top_rows, _worst_of_batch, row_figures
 
 #: Fixed (data-independent) bin edges for the per-row loss histogram, in nats,
@@ -19,10 +20,6 @@ from .rows import RowFigures, WorstRow, _positions, _splitmix64, _top_rows, _wor
 #: 120 log-spaced bins from 1e-4 to 50 nats (each spans a factor 1.12), one
 #: below and one above.
 HIST_EDGES = np.concatenate([[0.0], np.logspace(-4, np.log10(50.0), 121), [np.inf]])
-
-
-#: Per slice value: the sums kept, in this order.
-GROUP_FIELDS = ("rows", "weight", "ce", "h", "kl", "correct", "brier")
 
 
 #: "Confidently wrong": the true class was given less than these probabilities.
@@ -43,19 +40,33 @@ def hist_bin(ce: np.ndarray) -> np.ndarray:
     return i
 
 
+#: Up to this many classes the confusion matrix is a dense array; beyond, a sparse one (the
+#: cells of K² that rows reach: at most one per row).
+DENSE_CONFUSION_CLASSES = 256
+
+
 @dataclass
 class Stats:
-    """Additive sufficient statistics of a set of rows. ``a + b`` merges two.
+    """Additive sufficient statistics of a set of rows. ``a += b`` merges two in place
+    (``a + b`` returns a new one).
 
     Sums are weighted by the sample weights (1 when there are none) and in
     nats; ``rows`` and ``hist`` count rows. ``class_rows``/``class_weight``
     are Σ_i P_ik (the number of rows of class k for hard labels).
-    ``confusion[t, p]`` is the weight of rows of true class t predicted as p.
+    ``confusion[t, p]`` is the weight of rows of true class t predicted as p
+    (a scipy sparse array beyond DENSE_CONFUSION_CLASSES classes).
+
+    Weighted sums are held in units of 2**wexp: the loader divides each batch's
+    weights by a power of two (exact) so that the largest is below 1, and
+    merging brings both sides to the larger exponent. Weights of 1e-300 or 1e307
+    therefore give the figures weights of 1 give; absolute weights are
+    ``ldexp(sum, wexp)`` (see :meth:`absolute`).
     """
 
     n_classes: int
     rows: int = 0
     weight: float = 0.0
+    wexp: int = 0
     ce: float = 0.0
     h: float = 0.0
     kl: float = 0.0
@@ -69,7 +80,7 @@ class Stats:
     class_kl: np.ndarray = None
     confusion: np.ndarray = None
     hist: np.ndarray = None
-    groups: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    groups: dict[str, SliceSums] = field(default_factory=dict)
     worst: tuple[WorstRow, ...] = ()
     boot: BootSums | None = None
     # calibration: top-label bins (weight, Σ w·confidence, Σ w·correct, rows) and one-vs-rest bins per class
@@ -81,13 +92,19 @@ class Stats:
     wrong_loss: np.ndarray = None  # (len(CONFIDENTLY_WRONG), K): their weighted loss
     sample: RowSample | None = None
 
+    #: The weighted fields that are plain arrays or numbers (multiplied when exponents are aligned).
+    _WEIGHTED = ("weight", "ce", "h", "kl", "pred_entropy", "brier", "class_weight", "class_ce", "class_kl",
+                 "confusion", "ovr", "wrong_loss")
+    #: Fields that add up as they are.
+    _COUNTS = ("rows", "clipped", "renormalized", "class_rows", "hist", "hist_loss", "wrong_rows")
+
     def __post_init__(self) -> None:
         k = self.n_classes
         for name in ("class_rows", "class_weight", "class_ce", "class_kl"):
             if getattr(self, name) is None:
                 setattr(self, name, np.zeros(k))
         if self.confusion is None:
-            self.confusion = np.zeros((k, k))
+            self.confusion = np.zeros((k, k)) if k <= DENSE_CONFUSION_CLASSES else _sparse_confusion(k)
         if self.hist is None:
             self.hist = np.zeros(len(HIST_EDGES) - 1, dtype=np.int64)
         if self.hist_loss is None:
@@ -101,40 +118,98 @@ class Stats:
         if self.wrong_loss is None:
             self.wrong_loss = np.zeros((len(CONFIDENTLY_WRONG), k))
 
-    def __add__(self, other: Stats) -> Stats:
+    def _exponents(self, other: Stats) -> tuple[int, float, float]:
+        """The common exponent of two Stats' weighted sums and each side's factor to reach it
+        (a side without weight keeps its zeros as they are)."""
+        if other.weight == 0:  # its weighted sums are all 0 (weights are ≥ 0)
+            return self.wexp, 1.0, 1.0
+        if self.weight == 0:
+            return other.wexp, 1.0, 1.0
+        e = max(self.wexp, other.wexp)
+        return e, math.ldexp(1.0, self.wexp - e), math.ldexp(1.0, other.wexp - e)
+
+    def _scale(self, factor: float) -> None:
+        """Multiply every weighted sum in place (exact for powers of two)."""
+        if factor == 1.0:
+            return
+        for name in self._WEIGHTED:
+            value = getattr(self, name)
+            if isinstance(value, float):
+                setattr(self, name, value * factor)
+            elif isinstance(value, np.ndarray):
+                value *= factor
+            else:  # a sparse confusion matrix
+                setattr(self, name, value * factor)
+        self.cal[:3] *= factor
+        for g in self.groups.values():
+            g.scale(factor)
+        if self.boot is not None:
+            self.boot = self.boot.scaled(factor)
+        if self.sample is not None:
+            self.sample = self.sample.scaled(factor)
+
+    def __iadd__(self, other: Stats) -> Stats:
         if other.n_classes != self.n_classes:
             raise ValueError("cannot merge statistics over different class sets")
-        if self.boot is None or other.boot is None:
-            boot = self.boot if other.boot is None else other.boot
-        else:
-            boot = self.boot + other.boot
-        return Stats(
-            n_classes=self.n_classes,
-            rows=self.rows + other.rows,
-            weight=self.weight + other.weight,
-            ce=self.ce + other.ce,
-            h=self.h + other.h,
-            kl=self.kl + other.kl,
-            pred_entropy=self.pred_entropy + other.pred_entropy,
-            brier=self.brier + other.brier,
-            clipped=self.clipped + other.clipped,
-            renormalized=self.renormalized + other.renormalized,
-            class_rows=self.class_rows + other.class_rows,
-            class_weight=self.class_weight + other.class_weight,
-            class_ce=self.class_ce + other.class_ce,
-            class_kl=self.class_kl + other.class_kl,
-            confusion=self.confusion + other.confusion,
-            hist=self.hist + other.hist,
-            groups=_merge_groups(self.groups, other.groups),
-            worst=_top_rows(self.worst + other.worst),
-            boot=boot,
-            cal=self.cal + other.cal,
-            ovr=self.ovr + other.ovr,
-            hist_loss=self.hist_loss + other.hist_loss,
-            wrong_rows=self.wrong_rows + other.wrong_rows,
-            wrong_loss=self.wrong_loss + other.wrong_loss,
-            sample=other.sample if self.sample is None else (self.sample if other.sample is None else self.sample + other.sample),
-        )
+        e, mine, theirs = self._exponents(other)
+        self._scale(mine)
+        self.wexp = e
+        for name in self._WEIGHTED:
+            value, add = getattr(self, name), getattr(other, name)
+            add = add * theirs if theirs != 1.0 else add
+            if isinstance(value, np.ndarray) and isinstance(add, np.ndarray):
+                value += add
+            else:
+                setattr(self, name, value + add)
+        for name in self._COUNTS:
+            value = getattr(self, name)
+            if isinstance(value, np.ndarray):
+                value += getattr(other, name)
+            else:
+                setattr(self, name, value + getattr(other, name))
+        self.cal[:3] += other.cal[:3] * theirs
+        self.cal[3] += other.cal[3]
+        for col, g in other.groups.items():
+            if col not in self.groups:
+                self.groups[col] = SliceSums.empty(col, keep_blocks=g.blocks is not None)
+            self.groups[col].add(g, theirs)
+        self.worst = _top_rows(self.worst + other.worst)
+        if other.boot is not None:
+            if self.boot is None:
+                self.boot = other.boot.scaled(theirs).dense_copy()
+            else:
+                self.boot.add(other.boot, theirs)
+        if other.sample is not None:
+            add = other.sample.scaled(theirs)
+            self.sample = add if self.sample is None else self.sample + add
+        return self
+
+    def __add__(self, other: Stats) -> Stats:
+        return self.copy().__iadd__(other)
+
+    def copy(self) -> Stats:
+        """A copy whose arrays are its own (so merging into it leaves this one as it is)."""
+        out = Stats(self.n_classes, **{name: getattr(self, name) for name in
+                                       ("rows", "weight", "wexp", "ce", "h", "kl", "pred_entropy", "brier", "clipped",
+                                        "renormalized", "worst", "sample")})
+        for name in ("class_rows", "class_weight", "class_ce", "class_kl", "confusion", "hist", "cal", "ovr",
+                     "hist_loss", "wrong_rows", "wrong_loss"):
+            setattr(out, name, getattr(self, name).copy())
+        out.groups = {col: g.copy() for col, g in self.groups.items()}
+        out.boot = self.boot.dense_copy() if self.boot is not None else None
+        return out
+
+    def absolute(self, weighted_sum):
+        """A weighted sum (a number, an array, a sparse array) in the input's own weight units
+        (a sum of weights near the largest float may be ∞ there)."""
+        if self.wexp == 0:
+            return weighted_sum
+        with np.errstate(over="ignore"):
+            if isinstance(weighted_sum, np.ndarray):
+                return np.ldexp(weighted_sum, self.wexp)
+            if isinstance(weighted_sum, (int, float)):
+                return float(np.ldexp(float(weighted_sum), self.wexp))
+            return weighted_sum * float(np.ldexp(1.0, self.wexp))  # sparse: only its stored cells
 
     # Derived figures: means over rows, in nats.
     @property
@@ -151,7 +226,7 @@ class Stats:
 
     @property
     def accuracy(self) -> float:
-        return float(np.trace(self.confusion)) / self.weight
+        return float(self.confusion.diagonal().sum()) / self.weight
 
     @property
     def prior(self) -> np.ndarray:
@@ -161,9 +236,17 @@ class Stats:
     @property
     def class_accuracy(self) -> np.ndarray:
         """Per true class: the share predicted as that class (recall); NaN without rows."""
-        totals = self.confusion.sum(axis=1)
+        totals = np.asarray(self.confusion.sum(axis=1)).reshape(-1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(totals > 0, np.diag(self.confusion) / np.where(totals > 0, totals, 1), np.nan)
+            return np.where(totals > 0, self.confusion.diagonal() / np.where(totals > 0, totals, 1), np.nan)
+
+
+def _sparse_confusion(k: int, true=None, pred=None, w=None):
+    from scipy.sparse import csr_array
+
+    if true is None:
+        return csr_array((k, k))
+    return csr_array((w, (true, pred)), shape=(k, k))
 
 
 def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None = None,
@@ -186,21 +269,21 @@ def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None 
         class_weight = wp.sum(axis=0)
         class_ce = -xlogy(wp, qc).sum(axis=0)
         class_kl = (w[:, None] * rel_entr(batch.p, qc)).sum(axis=0)
-    confusion = np.bincount(f.true_class * k + f.pred_class, weights=w, minlength=k * k).reshape(k, k)
+    if k <= DENSE_CONFUSION_CLASSES:
+        confusion = np.bincount(f.true_class * k + f.pred_class, weights=w, minlength=k * k).reshape(k, k)
+    else:
+        confusion = _sparse_confusion(k, f.true_class, f.pred_class, w)
     correct = (f.true_class == f.pred_class).astype(np.float64)
 
+    keys = _splitmix64(_positions(batch))  # shared by the bootstrap blocks and the row sample
+    block = boot_block(_positions(batch), keys) if boot else None
+    score = f.kl if batch.p is not None else f.ce
     groups = {}
     for col, values in batch.groups.items():
         codes, uniques = pd.factorize(values)
-        m = len(uniques)
-        per_field = [np.bincount(codes, minlength=m).astype(np.float64)] + [
-            np.bincount(codes, weights=x, minlength=m)
-            for x in (w, w * f.ce, w * f.h, w * f.kl, w * correct, w * f.brier)
-        ]
-        table = np.column_stack(per_field)
-        groups[col] = {str(v): table[j] for j, v in enumerate(uniques)}
+        groups[col] = batch_slices(col, codes, uniques,
+                                   [w, w * f.ce, w * f.h, w * f.kl, w * correct, w * f.brier], block, w, w * score)
 
-    keys = _splitmix64(_positions(batch))  # shared by the bootstrap blocks and the row sample
     hb = hist_bin(f.ce)
     conf = f.pred_prob
     b = calibration_bin(conf)
@@ -218,12 +301,13 @@ def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None 
     return Stats(
         n_classes=k,
         rows=n,
-        weight=float(w.sum()),
-        ce=float(w @ f.ce),
-        h=float(w @ f.h),
-        kl=float(w @ f.kl),
-        pred_entropy=float(w @ f.pred_entropy),
-        brier=float(w @ f.brier),
+        weight=_total(w),
+        wexp=batch.w_exp,
+        ce=_total(w * f.ce),
+        h=_total(w * f.h),
+        kl=_total(w * f.kl),
+        pred_entropy=_total(w * f.pred_entropy),
+        brier=_total(w * f.brier),
         clipped=int(f.clipped.sum()),
         renormalized=batch.renormalized,
         class_rows=class_rows,
@@ -234,14 +318,19 @@ def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None 
         hist=np.bincount(hb, minlength=len(HIST_EDGES) - 1),
         groups=groups,
         worst=_worst_of_batch(batch, f),
-        boot=bootstrap_sums(batch, f, w, correct, k, eps, keys) if boot else None,
+        boot=bootstrap_sums(batch, f, w, correct, k, eps, block) if boot else None,
         cal=cal,
         ovr=ovr,
         hist_loss=np.bincount(hb, weights=f.ce, minlength=len(HIST_EDGES) - 1),
         wrong_rows=wrong_rows,
         wrong_loss=wrong_loss,
-        sample=row_sample(batch, w, eps, keys, below=sample_below),
+        sample=row_sample(batch, w, eps, keys, below=sample_below, size=sample_size(k)),
     )
+
+
+def _total(x: np.ndarray) -> float:
+    """A sum with numpy's pairwise summation, never BLAS (whose order depends on its threads)."""
+    return float(np.add.reduce(x))
 
 
 def histogram_quantile(counts: np.ndarray, q: float, edges: np.ndarray = HIST_EDGES) -> float:

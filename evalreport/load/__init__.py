@@ -21,6 +21,7 @@ from .source import LoadedInput
 from .spec import (
     DEFAULT_CHUNK_ROWS,
     DEFAULT_EPS,
+    MAX_CLASSES,
     MISSING_GROUP,
     NUMERIC_NA,
     SUM_TOLERANCE,
@@ -35,7 +36,7 @@ from .spec import (
 from .validate import _arrow_categories, _class_codes, _Validator, id_text, parse_distribution
 
 __all__ = [
-    "Batch", "DEFAULT_CHUNK_ROWS", "DEFAULT_EPS", "InputSpec", "JsonBaseline", "Layout", "LoadedInput",
+    "Batch", "DEFAULT_CHUNK_ROWS", "DEFAULT_EPS", "InputSpec", "MAX_CLASSES", "JsonBaseline", "Layout", "LoadedInput",
     "MISSING_GROUP", "NUMERIC_NA", "SUM_TOLERANCE", "SourceInfo", "Table", "align_pair", "check_whole",
     "classes_of", "id_text", "parse_distribution", "plan_layout", "read_json_baseline", "read_table",
     "_Validator", "_arrow_categories", "_class_codes",

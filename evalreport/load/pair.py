@@ -14,7 +14,7 @@ from ..errors import InputError, display_path, printable, quote
 from ..ladder import UNITS
 from .frame import Table
 from .source import _open_reader
-from .spec import DEFAULT_CHUNK_ROWS, InputSpec, Layout, _list_cols, plan_layout
+from .spec import InputSpec, Layout, _list_cols, batch_rows, plan_layout
 from .validate import _as_text, _class_codes, _text_values
 
 # --------------------------------------------------------------------------- pairs of inputs
@@ -23,8 +23,12 @@ from .validate import _as_text, _class_codes, _text_values
 def read_table(source: str | os.PathLike | pd.DataFrame, spec: InputSpec) -> tuple[Table, Layout]:
     """Read the columns an evaluation needs into memory (for aligning two inputs)."""
     reader = _open_reader(source)
-    layout = plan_layout(reader.columns, spec, reader.info.name)
-    frames = [f for f in reader.frames(layout, DEFAULT_CHUNK_ROWS) if len(f)]
+    try:
+        layout = plan_layout(reader.columns, spec, reader.info.name)
+    except BaseException:
+        reader.close()
+        raise
+    frames = [f for f in reader.frames(layout, batch_rows(len(layout.classes))) if len(f)]
     if not frames:
         raise InputError(reader.info.name, "has a header but no rows")
     if not any(isinstance(f, pd.DataFrame) for f in frames):  # all Arrow: join the pieces, convert once

@@ -8,13 +8,14 @@ import stat
 import sys
 from collections.abc import Iterator
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InputError, display_path
 from .csv import _CsvReader, _Prefixed, _read_exactly
 from .frame import Table, _FrameReader
 from .parquet import _ParquetReader, spool
-from .spec import DEFAULT_CHUNK_ROWS, Batch, InputSpec, SourceInfo, check_whole, classes_of, plan_layout
+from .spec import DEFAULT_CHUNK_ROWS, Batch, InputSpec, SourceInfo, batch_rows, check_whole, classes_of, plan_layout
 from .stream import _Reader
 from .validate import _Validator
 
@@ -105,8 +106,12 @@ class LoadedInput:
         ``partial``: a part of an input, so the whole-input checks are left to the caller."""
         self.spec = spec or InputSpec()
         self._reader = _open_reader(source)
-        self.layout = plan_layout(self._reader.columns, self.spec, self.source.name)
-        self.chunk_rows = chunk_rows
+        try:
+            self.layout = plan_layout(self._reader.columns, self.spec, self.source.name)
+        except BaseException:
+            self._reader.close()
+            raise
+        self.chunk_rows = batch_rows(len(self.layout.classes), chunk_rows)
         self.row0 = row0
         self.partial = partial
         self.rows = row0
@@ -139,8 +144,9 @@ class LoadedInput:
                     else frame.slice(start, self.chunk_rows))
                 batch = self._validator.batch(part, self.rows)
                 self.rows += len(batch)
-                if batch.w is not None:
-                    self.total_weight += float(batch.w.sum())
+                if batch.w is not None:  # in the input's units (only whether it is > 0 matters; ∞ is fine)
+                    with np.errstate(over="ignore"):
+                        self.total_weight += float(np.ldexp(batch.w.sum(), batch.w_exp))
                 yield batch
         if not self.partial:
             check_whole(self.source.name, self.layout, self.rows - self.row0, self.total_weight)

@@ -14,6 +14,17 @@ from ..errors import InputError, UsageError, quote
 SUM_TOLERANCE = 1e-3
 #: Rows validated and reduced at a time (bounds the temporaries of rows × classes).
 DEFAULT_CHUNK_ROWS = 131_072
+#: ... and at most this many cells (rows × classes) at a time, so a batch of a 10,000-class
+#: model holds about 200 rows, not 131,072 (which would be 10 GB).
+CHUNK_CELLS = 1 << 21
+#: The most classes a model may have: every per-class table, interval and chart is bounded at it.
+MAX_CLASSES = 10_000
+
+
+def batch_rows(n_classes: int, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> int:
+    """Rows per batch for a model of ``n_classes`` classes: ``chunk_rows``, or fewer so that
+    rows × classes stays within CHUNK_CELLS (never fewer than 64 rows)."""
+    return max(1, min(chunk_rows, max(64, CHUNK_CELLS // max(n_classes, 1))))
 #: Float64 machine epsilon, the default clip (as ``sklearn.metrics.log_loss``).
 DEFAULT_EPS = float(np.finfo(np.float64).eps)
 #: Strings read as "missing" in numeric columns. Label, id and slice columns
@@ -106,10 +117,11 @@ class Batch:
     q: np.ndarray  # (n, K) predicted distributions (softmaxed / renormalised), not clipped
     y: np.ndarray | None  # (n,) true class index (hard labels)
     p: np.ndarray | None  # (n, K) target distributions (soft targets)
-    w: np.ndarray | None  # (n,) sample weights
+    w: np.ndarray | None  # (n,) sample weights, divided by 2**w_exp (exact) so that the largest is below 1
     groups: dict[str, pd.Categorical] = field(default_factory=dict)  # column → text values
     ids: pd.Series | None = None  # read only for the rows a report names
     renormalized: int = 0
+    w_exp: int = 0  # the weights as given are w · 2**w_exp
 
     def __len__(self) -> int:
         return self.q.shape[0]
@@ -179,6 +191,13 @@ def plan_layout(columns: list[str], spec: InputSpec, name: str) -> Layout:
             "only one probability column; a classifier needs two or more classes",
             column=prob_cols[0],
             hint="for a binary model with one score column use --score-col",
+        )
+    if len(classes) > MAX_CLASSES:
+        raise InputError(
+            name,
+            f"{len(classes):,} probability columns: evalreport reads models of at most {MAX_CLASSES:,} classes",
+            column=spec.prob_prefix + "*",
+            hint="is --prob-prefix right? columns that are not classes must not start with it",
         )
 
     if spec.target_prefix:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from scipy.special import expit, softmax
@@ -163,12 +165,12 @@ class _Validator:
     def batch(self, frame, row0: int) -> Batch:
         """Validate a pandas or Arrow chunk. Arrow takes a fast path when the chunk is plainly
         valid (see :meth:`_arrow_batch`); anything else goes through pandas, which names the problem."""
-        if not isinstance(frame, pd.DataFrame):
-            fast = self._arrow_batch(frame, row0)
-            if fast is not None:
-                return fast
-            frame = frame.to_pandas()
-        return self._frame_batch(frame, row0)
+        batch = self._arrow_batch(frame, row0) if not isinstance(frame, pd.DataFrame) else None
+        if batch is None:
+            batch = self._frame_batch(frame if isinstance(frame, pd.DataFrame) else frame.to_pandas(), row0)
+        if batch.w is not None:
+            batch.w, batch.w_exp = _normalised_weights(batch.w)
+        return batch
 
     def _arrow_batch(self, table, row0: int) -> Batch | None:
         """Hard labels and probability columns straight from Arrow memory, or None when the
@@ -226,6 +228,17 @@ class _Validator:
             groups[g] = values
         ids = frame[lay.id_col].reset_index(drop=True) if lay.id_col else None
         return Batch(row0=row0, q=q, y=y, p=p, w=w, groups=groups, ids=ids, renormalized=renorm)
+
+
+def _normalised_weights(w: np.ndarray) -> tuple[np.ndarray, int]:
+    """Weights divided by the power of two that brings the largest below 1, and its exponent:
+    exact (a power of two only shifts the exponent), so that sums of weights × figures cannot
+    overflow however large the weights (1e307 is finite) or lose digits however small (1e-300)."""
+    top = float(w.max()) if len(w) else 0.0
+    if top == 0.0:
+        return w, 0
+    exp = math.frexp(top)[1]
+    return (np.ldexp(w, -exp) if exp else w), exp
 
 
 def _fill(dst: np.ndarray, column) -> None:
