@@ -240,9 +240,10 @@ def test_stdin_is_streamed_not_read_whole(monkeypatch):
         (b"label,p_a,p_b,label\na,0.75,0.25,b\n", r"two columns are named 'label' \(columns 1 and 4\)"),
         (b'label,p_a,p_b\na,0.75,0.25\nb,"0.25,0.75\nb,0.25,0.75\n', r"the quoted field that opens on line 3 is never closed"),
         (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + bytes(range(200)), r"cannot be read as gzip-compressed CSV"),
+        (b"label,p_a\rx,p_b\na,0.75,0.25\n", r"the header holds a line break \(CR\) outside quotes"),
     ],
     ids=["cr-only", "leading-blank-lines", "newline-in-header", "extra-field", "missing-field", "duplicate-prob",
-         "duplicate-label", "unterminated-quote", "corrupt-deflate"],
+         "duplicate-label", "unterminated-quote", "corrupt-deflate", "cr-in-header"],
 )
 def test_csv_shapes(tmp_path, content, pattern):
     src = tmp_path / "preds.csv"
@@ -583,3 +584,175 @@ def test_the_json_is_the_same_bytes_whatever_the_threads(tmp_path):
         outputs["one core"] = out.read_bytes()
     first = outputs["default"]
     assert all(data == first for data in outputs.values()), [name for name, d in outputs.items() if d != first]
+
+
+# --------------------------------------------------------------------------- outputs other tools parse
+
+#: Class names that mean something to Markdown, HTML, XML or a terminal.
+HOSTILE = ["![x](https://host/x.png)", "[a](javascript:alert(1))", "a\rb # head", "www.example.com",
+           "<b>bold</b>", "x|y", "*em* _u_", "a@b.com", "$x$ ~~s~~", "evil\x1b[31mred", "日本語"]
+
+
+@pytest.fixture
+def hostile(tmp_path):
+    """Predictions whose class names are HOSTILE, with a slice column and ids of the same kind."""
+    rng = np.random.default_rng(5)
+    n, k = 400, len(HOSTILE)
+    q = rng.dirichlet(np.ones(k) * 0.5, size=n)
+    df = pd.DataFrame({f"p_{c}": q[:, j] for j, c in enumerate(HOSTILE)})
+    df.insert(0, "label", [HOSTILE[j] for j in rng.integers(0, k, n)])
+    df.insert(0, "id", [HOSTILE[j % k] + str(j) for j in range(n)])
+    df["g"] = [HOSTILE[j % 3] for j in range(n)]
+    src = tmp_path / "hostile.csv"
+    df.to_csv(src, index=False, quoting=2)  # QUOTE_NONNUMERIC: pandas leaves a lone CR unquoted otherwise
+    return src
+
+
+def _markdown_elements(text: str) -> dict:
+    """Render as GitHub would (tables, autolinks, strikethrough) and count what came out."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("gfm-like").parse(text)
+    kinds: dict = {}
+
+    def walk(ts):
+        for t in ts:
+            kinds[t.type] = kinds.get(t.type, 0) + 1
+            if t.type in ("html_inline", "html_block"):
+                kinds.setdefault("html", []).append(t.content.strip())
+            if t.children:
+                walk(t.children)
+
+    walk(tokens)
+    rows = []  # cells per table row
+    for t in tokens:
+        if t.type == "tr_open":
+            rows.append(0)
+        elif t.type in ("th_open", "td_open"):
+            rows[-1] += 1
+    kinds["rows"] = rows
+    return kinds
+
+
+def _assert_no_element_from_data(md: str) -> None:
+    kinds = _markdown_elements(md)
+    for kind in ("link_open", "image", "s_open", "code_inline", "html_block", "blockquote_open"):
+        if kind == "blockquote_open":
+            continue  # the verdict is a quote of ours
+        assert kind not in kinds, (kind, md)
+    assert set(kinds.get("html", [])) <= {"<sub>", "</sub>"}, kinds.get("html")
+    assert kinds.get("heading_open", 0) == sum(1 for line in md.splitlines() if line.startswith("#")), md
+    assert "\r" not in md and "\x1b" not in md
+
+
+def test_markdown_escapes_everything_markdown_gives_meaning_to(tmp_path, hostile, monkeypatch):
+    summary = tmp_path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    cand = tmp_path / "cand.csv"
+    cand.write_bytes(hostile.read_bytes())
+    assert run(["report", hostile, "-o", tmp_path / "r.html", "--markdown", tmp_path / "r.md", "--group-by", "g",
+                "--id-col", "id"]).exit_code == 0
+    assert run(["check", hostile, "--max-class-score", "0.1", "--markdown", tmp_path / "c.md",
+                "--group-by", "g"]).exit_code == 1
+    assert run(["compare", hostile, cand, "-o", tmp_path / "cmp.html", "--markdown", tmp_path / "cmp.md",
+                "--group-by", "g"]).exit_code == 0
+    for name in ("r.md", "c.md", "cmp.md", "step-summary.md"):
+        md = (tmp_path / name).read_text()
+        _assert_no_element_from_data(md)
+        tables = _markdown_elements(md)["rows"]
+        assert tables  # and every row of a table has its header's cells (a '|' in a name breaks none)
+    rendered = _markdown_to_text((tmp_path / "r.md").read_text())
+    for name in ("![x](https://host/x.png)", "[a](javascript:alert(1))", "x|y", "<b>bold</b>"):
+        assert name in rendered  # shown as the text it is
+
+
+def _markdown_to_text(md: str) -> str:
+    from markdown_it import MarkdownIt
+    import html
+
+    out = MarkdownIt("gfm-like").render(md)
+    import re
+
+    return html.unescape(re.sub(r"<[^>]+>", " ", out))
+
+
+def test_markdown_tables_keep_their_shape(tmp_path, hostile):
+    assert run(["report", hostile, "-o", tmp_path / "r.html", "--markdown", tmp_path / "r.md",
+                "--group-by", "g"]).exit_code == 0
+    md = (tmp_path / "r.md").read_text()
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("gfm-like").parse(md)
+    header = None
+    for t in tokens:
+        if t.type == "thead_open":
+            header, count = 0, None
+        if t.type == "tr_open":
+            count = 0
+        if t.type in ("th_open", "td_open"):
+            count += 1
+        if t.type == "tr_close":
+            header = count if header == 0 else header
+            assert count == header
+    assert header
+
+
+def _svgs(html_text: str) -> list[bytes]:
+    import base64
+    import re
+
+    return [base64.b64decode(m) for m in re.findall(r"data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)", html_text)]
+
+
+def test_every_xml_output_parses(tmp_path, hostile):
+    import xml.etree.ElementTree as ET
+
+    weird = tmp_path / "pre\x01ds.csv"
+    weird.write_bytes(hostile.read_bytes())
+    result = run(["check", weird, "--max-class-score", "0.1", "--junit", tmp_path / "j.xml", "-o", tmp_path / "r.html",
+                  "--group-by", "g"])
+    assert result.exit_code == 1, result.stderr
+    root = ET.fromstring((tmp_path / "j.xml").read_bytes())
+    assert root.find(".//failure") is not None
+    svgs = _svgs((tmp_path / "r.html").read_text())
+    assert len(svgs) == 8  # ladder, curve, per class, histogram, confusion, slices, reliability, one-vs-rest
+    for svg in svgs:
+        ET.fromstring(svg)  # well-formed, so the browser draws it
+
+
+def test_no_python_warning_reaches_stderr(tmp_path, hostile):
+    """The real command (not the test runner's app): glyphs no font has, odd names — stderr
+    holds the summary line and evalreport's own warnings, nothing from Python."""
+    result = evalreport_cmd("report", hostile, "-o", tmp_path / "r.html", "--group-by", "g")
+    assert result.returncode == 0, result.stderr
+    err = result.stderr.decode()
+    assert "Warning" not in err and "Glyph" not in err and "site-packages" not in err, err
+    assert all(line.startswith(("Fine", "Not great", "Terrible", "Something", "Could", "On the", "Great", "Perfect",
+                                "warning: ")) for line in err.splitlines()), err
+
+
+def test_charts_have_no_warnings_in_the_library_either(hostile):
+    import warnings
+
+    from evalreport import evaluate
+
+    r = evaluate(hostile, group_by="g")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        html_text = r.to_html()
+    assert "日本語" in html_text
+
+
+def test_fallback_fonts_are_used_when_installed(monkeypatch):
+    from matplotlib import font_manager
+
+    from evalreport.render import charts
+
+    class Font:
+        def __init__(self, name):
+            self.name = name
+
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", [Font("DejaVu Sans"), Font("Noto Sans CJK JP")])
+    assert charts.font_families() == ["DejaVu Sans", "Noto Sans CJK JP"]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", [Font("DejaVu Sans")])
+    assert charts.font_families() == ["DejaVu Sans"]

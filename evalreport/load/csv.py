@@ -68,7 +68,11 @@ class _CsvReader(_Reader):
             text = header.decode("utf-8")
         except UnicodeDecodeError as err:
             raise self._not_utf8(header, err.start, self._cutter.header_line, self._cutter.header_offset) from None
-        names = next(csv.reader([text]), [])
+        records = [r for r in _records(csv.reader(io.StringIO(text, newline="")), self.info.name) if r]
+        if len(records) > 1:  # a CR outside quotes: every CSV parser ends the line there
+            raise InputError(self.info.name, "the header holds a line break (CR) outside quotes",
+                             hint="quote the column name that holds it, or remove the CR")
+        names = records[0] if records else []
         columns = [c if c else f"Unnamed: {i}" for i, c in enumerate(names)]  # as pandas names them
         seen: dict[str, int] = {}
         for i, c in enumerate(columns):

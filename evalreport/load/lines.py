@@ -151,9 +151,9 @@ class LineCutter:
         return data
 
     def _detect_eol(self, block: bytes) -> None:
-        """CR alone ends lines in some old files: cut at CR then."""
-        lf, cr = block.find(b"\n"), block.find(b"\r")
-        if cr >= 0 and (lf < 0 or cr < lf) and block[cr + 1 : cr + 2] != b"\n":
+        """CR alone ends lines in some old files: cut at CR then. Such a file has no LF at all (a CR
+        in a quoted value of a file with LF line ends is only a character)."""
+        if b"\n" not in block and b"\r" in block:
             self._eol = 0x0D
 
     def _ends_in(self, data: bytes, scanned: int) -> Iterator[int]:

@@ -15,6 +15,7 @@ import os
 import pickle
 import sys
 import textwrap
+import warnings
 from dataclasses import dataclass
 
 import matplotlib
@@ -25,12 +26,29 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
+from ..errors import printable  # noqa: E402
 from ..ladder import UNITS  # noqa: E402
 from .fmt import band_colours  # noqa: E402
 
 MAX_BARS = 20
 MAX_CONFUSION = 20
+#: Fonts for glyphs DejaVu Sans lacks (CJK, other scripts), used when installed: matplotlib falls
+#: back glyph by glyph, and with svg.fonttype "none" the browser is told the same list.
+FALLBACK_FONTS = ("Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Sans CJK TC", "Noto Sans CJK KR", "Source Han Sans",
+                  "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Droid Sans Fallback", "AR PL UMing CN", "Noto Sans",
+                  "Noto Sans Symbols", "Noto Sans Symbols2")
+
+
+def font_families() -> list[str]:
+    """DejaVu Sans (matplotlib's own) and the installed fallback fonts, in FALLBACK_FONTS' order."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return ["DejaVu Sans"] + [f for f in FALLBACK_FONTS if f in installed]
+
+
 _RC = {
+    "font.family": font_families(),
     "svg.fonttype": "none",
     "svg.hashsalt": "evalreport",
     "font.size": 9,
@@ -54,9 +72,15 @@ class Chart:
 
 def _to_uri(fig: Figure) -> str:
     buf = io.BytesIO()
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(_RC), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a glyph no installed font has is drawn as text, without a word
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _chart(fig: Figure, title: str, alt: str) -> Chart:
+    """The figure as an embedded chart; its title and alt text printable (they hold names from the data)."""
+    return Chart(_to_uri(fig), printable(title), printable(alt))
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -74,8 +98,9 @@ def _plain_log(axis) -> None:
 
 
 def _label(text: str, limit: int = 32) -> str:
-    """A name safe for a matplotlib label: no mathtext, not too long."""
-    text = str(text).replace("\n", " ")
+    """A name safe for a matplotlib label and for the SVG it ends up in: printable (a control
+    character would make the SVG malformed XML), no mathtext, not too long."""
+    text = printable(str(text))
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text.replace("$", r"\$")
@@ -144,7 +169,7 @@ def ladder_chart(r) -> Chart:
         f"'{r.overall.band_label}'. Worst classes: "
         + "; ".join(f"{c.name} {(_score(r, c) or 0):.3f} ({c.band_label})" for c in worst if c.band)
     )
-    return Chart(_to_uri(fig), title, alt)
+    return _chart(fig, title, alt)
 
 
 # --------------------------------------------------------------------------- −ln p
@@ -185,7 +210,7 @@ def loss_curve(r) -> Chart:
         f"{title}: the curve −ln p falls from high loss at small p to 0 at p = 1. The model's mean loss "
         f"{o.cross_entropy:.3f} {r.unit} equals always giving the true class p = {math.exp(-mean_nats):.3f}."
     )
-    return Chart(_to_uri(fig), title, alt)
+    return _chart(fig, title, alt)
 
 
 # --------------------------------------------------------------------------- bars
@@ -220,7 +245,7 @@ def _bars(r, items, names, title: str, note: str) -> Chart | None:
     alt = f"{title}{note}. " + "; ".join(
         f"{n}: {v:.3f} {r.unit} ({it.band_label})" for n, it, v in zip(names, items, values)
     )
-    return Chart(_to_uri(fig), title, alt)
+    return _chart(fig, title, alt)
 
 
 def per_class_bars(r) -> Chart | None:
@@ -277,7 +302,7 @@ def loss_histogram(r) -> Chart:
         f"Histogram of the per-row cross-entropy of {r.rows} rows, log scale. Mean {o.cross_entropy:.3f} "
         f"{r.unit}, median about {o.median_row_cross_entropy:.3g} {r.unit}; {o.clipped_rows} rows clipped."
     )
-    return Chart(_to_uri(fig), title, alt)
+    return _chart(fig, title, alt)
 
 
 # --------------------------------------------------------------------------- confusion
@@ -324,7 +349,7 @@ def confusion_chart(r) -> Chart:
     diag = [(names[i], cols[k, k]) for k, i in enumerate(keep)]
     worst = sorted(diag, key=lambda t: t[1])[:3]
     alt = f"{title}. Lowest recall: " + "; ".join(f"{c} {100 * v:.0f}% predicted correctly" for c, v in worst)
-    return Chart(_to_uri(fig), title, alt)
+    return _chart(fig, title, alt)
 
 
 # --------------------------------------------------------------------------- soft targets
@@ -355,7 +380,7 @@ def decomposition_chart(r) -> Chart | None:
         f"{title}. Overall: H(P) {r.overall.entropy:.3f} + KL {r.overall.kl_divergence:.3f} = "
         f"{r.overall.cross_entropy:.3f} {r.unit}."
     )
-    return Chart(_to_uri(fig), title, alt)
+    return _chart(fig, title, alt)
 
 
 def reliability_chart(r) -> Chart | None:
@@ -391,7 +416,7 @@ def reliability_chart(r) -> Chart | None:
         bottom.set_xlim(0, 1)
     alt = (f"{title}. " + "; ".join(f"confidence {b.lower:.2f}–{b.upper:.2f}: {b.rows} rows, accuracy "
                                     f"{b.accuracy:.2f} at mean confidence {b.confidence:.2f}" for b in bins))
-    return Chart(_to_uri(fig), title, alt)
+    return _chart(fig, title, alt)
 
 
 def ovr_chart(r) -> Chart | None:
@@ -418,7 +443,7 @@ def ovr_chart(r) -> Chart | None:
         title = f"One-vs-rest reliability, the {len(names)} worst-calibrated classes"
         fig.suptitle(title, x=0.02, y=1.07, ha="left", fontsize=10, fontweight="bold")
     alt = f"{title}: " + "; ".join(f"{n} calibration error {errors[n]:.3f}" for n in names)
-    return Chart(_to_uri(fig), title, alt)
+    return _chart(fig, title, alt)
 
 
 def drawing_processes() -> int:
@@ -542,4 +567,4 @@ def difference_chart(c) -> Chart | None:
     alt = f"{title}. " + "; ".join(
         f"{d.name}: {d.difference:+.3f} {c.unit} ({d.verdict})" for d in items
     )
-    return Chart(_to_uri(fig), title, alt)
+    return _chart(fig, title, alt)

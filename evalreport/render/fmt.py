@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
+
+from ..errors import printable
 
 #: Band colours, best to worst: ColorBrewer RdYlBu (8 classes, colour-blind safe), reversed.
 BAND_COLOURS = ("#313695", "#4575b4", "#74add1", "#abd9e9", "#fee090", "#fdae61", "#f46d43", "#d73027")
@@ -68,15 +71,13 @@ def band_range(row: dict, factor: float = 1.0) -> str:
     return f"{lower} s {upper}"
 
 
+#: ASCII punctuation: CommonMark lets a backslash escape any of it, and everything Markdown (and
+#: GitHub's extensions: tables, autolinks, e-mail links, strikethrough, math) gives meaning to is here.
+_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+
+
 def md_escape(text: str) -> str:
-    """Text safe inside a Markdown table cell (no HTML, no column breaks)."""
-    return (
-        str(text)
-        .replace("\\", "\\\\")
-        .replace("|", "\\|")
-        .replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace("`", "\\`")
-        .replace("\n", " ")
-    )
+    """Text from the data, safe anywhere in a Markdown document: on one line (control characters
+    and line ends shown as escapes) and every ASCII punctuation character backslash-escaped, so no
+    link, image, heading, list, emphasis, HTML or table break can come from a class name."""
+    return _MD_SPECIAL.sub(r"\\\1", printable(str(text)))

@@ -5,8 +5,10 @@ Read by GitLab's and Jenkins' test reports and by GitHub test-reporter actions.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
+from ..errors import printable
 from .fmt import interval
 
 
@@ -35,4 +37,14 @@ def to_junit(report) -> str:
     root = ET.Element("testsuites", tests=str(len(report.gates)), failures=str(failures))
     root.append(suite)
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + xml_safe(ET.tostring(root, encoding="unicode")) + "\n"
+
+
+#: Characters XML 1.0 does not allow anywhere (ElementTree escapes &, < and >, but writes these as they are).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """Text that XML parsers accept: a character XML forbids (a control character in a class name,
+    a byte that was not UTF-8 in a file name) becomes its escape, written out as ``\\x1b``."""
+    return _NOT_XML.sub(lambda m: printable(m.group()), text)
