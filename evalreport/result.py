@@ -166,6 +166,22 @@ class Result:
         scored = [x for x in items if key(x) is not None]
         return sorted(scored, key=key, reverse=True) + [x for x in items if key(x) is None]
 
+    def confusion_rows(self, rows) -> np.ndarray:
+        """Rows of the confusion matrix (true classes ``rows``) as a dense array, whether the matrix is
+        dense or (beyond 256 classes) sparse."""
+        m = self.confusion
+        return np.asarray(m, dtype=float)[rows] if isinstance(m, np.ndarray) else m[list(rows)].toarray()
+
+    def largest_confusions(self, n: int = 20) -> list[tuple[str, str, float]]:
+        """The ``n`` (true class, predicted class, weight) cells off the diagonal with the most weight."""
+        from scipy.sparse import coo_array
+
+        m = coo_array(self.confusion)
+        off = m.row != m.col
+        t, p, w = m.row[off], m.col[off], m.data[off]
+        order = np.lexsort((p, t, -w))[:n]
+        return [(self.classes[t[i]], self.classes[p[i]], float(w[i])) for i in order if w[i] > 0]
+
     def classes_worst_first(self) -> list[ClassRow]:
         return self._worst_first(self.per_class)
 

@@ -556,6 +556,125 @@ def test_a_figure_that_is_not_a_number_is_exit_3_never_a_pass(monkeypatch):
     assert "PASSED" not in result.stdout
 
 
+# --------------------------------------------------------------------------- bounds: classes, slices, replicates
+
+
+def _many_classes(n: int, k: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    label = rng.integers(0, k, n)
+    logits = rng.normal(0, 1, (n, k))
+    logits[np.arange(n), label] += 4
+    q = np.exp(logits - logits.max(axis=1, keepdims=True))
+    q /= q.sum(axis=1, keepdims=True)
+    df = pd.DataFrame(q, columns=[f"p_c{j:05d}" for j in range(k)])  # names in lexical order, as sklearn sorts
+    df.insert(0, "label", [f"c{j:05d}" for j in label])
+    return df
+
+
+def test_many_classes_sparse_confusion_figures_chart_and_json(tmp_path):
+    """1,100 classes: the confusion matrix is sparse (beyond 256), class bootstrap blocks shrink
+    (beyond 1,024), and every figure still agrees with scikit-learn."""
+    from sklearn.metrics import accuracy_score, log_loss
+
+    from evalreport import evaluate
+    from evalreport.compute import class_blocks
+
+    df = _many_classes(4000, 1100)
+    assert (class_blocks(300), class_blocks(1100), class_blocks(10_000)) == (2048, 1024, 128)  # ≤ 2**21 cells
+    r = evaluate(df, chunk_rows=700)
+    probs = [c for c in df if c.startswith("p_")]
+    assert r.overall.log_loss == pytest.approx(log_loss(df["label"], df[probs].to_numpy(), labels=[c[2:] for c in probs]),
+                                               rel=1e-12)
+    assert r.overall.accuracy == pytest.approx(accuracy_score(df["label"], [probs[i][2:] for i in
+                                                                            df[probs].to_numpy().argmax(axis=1)]))
+    assert not isinstance(r.confusion, np.ndarray)
+    assert all(c.ci95 is not None for c in r.per_class if c.support >= 5)
+    d = r.to_dict()
+    assert d["confusion"]["matrix"] is None and len(d["confusion"]["largest"]) == 20
+    top = d["confusion"]["largest"][0]
+    wrong = df["label"] != [p[2:] for p in df[probs].idxmax(axis=1)]
+    pairs = pd.Series(list(zip(df["label"][wrong], df[probs].idxmax(axis=1)[wrong].str[2:]))).value_counts()
+    assert top["weight"] == pairs.iloc[0]
+    whole = evaluate(df).to_dict()  # chunking changes nothing
+    _assert_same(d["overall"], whole["overall"], path="overall")
+    _assert_same(d["per_class"], whole["per_class"], path="per_class")
+    assert "Confusion matrix, worst 20 of 1100 classes" in r.to_html()
+
+
+def test_more_than_10000_classes_is_one_error(tmp_path):
+    src = tmp_path / "wide.csv"
+    header = "label," + ",".join(f"p_{j}" for j in range(10_001))
+    src.write_text(header + "\n0," + ",".join(["0"] * 10_001) + "\n")
+    one_error_line(run(["report", src, "-o", tmp_path / "r.html"]),
+                   r"10,001 probability columns: evalreport reads models of at most 10,000 classes")
+
+
+def test_slices_beyond_max_slices_are_folded_into_other(tmp_path):
+    from evalreport import evaluate
+
+    df = pd.read_csv(IRIS)
+    df["user"] = [f"u{i % 30}" for i in range(len(df))]
+    df.loc[df.index < 40, "user"] = "big"  # the slice with the most rows
+    full = evaluate(df, group_by="user", max_slices=100)
+    folded = evaluate(df, group_by="user", max_slices=5, chunk_rows=17)
+    rows = folded.groups["user"]
+    assert [s.value for s in rows][-1] == "(other)" and len(rows) == 6 and "big" in [s.value for s in rows]
+    other = rows[-1]
+    shown = {s.value for s in rows[:-1]}
+    rest = [s for s in full.groups["user"] if s.value not in shown]
+    assert other.rows == sum(s.rows for s in rest) and other.folded == len(rest)
+    ce = sum(s.cross_entropy * s.weight for s in rest) / sum(s.weight for s in rest)
+    assert other.cross_entropy == pytest.approx(ce, rel=1e-12)
+    assert any("folded into '(other)'" in w for w in folded.warnings)
+    assert folded.to_dict()["groups"]["user"][-1]["value"] == "(other)"
+
+
+def test_a_slice_column_with_too_many_values_is_one_error(tmp_path, monkeypatch):
+    import evalreport.compute.slices as slices
+
+    monkeypatch.setattr(slices, "MAX_SLICE_VALUES", 50)
+    df = pd.read_csv(IRIS)
+    src = tmp_path / "p.csv"
+    df.to_csv(src, index=False)
+    one_error_line(run(["report", src, "-o", tmp_path / "r.html", "--group-by", "id"]),
+                   r"column 'id': more than 50 distinct values; --group-by is for slices")
+
+
+def test_per_slice_intervals_stop_beyond_the_block_budget_the_same_way_however_chunked(monkeypatch):
+    import evalreport.compute.slices as slices
+    from evalreport import evaluate
+
+    df = pd.read_csv(IRIS)
+    df["few"] = df["id"] % 8
+    df["many"] = df["id"] % 40
+    monkeypatch.setattr(slices, "MAX_BOOT_SLICES", 16)
+    for chunk in (150, 7):
+        r = evaluate(df, group_by=["few", "many"], chunk_rows=chunk)
+        assert all(s.ci95 is not None for s in r.groups["few"])
+        assert all(s.ci95 is None for s in r.groups["many"])
+        assert any("'many': 40 values, so no per-slice intervals" in w for w in r.warnings)
+
+
+def test_max_slices_and_bootstrap_bounds_are_usage_errors(tmp_path):
+    one_error_line(run(["report", IRIS, "-o", tmp_path / "r.html", "--max-slices", "0"]),
+                   r"--max-slices must be a whole number from 1 to 10,000")
+    one_error_line(run(["report", IRIS, "-o", tmp_path / "r.html", "--max-slices", "10001"]), r"--max-slices")
+
+
+def test_ten_thousand_replicates_over_many_classes_stay_in_chunks(monkeypatch):
+    """Replicate sums are formed a few items at a time: items × replicates never all at once."""
+    import evalreport.compute.bootstrap as bootstrap
+    from evalreport import evaluate
+
+    seen = []
+    real = bootstrap._replicate_sums
+    monkeypatch.setattr(bootstrap, "_replicate_sums", lambda sums, v: (seen.append(sums.shape[0] * v.shape[1]),
+                                                                          real(sums, v))[1])
+    r = evaluate(_many_classes(600, 500), bootstrap=10_000)
+    assert r.overall.band_score_ci95 is not None
+    assert max(seen) <= bootstrap._REPLICATE_CELLS
+
+
 # --------------------------------------------------------------------------- the same bytes
 
 

@@ -59,32 +59,44 @@ def calibration_bin(c: np.ndarray) -> np.ndarray:
 class RowSample:
     """A uniform sample of rows that merges: the rows with the smallest hash of their position.
 
-    ``logq`` holds ln(clip(Q)); ``target`` the class index (hard labels) or P (soft targets).
-    Merging only appends until twice ``size`` rows are held, then keeps the ``size``
-    smallest keys; :meth:`compact` gives the sample itself.
+    Each piece of ``parts`` holds (ln(clip(Q)), target, weight) for some rows: the target is
+    the class index (hard labels) or P (soft targets). ``keys`` are the rows' hashes, in the
+    pieces' order. Merging appends pieces without copying them until twice ``size`` rows are
+    held, then keeps the ``size`` smallest keys; :meth:`compact` gives the sample itself.
     """
 
     keys: np.ndarray
-    logq: np.ndarray
-    target: np.ndarray
-    w: np.ndarray
+    parts: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]
     size: int
 
+    @property
+    def logq(self) -> np.ndarray:
+        return self._joined(0)
+
+    @property
+    def target(self) -> np.ndarray:
+        return self._joined(1)
+
+    @property
+    def w(self) -> np.ndarray:
+        return self._joined(2)
+
+    def _joined(self, i: int) -> np.ndarray:
+        return self.parts[0][i] if len(self.parts) == 1 else np.concatenate([part[i] for part in self.parts])
+
     def __add__(self, other: RowSample) -> RowSample:
-        merged = RowSample(
-            np.concatenate([self.keys, other.keys]),
-            np.concatenate([self.logq, other.logq]),
-            np.concatenate([self.target, other.target]),
-            np.concatenate([self.w, other.w]),
-            self.size,
-        )
+        if not len(other.keys):
+            return self
+        if not len(self.keys):
+            return other
+        merged = RowSample(np.concatenate([self.keys, other.keys]), self.parts + other.parts, self.size)
         return merged.compact() if len(merged.keys) > 2 * self.size else merged
 
     def scaled(self, factor: float) -> RowSample:
         """The same rows with their weights × ``factor`` (to merge weighted sums; see Stats)."""
         if factor == 1.0:
             return self
-        return RowSample(self.keys, self.logq, self.target, self.w * factor, self.size)
+        return RowSample(self.keys, tuple((lq, t, w * factor) for lq, t, w in self.parts), self.size)
 
     def bound(self) -> np.uint64 | None:
         """Once ``size`` rows are held: the size-th smallest key. A row with a larger key
@@ -94,11 +106,12 @@ class RowSample:
         return np.partition(self.keys, self.size - 1)[self.size - 1]
 
     def compact(self) -> RowSample:
-        """The ``size`` rows with the smallest keys, in the order they were merged."""
+        """The ``size`` rows with the smallest keys, in the order they were merged, in one piece."""
         if len(self.keys) <= self.size:
-            return self
+            return self if len(self.parts) <= 1 else RowSample(self.keys, ((self.logq, self.target, self.w),),
+                                                                  self.size)
         keep = np.sort(np.argpartition(self.keys, self.size - 1)[: self.size])
-        return RowSample(self.keys[keep], self.logq[keep], self.target[keep], self.w[keep], self.size)
+        return RowSample(self.keys[keep], ((self.logq[keep], self.target[keep], self.w[keep]),), self.size)
 
 
 def row_sample(batch: Batch, w: np.ndarray, eps: float, keys: np.ndarray, below: np.uint64 | None = None,
@@ -115,7 +128,7 @@ def row_sample(batch: Batch, w: np.ndarray, eps: float, keys: np.ndarray, below:
     if len(keep) > size:
         keep = np.sort(keep[np.argpartition(keys[keep], size - 1)[:size]])
     logq = np.log(np.clip(batch.q[keep], eps, 1.0 - eps))
-    return RowSample(keys[keep], logq, target[keep], w[keep], size)
+    return RowSample(keys[keep], ((logq, target[keep], w[keep]),), size)
 
 
 @dataclass(frozen=True)

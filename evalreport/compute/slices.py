@@ -31,7 +31,7 @@ MAX_BOOT_SLICES = BLOCK_CELLS // BOOT_BLOCKS
 class TooManySlices(Exception):
     """A --group-by column has more distinct values than MAX_SLICE_VALUES."""
 
-    def __init__(self, column: str, limit: int = MAX_SLICE_VALUES) -> None:
+    def __init__(self, column: str, limit: int) -> None:
         super().__init__(column, limit)
         self.column, self.limit = column, limit
 
@@ -90,7 +90,7 @@ class SliceSums:
                 self.values.append(v)
             rows[i] = j
         if len(self.values) > MAX_SLICE_VALUES:
-            raise TooManySlices(self.column)
+            raise TooManySlices(self.column, MAX_SLICE_VALUES)
         if self.blocks is not None and (other.blocks is None or len(self.values) > MAX_BOOT_SLICES):
             self.blocks = None  # too many values for per-slice intervals: free the block sums
         self._grow(len(self.values))

@@ -311,14 +311,13 @@ def loss_histogram(r) -> Chart:
 def confusion_chart(r) -> Chart:
     """Row-normalised confusion matrix; beyond 20 classes, the worst 20 and 'other'."""
     names = list(r.classes)
-    m = np.asarray(r.confusion, dtype=float)
     keep = list(range(len(names)))
     title = "Confusion matrix (each row sums to 100%)"
     if len(names) > MAX_CONFUSION:
         order = {c.name: i for i, c in enumerate(r.classes_worst_first())}
         keep = sorted(range(len(names)), key=lambda i: order[names[i]])[:MAX_CONFUSION]
         title = f"Confusion matrix, worst {MAX_CONFUSION} of {len(names)} classes"
-    rows = m[keep]
+    rows = r.confusion_rows(keep)
     totals = rows.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         norm = np.where(totals > 0, rows / np.where(totals > 0, totals, 1), 0.0)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
+
 from .. import __version__
 
 SCHEMA_VERSION = 1
@@ -118,7 +120,13 @@ def to_dict(r) -> dict:
                 "edges": list(r.histogram.edges),
                 "counts": list(r.histogram.counts),
             },
-            "confusion": {"rows": "true class", "columns": "predicted class", "matrix": r.confusion.tolist()},
+            "confusion": {
+                "rows": "true class",
+                "columns": "predicted class",
+                # the whole matrix up to 256 classes (65,536 cells); beyond, null: see largest
+                "matrix": r.confusion.tolist() if isinstance(r.confusion, np.ndarray) else None,
+                "largest": [{"true_class": t, "pred_class": p, "weight": w} for t, p, w in r.largest_confusions()],
+            },
             "worst_examples": [
                 {
                     "row": w.row,
