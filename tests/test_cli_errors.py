@@ -34,7 +34,7 @@ CASES = [
     ("float-labels", b"label,p_0,p_1\n1.0,0.5,0.5\n", [], r"labels that have no probability column \(rows 1\).*written as floats"),
     ("missing-label", (HEADER + GOOD + ",0.5,0.5\n").encode(), [], r"column 'label': missing labels \(rows 2\)"),
     ("non-finite-logits", (HEADER + "a,1.5,-2\nb,inf,0\n").encode(), ["--logits"], r"column 'p_a': non-finite logits \(rows 2\)"),
-    ("not-utf8", (HEADER + GOOD + "\xe9,0.5,0.5\n").encode("latin-1"), [], r"preds\.csv: is not UTF-8 text \(first bad byte at offset 24, line 3\); re-save it as UTF-8"),
+    ("not-utf8", (HEADER + GOOD + "\xe9,0.5,0.5\n").encode("latin-1"), [], r"preds\.csv: is not UTF-8 text \(first bad byte at offset 24, row 2\); re-save it as UTF-8"),
     ("negative-weight", b"label,p_a,p_b,w\na,0.5,0.5,1\nb,0.5,0.5,-1\n", ["--weight-col", "w"], r"column 'w': weights must be finite and not negative \(rows 2\)"),
     ("missing-weight", b"label,p_a,p_b,w\na,0.5,0.5,\nb,0.5,0.5,1\n", ["--weight-col", "w"], r"column 'w': missing values \(rows 1\)"),
     ("zero-weights", b"label,p_a,p_b,w\na,0.5,0.5,0\n", ["--weight-col", "w"], r"column 'w': the weights sum to 0"),

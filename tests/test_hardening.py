@@ -15,6 +15,8 @@ import threading
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import EXAMPLES, run
 from test_properties import _assert_same
@@ -234,11 +236,11 @@ def test_stdin_is_streamed_not_read_whole(monkeypatch):
         (b"label,p_a,p_b\ra,0.75,0.25\rb,0.25,0.75\r", None),  # CR-only line ends are read
         (b"\n\nlabel,p_a,p_b\na,0.75,0.25\nb,0.25,0.75\n", None),  # blank lines before the header
         (b'"lab\nel",label,p_a,p_b\nx,a,0.75,0.25\ny,b,0.25,0.75\n', None),  # a newline in a quoted header name
-        (b"label,p_a,p_b\na,0.75,0.25,9\nb,0.25,0.75\n", r"line 2 has 4 fields, but the header has 3"),
-        (b"label,p_a,p_b\na,0.75,0.25\nb,0.25\n", r"line 3 has 2 fields, but the header has 3"),
+        (b"label,p_a,p_b\na,0.75,0.25,9\nb,0.25,0.75\n", r"row 1 has 4 fields, but the header has 3"),
+        (b"label,p_a,p_b\na,0.75,0.25\nb,0.25\n", r"row 2 has 2 fields, but the header has 3"),
         (b"label,p_a,p_a\na,0.5,0.5\n", r"two columns are named 'p_a' \(columns 2 and 3\)"),
         (b"label,p_a,p_b,label\na,0.75,0.25,b\n", r"two columns are named 'label' \(columns 1 and 4\)"),
-        (b'label,p_a,p_b\na,0.75,0.25\nb,"0.25,0.75\nb,0.25,0.75\n', r"the quoted field that opens on line 3 is never closed"),
+        (b'label,p_a,p_b\na,0.75,0.25\nb,"0.25,0.75\nb,0.25,0.75\n', r"the quoted field that opens in row 2 is never closed"),
         (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + bytes(range(200)), r"cannot be read as gzip-compressed CSV"),
         (b"label,p_a\rx,p_b\na,0.75,0.25\n", r"the header holds a line break \(CR\) outside quotes"),
     ],
@@ -297,6 +299,37 @@ def test_a_stray_quote_in_an_unquoted_field_is_an_ordinary_character_and_cutting
     _assert_same(stray["overall"], clean["overall"], path="overall")  # to 1e-12: sums in another order
 
 
+def test_an_unterminated_quote_names_its_row_past_closed_multiline_fields(tmp_path, monkeypatch):
+    import evalreport.load.csv as csv_mod
+
+    monkeypatch.setattr(csv_mod, "PIECE_BYTES", 64)  # rows handed out before the error are counted too
+    rows = ["a,0.5,0.5,x"] * 20 + ['b,0.5,0.5,"two\nlines"', "", "a,0.5,0.5,x", 'a,0.5,0.5,"open', "a,0.5,0.5,x"]
+    src = tmp_path / "preds.csv"
+    src.write_text("label,p_a,p_b,note\n" + "\n".join(rows) + "\n")
+    one_error_line(run(["report", src, "-o", tmp_path / "r.html"]), r"the quoted field that opens in row 23 is never closed")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["1", "abc", "", '"a,b"', '"x\ny"', '"say ""hi"""', '""', '1"', 'a"b', '"q"",\n"']),
+                         min_size=3, max_size=3), max_size=25),
+       st.sampled_from(["\n", "\r\n"]), st.sampled_from([1, 2, 3, 7, 64]))
+def test_the_cutter_cuts_where_a_csv_parser_ends_rows(rows, eol, size):
+    """Pieces concatenate to the input, each piece parses to whole records, and together they
+    are the records Python's csv module reads from the whole text — at any block size."""
+    import csv as csvmod
+
+    from evalreport.load.lines import LineCutter
+
+    text = eol.join(["h1,h2,h3"] + [",".join(r) for r in rows]) + eol
+    whole = [r for r in csvmod.reader(io.StringIO(text, newline=""))][1:]
+    cutter = LineCutter(io.BytesIO(text.encode()), "t", size)
+    header = cutter.header()
+    pieces = [bytes(p) for p in cutter.pieces()]
+    assert header.decode() == "h1,h2,h3"
+    got = [r for p in pieces for r in csvmod.reader(io.StringIO(p.decode(), newline=""))]
+    assert [r for r in got if r] == [r for r in whole if r]
+
+
 def test_a_row_longer_than_the_bound_is_one_error(tmp_path, monkeypatch):
     import evalreport.load.csv as csv_mod
     import evalreport.load.lines as lines
@@ -306,9 +339,9 @@ def test_a_row_longer_than_the_bound_is_one_error(tmp_path, monkeypatch):
     src = tmp_path / "preds.csv"
     src.write_bytes(b'label,p_a,p_b\na,0.5,0.5\nb,"' + b"x" * 50_000 + b"\n")
     one_error_line(run(["report", src, "-o", tmp_path / "r.html"]),
-                   r"a quoted field that opens on line 3 runs on for more than 10,000 bytes")
+                   r"a quoted field that opens in row 2 runs on for more than 10,000 bytes")
     src.write_bytes(b"label,p_a,p_b\n" + b"a" * 50_000)
-    one_error_line(run(["report", src, "-o", tmp_path / "r.html"]), r"line 2 is longer than 10,000 bytes without a line end")
+    one_error_line(run(["report", src, "-o", tmp_path / "r.html"]), r"row 1 is longer than 10,000 bytes without a line end")
 
 
 # --------------------------------------------------------------------------- Parquet shapes
@@ -479,7 +512,6 @@ def _figures(d: dict) -> dict:
     return d
 
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
 @settings(max_examples=25, deadline=None)

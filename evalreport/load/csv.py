@@ -67,7 +67,7 @@ class _CsvReader(_Reader):
         try:
             text = header.decode("utf-8")
         except UnicodeDecodeError as err:
-            raise self._not_utf8(header, err.start, self._cutter.header_line, self._cutter.header_offset) from None
+            raise self._not_utf8(None, err.start, self._cutter.header_offset) from None
         records = [r for r in _records(csv.reader(io.StringIO(text, newline="")), self.info.name) if r]
         if len(records) > 1:  # a CR outside quotes: every CSV parser ends the line there
             raise InputError(self.info.name, "the header holds a line break (CR) outside quotes",
@@ -82,13 +82,21 @@ class _CsvReader(_Reader):
             seen[c] = i
         return columns
 
-    def _not_utf8(self, data: bytes, start: int, line: int, offset: int) -> InputError:
-        eol = b"\r" if self._cutter.eol == 0x0D else b"\n"
+    def _not_utf8(self, piece: bytes | None, start: int, offset: int) -> InputError:
+        """The first byte that is not UTF-8: its offset in the (decompressed) input, and its row
+        (``piece`` None: in the header)."""
+        where = "in the header" if piece is None else f"row {self._row_in(piece, start):,}"
         return InputError(
             self.info.name,
-            f"is not UTF-8 text (first bad byte at offset {offset + start}, line {line + data.count(eol, 0, start)})",
+            f"is not UTF-8 text (first bad byte at offset {offset + start}, {where})",
             hint="re-save it as UTF-8",
         )
+
+    def _row_in(self, piece: bytes, position: int) -> int:
+        """The data row of ``position`` in a piece (blank lines not counted, as the parsers skip them)."""
+        eol = bytes([self._cutter.eol])
+        lines = piece[:position].split(eol)[:-1]
+        return self._cutter.rows_before + 1 + sum(1 for line in lines if line.strip(b" \t\r"))
 
     def frames(self, layout: Layout, chunk_rows: int) -> Iterator:
         # parse the next piece on a second thread while the caller works on this one
@@ -114,35 +122,43 @@ class _CsvReader(_Reader):
         try:
             while (piece := self._reading(lambda: next(pieces, None))) is not None:
                 try:
-                    yield pacsv.read_csv(pa.py_buffer(piece), read_options=read, convert_options=convert)
+                    table = pacsv.read_csv(pa.py_buffer(piece), read_options=read, convert_options=convert)
                 except (pa.ArrowInvalid, pa.ArrowTypeError):
-                    self._check_rows(piece, self._cutter.line, self._cutter.offset)
-                    yield from self._pandas_frames(io.BytesIO(piece), layout, chunk_rows)
+                    self._check_rows(piece, self._cutter.offset)
+                    for frame in self._pandas_frames(io.BytesIO(piece), layout, chunk_rows):
+                        self._cutter.rows_before += len(frame)
+                        yield frame
+                    continue
+                self._cutter.rows_before += table.num_rows
+                yield table
             self._reading(self._hashing.drain)  # what a compressed stream left unread, for the hash
             self.info = SourceInfo(self.info.name, self.info.path, self._hashing.hexdigest(), self.info.format)
         finally:
             self.close()
 
-    def _check_rows(self, piece: bytes, line: int, offset: int) -> None:
+    def _check_rows(self, piece, offset: int) -> None:
         """The problems pandas would report badly: bytes that are not UTF-8, and rows whose
         number of fields differs from the header's (pandas would shift or drop values)."""
+        piece = bytes(piece)
         try:
             text = piece.decode("utf-8")
         except UnicodeDecodeError as err:
-            raise self._not_utf8(piece, err.start, line, offset) from None
-        n, last = len(self.columns), 0
+            raise self._not_utf8(piece, err.start, offset) from None
+        n, row = len(self.columns), self._cutter.rows_before
         if csv.field_size_limit() < MAX_ROW_BYTES:  # the csv module's own bound (128 KiB) is below ours
             csv.field_size_limit(MAX_ROW_BYTES)
         reader = csv.reader(io.StringIO(text, newline=""))
         for record in _records(reader, self.info.name):
-            if record and len(record) != n:  # blank lines are skipped, as Arrow and pandas skip them
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue  # a blank line: skipped, as Arrow and pandas skip it
+            row += 1
+            if len(record) != n:
                 more = len(record) > n
                 raise InputError(
                     self.info.name,
-                    f"line {line + last:,} has {len(record)} fields, but the header has {n}",
+                    f"row {row:,} has {len(record)} fields, but the header has {n}",
                     hint="a value with the delimiter in it must be quoted" if more else "is a value missing?",
                 )
-            last = reader.line_num
 
 
     def _pandas_frames(self, source, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
