@@ -23,8 +23,55 @@ from . import __version__
 from .errors import EvalReportError, InputError, UsageError, printable
 from .ladder import UNITS
 
+def _click_exceptions():
+    """Click's exception module(s): Typer ≥ 0.2x carries its own copy of Click (typer._click)."""
+    modules = []
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            modules.append(__import__(name, fromlist=["ClickException"]))
+        except ImportError:
+            pass
+    return modules
+
+
+_CLICK = _click_exceptions()
+_NO_ARGS = tuple(m.NoArgsIsHelpError for m in _CLICK if hasattr(m, "NoArgsIsHelpError"))
+_CLICK_ERRORS = tuple(m.ClickException for m in _CLICK)
+_ABORT = (typer.Abort, *(m.Abort for m in _CLICK if hasattr(m, "Abort")))
+
+
+class _OneLineErrors(typer.core.TyperGroup):
+    """Usage errors caught by the option parser (a value that is not a number, an unknown option)
+    in the same one-line form as evalreport's own: 'evalreport: error: …', exit 2."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except _NO_ARGS as err:
+            if not standalone_mode:
+                raise
+            err.show()
+            sys.exit(err.exit_code)
+        except _CLICK_ERRORS as err:
+            if not standalone_mode:
+                raise
+            ctx = getattr(err, "ctx", None)
+            where = f" (see '{ctx.command_path} -h')" if ctx is not None else ""
+            message = printable(err.format_message().replace("\n", " "))
+            err_console.print(f"evalreport: error: {message}{where}", markup=False)
+            sys.exit(err.exit_code)
+        except _ABORT:
+            if not standalone_mode:
+                raise
+            sys.exit(130)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
 app = typer.Typer(
     name="evalreport",
+    cls=_OneLineErrors,
     help="How good are a classifier's probabilities? Log loss, cross-entropy, entropy and KL "
     "divergence — overall, per class and per slice — in one self-contained report.",
     no_args_is_help=True,

@@ -67,10 +67,9 @@ def test_bad_input_exits_2_with_one_line_and_no_output(tmp_path, case_id, conten
     result = run(["report", src, "-o", out / "r.html", "--json", out / "m.json", "--markdown", out / "s.md", *args])
     assert result.exit_code == 2, result.stderr
     assert "Traceback" not in result.stderr + result.stdout
-    if case_id != "bad-unit":  # a usage error from the option parser has its own format
-        lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1, result.stderr
-        assert lines[0].startswith("evalreport: error: ")
+    lines = result.stderr.strip().splitlines()  # the option parser's usage errors too
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("evalreport: error: ")
     assert re.search(pattern, result.stderr.replace("\n", " ")), result.stderr
     assert list(out.iterdir()) == []
 
