@@ -37,12 +37,11 @@ def block(rng: np.random.Generator, n: int, k: int, start: int = 0, slice_values
         q /= q.sum(axis=1, keepdims=True)
     scale = 10.0 ** (5 - np.floor(np.log10(q)))  # 6 significant digits, so CSV and Parquet hold the same values
     q = np.round(q * scale) / scale
-    df = pd.DataFrame({"label": label, "fold": rng.integers(0, 5, size=n)})
+    columns = {"label": label, "fold": rng.integers(0, 5, size=n)}
     if slice_values:
-        df["user"] = [f"u{i % slice_values}" for i in range(start, start + n)]
-    for j in range(k):
-        df[f"p_{j}"] = q[:, j]
-    return df
+        columns["user"] = [f"u{i % slice_values}" for i in range(start, start + n)]
+    probs = pd.DataFrame(q, columns=[f"p_{j}" for j in range(k)])
+    return pd.concat([pd.DataFrame(columns), probs], axis=1)
 
 
 def main() -> None:

@@ -684,7 +684,9 @@ def test_slices_beyond_max_slices_are_folded_into_other(tmp_path):
     ce = sum(s.cross_entropy * s.weight for s in rest) / sum(s.weight for s in rest)
     assert other.cross_entropy == pytest.approx(ce, rel=1e-12)
     assert any("folded into '(other)'" in w for w in folded.warnings)
-    assert folded.to_dict()["groups"]["user"][-1]["value"] == "(other)"
+    last = folded.to_dict()["groups"]["user"][-1]
+    assert last["value"] == "(other)" and last["folded_values"] == len(rest)
+    assert "folded_values" not in folded.to_dict()["groups"]["user"][0]
 
 
 def test_a_slice_column_with_too_many_values_is_one_error(tmp_path, monkeypatch):
