@@ -63,11 +63,13 @@ def _target(option: str, given: str) -> Target:
         raise OutputError(f"{name}: names a folder (it ends with '/'); give a file name")
     if any(len(part.encode("utf-8", "surrogateescape")) > NAME_MAX for part in given.split(os.sep)):
         raise OutputError(f"{name}: cannot write ({os.strerror(errno.ENAMETOOLONG)})")
-    try:
-        real = os.path.realpath(given, strict=False)
-        st = os.stat(real) if os.path.lexists(real) else None
+    try:  # stat the path as given: it follows links, /dev/stdout's to a pipe included
+        st = os.stat(given)
+    except FileNotFoundError:  # a new file, or a link to one
+        st = None
     except OSError as err:
         raise OutputError(f"{name}: cannot write ({_reason(err)})") from None
+    real = os.path.realpath(given, strict=False)
     special = os.path.abspath(given).startswith(_SPECIAL)
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise OutputError(f"{name}: is a directory; give a file name")
@@ -77,18 +79,20 @@ def _target(option: str, given: str) -> Target:
         return Target(option, given, "stream", given)
     parent = os.path.dirname(real) or "."
     if not os.path.isdir(parent):
-        raise OutputError(f"{name}: the folder {display_path(os.path.dirname(given) or '.')} does not exist")
+        shown = parent if os.path.islink(given) else (os.path.dirname(given) or ".")  # a link: where it points
+        raise OutputError(f"{name}: the folder {display_path(shown)} does not exist")
     if len(os.path.basename(real).encode("utf-8", "surrogateescape")) > NAME_MAX:
         raise OutputError(f"{name}: cannot write ({os.strerror(errno.ENAMETOOLONG)})")
     return Target(option, given, "file", real)
 
 
 def _stdout_identity() -> tuple[int, int] | None:
+    """(device, inode) of what standard output is (a file, a pipe, a terminal)."""
     try:
         st = os.fstat(sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):  # no real file behind it (a test runner's capture)
         return None
-    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+    return st.st_dev, st.st_ino
 
 
 def plan_outputs(outputs: list[tuple[str, str | None]], inputs: list[str | None] = (),
@@ -113,17 +117,18 @@ def plan_outputs(outputs: list[tuple[str, str | None]], inputs: list[str | None]
     seen: dict = {}
     for t in targets:
         if t.kind == "stdout":
-            refuse_input(t, _stdout_identity(), None)
-            key = "stdout"
+            ident = _stdout_identity()
+            refuse_input(t, ident, None)
+            key = ident or "stdout"  # so that '-' and '/dev/stdout' are seen to be one
         else:
             real = os.path.realpath(t.given) if t.kind == "stream" else t.path
-            ident = _identity(real)
+            ident = _identity(t.given)
             refuse_input(t, ident, real)
             if real == os.devnull:
                 continue  # any number of outputs may be thrown away
             key = ident or real
         if key in seen:
-            where = "standard output" if key == "stdout" else f"the file {display_path(t.given)}"
+            where = "standard output" if "stdout" in (t.kind, seen[key].kind) else f"the file {display_path(t.given)}"
             raise UsageError(f"{seen[key].option} and {t.option} both write to {where}; each output needs its own file")
         seen[key] = t
     for option, path in append:

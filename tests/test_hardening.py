@@ -144,6 +144,22 @@ def test_dev_stdout_is_written_through_not_replaced(tmp_path, preds):
     assert os.path.islink("/dev/stdout") == was_link  # (the old writer, run as root, replaced the link by a file)
 
 
+def test_dev_stdout_to_a_pipe_and_two_outputs_on_stdout(tmp_path, preds):
+    def piped(args: str) -> subprocess.CompletedProcess:
+        command = f'set -o pipefail; "{sys.executable}" -m evalreport report "{preds}" {args} | cat'
+        return subprocess.run(["bash", "-c", command], capture_output=True)
+
+    result = piped(f'-o /dev/stdout --json "{tmp_path}/m.json"')
+    assert result.returncode == 0 and result.stdout.startswith(b"<!DOCTYPE html>"), result.stderr
+    both = piped("-o /dev/stdout --json -")
+    one_error_line(both, r"-o and --json both write to standard output")
+
+
+def test_a_link_into_a_missing_folder_names_that_folder(tmp_path, preds):
+    (tmp_path / "r.html").symlink_to(tmp_path / "nowhere" / "r.html")
+    one_error_line(run(["report", preds, "-o", tmp_path / "r.html"]), r"the folder .*/nowhere does not exist")
+
+
 def test_an_output_ending_with_a_slash_names_a_folder(tmp_path, preds):
     one_error_line(run(["report", preds, "-o", f"{tmp_path}/x/"]), r"names a folder \(it ends with '/'\)")
     assert not (tmp_path / "x").exists()
