@@ -8,7 +8,7 @@ from itertools import zip_longest
 
 import pandas as pd
 
-from .errors import InputError, UsageError
+from .errors import InputError, UsageError, opt
 from .compute import (BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, MAX_REPLICATES, Bootstrap, TooManySlices, Stats, accumulate, in_order, merge_rising,
                       reduce_batches, rising_rows, row_figures)
 from .interpret import DEFAULT_LADDER, MAX_SLICES, MAX_SLICES_LIMIT, Ladder, build_comparison, build_result
@@ -111,12 +111,12 @@ def _slices_bounded(reduce, name: str):
         return reduce()
     except TooManySlices as err:
         raise InputError(name, f"more than {err.limit:,} distinct values", column=err.column,
-                         hint="--group-by is for slices such as a fold, a country or a device, not for ids") from None
+                         hint=f"{opt('group_by')} is for slices such as a fold, a country or a device, not for ids") from None
 
 
 def _check_max_slices(max_slices: int) -> None:
     if not (isinstance(max_slices, int) and 1 <= max_slices <= MAX_SLICES_LIMIT):
-        raise UsageError(f"--max-slices must be a whole number from 1 to {MAX_SLICES_LIMIT:,}, got {max_slices}")
+        raise UsageError(f"{opt('max_slices')} must be a whole number from 1 to {MAX_SLICES_LIMIT:,}, got {max_slices}")
 
 
 def _is_dask(data) -> bool:
@@ -209,11 +209,11 @@ def _compare(baseline, candidate, spec: InputSpec, ladder: Ladder, boot, unit: s
 
 def _bootstrap(replicates: int, seed: int) -> Bootstrap | None:
     if not (isinstance(seed, int) and 0 <= seed < 2**64):
-        raise UsageError(f"--seed must be a whole number from 0 to 2**64 - 1, got {seed}")
+        raise UsageError(f"{opt('seed')} must be a whole number from 0 to 2**64 - 1, got {seed}")
     if replicates == 0:
         return None
     if replicates < 0 or replicates % 4 or replicates > MAX_REPLICATES:
-        raise UsageError(f"--bootstrap must be 0 or a multiple of 4 up to {MAX_REPLICATES:,}, got {replicates}")
+        raise UsageError(f"{opt('bootstrap')} must be 0 or a multiple of 4 up to {MAX_REPLICATES:,}, got {replicates}")
     return Bootstrap(replicates, seed)
 
 

@@ -96,6 +96,9 @@ def _cli_errors(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        from . import errors
+
+        style, errors.OPTION_STYLE = errors.OPTION_STYLE, "cli"  # messages name --options, not keywords
         try:
             return func(*args, **kwargs)
         except EvalReportError as err:
@@ -114,6 +117,8 @@ def _cli_errors(func):
                 markup=False,
             )
             raise typer.Exit(INTERNAL_ERROR) from None
+        finally:
+            errors.OPTION_STYLE = style
 
     return wrapper
 

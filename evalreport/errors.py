@@ -13,6 +13,18 @@ from collections.abc import Sequence
 
 #: The longest value from the data quoted in a message; longer ones are cut, with their length noted.
 QUOTE_LIMIT = 80
+#: How messages name options: "python" (``label_col=``, evaluate()'s keywords) unless the command
+#: line runs, which sets "cli" (``--label-col``) for the length of a command. A module global, not a
+#: context variable: errors are also raised on the reader's own thread.
+OPTION_STYLE = "python"
+
+
+def opt(name: str, flag: bool = False) -> str:
+    """An option as the caller spells it: ``--label-col`` on the command line, ``label_col=`` in
+    Python; a ``flag`` is ``--renormalize`` or ``renormalize=True``."""
+    if OPTION_STYLE == "cli":
+        return "--" + name.replace("_", "-")
+    return f"{name}=True" if flag else f"{name}="
 
 
 class EvalReportError(Exception):

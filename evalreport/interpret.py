@@ -25,7 +25,7 @@ from .compute import (
     replicate_weights,
     top_rows_loss_share,
 )
-from .errors import FigureError, UsageError, quote
+from .errors import FigureError, UsageError, opt, quote
 from .ladder import DEFAULT_LADDER, UNITS, Band, Ladder  # noqa: F401 (re-exported)
 from .load import LoadedInput
 from .result import (
@@ -76,7 +76,7 @@ def build_result(
     ``max_slices``: per --group-by column, the slices with the most weight shown;
     the rest are folded into one ``(other)`` row (with a warning)."""
     if unit not in UNITS:
-        raise UsageError(f"--unit must be 'nats' or 'bits', got '{unit}'")
+        raise UsageError(f"{opt('unit')} must be 'nats' or 'bits', got {quote(unit)}")
     f = UNITS[unit]
     spec, soft = loaded.spec, loaded.layout.mode == "soft"
     classes = loaded.classes
@@ -172,7 +172,7 @@ def build_result(
         )
     if stats.renormalized:
         warnings.append(
-            f"{stats.renormalized} row(s) did not sum to 1 within 0.001 and were rescaled (--renormalize)"
+            f"{stats.renormalized} row(s) did not sum to 1 within 0.001 and were rescaled ({opt('renormalize', flag=True)})"
         )
     empty = [c.name for c in per_class if c.support == 0]
     if empty:
@@ -249,11 +249,11 @@ def _slice_rows(stats: Stats, col: str, ladder: Ladder, f: float, soft: bool, v,
         interval = intervals(blocks[1][folded].sum(axis=0), blocks[0][folded].sum(axis=0), v)[0] \
             if blocks is not None else None
         out.append(row(OTHER_GROUP, table[folded].sum(axis=0), interval, len(folded)))
-        warnings.append(f"--group-by {quote(col)}: {n:,} values; the {len(shown):,} with the most weight are shown, "
+        warnings.append(f"{opt('group_by')} {quote(col)}: {n:,} values; the {len(shown):,} with the most weight are shown, "
                         f"the other {len(folded):,} ({int(table[folded, 0].sum()):,} rows) are folded into "
-                        f"'{OTHER_GROUP}' (--max-slices)")
+                        f"'{OTHER_GROUP}' ({opt('max_slices')})")
     if v is not None and blocks is None:
-        warnings.append(f"--group-by {quote(col)}: {n:,} values, so no per-slice intervals (they are computed for "
+        warnings.append(f"{opt('group_by')} {quote(col)}: {n:,} values, so no per-slice intervals (they are computed for "
                         f"columns of at most {MAX_BOOT_SLICES:,} values)")
     return out
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, UsageError, quote
+from ..errors import InputError, UsageError, opt, quote
 
 #: Rows whose probabilities sum to 1 within this are scored as they are.
 SUM_TOLERANCE = 1e-3
@@ -58,9 +58,9 @@ class InputSpec:
         if isinstance(self.group_by, str):
             object.__setattr__(self, "group_by", (self.group_by,))
         if not (0 < self.eps < 0.5):
-            raise UsageError(f"--eps must lie in (0, 0.5), got {self.eps}")
+            raise UsageError(f"{opt('eps')} must lie in (0, 0.5), got {self.eps}")
         if not self.prob_prefix and self.score_col is None:
-            raise UsageError("--prob-prefix must not be empty")
+            raise UsageError(f"{opt('prob_prefix')} must not be empty")
         object.__setattr__(self, "group_by", tuple(self.group_by or ()))
         object.__setattr__(self, "positive_label", str(self.positive_label))
 
@@ -142,10 +142,10 @@ def plan_layout(columns: list[str], spec: InputSpec, name: str) -> Layout:
                 hint=f"the columns are {_list_cols(columns)}; name the right one with {option}",
             )
 
-    require(spec.weight_col, "weight", "--weight-col")
+    require(spec.weight_col, "weight", opt("weight_col"))
     for g in spec.group_by:
-        require(g, "--group-by", "--group-by")
-    require(spec.id_col, "id", "--id-col")
+        require(g, opt("group_by").rstrip("="), opt("group_by"))
+    require(spec.id_col, "id", opt("id_col"))
     id_col = spec.id_col if spec.id_col is not None else ("id" if "id" in present else None)
 
     named = {spec.label_col, spec.score_col, spec.weight_col, id_col, *spec.group_by} - {None}
@@ -158,9 +158,9 @@ def plan_layout(columns: list[str], spec: InputSpec, name: str) -> Layout:
 
     if spec.score_col is not None:
         if spec.target_prefix:
-            raise UsageError("--score-col and --target-prefix cannot be used together")
-        require(spec.score_col, "score", "--score-col")
-        require(spec.label_col, "label", "--label-col")
+            raise UsageError(f"{opt('score_col')} and {opt('target_prefix')} cannot be used together")
+        require(spec.score_col, "score", opt("score_col"))
+        require(spec.label_col, "label", opt("label_col"))
         return Layout(
             mode="score",
             classes=("", spec.positive_label),
@@ -177,7 +177,7 @@ def plan_layout(columns: list[str], spec: InputSpec, name: str) -> Layout:
         raise InputError(
             name,
             f"no probability columns (no column name starts with '{spec.prob_prefix}')",
-            hint=f"the columns are {_list_cols(columns)}; pass --prob-prefix, or --score-col for one binary score",
+            hint=f"the columns are {_list_cols(columns)}; pass {opt('prob_prefix')}, or {opt('score_col')} for one binary score",
         )
     classes = [c[len(spec.prob_prefix) :] for c in prob_cols]
     for col, cls in zip(prob_cols, classes):
@@ -190,14 +190,14 @@ def plan_layout(columns: list[str], spec: InputSpec, name: str) -> Layout:
             name,
             "only one probability column; a classifier needs two or more classes",
             column=prob_cols[0],
-            hint="for a binary model with one score column use --score-col",
+            hint=f"for a binary model with one score column use {opt('score_col')}",
         )
     if len(classes) > MAX_CLASSES:
         raise InputError(
             name,
             f"{len(classes):,} probability columns: evalreport reads models of at most {MAX_CLASSES:,} classes",
             column=spec.prob_prefix + "*",
-            hint="is --prob-prefix right? columns that are not classes must not start with it",
+            hint=f"is {opt('prob_prefix')} right? columns that are not classes must not start with it",
         )
 
     if spec.target_prefix:
@@ -225,7 +225,7 @@ def plan_layout(columns: list[str], spec: InputSpec, name: str) -> Layout:
             **common,
         )
 
-    require(spec.label_col, "label", "--label-col")
+    require(spec.label_col, "label", opt("label_col"))
     return Layout(
         mode="labels",
         classes=tuple(classes),
@@ -249,7 +249,7 @@ def check_whole(name: str, layout: Layout, rows: int, total_weight: float, negat
     if layout.weight_col and total_weight <= 0:
         raise InputError(name, "the weights sum to 0", column=layout.weight_col)
     if len(negatives) > 1:
-        raise InputError(name, "--score-col needs a binary label, but it holds more than two values",
+        raise InputError(name, f"{opt('score_col')} needs a binary label, but it holds more than two values",
                          column=layout.label_col, hint=f"labels other than the positive one: {_list_cols(negatives)}")
 
 

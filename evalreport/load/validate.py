@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, softmax
 
-from ..errors import InputError, quote
+from ..errors import InputError, opt, quote
 from .spec import MISSING_GROUP, SUM_TOLERANCE, Batch, InputSpec, Layout, _list_cols
 
 # --------------------------------------------------------------------------- validation
@@ -93,7 +93,7 @@ class _Validator:
                 column,
                 off,
                 row0,
-                hint=f"the first sums to {first:.6g}; pass --renormalize to rescale such rows",
+                hint=f"the first sums to {first:.6g}; pass {opt('renormalize', flag=True)} to rescale such rows",
             )
         zero = off & (sums <= 0)
         if zero.any():
@@ -134,11 +134,11 @@ class _Validator:
                 seen = [self.spec.positive_label] + list(self.negative_labels)
                 first_new = list(self.negative_labels)[1]
                 self._fail(
-                    "--score-col needs a binary label, but it holds more than two values",
+                    f"{opt('score_col')} needs a binary label, but it holds more than two values",
                     col,
                     np.asarray(values == first_new),
                     row0,
-                    hint=f"values seen: {_list_cols(seen)}; is --positive-label "
+                    hint=f"values seen: {_list_cols(seen)}; is {opt('positive_label')} "
                     f"{quote(self.spec.positive_label)} right?",
                 )
             return positive.astype(np.intp)
