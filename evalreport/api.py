@@ -31,6 +31,7 @@ def evaluate(
     unit: str = "nats",
     eps: float = DEFAULT_EPS,
     renormalize: bool = False,
+    classes: Sequence[str] | str | None = None,
     ladder: Ladder | Mapping[str, float] | None = None,
     bootstrap: int = BOOTSTRAP_REPLICATES,
     seed: int = BOOTSTRAP_SEED,
@@ -49,6 +50,9 @@ def evaluate(
     label_col, prob_prefix, score_col, positive_label, target_prefix, logits,
     weight_col, group_by, id_col, unit, eps, renormalize :
         as the CLI options of the same names (see the README).
+    classes : the class names, in the order of their probability columns
+        (``prob_prefix`` + name; with ``prob_prefix=""`` the columns are the bare
+        names, as ``model.classes_``). Other columns with the prefix are ignored.
     ladder : a :class:`Ladder`, or a mapping of band id → upper threshold in
         nats that replaces those thresholds of the default ladder.
     bootstrap, seed : replicates of the Poisson bootstrap behind the 95%
@@ -156,6 +160,7 @@ def compare(
     unit: str = "nats",
     eps: float = DEFAULT_EPS,
     renormalize: bool = False,
+    classes: Sequence[str] | str | None = None,
     ladder: Ladder | Mapping[str, float] | None = None,
     bootstrap: int = BOOTSTRAP_REPLICATES,
     seed: int = BOOTSTRAP_SEED,
@@ -226,6 +231,8 @@ def _describe(spec: InputSpec, loaded: LoadedInput, unit: str) -> dict[str, str]
         out["positive label"] = spec.positive_label
     else:
         out["probability prefix"] = spec.prob_prefix
+    if spec.classes is not None:
+        out["classes"] = ", ".join(spec.classes)
     if lay.mode == "soft":
         out["target prefix"] = spec.target_prefix
     else:

@@ -139,6 +139,7 @@ Eps = Annotated[float, typer.Option("--eps", help="Clip predictions to [eps, 1-e
 Renormalize = Annotated[bool, typer.Option("--renormalize", help="Rescale rows that do not sum to 1 instead of rejecting them.")]
 Bootstrap = Annotated[int, typer.Option("--bootstrap", help="Bootstrap replicates for the 95% intervals (multiple of 4; 0: none).")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap (same seed, same intervals).")]
+Classes = Annotated[Optional[str], typer.Option("--classes", help="The classes, comma-separated, in column order: the columns are PREFIX + class (with --prob-prefix '' the bare names, as model.classes_); other PREFIX columns are ignored.")]
 MaxSlices = Annotated[int, typer.Option("--max-slices", help="Per --group-by column, the slices with the most weight shown; the rest are folded into '(other)' (1–10,000).")]
 class Engine(str, Enum):
     local = "local"
@@ -165,6 +166,7 @@ _SHARED_OPTIONS = [
     ("unit", UnitOpt, Unit.nats),
     ("eps", Eps, float(sys.float_info.epsilon)),
     ("renormalize", Renormalize, False),
+    ("classes", Classes, None),
     ("bootstrap", Bootstrap, 200),
     ("seed", Seed, 0),
     ("max_slices", MaxSlices, 100),

@@ -951,23 +951,3 @@ def test_fallback_fonts_are_used_when_installed(monkeypatch):
     assert charts.font_families() == ["DejaVu Sans", "Noto Sans CJK JP"]
     monkeypatch.setattr(font_manager.fontManager, "ttflist", [Font("DejaVu Sans")])
     assert charts.font_families() == ["DejaVu Sans"]
-
-
-# --------------------------------------------------------------------------- issue 11: the first hour
-
-
-def test_errors_from_python_name_the_keywords_and_from_the_cli_the_options(tmp_path):
-    """Item 9: evaluate() names its own keywords; the command line its options."""
-    from evalreport import InputError, evaluate
-
-    df = pd.DataFrame({"y": ["a", "b"], "p_a": [0.5, 0.6], "p_b": [0.5, 0.5]})
-    with pytest.raises(InputError, match=r"name the right one with label_col=$"):
-        evaluate(df)
-    with pytest.raises(InputError, match=r"pass renormalize=True to rescale such rows"):
-        evaluate(df, label_col="y")
-    src = tmp_path / "p.csv"
-    df.to_csv(src, index=False)
-    one_error_line(run(["report", src, "-o", tmp_path / "r.html"]), r"name the right one with --label-col$")
-    one_error_line(run(["report", src, "-o", tmp_path / "r.html", "--label-col", "y"]), r"pass --renormalize to rescale")
-    with pytest.raises(InputError, match=r"label_col="):  # and back to keywords after a command ran
-        evaluate(df)

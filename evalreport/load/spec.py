@@ -48,6 +48,7 @@ class InputSpec:
     id_col: str | None = None  # None: use "id" when the table has it
     eps: float = DEFAULT_EPS
     renormalize: bool = False
+    classes: tuple[str, ...] | None = None  # the classes, in column order: columns prob_prefix + class
 
     @classmethod
     def from_options(cls, options: Mapping) -> InputSpec:
@@ -59,8 +60,20 @@ class InputSpec:
             object.__setattr__(self, "group_by", (self.group_by,))
         if not (0 < self.eps < 0.5):
             raise UsageError(f"{opt('eps')} must lie in (0, 0.5), got {self.eps}")
-        if not self.prob_prefix and self.score_col is None:
-            raise UsageError(f"{opt('prob_prefix')} must not be empty")
+        if isinstance(self.classes, str):
+            object.__setattr__(self, "classes", tuple(c.strip() for c in self.classes.split(",")))
+        elif self.classes is not None:
+            object.__setattr__(self, "classes", tuple(str(c) for c in self.classes))  # model.classes_ too
+        if self.classes is not None:
+            if len(self.classes) < 2 or any(c == "" for c in self.classes):
+                raise UsageError(f"{opt('classes')} needs two or more class names, got {len(self.classes)}")
+            if len(set(self.classes)) < len(self.classes):
+                raise UsageError(f"{opt('classes')} names a class twice")
+            if self.score_col is not None:
+                raise UsageError(f"{opt('classes')} names probability columns; {opt('score_col')} is one score")
+        if not self.prob_prefix and self.score_col is None and self.classes is None:
+            raise UsageError(f"{opt('prob_prefix')} is empty: name the class columns with {opt('classes')} "
+                             "(e.g. the model's classes_, when the columns are the bare class names)")
         object.__setattr__(self, "group_by", tuple(self.group_by or ()))
         object.__setattr__(self, "positive_label", str(self.positive_label))
 
@@ -170,9 +183,20 @@ def plan_layout(columns: list[str], spec: InputSpec, name: str) -> Layout:
             **common,
         )
 
-    prob_cols = [
-        c for c in columns if c.startswith(spec.prob_prefix) and c not in named and c not in target_cols_all
-    ]
+    if spec.classes is not None:  # named: PREFIX + class for each, in that order; other columns are ignored
+        prob_cols = [spec.prob_prefix + c for c in spec.classes]
+        missing = [c for c in prob_cols if c not in present]
+        if missing:
+            raise InputError(name, f"no probability column {quote(missing[0])} for class "
+                             f"{quote(missing[0][len(spec.prob_prefix):])}" + (f" (and {len(missing) - 1} more)"
+                                                                                 if len(missing) > 1 else ""),
+                             hint=f"the columns are {_list_cols(columns)}; {opt('classes')} names the classes, "
+                             f"{opt('prob_prefix')} what comes before each name")
+        target_cols_all = [c for c in target_cols_all if c not in prob_cols]
+    else:
+        prob_cols = [
+            c for c in columns if c.startswith(spec.prob_prefix) and c not in named and c not in target_cols_all
+        ]
     if not prob_cols:
         raise InputError(
             name,

@@ -54,7 +54,7 @@ class _Validator:
         if not logits and len(present) == len(cols) > 1 and all(frame[c].dtype == np.float64 for c in cols):
             m = frame[list(cols)].to_numpy(dtype=np.float64)  # one block: no copy per column
             if _in_unit_range(m):
-                return self._sums(m, row0, what)
+                return self._sums(m, row0, what, frame)
         arrays = []
         for col in cols:
             if col is None:  # a class without a target column: P = 0
@@ -68,8 +68,7 @@ class _Validator:
             else:
                 bad = (a < 0) | (a > 1)
                 if bad.any():
-                    first = a[np.flatnonzero(bad)[0]]
-                    self._fail(f"{what} outside [0, 1]", col, bad, row0, hint=f"e.g. {first:g}")
+                    self._out_of_range(frame, col, a, bad, row0, what)
             arrays.append(a)
         if logits:
             z = np.column_stack(arrays)
@@ -77,16 +76,67 @@ class _Validator:
         m = np.column_stack(arrays)
         if m.shape[1] == 1:  # binary score column: P(negative) = 1 − score
             return np.column_stack([1.0 - m[:, 0], m[:, 0]]), 0
-        return self._sums(m, row0, what)
+        return self._sums(m, row0, what, frame)
 
-    def _sums(self, m: np.ndarray, row0: int, what: str) -> tuple[np.ndarray, int]:
-        """Rows must sum to 1 within SUM_TOLERANCE, or be renormalised when asked."""
+    def _unnamed_classes(self, frame: pd.DataFrame) -> list[int]:
+        """Probability columns whose class nothing names: no label of this chunk (hard labels),
+        no target column (soft targets)."""
+        lay = self.layout
+        if lay.mode == "soft":
+            return [j for j, c in enumerate(lay.target_cols) if c is None]
+        if lay.mode != "labels":
+            return []
+        try:
+            named = set(_text_values(frame[lay.label_col]).categories)
+        except TypeError:
+            return []
+        return [j for j, c in enumerate(lay.classes) if c not in named]
+
+    def _extra_column(self, j: int, bad: np.ndarray, row0: int, detail: str, hint: str = "") -> None:
+        """Raise: probability column j is most likely not a class at all (p_max, p_pred, …)."""
+        col, cls = self.layout.prob_cols[j], self.layout.classes[j]
+        self._fail(f"read as class {quote(cls)}, which no label names — {detail}", col, bad, row0,
+                   hint=(hint + "; " if hint else "") + f"drop that column, choose another {opt('prob_prefix')}, "
+                   f"or name the classes with {opt('classes')}")
+
+    def _out_of_range(self, frame: pd.DataFrame, col: str, a: np.ndarray, bad: np.ndarray, row0: int,
+                      what: str) -> None:
+        """Raise for values outside [0, 1]: a column that is no class, logits without --logits, or bad values."""
+        first = a[np.flatnonzero(bad)[0]]
+        lay = self.layout
+        if what == "probabilities" and col in lay.prob_cols:
+            j = lay.prob_cols.index(col)
+            if j in self._unnamed_classes(frame) and len(lay.prob_cols) > 2:
+                self._extra_column(j, bad, row0, "its values are not probabilities", hint=f"e.g. {first:g}")
+        hint = f"e.g. {first:g}"
+        if what == "probabilities" and self._look_like_logits(frame):
+            hint += (f"; these look like logits or scores, not probabilities: pass {opt('logits', flag=True)} "
+                     + ("to take their sigmoid" if lay.mode == "score" else "to softmax them"))
+        self._fail(f"{what} outside [0, 1]", col, bad, row0, hint=hint)
+
+    def _look_like_logits(self, frame: pd.DataFrame) -> bool:
+        """Values outside [0, 1] in the probability columns, and rows that do not sum to 1."""
+        cols = list(self.layout.prob_cols)
+        m = frame[cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+        if len(cols) == 1:  # a binary score: logits take both signs, or go past 1
+            return bool(np.nanmin(m) < 0 or np.nanmax(m) > 1)
+        outside = (m < 0) | (m > 1)
+        return bool(outside.any() and _row_sums_off(np.nan_to_num(m))[1].any())
+
+    def _sums(self, m: np.ndarray, row0: int, what: str, frame: pd.DataFrame | None = None) -> tuple[np.ndarray, int]:
+        """Rows must sum to 1 within SUM_TOLERANCE, or be renormalised when asked — but never when
+        one probability column whose class no label names explains every row that is off."""
         sums, off = _row_sums_off(m)
         if not off.any():
             return m, 0
         prefix = self.spec.target_prefix if what == "targets" else self.spec.prob_prefix
         column = f"{prefix}*"
         first = sums[np.flatnonzero(off)[0]]
+        if what == "probabilities" and frame is not None and m.shape[1] > 2:
+            for j in self._unnamed_classes(frame):
+                if (np.abs(sums[off] - m[off, j] - 1.0) <= SUM_TOLERANCE).all():
+                    self._extra_column(j, off, row0, "without it the rows sum to 1",
+                                       hint=f"so {opt('renormalize', flag=True)} would only hide it")
         if not self.spec.renormalize:
             self._fail(
                 f"{what} do not sum to 1 (within {SUM_TOLERANCE:g})",
