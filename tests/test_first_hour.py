@@ -118,3 +118,15 @@ def test_logits_written_without_logits_suggest_logits(tmp_path, iris_model):
 
     assert json.loads((tmp_path / "m.json").read_text())["overall"]["log_loss"] == pytest.approx(
         log_loss(y, softmax(scores, axis=1)), abs=1e-9)
+
+
+def test_one_bad_row_in_a_chunk_lacking_a_class_is_not_called_an_extra_column(iris_model):
+    """Sorted by class, a chunk may lack a class; one row off by exactly that class's value is
+    still one bad row, not a column that is no class."""
+    from evalreport import InputError, evaluate
+
+    y, proba, classes = iris_model
+    df = _frame(y, proba, classes).sort_values("label", kind="stable").reset_index(drop=True)
+    df.loc[120, "p_setosa"] += 0.5
+    with pytest.raises(InputError, match=r"probabilities do not sum to 1 .*\(rows 121\)"):
+        evaluate(df, chunk_rows=50)

@@ -132,7 +132,9 @@ class _Validator:
         prefix = self.spec.target_prefix if what == "targets" else self.spec.prob_prefix
         column = f"{prefix}*"
         first = sums[np.flatnonzero(off)[0]]
-        if what == "probabilities" and frame is not None and m.shape[1] > 2:
+        # a column that is no class (p_max, p_true) puts nearly every row off, by exactly its value;
+        # one bad row in a chunk that lacks some class must not be read that way
+        if what == "probabilities" and frame is not None and m.shape[1] > 2 and off.mean() >= 0.9:
             for j in self._unnamed_classes(frame):
                 if (np.abs(sums[off] - m[off, j] - 1.0) <= SUM_TOLERANCE).all():
                     self._extra_column(j, off, row0, "without it the rows sum to 1",
