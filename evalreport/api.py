@@ -166,28 +166,52 @@ def compare(
     seed: int = BOOTSTRAP_SEED,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     max_slices: int = MAX_SLICES,
+    baseline_logits: bool | None = None,
+    baseline_prob_prefix: str | None = None,
+    baseline_score_col: str | None = None,
+    baseline_positive_label: str | None = None,
+    baseline_classes: Sequence[str] | str | None = None,
 ) -> Comparison:
     """Two models' predictions for the same rows: both evaluations and their paired differences.
 
     Rows are matched on the id column when both inputs have one (``id_col``,
     default ``id``), else by position; the labels must agree row by row. Both
     sides are bootstrapped with the same replicate weights per matched row, so
-    the intervals of the differences are paired. Options as :func:`evaluate`.
+    the intervals of the differences are paired. Options as :func:`evaluate`;
+    they read both files, except where a ``baseline_…`` option reads the
+    baseline its own way (a baseline of probabilities against a candidate of
+    logits: ``logits=True, baseline_logits=False``).
     """
     spec = InputSpec.from_options(locals())
+    base_spec = _baseline_spec(spec, logits=baseline_logits, prob_prefix=baseline_prob_prefix,
+                               score_col=baseline_score_col, positive_label=baseline_positive_label,
+                               classes=baseline_classes)
     ladder = _ladder(ladder)
     boot = _bootstrap(bootstrap, seed)
     _check_max_slices(max_slices)
     with _one_blas_thread():
-        return _compare(baseline, candidate, spec, ladder, boot, unit, chunk_rows, max_slices)
+        return _compare(baseline, candidate, spec, base_spec, ladder, boot, unit, chunk_rows, max_slices)
 
 
-def _compare(baseline, candidate, spec: InputSpec, ladder: Ladder, boot, unit: str, chunk_rows: int,
-             max_slices: int) -> Comparison:
-    base_table, base_layout = read_table(baseline, spec)
+def _baseline_spec(spec: InputSpec, **overrides) -> InputSpec:
+    """The baseline's reading options: the shared ones, but for those given for it alone."""
+    from dataclasses import replace
+
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return replace(spec, **given) if given else spec
+
+
+def _compare(baseline, candidate, spec: InputSpec, base_spec: InputSpec, ladder: Ladder, boot, unit: str,
+             chunk_rows: int, max_slices: int) -> Comparison:
+    from dataclasses import replace
+
+    base_table, base_layout = read_table(baseline, base_spec)
     cand_table, cand_layout = read_table(candidate, spec)
-    cand_table, matched_by = align_pair(base_table, base_layout, cand_table, cand_layout, spec)
-    lb = LoadedInput(base_table, spec, chunk_rows=chunk_rows)
+    cand_table, matched_by = align_pair(base_table, base_layout, cand_table, cand_layout, spec, base_spec)
+    if base_layout.mode != "score":  # both sides number the classes alike: the baseline's order
+        base_spec = replace(base_spec, classes=base_layout.classes)
+        spec = replace(spec, classes=base_layout.classes)
+    lb = LoadedInput(base_table, base_spec, chunk_rows=chunk_rows)
     lc = LoadedInput(cand_table, spec, chunk_rows=chunk_rows)
     k = len(lb.layout.classes)
 
@@ -207,7 +231,7 @@ def _compare(baseline, candidate, spec: InputSpec, ladder: Ladder, boot, unit: s
 
     for r in _slices_bounded(lambda: list(pairs()), cand_table.info.name):
         rising = merge_rising(rising, r)
-    rb = build_result(sb, lb, ladder, unit, options=_describe(spec, lb, unit), bootstrap=boot, max_slices=max_slices)
+    rb = build_result(sb, lb, ladder, unit, options=_describe(base_spec, lb, unit), bootstrap=boot, max_slices=max_slices)
     rc = build_result(sc, lc, ladder, unit, options=_describe(spec, lc, unit), bootstrap=boot, max_slices=max_slices)
     return build_comparison(rb, rc, sb, sc, rising, matched_by)
 

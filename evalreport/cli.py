@@ -175,26 +175,50 @@ _SHARED_OPTIONS = [
 ]
 
 
-def _with_inputs(func):
-    """Give a command the shared input options; it receives them as one dict, ``opts``.
+#: How the baseline alone is read, where it differs (compare, check --baseline): None = as the candidate.
+_BASELINE_OPTIONS = [
+    ("baseline_logits", Annotated[Optional[bool], typer.Option(
+        "--baseline-logits/--no-baseline-logits", show_default=False,
+        help="The baseline's columns hold logits (or not), whatever --logits says of the candidate.")], None),
+    ("baseline_prob_prefix", Annotated[Optional[str], typer.Option(
+        "--baseline-prob-prefix", help="The baseline's probability columns are PREFIX + class.")], None),
+    ("baseline_score_col", Annotated[Optional[str], typer.Option(
+        "--baseline-score-col", help="The baseline's binary score column.")], None),
+    ("baseline_positive_label", Annotated[Optional[str], typer.Option(
+        "--baseline-positive-label", help="The label the baseline's score column is the probability of.")], None),
+    ("baseline_classes", Annotated[Optional[str], typer.Option(
+        "--baseline-classes", help="The baseline's classes, comma-separated, in its column order.")], None),
+]
+
+
+def _with_options(options: list, key: str):
+    """Give a command a group of options; it receives them as one dict, under ``key``.
 
     Typer reads a command's parameters from its signature, so the options are
     appended to the wrapper's signature once here instead of being listed in
     every command.
     """
-    signature = inspect.signature(func, eval_str=True)  # real annotations: Typer reads them from here
-    own = [p for p in signature.parameters.values() if p.name != "opts"]
-    shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
-              for name, annotation, default in _SHARED_OPTIONS]
 
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        opts = {name: kwargs.pop(name) for name, _, _ in _SHARED_OPTIONS}
-        return func(*args, opts=opts, **kwargs)
+    def decorate(func):
+        signature = inspect.signature(func, eval_str=True)  # real annotations: Typer reads them from here
+        own = [p for p in signature.parameters.values() if p.name != key]
+        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+                 for name, annotation, default in options]
 
-    wrapper.__signature__ = signature.replace(parameters=own + shared)
-    del wrapper.__wrapped__  # typer must see the new signature, not the wrapped one
-    return wrapper
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            group = {name: kwargs.pop(name) for name, _, _ in options}
+            return func(*args, **{key: group}, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=own + added)
+        del wrapper.__wrapped__  # typer must see the new signature, not the wrapped one
+        return wrapper
+
+    return decorate
+
+
+_with_inputs = _with_options(_SHARED_OPTIONS, "opts")
+_with_baseline_inputs = _with_options(_BASELINE_OPTIONS, "baseline_opts")
 
 
 def _version(value: bool) -> None:
@@ -323,18 +347,25 @@ def _summary(result, written: list[str]) -> None:
     o = result.overall
     score = "mean KL" if result.soft else "cross-entropy"
     ci = f" [95% {o.band_score_ci95[0]:.4f}–{o.band_score_ci95[1]:.4f}]" if o.band_score_ci95 else ""
+    alert = " — CHECK THE WARNING BELOW FIRST" if result.alerts else ""
     err_console.print(
         f"{o.band_label}: {score} {o.band_score:.4f}{ci} {result.unit} "
-        f"({result.rows:,} rows, {len(result.classes)} classes)" + (f" → {', '.join(written)}" if written else ""),
+        f"({result.rows:,} rows, {len(result.classes)} classes)" + (f" → {', '.join(written)}" if written else "")
+        + alert,
         markup=False,
     )
-    for w in result.warnings:
-        err_console.print(f"warning: {w}", markup=False)
+    _warnings(result.warnings)
+
+
+def _warnings(warnings, side: str = "") -> None:
+    for w in warnings:
+        err_console.print(f"warning: {side}{printable(w)}", markup=False)
 
 
 @app.command()
 @_cli_errors
 @_with_inputs
+@_with_baseline_inputs
 def check(
     predictions: Predictions,
     max_score: Annotated[Optional[float], typer.Option("--max-score", help="Fail above this band score (in --unit).")] = None,
@@ -351,6 +382,7 @@ def check(
     markdown: Annotated[Optional[str], typer.Option("--markdown", help="Write a Markdown verdict (also appended to $GITHUB_STEP_SUMMARY when set).")] = None,
     junit: Annotated[Optional[str], typer.Option("--junit", help="Write JUnit XML: one testcase per gate.")] = None,
     opts: dict = None,  # the shared input options (see _with_inputs)
+    baseline_opts: dict = None,  # how the baseline alone is read (see _with_baseline_inputs)
 ) -> None:
     """The CI gate: evaluate, then pass or fail each gate (exit 0 all pass, 1 a gate failed, 2 bad input)."""
     from .api import compare, evaluate
@@ -371,6 +403,10 @@ def check(
     gates.require_any()  # before the evaluation, which may take a while
     if gates.max_regression is not None and not baseline:
         raise UsageError("--max-regression needs --baseline FILE (the baseline model's predictions or JSON)")
+    given = [name for name, value in baseline_opts.items() if value is not None]
+    if given and (not baseline or baseline.lower().endswith(".json")):
+        raise UsageError(f"--{given[0].replace('_', '-')} reads a baseline's predictions; "
+                         + ("the baseline is a JSON report" if baseline else "there is no --baseline"))
     targets = _plan([("-o", output), ("--json", json_path), ("--markdown", markdown), ("--junit", junit)],
                     [predictions, baseline], opts, append=[("GITHUB_STEP_SUMMARY", summary_file)])
     ladder = resolve_ladder(opts["bands"], opts["config"])
@@ -381,7 +417,7 @@ def check(
         result = evaluate(predictions, **options, ladder=ladder)
         json_baseline.check_against(result.rows, result.classes, result.soft)
     elif baseline:
-        comparison = compare(baseline, predictions, **options, ladder=ladder)
+        comparison = compare(baseline, predictions, **options, **baseline_opts, ladder=ladder)
         result = comparison.candidate
     else:
         with _Progress() as progress:
@@ -418,6 +454,7 @@ def check(
 @app.command("compare")
 @_cli_errors
 @_with_inputs
+@_with_baseline_inputs
 def compare_cmd(
     baseline: Annotated[str, typer.Argument(help="The baseline model's predictions.", show_default=False)],
     candidate: Annotated[str, typer.Argument(help="The candidate model's predictions for the same rows.", show_default=False)],
@@ -425,6 +462,7 @@ def compare_cmd(
     json_path: Annotated[Optional[str], typer.Option("--json", help="Also write the comparison as JSON (- for stdout).")] = None,
     markdown: Annotated[Optional[str], typer.Option("--markdown", help="Also write a Markdown summary (- for stdout).")] = None,
     opts: dict = None,  # the shared input options (see _with_inputs)
+    baseline_opts: dict = None,  # how the baseline alone is read (see _with_baseline_inputs)
 ) -> None:
     """Two models' predictions for the same rows, side by side, with paired differences."""
     from .api import compare
@@ -432,16 +470,20 @@ def compare_cmd(
     from .output import write_all
 
     targets = _plan([("-o", output), ("--json", json_path), ("--markdown", markdown)], [baseline, candidate], opts)
-    c = compare(baseline, candidate, **_inputs(opts), ladder=resolve_ladder(opts["bands"], opts["config"]))
+    c = compare(baseline, candidate, **_inputs(opts), **baseline_opts,
+                ladder=resolve_ladder(opts["bands"], opts["config"]))
     render = {"-o": c.to_html, "--json": c.to_json, "--markdown": c.to_markdown}
     write_all([(t, render[t.option]()) for t in targets])
     d = c.score
     ci = f" [95% {d.ci95[0]:+.4f} to {d.ci95[1]:+.4f}]" if d.ci95 else ""
+    alert = " — CHECK THE WARNINGS BELOW FIRST" if c.baseline.alerts or c.candidate.alerts else ""
     err_console.print(
         f"{d.headline}: {d.difference:+.4f}{ci} {c.unit} ({d.baseline:.4f} → {d.candidate:.4f}; "
-        f"{c.candidate.rows:,} rows matched by {c.matched_by}) → {', '.join(_written(targets))}",
+        f"{c.candidate.rows:,} rows matched by {c.matched_by}) → {', '.join(_written(targets))}{alert}",
         markup=False,
     )
+    _warnings(c.baseline.warnings, "baseline: ")
+    _warnings(c.candidate.warnings, "candidate: ")
 
 
 @app.command("bands")

@@ -148,7 +148,8 @@ def build_result(
             )
         )
 
-    warnings = []
+    alerts = list(getattr(loaded, "alerts", ()))
+    warnings = list(alerts)
     groups = {col: _slice_rows(stats, col, ladder, f, soft, v, max_slices, warnings) for col in spec.group_by}
 
     worst = [
@@ -208,6 +209,7 @@ def build_result(
         loss_concentration=_concentration(stats, classes, overall),
         options=dict(options or {}),
         bootstrap={"replicates": bootstrap.replicates, "seed": bootstrap.seed} if boot is not None else None,
+        alerts=tuple(alerts),
     )
     _check_finite(result)
     return result

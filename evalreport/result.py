@@ -155,6 +155,7 @@ class Result:
     loss_concentration: LossConcentration | None = None
     options: dict = field(default_factory=dict)
     bootstrap: dict | None = None  # {"replicates": B, "seed": s} when intervals were computed
+    alerts: tuple[str, ...] = ()  # doubts about how the input was read: shown first (also among the warnings)
 
     @property
     def soft(self) -> bool:

@@ -44,7 +44,7 @@ CASES = [
     ("no-score-column", (HEADER + GOOD).encode(), ["--score-col", "s"], r"no score column 's'"),
     ("score-outside", b"label,s\n1,0.5\n0,1.5\n", ["--score-col", "s"], r"column 's': probabilities outside \[0, 1\] \(rows 2\)"),
     ("score-three-labels", b"label,s\n1,0.5\n0,0.5\n2,0.1\n", ["--score-col", "s"], r"column 'label': --score-col needs a binary label.*\(rows 3\); values seen: '1', '0', '2'"),
-    ("score-wrong-positive", b"label,s\nyes,0.5\nno,0.5\n", ["--score-col", "s"], r"is --positive-label '1' right\?"),
+    ("score-wrong-positive", b"label,s\nyes,0.5\nno,0.5\n", ["--score-col", "s"], r"the positive label '1' does not occur; the labels are 'yes', 'no' \(rows 1, 2\); pass --positive-label yes"),
     ("soft-target-sum", b"p_a,p_b,t_a,t_b\n0.5,0.5,0.5,0.4\n", ["--target-prefix", "t_"], r"column 't_\*': targets do not sum to 1"),
     ("soft-unknown-target", b"p_a,p_b,t_a,t_c\n0.5,0.5,0.5,0.5\n", ["--target-prefix", "t_"], r"column 't_c': target column for a class that has no probability column"),
     ("soft-no-targets", b"p_a,p_b\n0.5,0.5\n", ["--target-prefix", "t_"], r"no target columns"),

@@ -130,3 +130,104 @@ def test_one_bad_row_in_a_chunk_lacking_a_class_is_not_called_an_extra_column(ir
     df.loc[120, "p_setosa"] += 0.5
     with pytest.raises(InputError, match=r"probabilities do not sum to 1 .*\(rows 121\)"):
         evaluate(df, chunk_rows=50)
+
+
+@pytest.fixture(scope="module")
+def digits_two_models():
+    """The same rows scored by a random forest (probabilities) and a logistic regression (logits)."""
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:600], y[:600]
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    forest = cross_val_predict(RandomForestClassifier(n_estimators=30, random_state=0), X, y, cv=cv,
+                               method="predict_proba")
+    logits = cross_val_predict(LogisticRegression(max_iter=2000), X, y, cv=cv, method="decision_function")
+    return y, forest, logits
+
+
+def _digits_file(path, y, values, ids=True):
+    df = pd.DataFrame(values, columns=[f"p_{j}" for j in range(values.shape[1])])
+    df.insert(0, "label", y)
+    if ids:
+        df.insert(0, "id", np.arange(len(y)))
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_compare_reads_each_side_its_own_way(tmp_path, digits_two_models):
+    """Item 1: a baseline of probabilities, a candidate of logits. --logits alone would softmax both
+    (and says so, loudly); --no-baseline-logits reads the baseline as probabilities."""
+    from scipy.special import softmax
+
+    y, forest, logits = digits_two_models
+    base = _digits_file(tmp_path / "forest.csv", y, forest)
+    cand = _digits_file(tmp_path / "logreg.csv", y, logits)
+    result = run(["compare", base, cand, "-o", tmp_path / "c.html", "--json", tmp_path / "c.json", "--logits",
+                  "--no-baseline-logits"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert data["baseline"]["log_loss"] == pytest.approx(log_loss(y, forest, labels=range(10)), abs=1e-9)
+    assert data["candidate"]["log_loss"] == pytest.approx(log_loss(y, softmax(logits, axis=1)), abs=1e-9)
+    assert "CHECK" not in result.stderr
+    assert "Check this first" not in (tmp_path / "c.html").read_text()
+    wrong = run(["compare", base, cand, "-o", tmp_path / "w.html", "--json", tmp_path / "w.json", "--logits"])
+    assert wrong.exit_code == 0
+    assert "CHECK THE WARNINGS BELOW FIRST" in wrong.stderr.splitlines()[0]
+    assert "warning: baseline: --logits was given, but every row of the probability columns lies in [0, 1]" in wrong.stderr
+    from bs4 import BeautifulSoup
+
+    page = BeautifulSoup((tmp_path / "w.html").read_text(), "html.parser")
+    assert "Check this first (baseline)" in page.select_one("#verdict .alert").get_text()
+    assert "forest.csv" in page.select_one("header .files").get_text()  # item 15: the files, at the top
+    # check --baseline takes the same options
+    gate = run(["check", cand, "--logits", "--baseline", base, "--no-baseline-logits", "--max-regression", "0.5",
+                "--json", tmp_path / "g.json"])
+    assert gate.exit_code == 0, gate.stderr
+    g = json.loads((tmp_path / "g.json").read_text())["comparison"]
+    assert g["baseline"]["log_loss"] == pytest.approx(data["baseline"]["log_loss"], rel=1e-12)
+
+
+def test_report_with_logits_on_probabilities_warns_in_every_output(tmp_path, iris_model):
+    y, proba, classes = iris_model
+    src = tmp_path / "p.csv"
+    _frame(y, proba, classes).to_csv(src, index=False)
+    result = run(["report", src, "--logits", "-o", tmp_path / "r.html", "--json", tmp_path / "m.json",
+                  "--markdown", tmp_path / "m.md"])
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[0].endswith("CHECK THE WARNING BELOW FIRST")
+    assert any("look like probabilities" in w for w in json.loads((tmp_path / "m.json").read_text())["warnings"])
+    assert "Check this first" in (tmp_path / "m.md").read_text()
+    assert 'class="alert"' in (tmp_path / "r.html").read_text()
+
+
+def test_float_labels_get_the_same_diagnosis_on_both_sides(tmp_path, digits_two_models):
+    """Item 4: labels written as 1.0 in the candidate: named there, not 'labels differ from the baseline's'."""
+    y, forest, _ = digits_two_models
+    base = _digits_file(tmp_path / "base.csv", y, forest)
+    floats = _digits_file(tmp_path / "floats.csv", y.astype(float), forest)
+    pattern = r"floats\.csv: column 'label': labels that have no probability column .*written as floats"
+    one_error_line(run(["report", floats, "-o", tmp_path / "r.html"]), pattern)
+    one_error_line(run(["compare", base, floats, "-o", tmp_path / "c.html"]), pattern)
+    one_error_line(run(["compare", floats, base, "-o", tmp_path / "c.html"]), pattern)
+    one_error_line(run(["check", floats, "--baseline", base, "--max-regression", "0.1"]), pattern)
+
+
+def test_true_false_labels_with_a_score_column_suggest_the_positive_label(tmp_path):
+    """Item 5: a boolean target written as True/False, with the default --positive-label 1."""
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True)
+    y = y.astype(bool)
+    score = cross_val_predict(LogisticRegression(max_iter=5000), X, y, cv=5, method="predict_proba")[:, 1]
+    src = tmp_path / "p.csv"
+    pd.DataFrame({"label": y, "score": score}).to_csv(src, index=False)
+    one_error_line(run(["report", src, "-o", tmp_path / "r.html", "--score-col", "score"]),
+                   r"the positive label '1' does not occur; the labels are 'False', 'True'.*pass --positive-label True")
+    result = run(["report", src, "-o", tmp_path / "r.html", "--json", tmp_path / "m.json", "--score-col", "score",
+                  "--positive-label", "True"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads((tmp_path / "m.json").read_text())["overall"]["log_loss"] == pytest.approx(
+        log_loss(y, score), abs=1e-9)

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .. import errors
 from ..errors import InputError, display_path, printable, quote
 from ..ladder import UNITS
 from .frame import Table
 from .source import _open_reader
 from .spec import InputSpec, Layout, _list_cols, batch_rows, plan_layout
-from .validate import _as_text, _class_codes, _text_values
+from .validate import _as_text, _class_codes, _text_values, _Validator
 
 # --------------------------------------------------------------------------- pairs of inputs
 
@@ -41,19 +42,36 @@ def read_table(source: str | os.PathLike | pd.DataFrame, spec: InputSpec) -> tup
     return Table(frame, reader.info), layout
 
 
-def align_pair(base: Table, base_layout: Layout, cand: Table, cand_layout: Layout, spec: InputSpec) -> tuple[Table, str]:
+#: How each mode reads a file, in words (for a message when the two sides differ).
+_MODES = {"labels": "labels and one probability column per class", "score": "labels and one binary score column",
+          "soft": "soft targets"}
+
+
+def align_pair(base: Table, base_layout: Layout, cand: Table, cand_layout: Layout, spec: InputSpec,
+               base_spec: InputSpec | None = None) -> tuple[Table, str]:
     """The candidate's rows in the baseline's order, and how they were matched.
 
     Rows are matched on the id column when both inputs have it, else by
-    position. Different classes, ids, row counts or labels are input errors.
+    position. Different classes, ids, row counts or labels are input errors;
+    each side's labels are checked against its own classes first (the same
+    diagnosis as a report of that file: floats for integers, an unknown label).
+    ``base_spec``: the baseline's own reading options, when they differ.
     """
     name = cand.info.name
-    if set(base_layout.classes) != set(cand_layout.classes) or base_layout.mode != cand_layout.mode:
+    if base_layout.mode != cand_layout.mode:
+        raise InputError(name, f"it is read as {_MODES[cand_layout.mode]}, the baseline as {_MODES[base_layout.mode]}",
+                         hint="read both the same way (" + ("the --baseline-… options set" if errors.OPTION_STYLE == "cli"
+                                                            else "the baseline_… keywords set")
+                         + " the baseline's own reading)")
+    if set(base_layout.classes) != set(cand_layout.classes):
         raise InputError(
             name,
             "its classes differ from the baseline's",
             hint=f"baseline {_list_cols(base_layout.classes)}, candidate {_list_cols(cand_layout.classes)}",
         )
+    for table, layout, sp in ((base, base_layout, base_spec or spec), (cand, cand_layout, spec)):
+        if layout.label_col:
+            _Validator(table.info.name, layout, sp).labels(table.frame, 0)
     id_col = spec.id_col or ("id" if base_layout.id_col and cand_layout.id_col else None)
     frame = cand.frame
     if id_col and id_col in base.frame and id_col in frame:

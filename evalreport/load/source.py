@@ -133,6 +133,11 @@ class LoadedInput:
     def classes(self) -> tuple[str, ...]:
         return classes_of(self.layout, self.spec, self.negative_labels)
 
+    @property
+    def alerts(self) -> list[str]:
+        """Doubts about how the input was read (e.g. --logits on what look like probabilities)."""
+        return self._validator.alerts()
+
     def batches(self) -> Iterator[Batch]:
         if self._consumed:
             raise RuntimeError("LoadedInput.batches() can be iterated only once")

@@ -22,6 +22,8 @@ class _Validator:
         self.layout = layout
         self.spec = spec
         self.negative_labels: dict[str, None] = {}  # "score" mode: labels other than the positive one
+        self.positive_seen = False  # "score" mode: has the positive label occurred yet
+        self.logits_look_like_probabilities: bool | None = None  # --logits on rows in [0, 1] summing to 1
 
     def _fail(self, message: str, column: str | None, bad: np.ndarray, row0: int, hint: str | None = None):
         idx = np.flatnonzero(bad)
@@ -72,6 +74,9 @@ class _Validator:
             arrays.append(a)
         if logits:
             z = np.column_stack(arrays)
+            if what == "probabilities":  # every row in [0, 1] (and summing to 1): probabilities, not logits
+                like = _in_unit_range(z) and (z.shape[1] == 1 or not _row_sums_off(z)[1].any())
+                self.logits_look_like_probabilities = like and self.logits_look_like_probabilities is not False
             return (expit(np.column_stack([-z[:, 0], z[:, 0]])) if z.shape[1] == 1 else softmax(z, axis=1)), 0
         m = np.column_stack(arrays)
         if m.shape[1] == 1:  # binary score column: P(negative) = 1 − score
@@ -180,8 +185,21 @@ class _Validator:
             self._fail("missing labels", col, missing, row0)
         if self.layout.mode == "score":
             positive = np.asarray(values == self.spec.positive_label)
+            self.positive_seen |= bool(positive.any())
             for v in pd.unique(values[~positive]):
                 self.negative_labels.setdefault(str(v), None)
+            if len(self.negative_labels) == 2 and not self.positive_seen:  # True/False with the default '1'
+                labels = list(self.negative_labels)
+                guess = next((v for v in labels if v.strip().lower() in POSITIVE_WORDS), labels[-1])
+                self._fail(
+                    f"the positive label {quote(self.spec.positive_label)} does not occur; the labels are "
+                    f"{_list_cols(labels)}",
+                    col,
+                    np.ones(len(values), dtype=bool),
+                    row0,
+                    hint=f"pass {opt('positive_label')} {guess} — the label whose probability "
+                    f"{opt('score_col').rstrip('=')} {quote(self.spec.score_col)} holds",
+                )
             if len(self.negative_labels) > 1:
                 seen = [self.spec.positive_label] + list(self.negative_labels)
                 first_new = list(self.negative_labels)[1]
@@ -213,6 +231,15 @@ class _Validator:
         if bad.any():
             self._fail("weights must be finite and not negative", col, bad, row0)
         return w
+
+    def alerts(self) -> list[str]:
+        """Doubts about how the input was read, found along the way (for the report's top and the summary)."""
+        if self.logits_look_like_probabilities:
+            return [f"{opt('logits', flag=True)} was given, but every row of the probability columns lies in [0, 1]"
+                    + (" and sums to 1" if len(self.layout.prob_cols) > 1 else "")
+                    + ": these look like probabilities, and the figures are those of their softmax — leave "
+                    f"{opt('logits', flag=True)} out if they are"]
+        return []
 
     def batch(self, frame, row0: int) -> Batch:
         """Validate a pandas or Arrow chunk. Arrow takes a fast path when the chunk is plainly
@@ -280,6 +307,10 @@ class _Validator:
             groups[g] = values
         ids = frame[lay.id_col].reset_index(drop=True) if lay.id_col else None
         return Batch(row0=row0, q=q, y=y, p=p, w=w, groups=groups, ids=ids, renormalized=renorm)
+
+
+#: Labels that usually mean "positive", for the hint when --positive-label does not occur.
+POSITIVE_WORDS = ("true", "1", "1.0", "yes", "y", "pos", "positive", "t")
 
 
 def _normalised_weights(w: np.ndarray) -> tuple[np.ndarray, int]:

@@ -44,6 +44,15 @@ def signed(x: float | None, digits: int = 4) -> str:
     return "—" if x is None else f"{x:+.{digits}f}"
 
 
+def points(x: float | None, digits: int = 2) -> str:
+    """A difference of two shares in percentage points: +0.42 pp, −1.10 pp ('—' when there is none)."""
+    return "—" if x is None else f"{100 * x:+.{digits}f} pp"
+
+
+def points_interval(ci: tuple[float, float] | None, digits: int = 2) -> str:
+    return "—" if ci is None else f"{points(ci[0], digits)} to {points(ci[1], digits)}"
+
+
 def pct(x: float | None, digits: int = 1) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "—"

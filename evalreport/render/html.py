@@ -36,7 +36,8 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(num=fmt.num, pct=fmt.pct, count=fmt.count, threshold=fmt.threshold, interval=fmt.interval)
+    env.filters.update(num=fmt.num, pct=fmt.pct, count=fmt.count, threshold=fmt.threshold, interval=fmt.interval,
+                       points=fmt.points, points_interval=fmt.points_interval)
     return env
 
 

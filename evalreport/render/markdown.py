@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import __version__
-from .fmt import count, interval, md_escape, num, pct, signed
+from .fmt import count, interval, md_escape, num, pct, points, points_interval, signed
 
 MAX_CLASSES = 8
 MAX_SLICES = 6  # rows over all slice columns
@@ -19,6 +19,7 @@ def to_markdown(r) -> str:
         f"## evalreport: **{o.band_label}** — {score_name} {num(o.band_score)} {u}"
         + (f" (95% interval {interval(o.band_score_ci95)})" if o.band_score_ci95 else ""),
         "",
+        *[f"> **Check this first:** {md_escape(a)}\n" for a in r.alerts],
         f"> {r.verdict}",
         "",
         "| figure | value |",
@@ -112,6 +113,11 @@ def comparison_to_markdown(c) -> str:
         f"## evalreport compare: **{d.headline}** — {what} {signed(d.difference)} {u}"
         + (f" (95% interval {signed(d.ci95[0])} to {signed(d.ci95[1])})" if d.ci95 else ""),
         "",
+        f"Baseline **{md_escape(c.baseline.source.name)}** → candidate **{md_escape(c.candidate.source.name)}**.",
+        *[f"> **Check this first ({side}):** {md_escape(a)}" for side, res in (("baseline", c.baseline),
+                                                                                ("candidate", c.candidate))
+          for a in res.alerts],
+        "",
         f"{count(c.candidate.rows)} rows matched by {md_escape(c.matched_by)}; differences are candidate − baseline "
         "with paired bootstrap intervals; lower loss is better.",
         "",
@@ -119,7 +125,7 @@ def comparison_to_markdown(c) -> str:
         "|---|---:|---:|---:|---|",
         f"| {what} ({u}) | {num(d.baseline)} | {num(d.candidate)} | {signed(d.difference)} | {_signed_interval(d.ci95)} |",
         f"| band | {b.band_label} | {k.band_label} | | |",
-        f"| accuracy | {pct(b.accuracy)} | {pct(k.accuracy)} | {signed(c.accuracy.difference)} | {_signed_interval(c.accuracy.ci95)} |",
+        f"| accuracy | {pct(b.accuracy)} | {pct(k.accuracy)} | {points(c.accuracy.difference)} | {points_interval(c.accuracy.ci95)} |",
         f"| Brier | {num(b.brier)} | {num(k.brier)} | {signed(c.brier.difference)} | |",
         "",
     ]
