@@ -32,6 +32,8 @@ def evaluate(
     eps: float = DEFAULT_EPS,
     renormalize: bool = False,
     classes: Sequence[str] | str | None = None,
+    delimiter: str = ",",
+    decimal: str = ".",
     ladder: Ladder | Mapping[str, float] | None = None,
     bootstrap: int = BOOTSTRAP_REPLICATES,
     seed: int = BOOTSTRAP_SEED,
@@ -53,6 +55,8 @@ def evaluate(
     classes : the class names, in the order of their probability columns
         (``prob_prefix`` + name; with ``prob_prefix=""`` the columns are the bare
         names, as ``model.classes_``). Other columns with the prefix are ignored.
+    delimiter, decimal : of a CSV file's fields (``","``, ``";"``, ``"tab"``, …) and
+        numbers (``"."`` or ``","``).
     ladder : a :class:`Ladder`, or a mapping of band id → upper threshold in
         nats that replaces those thresholds of the default ladder.
     bootstrap, seed : replicates of the Poisson bootstrap behind the 95%
@@ -161,6 +165,8 @@ def compare(
     eps: float = DEFAULT_EPS,
     renormalize: bool = False,
     classes: Sequence[str] | str | None = None,
+    delimiter: str = ",",
+    decimal: str = ".",
     ladder: Ladder | Mapping[str, float] | None = None,
     bootstrap: int = BOOTSTRAP_REPLICATES,
     seed: int = BOOTSTRAP_SEED,
@@ -257,6 +263,10 @@ def _describe(spec: InputSpec, loaded: LoadedInput, unit: str) -> dict[str, str]
         out["probability prefix"] = spec.prob_prefix
     if spec.classes is not None:
         out["classes"] = ", ".join(spec.classes)
+    if spec.delimiter != "," and loaded.source.format.startswith("csv"):
+        out["delimiter"] = "tab" if spec.delimiter == "\t" else spec.delimiter
+    if spec.decimal != "." and loaded.source.format.startswith("csv"):
+        out["decimal"] = spec.decimal
     if lay.mode == "soft":
         out["target prefix"] = spec.target_prefix
     else:

@@ -140,6 +140,8 @@ Renormalize = Annotated[bool, typer.Option("--renormalize", help="Rescale rows t
 Bootstrap = Annotated[int, typer.Option("--bootstrap", help="Bootstrap replicates for the 95% intervals (multiple of 4; 0: none).")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap (same seed, same intervals).")]
 Classes = Annotated[Optional[str], typer.Option("--classes", help="The classes, comma-separated, in column order: the columns are PREFIX + class (with --prob-prefix '' the bare names, as model.classes_); other PREFIX columns are ignored.")]
+Delimiter = Annotated[str, typer.Option("--delimiter", help="The CSV field delimiter: one character, or 'tab'.")]
+Decimal = Annotated[str, typer.Option("--decimal", help="The CSV decimal mark: '.' or ','.")]
 MaxSlices = Annotated[int, typer.Option("--max-slices", help="Per --group-by column, the slices with the most weight shown; the rest are folded into '(other)' (1–10,000).")]
 class Engine(str, Enum):
     local = "local"
@@ -167,6 +169,8 @@ _SHARED_OPTIONS = [
     ("eps", Eps, float(sys.float_info.epsilon)),
     ("renormalize", Renormalize, False),
     ("classes", Classes, None),
+    ("delimiter", Delimiter, ","),
+    ("decimal", Decimal, "."),
     ("bootstrap", Bootstrap, 200),
     ("seed", Seed, 0),
     ("max_slices", MaxSlices, 100),

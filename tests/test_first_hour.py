@@ -231,3 +231,79 @@ def test_true_false_labels_with_a_score_column_suggest_the_positive_label(tmp_pa
     assert result.exit_code == 0, result.stderr
     assert json.loads((tmp_path / "m.json").read_text())["overall"]["log_loss"] == pytest.approx(
         log_loss(y, score), abs=1e-9)
+
+
+def _report_json(tmp_path, src, *args, input=None):
+    out = tmp_path / "m.json"
+    result = run(["report", src, "-o", tmp_path / "r.html", "--json", out, *args], input=input)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("fmt", ["feather", "arrow-stream", "feather-lz4"])
+def test_feather_and_arrow_ipc_are_read(tmp_path, iris_model, fmt):
+    """Item 7: df.to_feather() (Arrow IPC file) and an Arrow IPC stream, by path and on stdin."""
+    import hashlib
+
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    y, proba, classes = iris_model
+    df = _frame(y, proba, classes)
+    src = tmp_path / ("p.feather" if fmt.startswith("feather") else "p.arrows")
+    if fmt == "feather":
+        df.to_feather(src)
+    elif fmt == "feather-lz4":
+        df.to_feather(src, compression="lz4")
+    else:
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        with ipc.new_stream(str(src), table.schema) as writer:
+            for batch in table.to_batches(max_chunksize=40):
+                writer.write_batch(batch)
+    expected = log_loss(y, proba, labels=classes)
+    data = _report_json(tmp_path, src)
+    assert data["overall"]["log_loss"] == pytest.approx(expected, abs=1e-12)
+    assert data["input"]["sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
+    assert data["input"]["format"] == ("arrow" if fmt == "arrow-stream" else "feather")
+    import subprocess
+    import sys
+
+    piped = subprocess.run([sys.executable, "-m", "evalreport", "report", "-", "-o", str(tmp_path / "s.html"),
+                            "--json", "-"], input=src.read_bytes(), capture_output=True)
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)["overall"]["log_loss"] == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("make,pattern", [
+    (lambda df, p: __import__("zipfile").ZipFile(p, "w").writestr("xl/workbook.xml", "x"),  # an .xlsx is a ZIP
+     r"is a ZIP archive \(an Excel \.xlsx workbook\?\); export the sheet as CSV"),
+    (lambda df, p: np.save(p, df.select_dtypes("number").to_numpy()), r"is a NumPy \.npy array"),
+    (lambda df, p: df.to_pickle(p), r"is a Python pickle; write the DataFrame with to_parquet\(\) or to_csv\(\)"),
+    (lambda df, p: p.write_bytes(df.to_csv(index=False).encode("utf-16")), r"is UTF-16 text .*re-save it as UTF-8 CSV"),
+    (lambda df, p: p.write_bytes(__import__("bz2").compress(df.to_csv(index=False).encode())), r"is bzip2-compressed"),
+], ids=["xlsx", "npy", "pickle", "utf16", "bz2"])
+def test_other_binary_formats_are_named_not_called_bad_utf8(tmp_path, iris_model, make, pattern):
+    y, proba, classes = iris_model
+    src = tmp_path / "preds.csv"
+    make(_frame(y, proba, classes), src)
+    if not src.exists():  # np.save adds .npy
+        src = tmp_path / "preds.csv.npy"
+    one_error_line(run(["report", src, "-o", tmp_path / "r.html"]), pattern)
+
+
+@pytest.mark.parametrize("sep,decimal,option", [(";", ".", ";"), ("\t", ".", "tab"), (";", ",", ";"), ("|", ".", "|")])
+def test_other_delimiters_are_detected_and_read(tmp_path, iris_model, sep, decimal, option):
+    """Item 8: a header read as one column names the delimiter to pass; --delimiter (and
+    --decimal for a decimal comma) reads the file."""
+    y, proba, classes = iris_model
+    src = tmp_path / "preds.csv"
+    _frame(y, proba, classes).to_csv(src, sep=sep, decimal=decimal, index=False)
+    name = {";": "semicolons", "\t": "tabs", "|": "pipes"}[sep]
+    one_error_line(run(["report", src, "-o", tmp_path / "r.html"]),
+                   rf"the header is one column, .* with {name} in it; a file separated by {name}\? pass --delimiter")
+    args = ["--delimiter", option] + (["--decimal", ","] if decimal == "," else [])
+    if decimal == ",":
+        one_error_line(run(["report", src, "-o", tmp_path / "r.html", "--delimiter", option]),
+                       r"numbers with a decimal comma\? pass --decimal ','")
+    data = _report_json(tmp_path, src, *args)
+    assert data["overall"]["log_loss"] == pytest.approx(log_loss(y, proba, labels=classes), abs=1e-6)

@@ -32,7 +32,9 @@ class _CsvReader(_Reader):
     The raw bytes are hashed as they are read, on a thread of their own.
     """
 
-    def __init__(self, name: str, path: str | None, stream, owned: bool = True) -> None:
+    def __init__(self, name: str, path: str | None, stream, owned: bool = True, delimiter: str = ",",
+                 decimal: str = ".") -> None:
+        self._delimiter, self._decimal = delimiter, decimal
         self._hashing = _Hashing(stream, owned=owned)
         try:
             head = _read_exactly(self._hashing, 2)
@@ -40,7 +42,7 @@ class _CsvReader(_Reader):
             self.info = SourceInfo(name, path, None, "csv.gz" if self._gz else "csv")
             body = _Prefixed(head, self._hashing)
             self._text = gzip.GzipFile(fileobj=body, mode="rb") if self._gz else body
-            self._cutter = LineCutter(self._text, name, PIECE_BYTES)
+            self._cutter = LineCutter(self._text, name, PIECE_BYTES, delimiter.encode())
             header = self._reading(self._cutter.header)
             if not header:
                 raise InputError(name, "the file is empty" if path else "the input is empty")
@@ -68,7 +70,8 @@ class _CsvReader(_Reader):
             text = header.decode("utf-8")
         except UnicodeDecodeError as err:
             raise self._not_utf8(None, err.start, self._cutter.header_offset) from None
-        records = [r for r in _records(csv.reader(io.StringIO(text, newline="")), self.info.name) if r]
+        records = [r for r in _records(csv.reader(io.StringIO(text, newline=""), delimiter=self._delimiter),
+                                       self.info.name) if r]
         if len(records) > 1:  # a CR outside quotes: every CSV parser ends the line there
             raise InputError(self.info.name, "the header holds a line break (CR) outside quotes",
                              hint="quote the column name that holds it, or remove the CR")
@@ -116,13 +119,16 @@ class _CsvReader(_Reader):
             null_values=NUMERIC_NA,
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
+            decimal_point=self._decimal,
         )
         read = pacsv.ReadOptions(column_names=self.columns, use_threads=True)
+        parse = pacsv.ParseOptions(delimiter=self._delimiter)
         pieces = self._cutter.pieces()
         try:
             while (piece := self._reading(lambda: next(pieces, None))) is not None:
                 try:
-                    table = pacsv.read_csv(pa.py_buffer(piece), read_options=read, convert_options=convert)
+                    table = pacsv.read_csv(pa.py_buffer(piece), read_options=read, parse_options=parse,
+                                           convert_options=convert)
                 except (pa.ArrowInvalid, pa.ArrowTypeError):
                     self._check_rows(piece, self._cutter.offset)
                     for frame in self._pandas_frames(io.BytesIO(piece), layout, chunk_rows):
@@ -147,7 +153,7 @@ class _CsvReader(_Reader):
         n, row = len(self.columns), self._cutter.rows_before
         if csv.field_size_limit() < MAX_ROW_BYTES:  # the csv module's own bound (128 KiB) is below ours
             csv.field_size_limit(MAX_ROW_BYTES)
-        reader = csv.reader(io.StringIO(text, newline=""))
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=self._delimiter)
         for record in _records(reader, self.info.name):
             if not record or (len(record) == 1 and not record[0].strip()):
                 continue  # a blank line: skipped, as Arrow and pandas skip it
@@ -166,6 +172,8 @@ class _CsvReader(_Reader):
         text = layout.text_cols
         reader = pd.read_csv(
             source,
+            sep=self._delimiter,
+            decimal=self._decimal,
             header=None,
             names=self.columns,
             usecols=layout.usecols,

@@ -23,7 +23,7 @@ from .validate import _as_text, _class_codes, _text_values, _Validator
 
 def read_table(source: str | os.PathLike | pd.DataFrame, spec: InputSpec) -> tuple[Table, Layout]:
     """Read the columns an evaluation needs into memory (for aligning two inputs)."""
-    reader = _open_reader(source)
+    reader = _open_reader(source, spec)
     try:
         layout = plan_layout(reader.columns, spec, reader.info.name)
     except BaseException:

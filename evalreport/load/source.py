@@ -14,6 +14,7 @@ import pandas as pd
 from ..errors import InputError, display_path
 from .csv import _CsvReader, _Prefixed, _read_exactly
 from .frame import Table, _FrameReader
+from .ipc import FILE_MAGIC, STREAM_MAGIC, _IpcReader
 from .parquet import _ParquetReader, spool
 from .spec import DEFAULT_CHUNK_ROWS, Batch, InputSpec, SourceInfo, batch_rows, check_whole, classes_of, plan_layout
 from .stream import _Reader
@@ -35,16 +36,45 @@ def _open_problem(path: str, err: OSError) -> str:
     return _OPEN_PROBLEMS.get(err.errno, f"cannot be read ({err.strerror})")
 
 
-def _open_reader(source: str | os.PathLike | pd.DataFrame | Table) -> _Reader:
+#: First bytes of formats that are not predictions evalreport reads, and what to tell the user.
+_OTHER_FORMATS = [
+    (b"PK\x03\x04", "is a ZIP archive (an Excel .xlsx workbook?)", "export the sheet as CSV, or unzip it"),
+    (b"\xd0\xcf\x11\xe0", "is an Excel 97–2003 workbook (or another OLE file)", "export the sheet as CSV"),
+    (b"BZh", "is bzip2-compressed", "decompress it (bunzip2), or recompress it with gzip"),
+    (b"\xfd7zXZ", "is xz-compressed", "decompress it (unxz), or recompress it with gzip"),
+    (b"\x28\xb5\x2f\xfd", "is zstd-compressed", "decompress it (unzstd), or recompress it with gzip"),
+    (b"\xff\xfe", "is UTF-16 text (as Excel's 'Unicode text')", "re-save it as UTF-8 CSV"),
+    (b"\xfe\xff", "is UTF-16 text", "re-save it as UTF-8 CSV"),
+    (b"\x93NUMPY", "is a NumPy .npy array", "write a CSV or Parquet table with a label column and p_ columns"),
+    (b"\x89HDF", "is an HDF5 file", "write the table as Parquet or CSV"),
+    (b"ORC", "is an ORC file", "write the table as Parquet or CSV"),
+    (b"Obj\x01", "is an Avro file", "write the table as Parquet or CSV"),
+    (b"SQLite format 3", "is an SQLite database", "export the table as CSV or Parquet"),
+    (b"\x80\x04", "is a Python pickle", "write the DataFrame with to_parquet() or to_csv()"),
+    (b"\x80\x05", "is a Python pickle", "write the DataFrame with to_parquet() or to_csv()"),
+]
+
+
+def _other_format(name: str, head: bytes) -> None:
+    """Raise for a file whose first bytes say it is something evalreport does not read."""
+    for magic, what, hint in _OTHER_FORMATS:
+        if head.startswith(magic):
+            raise InputError(name, what, hint=hint)
+
+
+def _open_reader(source: str | os.PathLike | pd.DataFrame | Table, spec: InputSpec | None = None) -> _Reader:
     """A reader for a DataFrame, a path (a file; a FIFO or device, read once as a stream) or
-    ``"-"`` (standard input, a stream). Every file is read once, never held whole in memory."""
+    ``"-"`` (standard input, a stream). Every file is read once, never held whole in memory.
+    CSV, gzip-compressed CSV, Parquet and Arrow IPC (Feather) are told apart by their first bytes."""
+    delimiter = spec.delimiter if spec is not None else ","
+    decimal = spec.decimal if spec is not None else "."
     if isinstance(source, pd.DataFrame):
         return _FrameReader(source)
     if isinstance(source, Table):
         return _FrameReader(source.frame, source.info)
     path = os.fspath(source) if isinstance(source, os.PathLike) else str(source)
     if path == "-":
-        return _stream_reader("<stdin>", None, sys.stdin.buffer, owned=False)
+        return _stream_reader("<stdin>", None, sys.stdin.buffer, owned=False, delimiter=delimiter, decimal=decimal)
     name = display_path(path)
     try:
         st = os.stat(path)
@@ -56,31 +86,41 @@ def _open_reader(source: str | os.PathLike | pd.DataFrame | Table) -> _Reader:
     except OSError as err:
         raise InputError(name, _open_problem(path, err)) from None
     if not stat.S_ISREG(st.st_mode):  # a FIFO, <(zcat f.gz), a device: one pass, as a stream
-        return _stream_reader(name, name, f)
+        return _stream_reader(name, name, f, delimiter=delimiter, decimal=decimal)
     try:
-        head = f.read(4)
+        head = f.read(16)
         f.seek(0)
     except OSError as err:
         f.close()
         raise InputError(name, f"cannot be read ({err.strerror})") from None
-    if head == b"PAR1" or path.lower().endswith((".parquet", ".pq")):
+    if head.startswith(b"PAR1") or path.lower().endswith((".parquet", ".pq")):
         f.close()
         return _ParquetReader(name, name, path)
-    return _CsvReader(name, name, f)
+    if head.startswith((FILE_MAGIC, STREAM_MAGIC)) or path.lower().endswith((".feather", ".arrow", ".arrows", ".ipc")):
+        f.close()
+        return _IpcReader(name, name, path, head)
+    _other_format(name, head)
+    return _CsvReader(name, name, f, delimiter=delimiter, decimal=decimal)
 
 
-def _stream_reader(name: str, path: str | None, stream, owned: bool = True) -> _Reader:
-    """CSV from a stream, read as it comes; Parquet (it needs to seek) copied to a temporary file first."""
+def _stream_reader(name: str, path: str | None, stream, owned: bool = True, delimiter: str = ",",
+                   decimal: str = ".") -> _Reader:
+    """CSV from a stream, read as it comes; Parquet and Arrow IPC (they need to seek, or are read
+    in place) copied to a temporary file first."""
     try:
-        head = _read_exactly(stream, 4)
+        head = _read_exactly(stream, 16)
     except OSError as err:
         raise InputError(name, f"cannot be read ({err.strerror})") from None
     stream = _Prefixed(head, stream, owned)
-    if head == b"PAR1":
+    if head.startswith((b"PAR1", FILE_MAGIC, STREAM_MAGIC)):
         spooled, sha = spool(stream, name)
         stream.close()
-        return _ParquetReader(name, path, spooled, sha)
-    return _CsvReader(name, path, stream)
+        if head.startswith(b"PAR1"):
+            return _ParquetReader(name, path, spooled, sha)
+        return _IpcReader(name, path, spooled, head, sha)
+    if head:
+        _other_format(name, head)
+    return _CsvReader(name, path, stream, delimiter=delimiter, decimal=decimal)
 
 
 # --------------------------------------------------------------------------- entry point
@@ -105,7 +145,7 @@ class LoadedInput:
         """``row0``: the position of the first row in a larger input (a partition's offset);
         ``partial``: a part of an input, so the whole-input checks are left to the caller."""
         self.spec = spec or InputSpec()
-        self._reader = _open_reader(source)
+        self._reader = _open_reader(source, self.spec)
         try:
             self.layout = plan_layout(self._reader.columns, self.spec, self.source.name)
         except BaseException:

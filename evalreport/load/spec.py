@@ -49,6 +49,8 @@ class InputSpec:
     eps: float = DEFAULT_EPS
     renormalize: bool = False
     classes: tuple[str, ...] | None = None  # the classes, in column order: columns prob_prefix + class
+    delimiter: str = ","  # of a CSV file's fields
+    decimal: str = "."  # of a CSV file's numbers ("," in many European exports)
 
     @classmethod
     def from_options(cls, options: Mapping) -> InputSpec:
@@ -60,6 +62,16 @@ class InputSpec:
             object.__setattr__(self, "group_by", (self.group_by,))
         if not (0 < self.eps < 0.5):
             raise UsageError(f"{opt('eps')} must lie in (0, 0.5), got {self.eps}")
+        delimiter = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}.get(self.delimiter,
+                                                                                             self.delimiter)
+        if len(delimiter) != 1 or delimiter in "\r\n\"" or not delimiter.isprintable() and delimiter != "\t":
+            raise UsageError(f"{opt('delimiter')} must be one character (or 'tab'), not a quote or a line end, "
+                             f"got {quote(self.delimiter)}")
+        object.__setattr__(self, "delimiter", delimiter)
+        if self.decimal not in (".", ","):
+            raise UsageError(f"{opt('decimal')} is '.' or ',', got {quote(self.decimal)}")
+        if self.decimal == delimiter:
+            raise UsageError(f"{opt('decimal')} and {opt('delimiter')} cannot both be {quote(delimiter)}")
         if isinstance(self.classes, str):
             object.__setattr__(self, "classes", tuple(c.strip() for c in self.classes.split(",")))
         elif self.classes is not None:
@@ -143,9 +155,19 @@ class Batch:
 # --------------------------------------------------------------------------- layout
 
 
+#: Delimiters people use instead of the comma, and their names (for a header read as one column).
+OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "pipes", ",": "commas"}
+
+
 def plan_layout(columns: list[str], spec: InputSpec, name: str) -> Layout:
     """Decide from the header which columns are classes, labels, weights, …"""
     present = set(columns)
+    if len(columns) == 1:  # a header of one column: another delimiter? (no evaluation has one column)
+        for d, word in OTHER_DELIMITERS.items():
+            if d != spec.delimiter and d in columns[0]:
+                raise InputError(name, f"the header is one column, {quote(columns[0], 60)}, with {word} in it",
+                                 hint=f"a file separated by {word}? pass {opt('delimiter')} "
+                                 + ("tab" if d == "\t" else quote(d)))
 
     def require(col: str | None, what: str, option: str) -> None:
         if col is not None and col not in present:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,10 @@ class _Validator:
             bad = (values.isna() & s.notna()).to_numpy()
             if bad.any():
                 first = s.to_numpy(dtype=object)[np.flatnonzero(bad)[0]]
-                self._fail("values that are not numbers", col, bad, row0, hint=f"e.g. {quote(first)}")
+                hint = f"e.g. {quote(first)}"
+                if self.spec.decimal == "." and re.fullmatch(r"\s*[-+]?\d*,\d+(e[-+]?\d+)?\s*", str(first), re.I):
+                    hint += f"; numbers with a decimal comma? pass {opt('decimal')} ','"
+                self._fail("values that are not numbers", col, bad, row0, hint=hint)
             s = values
         arr = s.to_numpy(dtype=np.float64, na_value=np.nan)
         missing = np.isnan(arr)
