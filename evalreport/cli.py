@@ -404,6 +404,9 @@ def check(
                            max_class_band=max_class_band, min_accuracy=min_accuracy, max_ece=max_ece,
                            max_regression=max_regression, significant=significant)
     baseline = baseline or settings.get("gates", {}).get("baseline")
+    if baseline and gates.max_regression is None:
+        raise UsageError("--baseline is given, but no --max-regression: say how much the score may rise over the "
+                         "baseline's (e.g. --max-regression 0.02); without it the baseline would not be used")
     gates.require_any()  # before the evaluation, which may take a while
     if gates.max_regression is not None and not baseline:
         raise UsageError("--max-regression needs --baseline FILE (the baseline model's predictions or JSON)")

@@ -71,6 +71,7 @@ class GateResult:
     ci95: tuple[float, float] | None
     passed: bool
     detail: str = ""
+    score: float | None = None  # a band gate's score (in the run's unit): the band alone hides how far it is
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,8 @@ def evaluate_gates(
                                                if sig and _usable(o.band_score_ci95) else "")
         gates.append(GateResult(
             "max-band", f"band '{ladder.by_id(spec.max_band).label}' or better", spec.max_band, o.band,
-            o.band_score_ci95, band is not None and _band_rank(ladder, band.id) <= limit, detail + no_ci))
+            o.band_score_ci95, band is not None and _band_rank(ladder, band.id) <= limit, detail + no_ci,
+            o.band_score))
 
     classes = [c for c in result.per_class if c.support]  # a class without rows has no score to gate
 
@@ -194,7 +196,8 @@ def evaluate_gates(
         gates.append(GateResult(
             "max-class-band", f"every class in band '{ladder.by_id(spec.max_class_band).label}' or better",
             spec.max_class_band, worst.band, worst.ci95, not failing,
-            f"worst class {quote(worst.name)} ({worst.band_label})" + (f"; failing: {_names(failing)}" if failing else "")))
+            f"worst class {quote(worst.name)} ({worst.band_label})" + (f"; failing: {_names(failing)}" if failing else ""),
+            score(worst)))
 
     if spec.min_accuracy is not None:
         ci = o.accuracy_ci95

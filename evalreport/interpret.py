@@ -27,7 +27,7 @@ from .compute import (
 )
 from .errors import FigureError, UsageError, opt, quote
 from .ladder import DEFAULT_LADDER, UNITS, Band, Ladder  # noqa: F401 (re-exported)
-from .load import LoadedInput
+from .load import MISSING_GROUP, LoadedInput
 from .result import (
     Calibration,
     CalibrationBin,
@@ -186,7 +186,7 @@ def build_result(
                         "per-slice weights are written as null; every figure uses the weights relative to each other")
 
     hist_edges = [e * f if math.isfinite(e) else None for e in HIST_EDGES]
-    verdict = _verdict(overall, unit, soft)
+    verdict = _verdict(overall, unit, soft) + _in_context(overall, unit, k)
     result = Result(
         source=loaded.source,
         mode=loaded.layout.mode,
@@ -228,6 +228,10 @@ def _slice_rows(stats: Stats, col: str, ladder: Ladder, f: float, soft: bool, v,
         return []
     table = sl.table
     n = len(sl)
+    if MISSING_GROUP in sl.values:
+        rows = int(table[sl.values.index(MISSING_GROUP), 0])
+        warnings.append(f"column {quote(col)} ({opt('group_by')}): {rows:,} row(s) have no value; they form the "
+                        f"slice '{MISSING_GROUP}'")
     order = np.lexsort((np.arange(n), -table[:, 1]))
     shown, folded = order[:max_slices], order[max_slices:]
     blocks = sl.block_sums() if v is not None else None
@@ -251,11 +255,11 @@ def _slice_rows(stats: Stats, col: str, ladder: Ladder, f: float, soft: bool, v,
         interval = intervals(blocks[1][folded].sum(axis=0), blocks[0][folded].sum(axis=0), v)[0] \
             if blocks is not None else None
         out.append(row(OTHER_GROUP, table[folded].sum(axis=0), interval, len(folded)))
-        warnings.append(f"{opt('group_by')} {quote(col)}: {n:,} values; the {len(shown):,} with the most weight are shown, "
+        warnings.append(f"column {quote(col)} ({opt('group_by')}): {n:,} values; the {len(shown):,} with the most weight are shown, "
                         f"the other {len(folded):,} ({int(table[folded, 0].sum()):,} rows) are folded into "
                         f"'{OTHER_GROUP}' ({opt('max_slices')})")
     if v is not None and blocks is None:
-        warnings.append(f"{opt('group_by')} {quote(col)}: {n:,} values, so no per-slice intervals (they are computed for "
+        warnings.append(f"column {quote(col)} ({opt('group_by')}): {n:,} values, so no per-slice intervals (they are computed for "
                         f"columns of at most {MAX_BOOT_SLICES:,} values)")
     return out
 
@@ -305,13 +309,34 @@ def _verdict(o: Overall, unit: str, soft: bool) -> str:
 
 
 
+#: Bands bad enough that the verdict puts them in context of the task's difficulty (ids of the ladder).
+_BAD_BANDS = ("not_great", "terrible", "broken")
+
+
+def _in_context(o: Overall, unit: str, k: int) -> str:
+    """The ladder is absolute; a hard task (many classes, noisy labels) can put a useful model in a bad
+    band. When the model clearly beats always predicting the class frequencies — the skill's 95%
+    interval, from the score's with the prior's loss held fixed, lies above 0 — say both."""
+    if o.band not in _BAD_BANDS or o.band_score_ci95 is None or o.skill_vs_prior is None:
+        return ""
+    removable = o.prior_cross_entropy - o.entropy  # what the prior leaves to remove (unit)
+    lo, hi = 1 - o.band_score_ci95[1] / removable, 1 - o.band_score_ci95[0] / removable
+    if lo <= 0:
+        return ""
+    return (f" The ladder is absolute, and with {k} classes this is a hard task: the band measures how large the "
+            f"loss is, while the model clearly beats the class frequencies — it removes {100 * o.skill_vs_prior:.0f}% "
+            f"of the loss they leave (95% interval {100 * lo:.0f}–{100 * hi:.0f}%).")
+
+
 def _natural_order(values) -> list[str]:
-    """Slice values in numeric order when they are all numbers, else as text."""
-    keys = list(values)
+    """Slice values in numeric order when they are all numbers, else as text; the slice of rows
+    without a value last."""
+    keys = [v for v in values if v != MISSING_GROUP]
     try:
-        return sorted(keys, key=float)
+        keys = sorted(keys, key=float)
     except ValueError:
-        return sorted(keys)
+        keys = sorted(keys)
+    return keys + [v for v in values if v == MISSING_GROUP]
 
 
 def build_comparison(base: Result, cand: Result, base_stats: Stats, cand_stats: Stats, rising, matched_by: str) -> Comparison:

@@ -307,3 +307,66 @@ def test_other_delimiters_are_detected_and_read(tmp_path, iris_model, sep, decim
                        r"numbers with a decimal comma\? pass --decimal ','")
     data = _report_json(tmp_path, src, *args)
     assert data["overall"]["log_loss"] == pytest.approx(log_loss(y, proba, labels=classes), abs=1e-6)
+
+
+def test_a_missing_slice_value_is_the_slice_missing_and_counted(tmp_path, iris_model):
+    """Item 15: an empty --group-by value shows as '(missing)', last, and the warnings count its rows."""
+    y, proba, classes = iris_model
+    df = _frame(y, proba, classes)
+    df["fold"] = np.arange(len(df)) % 12  # numbers: 10 and 11 sort after 9
+    df["fold"] = df["fold"].astype(str)
+    df.loc[::7, "fold"] = ""
+    src = tmp_path / "p.csv"
+    df.to_csv(src, index=False)
+    data = _report_json(tmp_path, src, "--group-by", "fold")
+    values = [s["value"] for s in data["groups"]["fold"]]
+    assert values[-1] == "(missing)" and "" not in values
+    assert values[:-1] == sorted(values[:-1], key=float)
+    missing = (df["fold"] == "").sum()
+    assert data["groups"]["fold"][-1]["rows"] == missing
+    assert f"column 'fold' (--group-by): {missing} row(s) have no value; they form the slice '(missing)'" in data["warnings"]
+    from evalreport import evaluate
+
+    frame = df.assign(fold=df["fold"].replace("", None))  # None in a DataFrame: the same slice
+    assert [s.rows for s in evaluate(frame, group_by="fold").groups["fold"]][-1] == missing
+
+
+def test_junit_band_failure_gives_the_score_and_baseline_needs_a_regression_gate(tmp_path, iris_model):
+    """Item 16."""
+    import xml.etree.ElementTree as ET
+
+    y, proba, classes = iris_model
+    src = tmp_path / "p.csv"
+    _frame(y, proba, classes).to_csv(src, index=False)
+    result = run(["check", src, "--max-band", "great", "--max-class-band", "perfect", "--junit", tmp_path / "j.xml"])
+    assert result.exit_code == 1
+    messages = [f.get("message") for f in ET.parse(tmp_path / "j.xml").iter("failure")]
+    score = log_loss(y, proba)
+    assert any(f"(score {score:.4f} nats)" in m for m in messages), messages
+    assert all("(score " in m for m in messages)
+    one_error_line(run(["check", src, "--baseline", src, "--max-score", "1"]),
+                   r"--baseline is given, but no --max-regression: say how much the score may rise")
+    one_error_line(run(["check", src, "--baseline", src]), r"no --max-regression")
+
+
+def test_a_bad_band_with_clear_skill_over_the_prior_says_both():
+    """Item 14: a 40-class model in the band 'Something is broken' that clearly beats the class
+    prior is told so; a model with no skill gets no such sentence."""
+    from sklearn.datasets import make_classification
+
+    from evalreport import evaluate
+
+    X, y = make_classification(n_samples=4000, n_features=30, n_informative=12, n_classes=40,
+                               n_clusters_per_class=1, class_sep=0.6, random_state=0)
+    proba = cross_val_predict(LogisticRegression(max_iter=300), X, y, cv=3, method="predict_proba")
+    df = pd.DataFrame(proba, columns=[f"p_{j}" for j in range(40)])
+    df.insert(0, "label", y)
+    r = evaluate(df)
+    assert r.overall.band in ("broken", "terrible") and r.overall.skill_vs_prior > 0
+    assert "with 40 classes this is a hard task" in r.verdict and "clearly beats the class frequencies" in r.verdict
+    prior = np.bincount(y, minlength=40) / len(y)
+    flat = df.copy()
+    flat[[f"p_{j}" for j in range(40)]] = prior + np.random.default_rng(0).normal(0, 1e-4, (len(y), 40)).clip(-prior, None)
+    flat[[f"p_{j}" for j in range(40)]] = flat[[f"p_{j}" for j in range(40)]].div(
+        flat[[f"p_{j}" for j in range(40)]].sum(axis=1), axis=0)
+    assert "hard task" not in evaluate(flat).verdict  # no skill: no excuse

@@ -728,7 +728,7 @@ def test_per_slice_intervals_stop_beyond_the_block_budget_the_same_way_however_c
         r = evaluate(df, group_by=["few", "many"], chunk_rows=chunk)
         assert all(s.ci95 is not None for s in r.groups["few"])
         assert all(s.ci95 is None for s in r.groups["many"])
-        assert any("'many': 40 values, so no per-slice intervals" in w for w in r.warnings)
+        assert any("'many' (group_by=): 40 values, so no per-slice intervals" in w for w in r.warnings)
 
 
 def test_max_slices_and_bootstrap_bounds_are_usage_errors(tmp_path):

@@ -286,9 +286,10 @@ class _Validator:
                 return None
         groups = {}
         for g in lay.group_cols:
-            groups[g] = _arrow_categories(table.column(g))
-            if groups[g] is None:
+            values = _arrow_categories(table.column(g))
+            if values is None:
                 return None
+            groups[g] = _slice_values(values)
         ids = table.column(lay.id_col).to_pandas().reset_index(drop=True) if lay.id_col else None
         return Batch(row0=row0, q=q, y=y, p=None, w=w, groups=groups, ids=ids, renormalized=0)
 
@@ -304,11 +305,7 @@ class _Validator:
         w = self.weights(frame, row0) if lay.weight_col else None
         groups = {}
         for g in lay.group_cols:
-            values = self.text(frame, g, row0)
-            if (values.codes < 0).any():
-                values = values.add_categories([MISSING_GROUP]) if MISSING_GROUP not in values.categories else values
-                values = values.fillna(MISSING_GROUP)
-            groups[g] = values
+            groups[g] = _slice_values(self.text(frame, g, row0))
         ids = frame[lay.id_col].reset_index(drop=True) if lay.id_col else None
         return Batch(row0=row0, q=q, y=y, p=p, w=w, groups=groups, ids=ids, renormalized=renorm)
 
@@ -326,6 +323,18 @@ def _normalised_weights(w: np.ndarray) -> tuple[np.ndarray, int]:
         return w, 0
     exp = math.frexp(top)[1]
     return (np.ldexp(w, -exp) if exp else w), exp
+
+
+def _slice_values(values: pd.Categorical) -> pd.Categorical:
+    """A --group-by column's values, a missing or blank one as the slice MISSING_GROUP (not an empty name)."""
+    blank = [c for c in values.categories if not str(c).strip()]
+    if not blank and not (values.codes < 0).any():
+        return values
+    if MISSING_GROUP not in values.categories:
+        values = values.add_categories([MISSING_GROUP])
+    out = np.asarray(values, dtype=object)
+    out[pd.isna(out) | np.isin(out, blank)] = MISSING_GROUP
+    return pd.Categorical(out, categories=[c for c in values.categories if c not in blank])
 
 
 def _fill(dst: np.ndarray, column) -> None:

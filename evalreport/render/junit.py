@@ -28,6 +28,8 @@ def to_junit(report) -> str:
     for g in report.gates:
         case = ET.SubElement(suite, "testcase", classname="evalreport.check", name=f"{g.gate}: {g.condition}")
         value = g.value if isinstance(g.value, str) or g.value is None else f"{g.value:.4f}"
+        if g.score is not None:  # a band gate: the band and the score it was decided on
+            value += f" (score {g.score:.4f} {report.result.unit})"
         text = f"value {value}, 95% interval {interval(g.ci95, 4)}" + (f"; {g.detail}" if g.detail else "")
         if not g.passed:
             failure = ET.SubElement(case, "failure", message=f"{g.condition} failed: value {value}", type="GateFailed")
