@@ -14,6 +14,7 @@ import numpy as np
 from .compute import (
     CAL_EDGES,
     CONFIDENTLY_WRONG,
+    FINE_EDGES,
     HIST_EDGES,
     Bootstrap,
     Stats,
@@ -114,7 +115,7 @@ def build_result(
         uniform_cross_entropy=u(uniform_ce),
         prior_cross_entropy=u(prior_ce),
         skill_vs_prior=(1.0 - stats.mean_kl / skill_den) if skill_den > 1e-15 else None,
-        median_row_cross_entropy=u(histogram_quantile(stats.hist, 0.5)),
+        median_row_cross_entropy=u(histogram_quantile(stats.fine, 0.5, FINE_EDGES)),
         clipped_rows=stats.clipped,
         renormalized_rows=stats.renormalized,
         loss_cap=u(-math.log(spec.eps)),
@@ -513,10 +514,10 @@ def _concentration(stats: Stats, classes, overall: Overall) -> LossConcentration
                 "loss_share": float(stats.wrong_loss[j, k] / stats.class_ce[k]) if stats.class_ce[k] > 0 else None,
             }
         per_class.append(entry)
-    worst_10pct = top_rows_loss_share(stats.hist, stats.hist_loss, 0.10)
+    worst_10pct = top_rows_loss_share(stats.fine, stats.fine_loss, 0.10)
     median = overall.median_row_cross_entropy
     return LossConcentration(
-        worst_1pct_share=top_rows_loss_share(stats.hist, stats.hist_loss, 0.01),
+        worst_1pct_share=top_rows_loss_share(stats.fine, stats.fine_loss, 0.01),
         worst_10pct_share=worst_10pct,
         heavy_tail=median is not None and overall.cross_entropy > HEAVY_TAIL_RATIO * median,
         dominated=worst_10pct > DOMINATED_SHARE,

@@ -370,3 +370,34 @@ def test_a_bad_band_with_clear_skill_over_the_prior_says_both():
     flat[[f"p_{j}" for j in range(40)]] = flat[[f"p_{j}" for j in range(40)]].div(
         flat[[f"p_{j}" for j in range(40)]].sum(axis=1), axis=0)
     assert "hard task" not in evaluate(flat).verdict  # no skill: no excuse
+
+
+@pytest.mark.parametrize("weak", [False, True])
+def test_the_median_row_loss_is_within_one_percent_even_far_below_1e_4(weak):
+    """Item 3: a very confident model (row losses of 1e-7 and less) — the old 120-bin histogram
+    started at 1e-4 and was off by orders of magnitude there; the figures now come from a fine one."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    from evalreport import evaluate
+
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    model = (make_pipeline(StandardScaler(), LogisticRegression(C=0.01)) if weak
+             else GradientBoostingClassifier(n_estimators=300, random_state=0))
+    proba = cross_val_predict(model, X, y, cv=5, method="predict_proba")
+    df = pd.DataFrame({"label": y, "p_0": proba[:, 0], "p_1": proba[:, 1]})
+    r = evaluate(df)
+    eps = np.finfo(float).eps
+    ce = -np.log(np.clip(proba[np.arange(len(y)), y], eps, 1 - eps))
+    exact = np.median(ce)
+    if not weak:
+        assert exact < 1e-4  # the shape of the issue
+    assert r.overall.median_row_cross_entropy == pytest.approx(exact, rel=0.01)
+    top = np.sort(ce)[::-1]
+    for share, got in ((0.01, r.loss_concentration.worst_1pct_share), (0.10, r.loss_concentration.worst_10pct_share)):
+        m = share * len(ce)  # rows, fractional: 1% of 569 rows is 5.69 rows
+        want = (top[: int(m)].sum() + (m - int(m)) * top[int(m)]) / ce.sum()
+        assert got == pytest.approx(want, abs=0.01)

@@ -36,11 +36,11 @@ from .compare import RisingRow, merge_rising, rising_rows
 from .parallel import in_order, reduce_batches
 from .rows import WORST_ROWS, RowFigures, WorstRow, _pick, _row_entropy, _top, distribution_figures, row_figures
 from .slices import GROUP_FIELDS, MAX_BOOT_SLICES, MAX_SLICE_VALUES, SliceSums, TooManySlices
-from .stats import CONFIDENTLY_WRONG, HIST_EDGES, Stats, accumulate, hist_bin, histogram_quantile, top_rows_loss_share
+from .stats import CONFIDENTLY_WRONG, FINE_EDGES, HIST_EDGES, Stats, accumulate, hist_bin, histogram_quantile, top_rows_loss_share
 
 __all__ = [
     "BOOT_BLOCKS", "BOOTSTRAP_REPLICATES", "BOOTSTRAP_SEED", "CAL_BINS", "CAL_EDGES", "CONFIDENTLY_WRONG", "GROUP_FIELDS",
-    "HIST_EDGES", "MAX_BOOT_SLICES", "MAX_REPLICATES", "MAX_SLICE_VALUES", "TEMPERATURE_SAMPLE", "WORST_ROWS",
+    "FINE_EDGES", "HIST_EDGES", "MAX_BOOT_SLICES", "MAX_REPLICATES", "MAX_SLICE_VALUES", "TEMPERATURE_SAMPLE", "WORST_ROWS",
     "BootSums", "Bootstrap", "RisingRow", "RowFigures", "RowSample", "SliceSums", "Stats", "TooManySlices", "WorstRow",
     "accumulate", "boot_block", "calibration_bin", "class_blocks", "distribution_figures", "fit_temperature",
     "hist_bin", "histogram_quantile", "in_order", "intervals", "merge_rising", "paired_intervals", "poisson_weights",
