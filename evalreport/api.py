@@ -7,17 +7,20 @@ from collections.abc import Callable, Mapping, Sequence
 from itertools import zip_longest
 
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from .errors import InputError, UsageError, opt
 from .compute import (BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, MAX_REPLICATES, Bootstrap, TooManySlices, Stats, accumulate, in_order, merge_rising,
                       reduce_batches, rising_rows, row_figures)
 from .interpret import DEFAULT_LADDER, MAX_SLICES, MAX_SLICES_LIMIT, Ladder, build_comparison, build_result
+from .load.arrays import arrays_table, with_extra_columns
 from .load import DEFAULT_CHUNK_ROWS, DEFAULT_EPS, Batch, InputSpec, LoadedInput, align_pair, read_table
 from .result import Comparison, Result
 
 
 def evaluate(
-    data: pd.DataFrame | str | os.PathLike,
+    data: pd.DataFrame | str | os.PathLike | ArrayLike,
+    proba: ArrayLike | None = None,
     *,
     label_col: str = "label",
     prob_prefix: str = "p_",
@@ -40,6 +43,8 @@ def evaluate(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     on_rows: Callable[[int], None] | None = None,
     max_slices: int = MAX_SLICES,
+    sample_weight: ArrayLike | None = None,
+    groups: ArrayLike | Mapping[str, ArrayLike] | None = None,
 ) -> Result:
     """Evaluate predicted class probabilities against labels or target distributions.
 
@@ -47,14 +52,23 @@ def evaluate(
     ----------
     data : a pandas DataFrame, a dask DataFrame (each partition is reduced on
         the cluster; the figures are those of one machine), or the path of a
-        CSV (optionally gzip-compressed) or Parquet file; ``"-"`` reads CSV
-        from standard input.
+        CSV (optionally gzip-compressed), Parquet or Feather file; ``"-"``
+        reads CSV from standard input. With ``proba``: the true labels
+        ``y_true`` (an array, list or Series), or a 2-D array of target
+        distributions (soft labels), one column per class.
+    proba : the predicted probabilities as ``model.predict_proba(X)`` returns
+        them, one column per class in the order of ``classes``; a 1-D array is
+        P(``classes[1]``) of a binary model (``predict_proba(X)[:, 1]``). With
+        ``logits=True``, logits (log-probabilities) in the same shape.
     label_col, prob_prefix, score_col, positive_label, target_prefix, logits,
     weight_col, group_by, id_col, unit, eps, renormalize :
         as the CLI options of the same names (see the README).
     classes : the class names, in the order of their probability columns
         (``prob_prefix`` + name; with ``prob_prefix=""`` the columns are the bare
         names, as ``model.classes_``). Other columns with the prefix are ignored.
+        With ``proba``: the classes of its columns (``model.classes_``); when not
+        given, a ``proba`` DataFrame's column names, else the sorted distinct
+        labels (as scikit-learn's ``log_loss``), else 0 … K−1 for integer labels.
     delimiter, decimal : of a CSV file's fields (``","``, ``";"``, ``"tab"``, …) and
         numbers (``"."`` or ``","``).
     ladder : a :class:`Ladder`, or a mapping of band id → upper threshold in
@@ -86,8 +100,11 @@ def evaluate(
     >>> df = pd.DataFrame({"label": [1, 0], "p_0": [0.2, 0.9], "p_1": [0.8, 0.1]})
     >>> round(evaluate(df).overall.log_loss, 4)
     0.1643
+    >>> round(evaluate([1, 0], [[0.2, 0.8], [0.9, 0.1]]).overall.log_loss, 4)
+    0.1643
     """
-    spec = InputSpec.from_options(locals())
+    data, options = _in_memory(data, proba, locals())
+    spec = InputSpec.from_options(options)
     ladder = _ladder(ladder)
     boot = _bootstrap(bootstrap, seed)
     _check_max_slices(max_slices)
@@ -103,6 +120,22 @@ def evaluate(
                                     loaded.source.name)
         return build_result(stats, loaded, ladder, unit, options=_describe(spec, loaded, unit), bootstrap=boot,
                             max_slices=max_slices)
+
+
+def _in_memory(data, proba, options: Mapping) -> tuple[object, dict]:
+    """Arrays from Python (``y_true, proba``; ``sample_weight=``, ``groups=``) as a table with the
+    options that name its columns; anything else as it is."""
+    options = dict(options)
+    if proba is not None:
+        table, named = arrays_table(data, proba, options)
+        return table, {**options, **named}
+    if options["sample_weight"] is None and options["groups"] is None:
+        return data, options
+    if not isinstance(data, pd.DataFrame):
+        raise UsageError("sample_weight= and groups= are arrays beside arrays or a DataFrame; for a file "
+                         "name its columns with weight_col= and group_by=")
+    data, named = with_extra_columns(data, options)
+    return data, {**options, **named}
 
 
 def _one_blas_thread():

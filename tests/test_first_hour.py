@@ -401,3 +401,97 @@ def test_the_median_row_loss_is_within_one_percent_even_far_below_1e_4(weak):
         m = share * len(ce)  # rows, fractional: 1% of 569 rows is 5.69 rows
         want = (top[: int(m)].sum() + (m - int(m)) * top[int(m)]) / ce.sum()
         assert got == pytest.approx(want, abs=0.01)
+
+
+def _figures_only(d: dict) -> dict:
+    """A result's JSON without what names the input (its name, format and the options' wording)."""
+    d = json.loads(json.dumps(d))
+    d.pop("input")
+    d.pop("tool")
+    return d
+
+
+def test_arrays_straight_from_predict_proba_give_the_same_result_as_the_table(iris_model):
+    """Item 10: evaluate(y_true, proba, classes=model.classes_) — arrays, lists, Series, a proba
+    DataFrame — with weights and slices as arrays: the same figures as the DataFrame, to the bit."""
+    from evalreport import evaluate
+
+    y, proba, classes = iris_model
+    rng = np.random.default_rng(3)
+    w = rng.uniform(0.2, 3.0, len(y))
+    g = rng.choice(["north", "south", "east"], len(y))
+    df = pd.DataFrame({"label": y, **{f"p_{c}": proba[:, j] for j, c in enumerate(classes)}, "w": w, "region": g})
+    want = evaluate(df, weight_col="w", group_by="region", bootstrap=16)
+    assert want.overall.log_loss == pytest.approx(log_loss(y, proba, sample_weight=w), rel=1e-12)
+    for got in (
+        evaluate(y, proba, classes=classes, sample_weight=w, groups={"region": g}, bootstrap=16),
+        evaluate(list(y), proba.tolist(), sample_weight=list(w), groups=pd.Series(g, name="region"), bootstrap=16),
+        evaluate(pd.Series(y), pd.DataFrame(proba, columns=classes), sample_weight=pd.Series(w),
+                 groups=pd.DataFrame({"region": g}), bootstrap=16),
+        evaluate(df.drop(columns=["w", "region"]), sample_weight=w, groups={"region": g}, bootstrap=16),
+    ):
+        assert _figures_only(got.to_dict()) == _figures_only(want.to_dict())
+    assert evaluate(y, proba).to_dict()["input"]["format"] == "arrays"
+
+
+def test_arrays_with_integer_float_boolean_labels_and_a_binary_score():
+    """As scikit-learn: integer labels 0..K-1 name the columns; 1.0 is the label 1; a 1-D proba is
+    P(classes[1]) (predict_proba(X)[:, 1]); True/False labels too."""
+    from sklearn.datasets import load_breast_cancer
+
+    from evalreport import evaluate
+
+    X, y = load_breast_cancer(return_X_y=True)
+    proba = cross_val_predict(LogisticRegression(max_iter=5000), X, y, cv=5, method="predict_proba")
+    want = log_loss(y, proba)
+    for yy in (y, y.astype(float), y.astype(bool)):
+        assert evaluate(yy, proba).overall.log_loss == pytest.approx(want, rel=1e-12)
+        one = evaluate(yy, proba[:, 1])
+        assert one.overall.log_loss == pytest.approx(want, rel=1e-12)
+    named = np.array(["benign", "malignant"])[1 - y]  # classes_ sorted: benign, malignant
+    r = evaluate(named, proba[:, ::-1][:, 1], classes=["benign", "malignant"])
+    assert r.overall.log_loss == pytest.approx(want, rel=1e-12)
+    # one label value present, integers: 0..K-1 still name proba's columns
+    assert evaluate(y[y == 1], proba[y == 1]).overall.log_loss == pytest.approx(
+        log_loss(y[y == 1], proba[y == 1], labels=[0, 1]), rel=1e-12)
+
+
+def test_soft_targets_and_logits_as_arrays():
+    from scipy.special import softmax
+
+    from evalreport import evaluate
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(200, 4))
+    t = softmax(rng.normal(size=(200, 4)), axis=1)
+    r = evaluate(t, z, logits=True, classes=list("abcd"))
+    q = softmax(z, axis=1)
+    ce = -(t * np.log(q)).sum(axis=1).mean()
+    h = -(t * np.log(t)).sum(axis=1).mean()
+    assert r.overall.cross_entropy == pytest.approx(ce, rel=1e-12)
+    assert r.overall.entropy == pytest.approx(h, rel=1e-12)
+    assert r.overall.kl_divergence == pytest.approx(ce - h, rel=1e-10)
+
+
+@pytest.mark.parametrize(("call", "says"), [
+    (lambda y, p: dict(data=y[:-1], proba=p), "y_true has 149 rows but proba has 150"),
+    (lambda y, p: dict(data=np.array(["a", "b"])[y[:100]], proba=p[:100]), "pass classes="),
+    (lambda y, p: dict(data=y, proba=p, classes=["a", "b"]), "classes= names 2 classes but proba has 3 columns"),
+    (lambda y, p: dict(data=y, proba=p, label_col="y"), "label_col= names a column of a table"),
+    (lambda y, p: dict(data=y, proba=p, sample_weight=np.ones(3)), "sample_weight has 3 rows"),
+    (lambda y, p: dict(data=y, proba=p, sample_weight=["a"] * 150), "sample_weight is not numeric"),
+    (lambda y, p: dict(data=y, proba=p[:, :, None]), "proba has 3 dimensions"),
+    (lambda y, p: dict(data=y, proba=[["x"] * 3] * 150), "proba is not numeric"),
+    (lambda y, p: dict(data=y, proba=p * 0.5), "sum to 1"),
+    (lambda y, p: dict(data="preds.csv", sample_weight=np.ones(150)), "for a file name its columns"),
+])
+def test_bad_arrays_are_one_clear_error(iris_model, call, says):
+    from evalreport import EvalReportError, evaluate
+
+    y = np.repeat([0, 1, 2], 50)
+    p = iris_model[1]
+    kw = call(y, p)
+    with pytest.raises(EvalReportError, match=None) as err:
+        evaluate(kw.pop("data"), kw.pop("proba", None), **kw)
+    assert says in str(err.value)
+    assert "\n" not in str(err.value)
