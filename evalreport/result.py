@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .ladder import Ladder
     from .load import SourceInfo
 
@@ -211,6 +213,19 @@ class Result:
 
         return to_html(self, processes=processes)
 
+    def to_frame(self, table: str = "classes") -> pd.DataFrame:
+        """The per-class table (``"classes"``, indexed by class) or the per-slice table
+        (``"slices"``, indexed by slice column and value) as a pandas DataFrame, with the JSON's
+        figures and names (an interval as ``ci95_low`` and ``ci95_high``)."""
+        from .render.notebook import frame
+
+        return frame(self.to_dict(), table)
+
+    def _repr_html_(self) -> str:
+        from .render.notebook import inline
+
+        return inline(self.to_html(), "evalreport")
+
 
 @dataclass(frozen=True)
 class Difference:
@@ -298,3 +313,15 @@ class Comparison:
         from .render.html import comparison_to_html
 
         return comparison_to_html(self)
+
+    def to_frame(self, table: str = "classes") -> pd.DataFrame:
+        """As :meth:`Result.to_frame`: per class or per slice, the baseline's and the candidate's
+        figure, their difference, its interval and verdict."""
+        from .render.notebook import frame
+
+        return frame(self.to_dict(), table)
+
+    def _repr_html_(self) -> str:
+        from .render.notebook import inline
+
+        return inline(self.to_html(), "evalreport compare")

@@ -81,3 +81,32 @@ def test_chromium_screenshot_is_not_blank(report, tmp_path):
     assert not_white > 0.05, not_white  # text, tables and charts
     colours = np.unique((pixels * 255).astype(np.uint8).reshape(-1, 3), axis=0)
     assert len(colours) > 200  # charts bring many colours; a blank or text-only page has few
+
+
+def test_the_notebook_display_renders_the_report_inside_a_cell(tmp_path):
+    """Item 11 of issue 11: Result._repr_html_ is the report in an iframe (srcdoc) as wide as the
+    cell; its charts decode inside it and its styles do not leak into the notebook page."""
+    result = evaluate(EXAMPLES / "iris_predictions.csv", group_by="fold", bootstrap=0)
+    cell = result._repr_html_()
+    page = tmp_path / "notebook.html"
+    page.write_text(
+        "<!DOCTYPE html><html><head><title>nb</title></head><body>"
+        f"<h1 id='nb-heading' style='font-family:serif'>notebook</h1><div style='width:800px'>{cell}</div>"
+        "<script>window.addEventListener('load', () => {"
+        " const f = document.querySelector('iframe'); const d = f.contentDocument;"
+        " const imgs = Array.from(d.images); const ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length;"
+        " const font = getComputedStyle(document.getElementById('nb-heading')).fontFamily;"
+        " document.title = 'CELL w=' + f.getBoundingClientRect().width + ' h=' + f.getBoundingClientRect().height"
+        "   + ' images=' + imgs.length + ' decoded=' + ok + ' sections=' + d.querySelectorAll('section').length"
+        "   + ' font=' + font + ' scroll=' + d.documentElement.scrollWidth;"
+        "});</script></body></html>", encoding="utf-8")
+    done = chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", page.as_uri())
+    assert done.returncode == 0, done.stderr[-2000:]
+    m = re.search(r"<title>CELL w=([\d.]+) h=([\d.]+) images=(\d+) decoded=(\d+) sections=(\d+) font=(\S+) "
+                  r"scroll=(\d+)</title>", done.stdout)
+    assert m, done.stdout[:500]
+    width, height, images, decoded, sections, font, scroll = m.groups()
+    assert float(width) == 800 and 400 <= float(height) <= 800
+    assert int(images) >= 5 and decoded == images and int(sections) >= 8
+    assert font == "serif"  # the report's stylesheet stays in its frame
+    assert int(scroll) <= 800  # no sideways scrolling at a notebook's width

@@ -4,6 +4,7 @@ or says the one thing to change. Predictions come from real scikit-learn models.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -495,3 +496,59 @@ def test_bad_arrays_are_one_clear_error(iris_model, call, says):
         evaluate(kw.pop("data"), kw.pop("proba", None), **kw)
     assert says in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_to_frame_gives_the_per_class_and_per_slice_tables_with_the_json_figures(iris_model):
+    """Item 11: result.to_frame() / to_frame("slices"), and the same for a Comparison."""
+    from evalreport import EvalReportError, compare, evaluate
+
+    y, proba, classes = iris_model
+    folds = np.arange(len(y)) % 3
+    r = evaluate(y, proba, classes=classes, groups={"fold": folds}, bootstrap=16)
+    per_class = r.to_frame()
+    assert list(per_class.index) == list(classes)
+    for j, c in enumerate(classes):  # each class's loss: the mean over its rows, from scikit-learn
+        rows = y == c
+        assert per_class.loc[c, "cross_entropy"] == pytest.approx(
+            log_loss(y[rows], proba[rows], labels=classes), rel=1e-12)
+        assert per_class.loc[c, "ci95_low"] <= per_class.loc[c, "cross_entropy"] <= per_class.loc[c, "ci95_high"]
+    slices = r.to_frame("slices")
+    assert slices.index.names == ["slice", "value"]
+    for f in range(3):
+        rows = folds == f
+        assert slices.loc[("fold", str(f)), "cross_entropy"] == pytest.approx(
+            log_loss(y[rows], proba[rows], labels=classes), rel=1e-12)
+        assert slices.loc[("fold", str(f)), "rows"] == rows.sum()
+    with pytest.raises(EvalReportError, match="no slices"):
+        evaluate(y, proba).to_frame("slices")
+    with pytest.raises(EvalReportError, match="'classes' or 'slices'"):
+        r.to_frame("rows")
+
+    worse = np.clip(proba * 0.8 + 0.2 / 3, 0, 1)
+    base = pd.DataFrame({"label": y, "fold": folds, **{f"p_{c}": proba[:, j] for j, c in enumerate(classes)}})
+    cand = base.assign(**{f"p_{c}": worse[:, j] for j, c in enumerate(classes)})
+    c = compare(base, cand, group_by="fold", bootstrap=16)
+    diffs = c.to_frame()
+    assert set(diffs.columns) >= {"baseline", "candidate", "difference", "ci95_low", "ci95_high", "verdict"}
+    assert (diffs["difference"] == diffs["candidate"] - diffs["baseline"]).all()
+    assert c.to_frame("slices").loc[("fold", "0"), "verdict"] in ("worse", "better", "no clear difference")
+
+
+def test_a_result_displays_as_the_report_in_a_notebook(iris_model):
+    """Item 11: _repr_html_ is the whole report in an iframe's srcdoc, escaped, sized to the cell."""
+    import html as html_mod
+
+    from evalreport import compare, evaluate
+
+    y, proba, classes = iris_model
+    r = evaluate(y, proba, classes=classes, bootstrap=0)
+    cell = r._repr_html_()
+    assert cell.startswith("<iframe srcdoc=\"") and cell.endswith("</iframe>")
+    srcdoc = re.search(r'srcdoc="([^"]*)"', cell).group(1)
+    def stamp(x):
+        return re.sub(r"\d{4}-\d\d-\d\dT[\d:]+[+-]\d\d:\d\d", "<time>", x)
+
+    assert stamp(html_mod.unescape(srcdoc)) == stamp(r.to_html())  # the report itself, escaped
+    assert "width:100%" in cell and "height:640px" in cell
+    df = pd.DataFrame({"label": y, **{f"p_{c}": proba[:, j] for j, c in enumerate(classes)}})
+    assert compare(df, df, bootstrap=0)._repr_html_().startswith("<iframe srcdoc=")
