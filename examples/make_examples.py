@@ -97,12 +97,36 @@ def breast_cancer() -> None:
     write(df, "breast_cancer_predictions.csv")
 
 
+def llm_multiple_choice() -> None:
+    """A language model answering 4-option multiple-choice questions (A–D), 480 rows in four
+    subjects: for each question, the log-probability the model gives each option's letter as its
+    next token, as an inference API returns them (``logprobs``). The letters' probabilities do not
+    sum to 1 — the rest went to other tokens — so ``--logits`` softmaxes over the four options,
+    which is exactly the renormalisation wanted. Simulated (no model is downloaded): the model
+    knows some subjects better than others and, as language models do, favours the letter A."""
+    rng = np.random.default_rng(7)
+    subjects = {"biology": 3.2, "history": 2.6, "law": 1.4, "mathematics": 1.0}  # skill: logit bonus
+    rows = []
+    for subject, skill in subjects.items():
+        for i in range(120):
+            answer = int(rng.integers(4))
+            z = rng.normal(0.0, 1.2, 4)
+            z[answer] += skill * rng.uniform(0.3, 1.7)
+            z[0] += 0.6  # the letter bias
+            other = rng.normal(1.0, 1.0)  # the log of the mass on every other token, on z's scale
+            lp = z - np.logaddexp(np.logaddexp.reduce(z), other)
+            rows.append({"id": f"{subject}-{i:03d}", "subject": subject, "label": "ABCD"[answer],
+                         **{f"lp_{c}": v for c, v in zip("ABCD", lp)}})
+    write(pd.DataFrame(rows), "llm_multiple_choice.csv")
+
+
 #: file → options of each example report
 REPORTS = {
     "digits_predictions.csv": dict(group_by="fold"),
     "iris_predictions.csv": dict(group_by="fold"),
     "iris_soft_targets.csv": dict(target_prefix="t_", group_by="fold"),
     "breast_cancer_predictions.csv": dict(score_col="score", group_by="fold"),
+    "llm_multiple_choice.csv": dict(prob_prefix="lp_", logits=True, group_by="subject"),
 }
 
 
@@ -132,4 +156,5 @@ if __name__ == "__main__":
     iris()
     iris_soft_targets()
     breast_cancer()
+    llm_multiple_choice()
     reports()

@@ -552,3 +552,46 @@ def test_a_result_displays_as_the_report_in_a_notebook(iris_model):
     assert "width:100%" in cell and "height:640px" in cell
     df = pd.DataFrame({"label": y, **{f"p_{c}": proba[:, j] for j, c in enumerate(classes)}})
     assert compare(df, df, bootstrap=0)._repr_html_().startswith("<iframe srcdoc=")
+
+
+def test_the_language_model_example_softmaxes_option_log_probabilities(tmp_path):
+    """Item 12: per-option log-probabilities of a multiple-choice judge go in with --logits: the
+    softmax over the options is the renormalisation people need. Checked against SciPy's
+    log_softmax and scikit-learn's log_loss, end to end through the command in the README."""
+    from scipy.special import log_softmax, softmax
+
+    from conftest import EXAMPLES
+
+    src = EXAMPLES / "llm_multiple_choice.csv"
+    df = pd.read_csv(src)
+    lp = df[[f"lp_{c}" for c in "ABCD"]].to_numpy()
+    mass = np.exp(lp).sum(axis=1)  # the letters' probabilities leave mass to other tokens
+    assert (mass < 1).all() and np.median(mass) < 0.95
+    out = tmp_path / "llm.json"
+    done = run(["report", src, "--prob-prefix", "lp_", "--logits", "--group-by", "subject",
+                "-o", tmp_path / "llm.html", "--json", out])
+    assert done.exit_code == 0, done.stderr
+    d = json.loads(out.read_text())
+    y = df["label"].to_numpy()
+    want = log_loss(y, softmax(lp, axis=1), labels=list("ABCD"))
+    assert d["overall"]["log_loss"] == pytest.approx(want, rel=1e-12)
+    per_row = -log_softmax(lp, axis=1)[np.arange(len(y)), np.searchsorted(list("ABCD"), y)]
+    assert d["overall"]["cross_entropy"] == pytest.approx(per_row.mean(), rel=1e-12)
+    by_subject = {g["value"]: g["cross_entropy"] for g in d["groups"]["subject"]}
+    for subject, rows in df.groupby("subject").groups.items():
+        assert by_subject[subject] == pytest.approx(per_row[rows].mean(), rel=1e-12)
+    assert not any("look like probabilities" in w for w in d["warnings"])
+
+
+def test_a_yes_no_judge_with_two_log_probabilities():
+    """Item 12, the README's second case: a yes/no judge's two token log-probabilities, from Python."""
+    from scipy.special import softmax
+
+    from evalreport import evaluate
+
+    rng = np.random.default_rng(5)
+    truth = rng.choice(["no", "yes"], 300)
+    z = rng.normal(0, 1, (300, 2)) + np.where(truth[:, None] == np.array(["no", "yes"]), 1.5, 0.0)
+    lp = z - np.logaddexp(np.logaddexp.reduce(z, axis=1), 0.5)[:, None]  # mass left to other tokens
+    r = evaluate(truth, lp, classes=["no", "yes"], logits=True)
+    assert r.overall.log_loss == pytest.approx(log_loss(truth, softmax(lp, axis=1), labels=["no", "yes"]), rel=1e-12)
