@@ -595,3 +595,56 @@ def test_a_yes_no_judge_with_two_log_probabilities():
     lp = z - np.logaddexp(np.logaddexp.reduce(z, axis=1), 0.5)[:, None]  # mass left to other tokens
     r = evaluate(truth, lp, classes=["no", "yes"], logits=True)
     assert r.overall.log_loss == pytest.approx(log_loss(truth, softmax(lp, axis=1), labels=["no", "yes"]), rel=1e-12)
+
+
+def test_short_labels_keep_what_tells_names_apart():
+    """Item 13: names sharing a long start (and end) are cut where they do not differ."""
+    from evalreport.render.labels import short_labels
+
+    names = [f"Category number {i:03d} of the product catalogue" for i in range(40)]
+    for limit in (16, 24, 32):
+        labels, key = short_labels(names, limit)
+        assert len(set(labels)) == 40 and all(len(s) <= limit for s in labels)
+        assert all(f"{i:03d}" in s for i, s in enumerate(labels))  # the distinguishing part stays
+        assert key == tuple(zip(labels, names))
+    assert short_labels(["a", "b"], 16) == (["a", "b"], ())
+    # no shared part: the middle goes, both ends stay
+    labels, _ = short_labels(["alpha_model_checkpoint_final_v1", "beta_model_checkpoint_final_v2"], 16)
+    assert labels == ["alpha_mo…inal_v1", "beta_mod…inal_v2"]
+    # names that differ only where they are cut are numbered, still within the limit
+    labels, key = short_labels(["x" * 20 + "a" + "x" * 20, "x" * 20 + "b" + "x" * 20], 16)
+    assert len(set(labels)) == 2 and all(len(s) <= 16 for s in labels) and len(key) == 2
+
+
+def test_a_forty_class_report_labels_every_class_apart_and_gives_the_key():
+    """Item 13, in the report: the confusion matrix's 20 rows have 20 distinct labels, the one-vs-rest
+    titles are two lines within their panel, and the HTML gives the key under each chart."""
+    import base64
+    import html as html_mod
+
+    from evalreport import evaluate
+    from evalreport.render import charts
+
+    rng = np.random.default_rng(1)
+    names = [f"Category number {i:03d} of the product catalogue" for i in range(40)]
+    y = rng.integers(40, size=4000)
+    z = rng.normal(0, 1, (4000, 40))
+    z[np.arange(4000), y] += 2.0
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    r = evaluate(np.array(names)[y], p, classes=names, bootstrap=0)
+    drawn = charts.all_charts(r)
+
+    def texts(chart):
+        svg = base64.b64decode(chart.uri.split(",", 1)[1]).decode()
+        return [html_mod.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+
+    conf = drawn["confusion"]
+    shown = [t for t in texts(conf) if t.startswith("…")]
+    assert len(shown) == 40 and len(set(shown)) == 20  # 20 rows, the same 20 columns
+    assert {label for label, _ in conf.key} == set(shown) and all(n in names for _, n in conf.key)
+    ovr = drawn["ovr"]
+    titles = [t for t in texts(ovr) if t.startswith("…number")]
+    assert len(titles) == len(r.calibration.class_bins) and all(len(t) <= 24 for t in titles)
+    page = r.to_html()
+    assert page.count('<details class="key" open>') >= 3  # per class, one-vs-rest, confusion
+    assert html_mod.escape(names[0]) in page

@@ -29,6 +29,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 from ..errors import printable  # noqa: E402
 from ..ladder import UNITS  # noqa: E402
 from .fmt import band_colours  # noqa: E402
+from .labels import short_labels  # noqa: E402
 
 MAX_BARS = 20
 MAX_CONFUSION = 20
@@ -58,16 +59,19 @@ _RC = {
     "axes.titleweight": "bold",
 }
 _INK = "#222222"
+_THRESHOLD_PT = 7  # the band thresholds' labels on the bar charts
 _GRID = "#9a9a9a"
 
 
 @dataclass(frozen=True)
 class Chart:
-    """An embedded chart: a data URI, its title and its alt text."""
+    """An embedded chart: a data URI, its title, its alt text, and the key to the names it shortened
+    ((label, name) pairs, shown under it)."""
 
     uri: str
     title: str
     alt: str
+    key: tuple[tuple[str, str], ...] = ()
 
 
 def _to_uri(fig: Figure) -> str:
@@ -78,9 +82,9 @@ def _to_uri(fig: Figure) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _chart(fig: Figure, title: str, alt: str) -> Chart:
+def _chart(fig: Figure, title: str, alt: str, key: tuple = ()) -> Chart:
     """The figure as an embedded chart; its title and alt text printable (they hold names from the data)."""
-    return Chart(_to_uri(fig), printable(title), printable(alt))
+    return Chart(_to_uri(fig), printable(title), printable(alt), tuple((a, printable(b)) for a, b in key))
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -103,7 +107,18 @@ def _label(text: str, limit: int = 32) -> str:
     text = printable(str(text))
     if len(text) > limit:
         text = text[: limit - 1] + "…"
+    return _safe(text)
+
+
+def _safe(text: str) -> str:
+    """No mathtext: a $ in a name is a dollar sign."""
     return text.replace("$", r"\$")
+
+
+def _labels(names, limit: int) -> tuple[list[str], tuple]:
+    """Labels for names shown together on one axis (see labels.short_labels), and their key."""
+    shown, key = short_labels([printable(str(n)) for n in names], limit)
+    return [_safe(t) for t in shown], key
 
 
 def _factor(r) -> float:
@@ -228,16 +243,23 @@ def _bars(r, items, names, title: str, note: str) -> Chart | None:
         ax = fig.add_subplot()
         y = list(range(len(items)))[::-1]
         ax.barh(y, values, color=[colours[it.band][0] for it in items], edgecolor="#333333", linewidth=0.4)
-        ax.set_yticks(y, [_label(n) for n in names])
+        labels, key = _labels(names, 32)
+        ax.set_yticks(y, labels)
         top = max(max(values), r.overall.band_score)
-        last_label = -math.inf
+        right = top * 1.08
+        ax.set_xlim(0, right)
+        per_pt = right / (fig.get_figwidth() * 72 * ax.get_position().width)  # data units per point
+        last_end = -math.inf
         for band in r.ladder.bands[:-1]:
             x = band.upper * f
             if x <= top * 1.05:
                 ax.axvline(x, color=_GRID, linewidth=0.7, linestyle=":")
-                if x - last_label > 0.06 * top:  # label a threshold only where it has room
-                    ax.text(x, len(items) - 0.4, f"{x:.3g}", fontsize=7, color=_GRID, ha="center", va="bottom")
-                    last_label = x
+                text = f"{x:.3g}"
+                half = len(text) * _THRESHOLD_PT * 0.62 / 2 * per_pt  # half the label's width, about
+                if x - half >= last_end + 4 * per_pt and x + half <= right:  # only where it has room
+                    ax.text(x, len(items) - 0.4, text, fontsize=_THRESHOLD_PT, color=_GRID, ha="center",
+                            va="bottom")
+                    last_end = x + half
         ax.axvline(r.overall.band_score, color=_INK, linewidth=1.0, linestyle="--", label="overall mean")
         ax.set_xlabel(f"{_what(r)} ({r.unit})")
         ax.set_title(title, loc="left", pad=14)
@@ -245,7 +267,7 @@ def _bars(r, items, names, title: str, note: str) -> Chart | None:
     alt = f"{title}{note}. " + "; ".join(
         f"{n}: {v:.3f} {r.unit} ({it.band_label})" for n, it, v in zip(names, items, values)
     )
-    return _chart(fig, title, alt)
+    return _chart(fig, title, alt, key)
 
 
 def per_class_bars(r) -> Chart | None:
@@ -332,8 +354,9 @@ def confusion_chart(r) -> Chart:
         fig = _figure(size + 1.0, size)
         ax = fig.add_subplot()
         im = ax.imshow(cols, cmap="Blues", vmin=0, vmax=1, aspect="auto")
-        ax.set_xticks(range(len(col_names)), [_label(c, 16) for c in col_names], rotation=60, ha="right")
-        ax.set_yticks(range(n), [_label(names[i], 16) for i in keep])
+        labels, key = _labels(col_names[:n], 16)  # the rows' classes; then (other)
+        ax.set_xticks(range(len(col_names)), labels + col_names[n:], rotation=60, ha="right")
+        ax.set_yticks(range(n), labels)
         if n <= 12:
             for i in range(n):
                 for j in range(cols.shape[1]):
@@ -348,7 +371,7 @@ def confusion_chart(r) -> Chart:
     diag = [(names[i], cols[k, k]) for k, i in enumerate(keep)]
     worst = sorted(diag, key=lambda t: t[1])[:3]
     alt = f"{title}. Lowest recall: " + "; ".join(f"{c} {100 * v:.0f}% predicted correctly" for c, v in worst)
-    return _chart(fig, title, alt)
+    return _chart(fig, title, alt, key)
 
 
 # --------------------------------------------------------------------------- soft targets
@@ -370,7 +393,8 @@ def decomposition_chart(r) -> Chart | None:
         ax.barh(y, h, color="#bdbdbd", edgecolor="#333333", linewidth=0.4, label="H(P): in the targets, irreducible")
         ax.barh(y, kl, left=h, color="#f46d43", edgecolor="#333333", linewidth=0.4,
                 label="KL(P‖Q): the model's, removable")
-        ax.set_yticks(y, [_label(n) for n in names])
+        labels, key = _labels(names, 32)
+        ax.set_yticks(y, labels)
         ax.set_xlabel(f"cross-entropy ({r.unit})")
         title = "Cross-entropy = entropy of the targets + KL divergence"
         ax.set_title(title, loc="left")
@@ -379,7 +403,7 @@ def decomposition_chart(r) -> Chart | None:
         f"{title}. Overall: H(P) {r.overall.entropy:.3f} + KL {r.overall.kl_divergence:.3f} = "
         f"{r.overall.cross_entropy:.3f} {r.unit}."
     )
-    return _chart(fig, title, alt)
+    return _chart(fig, title, alt, key)
 
 
 def reliability_chart(r) -> Chart | None:
@@ -426,23 +450,25 @@ def ovr_chart(r) -> Chart | None:
     names = list(c.class_bins)
     errors = dict(c.per_class)
     centres = [(b.lower + b.upper) / 2 for b in c.bins]
+    labels, key = _labels(names, 24)  # at 8 pt, 24 characters fit a panel's width
     with matplotlib.rc_context(_RC):
-        fig = _figure(2.2 * len(names) + 0.6, 2.6)
-        axes = np.atleast_1d(fig.subplots(1, len(names), sharey=True))
-        for ax, name in zip(axes, names):
+        fig = _figure(2.2 * len(names) + 0.6, 2.8)
+        axes = np.atleast_1d(fig.subplots(1, len(names), sharey=True, gridspec_kw={"wspace": 0.12}))
+        for ax, name, label in zip(axes, names, labels):
             freq, conf, weight = c.class_bins[name]
             pts = [(x if x is not None else m, y) for x, y, m, wt in zip(conf, freq, centres, weight) if wt > 0]
             ax.plot([0, 1], [0, 1], color=_GRID, linestyle="--", linewidth=0.8)
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=3.5, color="#d73027", linewidth=1)
             ax.set_xlim(0, 1)
             ax.set_ylim(0, 1)
-            ax.set_title(f"{_label(name, 18)} (error {errors[name]:.3f})", fontsize=8, loc="left")
+            ax.set_xticks([0, 0.5, 1], ["0", "0.5", "1"])  # 0.00 … 1.00 would run into the next panel's
+            ax.set_title(f"{label}\ncalibration error {errors[name]:.3f}", fontsize=8, loc="left")
             ax.set_xlabel("predicted P(class)")
         axes[0].set_ylabel("observed share of the class")
         title = f"One-vs-rest reliability, the {len(names)} worst-calibrated classes"
         fig.suptitle(title, x=0.02, y=1.07, ha="left", fontsize=10, fontweight="bold")
     alt = f"{title}: " + "; ".join(f"{n} calibration error {errors[n]:.3f}" for n in names)
-    return _chart(fig, title, alt)
+    return _chart(fig, title, alt, key)
 
 
 def drawing_processes() -> int:
@@ -557,7 +583,8 @@ def difference_chart(c) -> Chart | None:
                 ax.plot(d.ci95, [yi, yi], color=col, linewidth=2.0, solid_capstyle="butt")
             ax.plot([d.difference], [yi], marker="o", color=col, markersize=6)
         ax.axvline(0, color=_INK, linewidth=0.8)
-        ax.set_yticks(y, [_label(d.name) for d in items])
+        labels, key = _labels([d.name for d in items], 32)
+        ax.set_yticks(y, labels)
         ax.set_xlabel(f"candidate − baseline, {_what(c.candidate)} ({c.unit}); right of 0 is worse")
         title = "Change per class, with paired 95% intervals"
         if len(items) < len(c.per_class):
@@ -566,4 +593,4 @@ def difference_chart(c) -> Chart | None:
     alt = f"{title}. " + "; ".join(
         f"{d.name}: {d.difference:+.3f} {c.unit} ({d.verdict})" for d in items
     )
-    return _chart(fig, title, alt)
+    return _chart(fig, title, alt, key)
