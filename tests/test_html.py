@@ -230,3 +230,29 @@ def test_charts_drawn_in_a_forked_process_are_the_same(monkeypatch):
     started = time.monotonic()
     assert charts.all_charts(r, processes=2) == serial
     assert time.monotonic() - started < 30
+
+
+def test_the_readme_states_the_report_size_truly():
+    """Issue 11, item 17: the size the README gives for the 10-class digits report holds (within 5%)."""
+    import re as re_mod
+
+    from conftest import ROOT
+
+    stated = re_mod.search(r"\((\d+) KB for the 10-class digits report", (ROOT / "README.md").read_text())
+    assert stated, "the README no longer states the digits report's size"
+    size = len(evaluate(EXAMPLES / "digits_predictions.csv", group_by="fold").to_html().encode())
+    assert abs(size / 1000 - int(stated.group(1))) <= 0.05 * int(stated.group(1)), size
+
+
+def test_charts_are_trimmed_svg_with_the_names_untouched():
+    """The SVG is trimmed (no metadata, no indentation, coordinates to 0.01 pt) but text is as written."""
+    from evalreport.render import charts
+
+    df = pd.DataFrame({"label": ["3.14159265", "2.71828182"] * 20,
+                       "p_3.14159265": [0.9, 0.2] * 20, "p_2.71828182": [0.1, 0.8] * 20})
+    drawn = charts.all_charts(evaluate(df, bootstrap=0))
+    svg = base64.b64decode(drawn["per_class"].uri.split(",", 1)[1]).decode()
+    assert "<metadata>" not in svg and "\n " not in svg
+    assert ">3.14159265<" in svg and ">2.71828182<" in svg
+    geometry = re.findall(r' (?:d|x|y)="([^"]*)"', svg)
+    assert geometry and not any(re.search(r"\d\.\d{3}", g) for g in geometry)

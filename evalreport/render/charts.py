@@ -13,6 +13,7 @@ import io
 import math
 import os
 import pickle
+import re
 import sys
 import textwrap
 import warnings
@@ -78,8 +79,26 @@ def _to_uri(fig: Figure) -> str:
     buf = io.BytesIO()
     with matplotlib.rc_context(_RC), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a glyph no installed font has is drawn as text, without a word
-        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata=_NO_METADATA)
+    return "data:image/svg+xml;base64," + base64.b64encode(_trim_svg(buf.getvalue())).decode("ascii")
+
+
+#: No date (the same figures give the same bytes), and no creator block: 500 bytes a chart.
+_NO_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
+_INDENT = re.compile(rb"\n +")
+_NO_ROTATION = re.compile(rb' transform="rotate\(-0 [-\d.e]+ [-\d.e]+\)"')
+_GEOMETRY = re.compile(rb'( (?:d|x|y|width|height)=")([^"]*)(")')
+_LONG_NUMBER = re.compile(rb"(\d\.\d\d)\d+")
+
+
+def _trim_svg(svg: bytes) -> bytes:
+    """matplotlib's SVG with what a browser does not draw removed (a quarter of its bytes): the
+    indentation between elements, rotations by -0, and the digits of coordinates below 0.01 pt
+    (1/7200 inch; matplotlib writes six). Only geometry attributes are rounded — text, class names
+    included, is left exactly as it was."""
+    svg = _INDENT.sub(b"\n", svg)
+    svg = _NO_ROTATION.sub(b"", svg)
+    return _GEOMETRY.sub(lambda m: m.group(1) + _LONG_NUMBER.sub(rb"\1", m.group(2)) + m.group(3), svg)
 
 
 def _chart(fig: Figure, title: str, alt: str, key: tuple = ()) -> Chart:
