@@ -9,6 +9,7 @@ import numpy as np
 from scipy.special import log_softmax
 
 from ..load import Batch
+from .minimize import minimize_bounded
 
 #: Top-label calibration: 15 equal-width bins of the top probability over (0, 1];
 #: a row with confidence c falls in the bin (lo, hi] that holds it. The edges are
@@ -160,12 +161,9 @@ def fit_temperature(sample: RowSample, total_rows: int) -> TemperatureFit:
     def mean(beta: float) -> float:  # numpy's pairwise sum, not BLAS: the same bits on any number of threads
         return float(np.add.reduce(w * _temperature_loss(beta, logq, target, w)) / wsum)
 
-    from scipy.optimize import minimize_scalar  # imported here: it costs a third of a second
-
     lo, hi = 1e-4, 1e3
-    res = minimize_scalar(lambda t: mean(math.exp(t)), bounds=(math.log(lo), math.log(hi)), method="bounded",
-                          options={"xatol": 1e-7})
-    beta = math.exp(res.x)
+    log_beta, _ = minimize_bounded(lambda t: mean(math.exp(t)), math.log(lo), math.log(hi), xatol=1e-7)
+    beta = math.exp(log_beta)
     after = mean(beta)
     temperature = math.inf if beta <= lo * 1.01 else 1.0 / beta
     se = None
