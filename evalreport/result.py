@@ -15,7 +15,16 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .ladder import Ladder
-    from .load import SourceInfo
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Where the rows came from, for the report's metadata."""
+
+    name: str  # what error messages and the report call it
+    path: str | None
+    sha256: str | None
+    format: str  # csv, csv.gz, parquet, dataframe
 
 
 @dataclass(frozen=True)

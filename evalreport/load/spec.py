@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, UsageError, opt, quote
+from ..result import SourceInfo  # noqa: F401 — defined with the result it travels in; imported from here
 
 #: Rows whose probabilities sum to 1 within this are scored as they are.
 SUM_TOLERANCE = 1e-3
@@ -88,16 +89,6 @@ class InputSpec:
                              "(e.g. the model's classes_, when the columns are the bare class names)")
         object.__setattr__(self, "group_by", tuple(self.group_by or ()))
         object.__setattr__(self, "positive_label", str(self.positive_label))
-
-
-@dataclass(frozen=True)
-class SourceInfo:
-    """Where the rows came from, for the report's metadata."""
-
-    name: str  # what error messages and the report call it
-    path: str | None
-    sha256: str | None
-    format: str  # csv, csv.gz, parquet, dataframe
 
 
 @dataclass(frozen=True)

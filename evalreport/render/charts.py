@@ -17,7 +17,6 @@ import re
 import sys
 import textwrap
 import warnings
-from dataclasses import dataclass
 
 import matplotlib
 
@@ -29,6 +28,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from ..errors import printable  # noqa: E402
 from ..ladder import UNITS  # noqa: E402
+from .embed import Chart  # noqa: E402
 from .fmt import band_colours  # noqa: E402
 from .labels import short_labels  # noqa: E402
 
@@ -62,17 +62,6 @@ _RC = {
 _INK = "#222222"
 _THRESHOLD_PT = 7  # the band thresholds' labels on the bar charts
 _GRID = "#9a9a9a"
-
-
-@dataclass(frozen=True)
-class Chart:
-    """An embedded chart: a data URI, its title, its alt text, and the key to the names it shortened
-    ((label, name) pairs, shown under it)."""
-
-    uri: str
-    title: str
-    alt: str
-    key: tuple[tuple[str, str], ...] = ()
 
 
 def _to_uri(fig: Figure) -> str:
