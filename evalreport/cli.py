@@ -251,13 +251,33 @@ def report(
     scheduler: Scheduler = None,
 ) -> None:
     """The full evaluation: an HTML report, plus JSON and Markdown when asked."""
-    from .api import evaluate
     from .config import resolve_ladder
     from .output import write_all
 
     targets = _plan([("-o", output), ("--json", json_path), ("--markdown", markdown)], [predictions], opts,
                     engine=engine)
     ladder = resolve_ladder(opts["bands"], opts["config"])
+    # the charts' process starts now, to import matplotlib while this one imports pandas and reads
+    with _drawer(engine) as drawer:
+        result = _report_result(predictions, opts, ladder, engine, scheduler)
+        render = {"-o": lambda: _html(result, drawer), "--json": result.to_json, "--markdown": result.to_markdown}
+        outputs = [(t, render[t.option]()) for t in targets]
+    write_all(outputs)
+    _summary(result, _written(targets))
+
+
+def _drawer(engine):
+    """The drawing process (render.drawer) for a local run, where forking pays; else nothing."""
+    import contextlib
+
+    from .render.drawer import Drawer
+
+    return (Drawer.start() if engine is Engine.local else None) or contextlib.nullcontext()
+
+
+def _report_result(predictions: str, opts: dict, ladder, engine, scheduler):
+    from .api import evaluate
+
     if engine is Engine.dask:
         from .dask_engine import client, read_files
         from .load import InputSpec
@@ -270,9 +290,7 @@ def report(
             raise UsageError("--scheduler goes with --engine dask")
         with _Progress() as progress:
             result = evaluate(predictions, **_inputs(opts), ladder=ladder, on_rows=progress)
-    render = {"-o": lambda: _html(result), "--json": result.to_json, "--markdown": result.to_markdown}
-    write_all([(t, render[t.option]()) for t in targets])
-    _summary(result, _written(targets))
+    return result
 
 
 def _config_files(opts: dict) -> list[str]:
@@ -298,11 +316,13 @@ def _written(targets) -> list[str]:
     return [display_path(t.given) for t in targets if t.kind != "stdout"]
 
 
-def _html(result) -> str:
-    """The report page, its charts drawn on two processes where that helps (see all_charts)."""
-    from .render.charts import drawing_processes
+def _html(result, drawer=None) -> str:
+    """The report page, its charts drawn by the drawing process when there is one, else on two
+    processes where that helps (see all_charts); the same page either way."""
+    from .render.drawer import drawing_processes
+    from .render.html import to_html
 
-    return result.to_html(processes=drawing_processes())
+    return to_html(result, processes=drawing_processes(), drawn=drawer.charts(result) if drawer else None)
 
 
 def _inputs(opts: dict) -> dict:

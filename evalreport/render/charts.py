@@ -28,6 +28,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from ..errors import printable  # noqa: E402
 from ..ladder import UNITS  # noqa: E402
+from .drawer import drawing_processes  # noqa: E402, F401 — the command line's question, asked here before
 from .embed import Chart  # noqa: E402
 from .fmt import band_colours  # noqa: E402
 from .labels import short_labels  # noqa: E402
@@ -477,13 +478,6 @@ def ovr_chart(r) -> Chart | None:
         fig.suptitle(title, x=0.02, y=1.07, ha="left", fontsize=10, fontweight="bold")
     alt = f"{title}: " + "; ".join(f"{n} calibration error {errors[n]:.3f}" for n in names)
     return _chart(fig, title, alt, key)
-
-
-def drawing_processes() -> int:
-    """2 where a forked copy of the process can draw half the charts (Linux, more than one
-    core), else 1. The command line uses it; library calls draw in their own process unless
-    asked, as forking a program's other threads' state is the program's call."""
-    return 2 if (os.cpu_count() or 1) > 1 and sys.platform.startswith("linux") and hasattr(os, "fork") else 1
 
 
 def all_charts(r, processes: int = 1) -> dict:

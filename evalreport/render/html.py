@@ -11,7 +11,7 @@ import jinja2
 
 from .. import __version__
 from ..ladder import UNITS
-from . import charts, fmt
+from . import fmt
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 #: Beyond this many classes the table shows the worst ones and folds the rest away.
@@ -41,8 +41,13 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def to_html(r, created: _dt.datetime | None = None, processes: int = 1) -> str:
-    """The report page; ``processes``: see :func:`charts.all_charts`."""
+def to_html(r, created: _dt.datetime | None = None, processes: int = 1, drawn: dict | None = None) -> str:
+    """The report page; ``processes``: see :func:`charts.all_charts`; ``drawn``: its charts, when a
+    drawing process (render.drawer) has drawn them already."""
+    if drawn is None:
+        from . import charts  # matplotlib: only where the charts are drawn in this process
+
+        drawn = charts.all_charts(r, processes)
     created = created or _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
     factor = UNITS[r.unit]
     ladder_rows = [dict(row, range=fmt.band_range(row, factor)) for row in r.ladder.rows()]
@@ -55,7 +60,7 @@ def to_html(r, created: _dt.datetime | None = None, processes: int = 1) -> str:
         ladder_rows=ladder_rows,
         classes=r.classes_worst_first(),
         max_class_rows=MAX_CLASS_ROWS,
-        charts=charts.all_charts(r, processes),
+        charts=drawn,
         score_name="mean KL(P‖Q)" if r.soft else "cross-entropy",
         loss_at={p: -math.log(p) * factor for p in (0.5, 0.01)},  # the curve's two worked examples
         has_ids=any(w.id is not None for w in r.worst),
@@ -64,6 +69,8 @@ def to_html(r, created: _dt.datetime | None = None, processes: int = 1) -> str:
 
 
 def comparison_to_html(c, created: _dt.datetime | None = None) -> str:
+    from . import charts
+
     created = created or _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
     d = c.score
     title = f"evalreport compare — {d.headline} ({fmt.num(d.difference)} {c.unit})"

@@ -1,0 +1,144 @@
+"""A process that draws the report's charts, started before the figures are computed.
+
+Every report pays two fixed costs: importing pandas and pyarrow and reading the
+file, then importing matplotlib and drawing. Added up they are most of a small
+run. The command line forks this process first thing, while it has no threads
+yet: the child imports matplotlib while the parent imports pandas and reads,
+then waits for the result (pickled through a pipe), draws the charts — half of
+them in a forked copy of itself, see :func:`charts.all_charts` — and sends them
+back. The parent never imports matplotlib unless the child fails or takes longer
+than ``TIMEOUT``; then it draws them itself, and the report is the same either
+way (the same code draws the same bytes in any process).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+
+#: Seconds to wait for the charts once the result is sent.
+TIMEOUT = 120.0
+
+
+def drawing_processes() -> int:
+    """2 where a forked copy of the process can draw half the charts (Linux, more than one
+    core), else 1. The command line uses it; library calls draw in their own process unless
+    asked, as forking a program's other threads' state is the program's call."""
+    return 2 if (os.cpu_count() or 1) > 1 and sys.platform.startswith("linux") and hasattr(os, "fork") else 1
+
+
+class Drawer:
+    """The parent's handle: :meth:`charts` hands over a result and takes the charts back;
+    :meth:`close` (or leaving the ``with`` block) lets an unused child go and reaps it."""
+
+    def __init__(self, pid: int, request: int, reply: int) -> None:
+        self._pid, self._request, self._reply = pid, request, reply
+
+    @classmethod
+    def start(cls) -> Drawer | None:
+        """Fork the drawing process now, or None where forking does not pay or fails."""
+        if drawing_processes() < 2:
+            return None
+        fds = []
+        try:
+            fds = [*os.pipe(), *os.pipe()]
+            pid = os.fork()
+        except OSError:
+            for fd in fds:
+                os.close(fd)
+            return None
+        request_r, request_w, reply_r, reply_w = fds
+        if pid == 0:
+            os.close(request_w)
+            os.close(reply_r)
+            _serve(request_r, reply_w)  # never returns
+        os.close(request_r)
+        os.close(reply_w)
+        return cls(pid, request_w, reply_r)
+
+    def charts(self, r) -> dict | None:
+        """The report's charts for ``r`` (see charts.all_charts), or None if the child failed."""
+        if self._request < 0:
+            return None
+        try:
+            with os.fdopen(self._request, "wb") as out:
+                self._request = -1
+                pickle.dump(r, out, protocol=pickle.HIGHEST_PROTOCOL)
+        except OSError:
+            self.close()
+            return None
+        return self._collect()
+
+    def _collect(self) -> dict | None:
+        import select
+        import signal
+        import time
+
+        chunks, deadline = [], time.monotonic() + TIMEOUT
+        try:
+            with os.fdopen(self._reply, "rb", buffering=0) as src:
+                self._reply = -1
+                while select.select([src], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                    chunk = src.read(1 << 16)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                else:  # timed out
+                    os.kill(self._pid, signal.SIGKILL)
+                    chunks = []
+            status = self._reap()
+            return pickle.loads(b"".join(chunks)) if status == 0 and chunks else None
+        except (OSError, EOFError, pickle.UnpicklingError):
+            self.close()
+            return None
+
+    def _reap(self) -> int | None:
+        if self._pid <= 0:
+            return None
+        pid, self._pid = self._pid, -1
+        try:
+            return os.waitpid(pid, 0)[1]
+        except ChildProcessError:
+            return None
+
+    def close(self) -> None:
+        """Let the child go (it exits on the closed pipe) and reap it."""
+        for name in ("_request", "_reply"):
+            fd = getattr(self, name)
+            if fd >= 0:
+                setattr(self, name, -1)
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._reap()
+
+    def __enter__(self) -> Drawer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _serve(request: int, reply: int) -> None:
+    """The child: import matplotlib, wait for a result, draw, reply; always leave with os._exit,
+    never running the parent's cleanup or printing on its streams."""
+    code = 1
+    try:
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):  # hold none of the parent's streams open: a pipe reader sees its end on time
+            os.dup2(devnull, fd)
+        from . import charts  # matplotlib: the import this process exists to take off the parent's path
+
+        with os.fdopen(request, "rb") as src:
+            data = src.read()
+        if data:
+            drawn = charts.all_charts(pickle.loads(data), processes=2)
+            with os.fdopen(reply, "wb") as out:
+                pickle.dump(drawn, out, protocol=pickle.HIGHEST_PROTOCOL)
+        code = 0
+    except BaseException:  # noqa: BLE001 — the parent draws what this process did not deliver
+        pass
+    finally:
+        os._exit(code)

@@ -1,0 +1,93 @@
+"""Issue 12: what a small run waits for. Nothing is imported before it is needed (a check
+without HTML imports neither matplotlib nor Jinja nor scipy.optimize), and the report's charts
+come from a process started at once — the same bytes as drawn in one process, or drawn here
+when that process fails. Speed itself is measured by benchmarks/latency.py, not here."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from evalreport import evaluate
+
+from conftest import EXAMPLES
+
+
+def _imports(*args, cwd) -> set[str]:
+    """Top-level packages the evalreport process imported (python -X importtime)."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "evalreport", *args], cwd=cwd,
+                          capture_output=True, text=True, env=dict(os.environ, CI="1"), check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return {m.group(1).split(".")[0] for m in re.finditer(r"^import time:\s+\d+ \|\s+\d+ \| +(\S+)$", done.stderr, re.M)}
+
+
+def test_check_without_html_imports_no_charts_no_templates_no_optimizer(tmp_path):
+    mods = _imports("check", str(EXAMPLES / "digits_predictions.csv"), "--max-score", "1",
+                    "--json", str(tmp_path / "c.json"), cwd=tmp_path)
+    assert {"numpy", "pyarrow", "evalreport"} <= mods  # the probe sees imports at all
+    assert not mods & {"matplotlib", "jinja2", "sklearn", "dask"}, mods
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "evalreport", "check",
+                           str(EXAMPLES / "digits_predictions.csv"), "--max-score", "1"],
+                          cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert "scipy.optimize" not in done.stderr  # the temperature fit needs no SciPy solver
+
+
+@pytest.mark.skipif(sys.platform != "linux" or (os.cpu_count() or 1) < 2, reason="no drawing process here")
+def test_report_draws_its_charts_in_the_early_process_with_the_same_bytes(tmp_path):
+    """The command line's report: its own process imports no matplotlib (the drawing process
+    does), and the page equals the one drawn in one process but for the time stamp."""
+    mods = _imports("report", str(EXAMPLES / "digits_predictions.csv"), "--group-by", "fold",
+                    "-o", str(tmp_path / "r.html"), cwd=tmp_path)
+    assert "matplotlib" not in mods and "jinja2" in mods
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    want = evaluate(str(EXAMPLES / "digits_predictions.csv"), group_by="fold").to_html(processes=1)
+
+    def stamp(x):
+        return re.sub(r"\d{4}-\d\d-\d\dT[\d:]+[+-]\d\d:\d\d", "<time>", x)
+
+    assert stamp(page) == stamp(want)
+
+
+@pytest.mark.skipif(sys.platform != "linux" or (os.cpu_count() or 1) < 2, reason="no drawing process here")
+def test_a_drawing_process_that_fails_hangs_or_is_not_used_costs_nothing_but_time(monkeypatch):
+    from evalreport.render import charts, drawer
+    from evalreport.render.html import to_html
+
+    r = evaluate(EXAMPLES / "iris_predictions.csv", group_by="fold", bootstrap=0)
+    serial = charts.all_charts(r, processes=1)
+    with drawer.Drawer.start() as d:
+        assert d.charts(r) == serial
+        assert d.charts(r) is None  # one result per process
+    parent = os.getpid()
+    real = charts.all_charts
+
+    def broken(r_, processes=1):
+        if os.getpid() != parent:
+            raise RuntimeError("only in the drawing process")
+        return real(r_, processes)
+
+    monkeypatch.setattr(charts, "all_charts", broken)
+    with drawer.Drawer.start() as d:
+        drawn = d.charts(r)
+    assert drawn is None
+    import datetime as dt
+
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    assert to_html(r, at, drawn=drawn) == to_html(r, at, drawn=serial)  # the parent drew them itself
+    monkeypatch.setattr(drawer, "TIMEOUT", 0.5)
+    monkeypatch.setattr(charts, "all_charts", lambda r_, processes=1: time.sleep(60) if os.getpid() != parent
+                        else real(r_, processes))
+    started = time.monotonic()
+    with drawer.Drawer.start() as d:
+        assert d.charts(r) is None
+    assert time.monotonic() - started < 30
+    d = drawer.Drawer.start()  # never used: let go and reaped, no process left behind
+    pid = d._pid
+    d.close()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
