@@ -20,6 +20,7 @@ _EXPORTS = {
     "EvalReportError": "errors",
     "InputError": "errors",
     "UsageError": "errors",
+    "TrackerError": "errors",
 }
 __all__ = [*_EXPORTS, "__version__"]
 

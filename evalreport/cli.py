@@ -221,7 +221,16 @@ def _with_options(options: list, key: str):
     return decorate
 
 
+#: Where to attach the evaluation besides the local files (see trackers/).
+_TRACKER_OPTIONS = [
+    ("mlflow", Annotated[bool, typer.Option(
+        "--mlflow", help="Also log to MLflow: the run MLFLOW_RUN_ID names, else a new run (MLFLOW_TRACKING_URI's store).")], False),
+    ("mlflow_experiment", Annotated[Optional[str], typer.Option(
+        "--mlflow-experiment", help="With --mlflow and no MLFLOW_RUN_ID: the experiment of the new run.")], None),
+]
+
 _with_inputs = _with_options(_SHARED_OPTIONS, "opts")
+_with_trackers = _with_options(_TRACKER_OPTIONS, "tracking")
 _with_baseline_inputs = _with_options(_BASELINE_OPTIONS, "baseline_opts")
 
 
@@ -241,12 +250,14 @@ def _root(
 @app.command()
 @_cli_errors
 @_with_inputs
+@_with_trackers
 def report(
     predictions: Predictions,
     output: Annotated[str, typer.Option("-o", "--output", help="The HTML report.")] = "report.html",
     json_path: Annotated[Optional[str], typer.Option("--json", help="Also write the figures as JSON (- for stdout).")] = None,
     markdown: Annotated[Optional[str], typer.Option("--markdown", help="Also write a Markdown summary (- for stdout).")] = None,
     opts: dict = None,  # the shared input options (see _with_inputs)
+    tracking: dict = None,  # where else to log it (see _with_trackers)
     engine: EngineOpt = Engine.local,
     scheduler: Scheduler = None,
 ) -> None:
@@ -258,12 +269,64 @@ def report(
                     engine=engine)
     ladder = resolve_ladder(opts["bands"], opts["config"])
     # the charts' process starts now, to import matplotlib while this one imports pandas and reads
+    _check_trackers(tracking)
     with _drawer(engine) as drawer:
         result = _report_result(predictions, opts, ladder, engine, scheduler)
-        render = {"-o": lambda: _html(result, drawer), "--json": result.to_json, "--markdown": result.to_markdown}
-        outputs = [(t, render[t.option]()) for t in targets]
+        render = _Once({"-o": lambda: _html(result, drawer), "--json": result.to_json,
+                        "--markdown": result.to_markdown})
+        outputs = [(t, render(t.option)) for t in targets]
+        files = {"report.html": render("-o"), "report.json": render("--json"),
+                 "report.md": render("--markdown")} if _tracking(tracking) else {}
     write_all(outputs)
     _summary(result, _written(targets))
+    _track(tracking, lambda: _payloads().result_payload(result, _encoded(files)))
+
+
+class _Once:
+    """Each output rendered once, whichever asks first: a file written here and the copy a tracker
+    keeps are the same bytes (an HTML report carries the time it was made)."""
+
+    def __init__(self, render: dict) -> None:
+        self._render, self._done = render, {}
+
+    def __call__(self, option: str) -> str:
+        if option not in self._done:
+            self._done[option] = self._render[option]()
+        return self._done[option]
+
+
+def _tracking(tracking: dict | None) -> bool:
+    return bool(tracking and tracking.get("mlflow"))
+
+
+def _check_trackers(tracking: dict | None) -> None:
+    """Options that cannot work, before any work."""
+    if tracking and tracking.get("mlflow_experiment") and not tracking.get("mlflow"):
+        raise UsageError("--mlflow-experiment goes with --mlflow")
+
+
+def _payloads():
+    from .trackers import figures
+
+    return figures
+
+
+def _encoded(files: dict) -> dict:
+    return {name: text.encode() for name, text in files.items()}
+
+
+def _track(tracking: dict | None, payload) -> None:
+    """Log to the trackers asked for, once the local outputs are written; a tracker's error is
+    exit 2 with its one line (the outputs stay)."""
+    if not _tracking(tracking):
+        return
+    from .trackers import mlflow
+
+    built = payload()
+    run_id = mlflow.log(built, experiment=tracking.get("mlflow_experiment"))
+    for line in built.renamed:
+        err_console.print(f"note: {line}", markup=False)
+    err_console.print(f"logged to MLflow run {run_id}", markup=False)
 
 
 def _drawer(engine):
@@ -390,6 +453,7 @@ def _warnings(warnings, side: str = "") -> None:
 @_cli_errors
 @_with_inputs
 @_with_baseline_inputs
+@_with_trackers
 def check(
     predictions: Predictions,
     max_score: Annotated[Optional[float], typer.Option("--max-score", help="Fail above this band score (in --unit).")] = None,
@@ -407,6 +471,7 @@ def check(
     junit: Annotated[Optional[str], typer.Option("--junit", help="Write JUnit XML: one testcase per gate.")] = None,
     opts: dict = None,  # the shared input options (see _with_inputs)
     baseline_opts: dict = None,  # how the baseline alone is read (see _with_baseline_inputs)
+    tracking: dict = None,  # where else to log it (see _with_trackers)
 ) -> None:
     """The CI gate: evaluate, then pass or fail each gate (exit 0 all pass, 1 a gate failed, 2 bad input)."""
     from .api import compare, evaluate
@@ -419,6 +484,7 @@ def check(
     from .render.markdown import check_to_markdown
 
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY") or None
+    _check_trackers(tracking)
     settings, where = read_settings(opts["config"])
     gates = gate_spec_from(settings, where, max_score=max_score, max_band=max_band, max_class_score=max_class_score,
                            max_class_band=max_class_band, min_accuracy=min_accuracy, max_ece=max_ece,
@@ -452,9 +518,9 @@ def check(
     report = evaluate_gates(result, gates, comparison, json_baseline)
 
     md = check_to_markdown(report)
-    render = {"-o": lambda: _html(result), "--json": lambda: dumps(check_to_dict(report)),
-              "--markdown": lambda: md, "--junit": lambda: to_junit(report)}
-    write_all([(t, render[t.option]()) for t in targets])
+    render = _Once({"-o": lambda: _html(result), "--json": lambda: dumps(check_to_dict(report)),
+                    "--markdown": lambda: md, "--junit": lambda: to_junit(report)})
+    write_all([(t, render(t.option)) for t in targets])
     if summary_file:
         try:
             with open(summary_file, "a", encoding="utf-8") as f:
@@ -475,6 +541,9 @@ def check(
     for note in report.notes:
         console.print(note, markup=False)
     _summary(result, _written(targets))
+    _track(tracking, lambda: _payloads().result_payload(
+        result, _encoded({"report.html": render("-o"), "check.json": render("--json"), "check.md": md,
+                          "junit.xml": render("--junit")}), check=check_to_dict(report)))
     raise typer.Exit(report.return_code)
 
 
@@ -482,6 +551,7 @@ def check(
 @_cli_errors
 @_with_inputs
 @_with_baseline_inputs
+@_with_trackers
 def compare_cmd(
     baseline: Annotated[str, typer.Argument(help="The baseline model's predictions.", show_default=False)],
     candidate: Annotated[str, typer.Argument(help="The candidate model's predictions for the same rows.", show_default=False)],
@@ -490,6 +560,7 @@ def compare_cmd(
     markdown: Annotated[Optional[str], typer.Option("--markdown", help="Also write a Markdown summary (- for stdout).")] = None,
     opts: dict = None,  # the shared input options (see _with_inputs)
     baseline_opts: dict = None,  # how the baseline alone is read (see _with_baseline_inputs)
+    tracking: dict = None,  # where else to log it (see _with_trackers)
 ) -> None:
     """Two models' predictions for the same rows, side by side, with paired differences."""
     from .api import compare
@@ -497,10 +568,11 @@ def compare_cmd(
     from .output import write_all
 
     targets = _plan([("-o", output), ("--json", json_path), ("--markdown", markdown)], [baseline, candidate], opts)
+    _check_trackers(tracking)
     c = compare(baseline, candidate, **_inputs(opts), **baseline_opts,
                 ladder=resolve_ladder(opts["bands"], opts["config"]))
-    render = {"-o": c.to_html, "--json": c.to_json, "--markdown": c.to_markdown}
-    write_all([(t, render[t.option]()) for t in targets])
+    render = _Once({"-o": c.to_html, "--json": c.to_json, "--markdown": c.to_markdown})
+    write_all([(t, render(t.option)) for t in targets])
     d = c.score
     ci = f" [95% {d.ci95[0]:+.4f} to {d.ci95[1]:+.4f}]" if d.ci95 else ""
     alert = " — CHECK THE WARNINGS BELOW FIRST" if c.baseline.alerts or c.candidate.alerts else ""
@@ -511,6 +583,8 @@ def compare_cmd(
     )
     _warnings(c.baseline.warnings, "baseline: ")
     _warnings(c.candidate.warnings, "candidate: ")
+    _track(tracking, lambda: _payloads().comparison_payload(
+        c, _encoded({"compare.html": render("-o"), "compare.json": render("--json"), "compare.md": render("--markdown")})))
 
 
 @app.command("bands")

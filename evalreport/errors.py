@@ -85,6 +85,13 @@ class OutputError(EvalReportError):
     slug = "output"
 
 
+class TrackerError(EvalReportError):
+    """An experiment tracker (MLflow, Weights & Biases) refused or could not be reached; the local
+    outputs were written before it was tried."""
+
+    slug = "tracker"
+
+
 class FigureError(RuntimeError):
     """A figure came out as NaN or ∞: a bug in evalreport, never a user's error. It is not an
     EvalReportError, so the command line exits 3 (internal error) — a gate never sees it."""

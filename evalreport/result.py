@@ -235,6 +235,20 @@ class Result:
 
         return inline(self.to_html(), "evalreport")
 
+    def tracker_files(self) -> dict[str, bytes]:
+        """The files attached to a tracker's run: the HTML report, the JSON and the Markdown."""
+        return {"report.html": self.to_html().encode(), "report.json": self.to_json().encode(),
+                "report.md": self.to_markdown().encode()}
+
+    def log_mlflow(self, run_id: str | None = None, experiment: str | None = None) -> str:
+        """Log this evaluation to MLflow (see the README, "Attach it to your experiment"): to
+        ``run_id``, else the active run (``MLFLOW_RUN_ID``), else a new run in ``experiment``.
+        Returns the run's id; raises TrackerError if MLflow refuses."""
+        from .trackers import mlflow
+        from .trackers.figures import result_payload
+
+        return mlflow.log(result_payload(self, self.tracker_files()), run_id, experiment)
+
 
 @dataclass(frozen=True)
 class Difference:
@@ -334,3 +348,14 @@ class Comparison:
         from .render.notebook import inline
 
         return inline(self.to_html(), "evalreport compare")
+
+    def tracker_files(self) -> dict[str, bytes]:
+        return {"compare.html": self.to_html().encode(), "compare.json": self.to_json().encode(),
+                "compare.md": self.to_markdown().encode()}
+
+    def log_mlflow(self, run_id: str | None = None, experiment: str | None = None) -> str:
+        """As :meth:`Result.log_mlflow`, for the comparison."""
+        from .trackers import mlflow
+        from .trackers.figures import comparison_payload
+
+        return mlflow.log(comparison_payload(self, self.tracker_files()), run_id, experiment)

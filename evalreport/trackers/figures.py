@@ -1,0 +1,156 @@
+"""The figures a tracker logs, named stably from the JSON: ``evalreport.cross_entropy``,
+``evalreport.class.<name>.cross_entropy``, ``evalreport.slice.<column>.<value>.cross_entropy``.
+
+Names keep to the characters MLflow accepts (letters, digits, ``_ - . /`` and space); any other
+character in a class or slice name becomes ``_``. Two names that come out the same get ``_2``,
+``_3``, … in the order of the JSON, and each renaming is reported.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+PREFIX = "evalreport"
+_NOT_ALLOWED = re.compile(r"[^A-Za-z0-9_\-. /]")
+#: Overall figures logged, as the JSON's ``overall`` names them.
+OVERALL = ("cross_entropy", "log_loss", "entropy", "kl_divergence", "brier", "accuracy", "band_score",
+           "skill_vs_prior", "median_row_cross_entropy")
+CALIBRATION = ("ece", "mce", "temperature", "loss_removed", "loss_removed_share")
+PER_ITEM = ("cross_entropy", "kl_divergence", "accuracy", "brier", "loss_share")
+
+
+class Names:
+    """Sanitised, distinct names for items (classes, slice values) of one kind."""
+
+    def __init__(self) -> None:
+        self._taken: dict[str, str] = {}  # sanitised → original
+        self.renamed: list[str] = []
+
+    def __call__(self, kind: str, original: str) -> str:
+        clean = _NOT_ALLOWED.sub("_", str(original)) or "_"
+        name, n = clean, 1
+        while self._taken.get(name, original) != original:
+            n += 1
+            name = f"{clean}_{n}"
+        self._taken[name] = original
+        if name != str(original):
+            self.renamed.append(f"{kind} {original!r} is logged as {name!r}")
+        return name
+
+
+def _number(v) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+def _put(out: dict, name: str, value) -> None:
+    v = _number(value)
+    if v is not None:
+        out[name] = v
+
+
+def _interval(out: dict, name: str, ci) -> None:
+    if ci:
+        _put(out, f"{name}.ci95_low", ci[0])
+        _put(out, f"{name}.ci95_high", ci[1])
+
+
+def result_metrics(d: dict) -> tuple[dict[str, float], list[str]]:
+    """A result's JSON → {metric name: value} and the renamings made."""
+    out: dict[str, float] = {}
+    o = d["overall"]
+    for key in OVERALL:
+        _put(out, f"{PREFIX}.{key}", o.get(key))
+    _interval(out, f"{PREFIX}.band_score", o.get("band_score_ci95"))
+    _interval(out, f"{PREFIX}.accuracy", o.get("accuracy_ci95"))
+    for key in CALIBRATION:
+        _put(out, f"{PREFIX}.{key}", (d.get("calibration") or {}).get(key))
+    classes, renamed = Names(), []
+    for row in d["per_class"]:
+        base = f"{PREFIX}.class.{classes('class', row['class'])}"
+        for key in PER_ITEM:
+            _put(out, f"{base}.{key}", row.get(key))
+        _interval(out, f"{base}.band_score", row.get("ci95"))
+    renamed += classes.renamed
+    for column, rows in d["groups"].items():
+        values = Names()
+        col = Names()("slice column", column)
+        for row in rows:
+            base = f"{PREFIX}.slice.{col}.{values(f'slice {column}', row['value'])}"
+            for key in PER_ITEM:
+                _put(out, f"{base}.{key}", row.get(key))
+            _interval(out, f"{base}.band_score", row.get("ci95"))
+        renamed += values.renamed
+    return out, renamed
+
+
+def comparison_metrics(d: dict) -> tuple[dict[str, float], list[str]]:
+    """A comparison's JSON → metrics: the candidate's figures as a result's, the baseline's overall
+    figures under ``evalreport.baseline.``, the paired differences under ``evalreport.difference.``."""
+    out: dict[str, float] = {}
+    for key in OVERALL:
+        _put(out, f"{PREFIX}.{key}", d["candidate"].get(key))
+        _put(out, f"{PREFIX}.baseline.{key}", d["baseline"].get(key))
+    diff = d["difference"]
+    for key in ("cross_entropy", "band_score", "accuracy", "brier"):
+        _put(out, f"{PREFIX}.difference.{key}", diff.get(key))
+    _interval(out, f"{PREFIX}.difference.band_score", diff.get("ci95"))
+    _interval(out, f"{PREFIX}.difference.accuracy", diff.get("accuracy_ci95"))
+    classes, renamed = Names(), []
+    for row in d["per_class"]:
+        base = f"{PREFIX}.class.{classes('class', row['class'])}"
+        for key in ("baseline", "candidate", "difference"):
+            _put(out, f"{base}.{key}", row.get(key))
+        _interval(out, f"{base}.difference", row.get("ci95"))
+    renamed += classes.renamed
+    for column, rows in d["groups"].items():
+        values = Names()
+        col = Names()("slice column", column)
+        for row in rows:
+            base = f"{PREFIX}.slice.{col}.{values(f'slice {column}', row['value'])}"
+            for key in ("baseline", "candidate", "difference"):
+                _put(out, f"{base}.{key}", row.get(key))
+            _interval(out, f"{base}.difference", row.get("ci95"))
+        renamed += values.renamed
+    return out, renamed
+
+
+class Payload:
+    """Everything one evaluation logs: metrics, params, tags and files (artifact name → bytes)."""
+
+    def __init__(self, metrics: dict, params: dict, tags: dict, files: dict, renamed: list) -> None:
+        self.metrics, self.params, self.tags, self.files, self.renamed = metrics, params, tags, files, renamed
+
+
+def _input_params(prefix: str, info: dict) -> dict:
+    return {f"{PREFIX}.{prefix}sha256": info.get("sha256") or "", f"{PREFIX}.{prefix}path": info.get("path") or "",
+            f"{PREFIX}.{prefix}format": info.get("format") or ""}
+
+
+def _option_params(options: dict) -> dict:
+    return {f"{PREFIX}.option.{_NOT_ALLOWED.sub('_', k.replace(' ', '_'))}": str(v) for k, v in options.items()}
+
+
+def result_payload(result, files: dict, check: dict | None = None) -> Payload:
+    """A Result (and, for ``check``, its JSON's gates) with the rendered files to attach."""
+    d = result.to_dict()
+    metrics, renamed = result_metrics(d)
+    params = {**_input_params("input.", d["input"]), **_option_params(result.options),
+              f"{PREFIX}.version": d["tool"]["version"] if isinstance(d.get("tool"), dict) else str(d.get("tool"))}
+    tags = {f"{PREFIX}.band": d["overall"]["band"], f"{PREFIX}.band_label": d["overall"]["band_label"]}
+    if check is not None:
+        tags[f"{PREFIX}.passed"] = "true" if check["passed"] else "false"
+        names = Names()
+        for gate in check["gates"]:
+            tags[f"{PREFIX}.gate.{names('gate', gate['gate'])}"] = "passed" if gate["passed"] else "failed"
+    return Payload(metrics, params, tags, files, renamed)
+
+
+def comparison_payload(comparison, files: dict) -> Payload:
+    d = comparison.to_dict()
+    metrics, renamed = comparison_metrics(d)
+    params = {**_input_params("baseline.", d["inputs"]["baseline"]),
+              **_input_params("candidate.", d["inputs"]["candidate"]),
+              **_option_params(comparison.candidate.options)}
+    tags = {f"{PREFIX}.verdict": d["difference"].get("verdict") or "", f"{PREFIX}.band": d["candidate"]["band"]}
+    return Payload(metrics, params, tags, files, renamed)

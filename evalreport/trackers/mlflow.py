@@ -1,0 +1,101 @@
+"""Log an evaluation to MLflow: to the active run (``MLFLOW_RUN_ID``) or a given one, else to a new
+run in an experiment, on the tracking store ``MLFLOW_TRACKING_URI`` names (MLflow's default when
+unset: a local store needs no server). Through ``MlflowClient`` only — no global active-run state
+is touched, so a program that has its own run open keeps it.
+
+Metrics, params and tags go in batches; the files go under ``evalreport/`` in the run's
+artifacts, with fixed names, so logging the same report again replaces them instead of adding
+copies. Any error from MLflow (an unreachable server, an unknown run, a param that already has
+another value) is one :class:`~evalreport.errors.TrackerError` line.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from ..errors import TrackerError
+from .figures import Payload
+
+ARTIFACT_DIR = "evalreport"
+#: An unreachable server must not hold a CI job for minutes: MLflow's own defaults retry 7 times
+#: with backoff. Used unless the environment says otherwise.
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
+_BATCH = {"metrics": 1000, "params": 100, "tags": 100}  # MLflow's limits per log_batch call
+
+
+def _client():
+    for key, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    try:
+        from mlflow.tracking import MlflowClient
+    except ImportError:
+        raise TrackerError("--mlflow needs MLflow, which is not installed: pip install 'evalreport[mlflow]'") from None
+    return MlflowClient()
+
+
+def log(payload: Payload, run_id: str | None = None, experiment: str | None = None) -> str:
+    """Log ``payload``; returns the run's id."""
+    client = _client()
+    from mlflow.entities import Metric, Param, RunTag
+
+    run_id = run_id or os.environ.get("MLFLOW_RUN_ID") or None
+    created = False
+    try:
+        if run_id:
+            client.get_run(run_id)  # an unknown run is an error here, not a new run
+        else:
+            exp = None
+            if experiment:
+                found = client.get_experiment_by_name(experiment)
+                exp = found.experiment_id if found else client.create_experiment(experiment)
+            else:
+                exp = os.environ.get("MLFLOW_EXPERIMENT_ID") or _default_experiment(client)
+            run_id = client.create_run(exp, run_name="evalreport").info.run_id
+            created = True
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, v, now, 0) for k, v in payload.metrics.items()]
+        params = [Param(k, v[:6000]) for k, v in payload.params.items()]
+        tags = [RunTag(k, v[:5000]) for k, v in payload.tags.items()]
+        for kind, items in (("metrics", metrics), ("params", params), ("tags", tags)):
+            step = _BATCH[kind]
+            for i in range(0, len(items), step):
+                client.log_batch(run_id, **{kind: items[i : i + step]})
+        with tempfile.TemporaryDirectory(prefix="evalreport-mlflow-") as tmp:
+            for name, data in payload.files.items():
+                (Path(tmp) / name).write_bytes(data)
+            client.log_artifacts(run_id, tmp, ARTIFACT_DIR)
+        if created:
+            client.set_terminated(run_id)
+    except TrackerError:
+        raise
+    except Exception as err:  # noqa: BLE001 — MLflow's and its transports' errors, as one line
+        if created:
+            try:
+                client.set_terminated(run_id, status="FAILED")
+            except Exception:  # noqa: BLE001
+                pass
+        text = _one_line(err)
+        if "Changing param values is not allowed" in text:
+            import re
+
+            keys = re.findall(r"'key': '([^']+)'", text)
+            text = (f"run {run_id} already holds another evaluation (its params differ: "
+                    f"{', '.join(keys[:3]) or 'see MLflow'}); log this one to a new run")
+        raise TrackerError(f"MLflow: {text}") from None
+    return run_id
+
+
+def _default_experiment(client) -> str:
+    name = os.environ.get("MLFLOW_EXPERIMENT_NAME")
+    if name:
+        found = client.get_experiment_by_name(name)
+        return found.experiment_id if found else client.create_experiment(name)
+    return "0"  # MLflow's Default experiment
+
+
+def _one_line(err: Exception) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= 300 else text[:299] + "…"

@@ -1,0 +1,162 @@
+"""Issue 13: attach the evaluation to an experiment tracker. MLflow is tested against a real local
+tracking store (a SQLite file in a temporary folder), read back through MlflowClient; W&B in
+offline mode, by reading back the run's files. The local outputs are written first, always."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from conftest import EXAMPLES, run
+
+
+def one_error_line(done, pattern: str) -> None:
+    """Exit 2; the last line on stderr is the error (the summary of what was written may precede it)."""
+    import re
+
+    assert done.exit_code == 2, (done.exit_code, done.stderr)
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("evalreport: error: ") and re.search(pattern, last), last
+
+mlflow = pytest.importorskip("mlflow") if not os.environ.get("CI") else __import__("mlflow")
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """A fresh SQLite tracking store; the working directory holds its artifacts."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient()
+
+
+def _run_id(stderr: str) -> str:
+    return stderr.rsplit("logged to MLflow run ", 1)[1].split()[0]
+
+
+def _artifact(client, run_id: str, path: str, tmp_path) -> bytes:
+    local = client.download_artifacts(run_id, path, str(tmp_path / f"dl-{time.monotonic_ns()}"))
+    with open(local, "rb") as f:
+        return f.read()
+
+
+def test_report_logs_the_json_figures_the_files_and_the_input(store, tmp_path):
+    done = run(["report", EXAMPLES / "iris_predictions.csv", "--group-by", "fold", "-o", "r.html", "--json", "r.json",
+                "--markdown", "r.md", "--mlflow", "--mlflow-experiment", "iris"])
+    assert done.exit_code == 0, done.stderr
+    run_id = _run_id(done.stderr)
+    got = store.get_run(run_id)
+    assert store.get_experiment(got.info.experiment_id).name == "iris" and got.info.status == "FINISHED"
+    d = json.loads((tmp_path / "r.json").read_text())
+    m = got.data.metrics
+    o = d["overall"]
+    for key in ("cross_entropy", "log_loss", "accuracy", "brier", "skill_vs_prior"):
+        assert m[f"evalreport.{key}"] == o[key]
+    assert m["evalreport.ece"] == d["calibration"]["ece"]
+    assert (m["evalreport.band_score.ci95_low"], m["evalreport.band_score.ci95_high"]) == tuple(o["band_score_ci95"])
+    for row in d["per_class"]:
+        assert m[f"evalreport.class.{row['class']}.cross_entropy"] == row["cross_entropy"]
+        assert m[f"evalreport.class.{row['class']}.band_score.ci95_high"] == row["ci95"][1]
+    for row in d["groups"]["fold"]:
+        assert m[f"evalreport.slice.fold.{row['value']}.cross_entropy"] == row["cross_entropy"]
+    assert got.data.tags["evalreport.band"] == o["band"]
+    assert got.data.params["evalreport.input.sha256"] == d["input"]["sha256"]
+    assert got.data.params["evalreport.option.group_by"] == "fold"
+    names = sorted(a.path for a in store.list_artifacts(run_id, "evalreport"))
+    assert names == ["evalreport/report.html", "evalreport/report.json", "evalreport/report.md"]
+    for local, remote in (("r.html", "report.html"), ("r.json", "report.json"), ("r.md", "report.md")):
+        assert _artifact(store, run_id, f"evalreport/{remote}", tmp_path) == (tmp_path / local).read_bytes()
+
+
+def test_logging_again_to_the_same_run_replaces_and_a_tracker_error_keeps_the_outputs(store, tmp_path, monkeypatch):
+    done = run(["report", EXAMPLES / "iris_predictions.csv", "-o", "a.html", "--mlflow"])
+    assert done.exit_code == 0, done.stderr
+    run_id = _run_id(done.stderr)
+    monkeypatch.setenv("MLFLOW_RUN_ID", run_id)
+    again = run(["report", EXAMPLES / "iris_predictions.csv", "-o", "b.html", "--mlflow"])
+    assert again.exit_code == 0, again.stderr
+    assert _run_id(again.stderr) == run_id
+    assert len(store.list_artifacts(run_id, "evalreport")) == 3  # replaced, not copied
+    assert _artifact(store, run_id, "evalreport/report.html", tmp_path) == (tmp_path / "b.html").read_bytes()
+    # a different input into the same run: MLflow refuses to change a param — one line, outputs kept
+    other = run(["report", EXAMPLES / "digits_predictions.csv", "-o", "c.html", "--mlflow"])
+    one_error_line(other, r"MLflow: run \w+ already holds another evaluation \(its params differ: "
+                          r"evalreport.input.sha256.*log this one to a new run$")
+    assert (tmp_path / "c.html").stat().st_size > 10_000
+    monkeypatch.setenv("MLFLOW_RUN_ID", "0123456789abcdef0123456789abcdef")
+    bad = run(["report", EXAMPLES / "iris_predictions.csv", "-o", "d.html", "--mlflow"])
+    one_error_line(bad, r"MLflow: .*not found.*")
+    assert (tmp_path / "d.html").exists()
+
+
+def test_an_unreachable_server_is_one_line_soon(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    started = time.monotonic()
+    done = run(["report", EXAMPLES / "iris_predictions.csv", "-o", "r.html", "--mlflow"])
+    one_error_line(done, r"MLflow: .*")
+    assert time.monotonic() - started < 90
+    assert (tmp_path / "r.html").exists()
+
+
+def test_check_logs_each_gate_and_the_junit_file(store, tmp_path):
+    done = run(["check", EXAMPLES / "iris_predictions.csv", "--max-score", "0.1", "--min-accuracy", "0.9",
+                "--junit", "j.xml", "--json", "c.json", "--mlflow"])
+    assert done.exit_code == 1, done.stderr  # the score gate fails: still logged
+    run_id = _run_id(done.stderr)
+    tags = store.get_run(run_id).data.tags
+    assert tags["evalreport.gate.max-score"] == "failed" and tags["evalreport.gate.min-accuracy"] == "passed"
+    assert tags["evalreport.passed"] == "false"
+    assert _artifact(store, run_id, "evalreport/junit.xml", tmp_path) == (tmp_path / "j.xml").read_bytes()
+    assert _artifact(store, run_id, "evalreport/check.json", tmp_path) == (tmp_path / "c.json").read_bytes()
+
+
+def test_compare_logs_the_paired_difference(store, tmp_path):
+    done = run(["compare", EXAMPLES / "digits_predictions.csv", EXAMPLES / "digits_predictions_logreg.csv",
+                "-o", "c.html", "--json", "c.json", "--mlflow"])
+    assert done.exit_code == 0, done.stderr
+    run_id = _run_id(done.stderr)
+    d = json.loads((tmp_path / "c.json").read_text())
+    m = store.get_run(run_id).data.metrics
+    assert m["evalreport.difference.cross_entropy"] == d["difference"]["cross_entropy"]
+    assert m["evalreport.difference.band_score.ci95_low"] == d["difference"]["ci95"][0]
+    assert m["evalreport.baseline.cross_entropy"] == d["baseline"]["cross_entropy"]
+    assert store.get_run(run_id).data.tags["evalreport.verdict"] == d["difference"]["verdict"]
+
+
+def test_from_python_and_names_mlflow_cannot_take(store, tmp_path):
+    import numpy as np
+
+    from evalreport import evaluate
+
+    rng = np.random.default_rng(0)
+    y = rng.choice(["a/b", "a?b", "c"], 300)  # 'a?b' must lose its '?'; then it would be 'a_b'…
+    proba = rng.dirichlet(np.ones(3), 300)
+    r = evaluate(y, proba, classes=["a/b", "a?b", "c"], bootstrap=0)
+    run_id = r.log_mlflow(experiment="python")
+    m = store.get_run(run_id).data.metrics
+    assert m["evalreport.class.a/b.cross_entropy"] == r.per_class[0].cross_entropy
+    assert m["evalreport.class.a_b.cross_entropy"] == r.per_class[1].cross_entropy
+    assert r.log_mlflow(run_id=run_id) == run_id
+
+
+def test_without_mlflow_installed_the_message_says_how(monkeypatch, tmp_path):
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    monkeypatch.setitem(sys.modules, "mlflow.tracking", None)
+    done = run(["report", EXAMPLES / "iris_predictions.csv", "-o", "r.html", "--mlflow"])
+    one_error_line(done, r"pip install 'evalreport\[mlflow\]'$")
+    assert (tmp_path / "r.html").exists()
+    usage = run(["report", EXAMPLES / "iris_predictions.csv", "-o", "r.html", "--mlflow-experiment", "x"])
+    one_error_line(usage, r"--mlflow-experiment goes with --mlflow$")
