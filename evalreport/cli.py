@@ -227,6 +227,8 @@ _TRACKER_OPTIONS = [
         "--mlflow", help="Also log to MLflow: the run MLFLOW_RUN_ID names, else a new run (MLFLOW_TRACKING_URI's store).")], False),
     ("mlflow_experiment", Annotated[Optional[str], typer.Option(
         "--mlflow-experiment", help="With --mlflow and no MLFLOW_RUN_ID: the experiment of the new run.")], None),
+    ("wandb", Annotated[bool, typer.Option(
+        "--wandb", help="Also log to Weights & Biases: a new run in WANDB_PROJECT (WANDB_MODE=offline: no network).")], False),
 ]
 
 _with_inputs = _with_options(_SHARED_OPTIONS, "opts")
@@ -296,7 +298,7 @@ class _Once:
 
 
 def _tracking(tracking: dict | None) -> bool:
-    return bool(tracking and tracking.get("mlflow"))
+    return bool(tracking and (tracking.get("mlflow") or tracking.get("wandb")))
 
 
 def _check_trackers(tracking: dict | None) -> None:
@@ -320,13 +322,20 @@ def _track(tracking: dict | None, payload) -> None:
     exit 2 with its one line (the outputs stay)."""
     if not _tracking(tracking):
         return
-    from .trackers import mlflow
-
     built = payload()
-    run_id = mlflow.log(built, experiment=tracking.get("mlflow_experiment"))
     for line in built.renamed:
         err_console.print(f"note: {line}", markup=False)
-    err_console.print(f"logged to MLflow run {run_id}", markup=False)
+    if tracking.get("mlflow"):
+        from .trackers import mlflow
+
+        run_id = mlflow.log(built, experiment=tracking.get("mlflow_experiment"))
+        err_console.print(f"logged to MLflow run {run_id}", markup=False)
+    if tracking.get("wandb"):
+        from .trackers import wandb
+
+        html = next((v.decode() for k, v in built.files.items() if k.endswith(".html")), None)
+        where = wandb.log(built, wandb.tables_of(built.source), html)
+        err_console.print(f"logged to W&B run {where}", markup=False)
 
 
 def _drawer(engine):

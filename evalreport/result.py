@@ -249,6 +249,16 @@ class Result:
 
         return mlflow.log(result_payload(self, self.tracker_files()), run_id, experiment)
 
+    def log_wandb(self, run=None, project: str | None = None) -> str:
+        """Log this evaluation to Weights & Biases: to ``run``, else the active run, else a new run
+        in ``project``. Returns the run's path (offline: its folder); raises TrackerError."""
+        from .trackers import wandb
+        from .trackers.figures import result_payload
+
+        files = self.tracker_files()
+        return wandb.log(result_payload(self, files), wandb.tables_of(self.to_dict()),
+                         files["report.html"].decode(), run, project)
+
 
 @dataclass(frozen=True)
 class Difference:
@@ -359,3 +369,12 @@ class Comparison:
         from .trackers.figures import comparison_payload
 
         return mlflow.log(comparison_payload(self, self.tracker_files()), run_id, experiment)
+
+    def log_wandb(self, run=None, project: str | None = None) -> str:
+        """As :meth:`Result.log_wandb`, for the comparison."""
+        from .trackers import wandb
+        from .trackers.figures import comparison_payload
+
+        files = self.tracker_files()
+        return wandb.log(comparison_payload(self, files), wandb.tables_of(self.to_dict()),
+                         files["compare.html"].decode(), run, project)

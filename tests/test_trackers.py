@@ -160,3 +160,119 @@ def test_without_mlflow_installed_the_message_says_how(monkeypatch, tmp_path):
     assert (tmp_path / "r.html").exists()
     usage = run(["report", EXAMPLES / "iris_predictions.csv", "-o", "r.html", "--mlflow-experiment", "x"])
     one_error_line(usage, r"--mlflow-experiment goes with --mlflow$")
+
+
+# ------------------------------------------------------------------ Weights & Biases, offline
+
+
+def _wandb_records(run_dir) -> list:
+    """The records of an offline run's .wandb file: a LevelDB-style log (32 KiB blocks, 7-byte
+    record headers) after W&B's 7-byte file header, each record a protobuf ``Record``."""
+    import struct
+
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    (path,) = list(run_dir.glob("run-*.wandb"))
+    b = path.read_bytes()
+    assert b[:4] == b":W&B"
+    pos, block, out, partial = 7, 32768, [], b""
+    while pos + 7 <= len(b):
+        left = block - pos % block
+        if left < 7:
+            pos += left
+            continue
+        _, length, kind = struct.unpack("<IHB", b[pos : pos + 7])
+        pos += 7
+        if kind == 0 and length == 0:
+            pos += left - 7
+            continue
+        data = b[pos : pos + length]
+        pos += length
+        if kind == 1:
+            out.append(data)
+        elif kind == 2:
+            partial = data
+        elif kind == 3:
+            partial += data
+        elif kind == 4:
+            out.append(partial + data)
+    records = []
+    for data in out:
+        r = pb.Record()
+        r.ParseFromString(data)
+        records.append(r)
+    return records
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    monkeypatch.chdir(tmp_path)
+    for key, value in {"WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path), "WANDB_SILENT": "true",
+                       "WANDB_CACHE_DIR": str(tmp_path / "cache"), "WANDB_DATA_DIR": str(tmp_path / "data"),
+                       "WANDB_CONFIG_DIR": str(tmp_path / "config")}.items():
+        monkeypatch.setenv(key, value)
+    return tmp_path
+
+
+def _md5_b64(data: bytes) -> str:
+    import base64
+    import hashlib
+
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+def test_wandb_offline_run_holds_the_figures_tables_report_and_artifact(offline):
+    done = run(["report", EXAMPLES / "iris_predictions.csv", "--group-by", "fold", "-o", "r.html", "--json", "r.json",
+                "--markdown", "r.md", "--wandb"])
+    assert done.exit_code == 0, done.stderr
+    (run_dir,) = [p for p in (offline / "wandb").glob("offline-run-*") if p.is_dir()]
+    d = json.loads((offline / "r.json").read_text())
+    summary = {}
+    manifests = []
+    for rec in _wandb_records(run_dir):
+        kind = rec.WhichOneof("record_type")
+        if kind == "summary":
+            summary.update({u.key: json.loads(u.value_json) for u in rec.summary.update if u.key})
+        elif kind == "artifact":
+            manifests.append({m.path: m.digest for m in rec.artifact.manifest.contents})
+    assert summary["evalreport.cross_entropy"] == d["overall"]["cross_entropy"]
+    assert summary["evalreport.band"] == d["overall"]["band"]
+    for row in d["per_class"]:
+        assert summary[f"evalreport.class.{row['class']}.cross_entropy"] == row["cross_entropy"]
+    ours = [m for m in manifests if "report.html" in m]
+    assert ours and ours[0] == {name: _md5_b64((offline / local).read_bytes())
+                                for name, local in (("report.html", "r.html"), ("report.json", "r.json"),
+                                                    ("report.md", "r.md"))}
+    media = run_dir / "files" / "media"
+    (html,) = list(media.glob("html/evalreport/report_*.html"))
+    assert html.read_bytes() == (offline / "r.html").read_bytes()
+    (table,) = list(media.glob("table/evalreport/per_class_*.table.json"))
+    t = json.loads(table.read_text())
+    rows = [dict(zip(t["columns"], r)) for r in t["data"]]
+    assert [r["class"] for r in rows] == [r["class"] for r in d["per_class"]]
+    assert [r["cross_entropy"] for r in rows] == [r["cross_entropy"] for r in d["per_class"]]
+    assert list(media.glob("table/evalreport/slices/fold_*.table.json"))
+
+
+def test_wandb_from_python_into_a_run_of_ones_own(offline):
+    import wandb
+
+    from evalreport import evaluate
+
+    r = evaluate(EXAMPLES / "iris_predictions.csv", bootstrap=0)
+    own = wandb.init(project="mine")
+    where = r.log_wandb(run=own)
+    assert own.summary["evalreport.cross_entropy"] == r.overall.cross_entropy
+    own.finish()
+    assert "offline-run" in where
+
+
+def test_without_wandb_installed_the_message_says_how(monkeypatch, tmp_path):
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "wandb", None)
+    done = run(["report", EXAMPLES / "iris_predictions.csv", "-o", "r.html", "--wandb"])
+    one_error_line(done, r"pip install 'evalreport\[wandb\]'$")
+    assert (tmp_path / "r.html").exists()

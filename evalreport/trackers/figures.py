@@ -118,8 +118,9 @@ def comparison_metrics(d: dict) -> tuple[dict[str, float], list[str]]:
 class Payload:
     """Everything one evaluation logs: metrics, params, tags and files (artifact name → bytes)."""
 
-    def __init__(self, metrics: dict, params: dict, tags: dict, files: dict, renamed: list) -> None:
+    def __init__(self, metrics: dict, params: dict, tags: dict, files: dict, renamed: list, source: dict) -> None:
         self.metrics, self.params, self.tags, self.files, self.renamed = metrics, params, tags, files, renamed
+        self.source = source  # the JSON dictionary the figures came from (its tables, for W&B)
 
 
 def _input_params(prefix: str, info: dict) -> dict:
@@ -143,7 +144,7 @@ def result_payload(result, files: dict, check: dict | None = None) -> Payload:
         names = Names()
         for gate in check["gates"]:
             tags[f"{PREFIX}.gate.{names('gate', gate['gate'])}"] = "passed" if gate["passed"] else "failed"
-    return Payload(metrics, params, tags, files, renamed)
+    return Payload(metrics, params, tags, files, renamed, d)
 
 
 def comparison_payload(comparison, files: dict) -> Payload:
@@ -153,4 +154,4 @@ def comparison_payload(comparison, files: dict) -> Payload:
               **_input_params("candidate.", d["inputs"]["candidate"]),
               **_option_params(comparison.candidate.options)}
     tags = {f"{PREFIX}.verdict": d["difference"].get("verdict") or "", f"{PREFIX}.band": d["candidate"]["band"]}
-    return Payload(metrics, params, tags, files, renamed)
+    return Payload(metrics, params, tags, files, renamed, d)
