@@ -276,3 +276,23 @@ def test_without_wandb_installed_the_message_says_how(monkeypatch, tmp_path):
     done = run(["report", EXAMPLES / "iris_predictions.csv", "-o", "r.html", "--wandb"])
     one_error_line(done, r"pip install 'evalreport\[wandb\]'$")
     assert (tmp_path / "r.html").exists()
+
+
+def test_the_mlflow_example_trains_logs_and_attaches_the_report(tmp_path):
+    """The README's example: a model trained and tracked, evalreport run against its run."""
+    import subprocess
+    import sys
+
+    from mlflow.tracking import MlflowClient
+
+    done = subprocess.run([sys.executable, str(EXAMPLES / "mlflow_example.py"), "--store", str(tmp_path / "s")],
+                          capture_output=True, text=True, cwd=tmp_path, check=False,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "mlflow ui --backend-store-uri sqlite:///" in done.stdout
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 's' / 'mlflow.db'}")
+    (exp,) = [e for e in client.search_experiments() if e.name == "digits"]
+    (r,) = client.search_runs([exp.experiment_id])
+    assert {"train_accuracy", "evalreport.cross_entropy"} <= set(r.data.metrics)
+    assert {a.path for a in client.list_artifacts(r.info.run_id, "evalreport")} == {
+        "evalreport/report.html", "evalreport/report.json", "evalreport/report.md"}
