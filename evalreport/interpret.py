@@ -188,6 +188,7 @@ def build_result(
 
     hist_edges = [e * f if math.isfinite(e) else None for e in HIST_EDGES]
     verdict = _verdict(overall, unit, soft) + _in_context(overall, unit, k)
+    decomposition = _decomposition(stats, classes, unit, soft)
     result = Result(
         source=loaded.source,
         mode=loaded.layout.mode,
@@ -208,6 +209,8 @@ def build_result(
         verdict=verdict,
         calibration=_calibration(stats, classes, unit, soft),
         loss_concentration=_concentration(stats, classes, overall),
+        decomposition=decomposition,
+        decomposition_text=decomposition_sentences(decomposition, unit, overall.band_score),
         options=dict(options or {}),
         bootstrap={"replicates": bootstrap.replicates, "seed": bootstrap.seed} if boot is not None else None,
         alerts=tuple(alerts),
@@ -284,6 +287,66 @@ def _check_finite(r: Result) -> None:
             x = getattr(c, name)
             if not math.isfinite(x):
                 raise FigureError(f"calibration.{name} is {x}")
+
+
+def _decomposition(stats: Stats, classes, unit: str, soft: bool):
+    """The CORP decomposition on the row sample (every row up to its size), the log loss in the
+    unit; None for soft targets (the outcomes are not 0/1) or without rows."""
+    from dataclasses import replace
+
+    from .compute.decomposition import decomposition, finite
+
+    if soft or stats.sample is None:
+        return None
+    sample = stats.sample.compact()
+    d = decomposition(sample.logq, sample.target, sample.w, tuple(classes), stats.rows)
+    if d is None:
+        return None
+    if not finite(d):
+        raise FigureError("a part of the score decomposition is not a number")
+    f = UNITS[unit]
+
+    def scaled(parts: dict) -> dict:
+        return {**parts, "log_loss": parts["log_loss"].scaled(f)}
+
+    return replace(d, binary=scaled(d.binary) if d.binary else None, top_label=scaled(d.top_label),
+                   per_class={name: scaled(p) for name, p in d.per_class.items()})
+
+
+def decomposition_sentences(d, unit: str, overall_score: float) -> tuple[str, ...]:
+    """The decomposition in words: what the loss is made of, the Brier score alike, what to do."""
+    if d is None:
+        return ()
+    binary = d.main == "binary"
+    ll = (d.binary if binary else d.top_label)["log_loss"]
+    br = (d.binary if binary else d.top_label)["brier"]
+    share = ll.miscalibration / ll.score if ll.score > 0 else 0.0
+    resolved = ll.discrimination / ll.uncertainty if ll.uncertainty > 0 else 0.0
+    what = ("Of the" if binary else
+            f"Scored as a yes/no forecast of whether the top class is right (its probability; the log loss "
+            f"of that question is {ll.score:.4f} {unit}, not the {overall_score:.4f} {unit} over all classes): of the")
+    out = [
+        f"{what} {ll.score:.4f} {unit} of log loss, {ll.miscalibration:.4f} ({share:.0%}) is miscalibration that an "
+        f"isotonic map fitted on this data would remove — optimistic, as it is fitted in-sample. The forecasts "
+        f"discriminate {ll.discrimination:.4f} {unit} of the {ll.uncertainty:.4f} {unit} of uncertainty (the loss of "
+        f"always forecasting the base rate): they resolve {resolved:.0%} of it.",
+        f"The Brier score alike: {br.score:.4f} = {br.miscalibration:.4f} miscalibration − {br.discrimination:.4f} "
+        f"discrimination + {br.uncertainty:.4f} uncertainty.",
+    ]
+    if share >= 0.25:
+        out.append("What to do: much of the loss is mis-scaled probabilities — fit a temperature or an isotonic map on "
+                   "held-out data before anything else.")
+    elif resolved < 0.25:
+        out.append("What to do: the probabilities are about right for what the model knows, but it separates the "
+                   "outcomes little — better features or a better model will lower the loss; recalibration will not.")
+    else:
+        out.append(f"What to do: calibration is not the problem ({share:.0%} of the loss); to lower the loss the model "
+                   "must separate the outcomes better.")
+    if d.sampled:
+        se = ll.se or (math.nan,) * 3
+        out.append(f"Computed on a uniform sample of {d.rows:,} of {d.total_rows:,} rows (standard errors: "
+                   f"miscalibration ±{se[0]:.4f}, discrimination ±{se[1]:.4f}, uncertainty ±{se[2]:.4f} {unit}).")
+    return tuple(out)
 
 
 def _verdict(o: Overall, unit: str, soft: bool) -> str:

@@ -144,6 +144,39 @@ class Histogram:
 
 
 @dataclass(frozen=True)
+class Parts:
+    """One decomposition: the mean score and its three parts (the score's unit)."""
+
+    score: float
+    miscalibration: float
+    discrimination: float
+    uncertainty: float
+    se: tuple[float, float, float] | None = None  # of (MCB, DSC, UNC), when computed on a sample
+
+    def scaled(self, factor: float) -> Parts:
+        se = tuple(s * factor for s in self.se) if self.se else None
+        return Parts(self.score * factor, self.miscalibration * factor, self.discrimination * factor,
+                     self.uncertainty * factor, se)
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    """Every decomposition of one evaluation (nats for the log loss)."""
+
+    main: str  # "binary" or "top_label": which one the report leads with
+    binary: dict[str, Parts] | None  # on P(classes[1]), for a binary model
+    top_label: dict[str, Parts]  # confidence vs whether the top class is right
+    per_class: dict[str, dict[str, Parts]]  # one-vs-rest, for the most frequent classes (a bounded number)
+    rows: int  # rows it was computed on
+    total_rows: int
+    classes_left_out: int = 0
+
+    @property
+    def sampled(self) -> bool:
+        return self.rows < self.total_rows
+
+
+@dataclass(frozen=True)
 class Result:
     source: SourceInfo
     mode: str  # "labels", "score" (binary, one score column) or "soft"
@@ -167,6 +200,8 @@ class Result:
     options: dict = field(default_factory=dict)
     bootstrap: dict | None = None  # {"replicates": B, "seed": s} when intervals were computed
     alerts: tuple[str, ...] = ()  # doubts about how the input was read: shown first (also among the warnings)
+    decomposition: Decomposition | None = None  # why the loss is what it is (compute/decomposition.py)
+    decomposition_text: tuple[str, ...] = ()  # the decomposition in words, for the report
 
     @property
     def soft(self) -> bool:

@@ -14,7 +14,6 @@ import math
 import os
 import pickle
 import re
-import sys
 import textwrap
 import warnings
 

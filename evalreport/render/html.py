@@ -64,6 +64,7 @@ def to_html(r, created: _dt.datetime | None = None, processes: int = 1, drawn: d
         score_name="mean KL(P‖Q)" if r.soft else "cross-entropy",
         loss_at={p: -math.log(p) * factor for p in (0.5, 0.01)},  # the curve's two worked examples
         has_ids=any(w.id is not None for w in r.worst),
+        decomposition_text=r.decomposition_text,
         title=f"evalreport — {r.overall.band_label} ({fmt.num(r.overall.band_score)} {r.unit}) — {r.source.name}",
     )
 

@@ -142,9 +142,30 @@ def to_dict(r) -> dict:
             ],
             "calibration": calibration_dict(r.calibration) if r.calibration else None,
             "loss_concentration": concentration_dict(r.loss_concentration) if r.loss_concentration else None,
+            "decomposition": decomposition_dict(r.decomposition) if r.decomposition else None,
             "warnings": list(r.warnings),
         }
     )
+
+
+def _parts(p) -> dict:
+    return {"score": p.score, "miscalibration": p.miscalibration, "discrimination": p.discrimination,
+            "uncertainty": p.uncertainty,
+            "standard_error": dict(zip(("miscalibration", "discrimination", "uncertainty"), p.se)) if p.se else None}
+
+
+def decomposition_dict(d) -> dict:
+    """``{log_loss: {binary, top_label, per_class: {class: …}}, brier: {…}}``, each part
+    ``{score, miscalibration, discrimination, uncertainty, standard_error}`` (CORP: score = MCB − DSC + UNC)."""
+    out = {"method": "CORP (isotonic recalibration)", "main": d.main, "rows": d.rows, "total_rows": d.total_rows,
+           "sampled": d.sampled, "classes_left_out": d.classes_left_out}
+    for score in ("log_loss", "brier"):
+        out[score] = {
+            "binary": _parts(d.binary[score]) if d.binary else None,
+            "top_label": _parts(d.top_label[score]),
+            "per_class": {name: _parts(parts[score]) for name, parts in d.per_class.items()},
+        }
+    return out
 
 
 def calibration_dict(c) -> dict:

@@ -1,0 +1,164 @@
+"""Issue 14, part 1: the CORP decomposition, score = miscalibration − discrimination + uncertainty,
+against model-diagnostics (the reference implementation) on real model predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.special import expit, softmax
+from sklearn.datasets import load_breast_cancer, load_iris
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_predict
+from sklearn.naive_bayes import GaussianNB
+
+from evalreport import evaluate
+from evalreport.compute import decomposition as dec
+
+md = pytest.importorskip("model_diagnostics.scoring")
+EPS = np.finfo(float).eps
+
+
+def _reference(y, x, w=None):
+    out = {}
+    for name, fn in (("log_loss", md.LogLoss()), ("brier", md.SquaredError())):
+        row = md.decompose(y.astype(float), x, w, scoring_function=fn).row(0, named=True)
+        out[name] = row
+    return out
+
+
+def _assert_parts(got: dict, want: dict, tol=1e-9):
+    for key in ("score", "miscalibration", "discrimination", "uncertainty"):
+        assert got[key] == pytest.approx(want[key], abs=tol), key
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=0.01))
+    proba = cross_val_predict(model, X, y, cv=5, method="predict_proba")
+    return y, proba
+
+
+def test_forecasts_at_the_clipping_bounds_stay_finite():
+    """Naive Bayes puts many rows at 1e-16 and 1 − 1e-16; scikit-learn's IsotonicRegression.predict
+    returns NaN for 84 of these rows (so does the reference built on it) — the decomposition here
+    stays finite and exact."""
+    X, y = load_breast_cancer(return_X_y=True)
+    proba = cross_val_predict(GaussianNB(), X, y, cv=5, method="predict_proba")
+    r = evaluate(y, proba, bootstrap=0)
+    p = r.to_dict()["decomposition"]["log_loss"]["binary"]
+    # the binary forecast is P(class 1) and its complement; the file's own P(class 0) can differ
+    # from that complement below eps (1e-16 against 1 − (1 − 1e-16)): 1e-8 on this model
+    assert p["score"] == pytest.approx(r.overall.log_loss, rel=1e-7)
+    assert p["miscalibration"] - p["discrimination"] + p["uncertainty"] == pytest.approx(p["score"], abs=1e-12)
+    assert 0 < p["miscalibration"] < p["score"]
+
+
+def test_binary_decomposition_equals_model_diagnostics(cancer):
+    y, proba = cancer
+    d = evaluate(y, proba, bootstrap=0).to_dict()["decomposition"]
+    x = np.clip(proba[:, 1], EPS, 1 - EPS)
+    want = _reference(y, x)
+    for score in ("log_loss", "brier"):
+        _assert_parts(d[score]["binary"], want[score])
+    assert d["log_loss"]["binary"]["score"] == pytest.approx(evaluate(y, proba, bootstrap=0).overall.log_loss, rel=1e-12)
+    assert d["main"] == "binary" and not d["sampled"]
+
+
+def test_top_label_and_one_vs_rest_equal_model_diagnostics():
+    X, y = load_iris(return_X_y=True)
+    proba = cross_val_predict(LogisticRegression(C=0.05, max_iter=1000), X, y, cv=5, method="predict_proba")
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    d = evaluate(y, proba, sample_weight=w, bootstrap=0).to_dict()["decomposition"]
+    q = np.clip(proba, EPS, 1 - EPS)
+    top = q.argmax(axis=1)
+    want = _reference((top == y).astype(float), q.max(axis=1), w)
+    for score in ("log_loss", "brier"):
+        _assert_parts(d[score]["top_label"], want[score])
+    for k in range(3):
+        want = _reference((y == k).astype(float), q[:, k], w)
+        for score in ("log_loss", "brier"):
+            _assert_parts(d[score]["per_class"][str(k)], want[score])
+    assert d["main"] == "top_label" and d["log_loss"]["binary"] is None
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_the_identity_holds_in_every_report(seed):
+    rng = np.random.default_rng(seed)
+    n, k = int(rng.integers(20, 400)), int(rng.integers(2, 8))
+    proba = softmax(rng.normal(0, rng.uniform(0.2, 5), (n, k)), axis=1)
+    proba = np.round(proba, int(rng.integers(2, 8)))
+    proba /= proba.sum(axis=1, keepdims=True)
+    y = rng.integers(k, size=n)
+    d = evaluate(y, proba, bootstrap=0, unit=["nats", "bits"][seed % 2]).to_dict()["decomposition"]
+    for score in ("log_loss", "brier"):
+        parts = [d[score]["top_label"], *d[score]["per_class"].values()] + ([d[score]["binary"]] if k == 2 else [])
+        for p in parts:
+            assert p["miscalibration"] - p["discrimination"] + p["uncertainty"] == pytest.approx(p["score"], abs=1e-12)
+            assert p["miscalibration"] >= -1e-12 and p["discrimination"] >= -1e-12
+
+
+def test_pool_adjacent_violators_vectorised_and_sequential_agree_with_scikit_learn(monkeypatch):
+    rng = np.random.default_rng(1)
+    for _ in range(10):
+        n = int(rng.integers(5, 3000))
+        x = np.round(rng.uniform(size=n), int(rng.integers(1, 4)))  # many ties
+        y = (rng.uniform(size=n) < x).astype(float)
+        w = rng.uniform(0.1, 3, n)
+        want = IsotonicRegression().fit(x, y, sample_weight=w).predict(x)
+        np.testing.assert_allclose(dec.isotonic(x, y, w), want, atol=1e-12)
+        monkeypatch.setattr(dec, "_VECTOR_PASSES", 1)  # leave most of the pooling to the stack
+        np.testing.assert_allclose(dec.isotonic(x, y, w), want, atol=1e-12)
+        monkeypatch.undo()
+
+
+def test_miscalibration_is_what_the_true_recalibration_removes():
+    """A binary model three times over-confident (logits × 3): the true recalibration maps its
+    forecast back to the true probability; MCB estimates the loss that removes, within sampling error."""
+    rng = np.random.default_rng(7)
+    n = 40_000
+    a = rng.normal(0, 1.2, n)
+    p_true = expit(a)
+    y = (rng.uniform(size=n) < p_true).astype(int)
+    x = expit(3 * a)
+    r = evaluate(y, x, bootstrap=0)
+    parts = r.to_dict()["decomposition"]["log_loss"]["binary"]
+    removed = np.mean(-y * np.log(x) - (1 - y) * np.log(1 - x)) - np.mean(-y * np.log(p_true) - (1 - y) * np.log(1 - p_true))
+    assert parts["miscalibration"] == pytest.approx(removed, abs=0.01)
+    # a calibrated model: next to no miscalibration
+    calibrated = evaluate(y, p_true, bootstrap=0).to_dict()["decomposition"]["log_loss"]["binary"]
+    assert calibrated["miscalibration"] < 0.005
+
+
+def test_a_sampled_decomposition_states_its_sample_and_errors(monkeypatch, cancer):
+    import evalreport.compute.calibration as cal
+    import evalreport.compute.stats as stats_mod
+
+    monkeypatch.setattr(cal, "TEMPERATURE_SAMPLE", 200)
+    monkeypatch.setattr(cal, "MIN_SAMPLE", 200)
+    if hasattr(stats_mod, "sample_size"):
+        monkeypatch.setattr(stats_mod, "sample_size", lambda k: 200)
+    y, proba = cancer
+    r = evaluate(y, proba, bootstrap=0)
+    d = r.to_dict()["decomposition"]
+    assert d["sampled"] and d["rows"] == 200 and d["total_rows"] == len(y)
+    se = d["log_loss"]["binary"]["standard_error"]
+    assert se and all(v > 0 for v in se.values())
+    assert "uniform sample of 200 of 569 rows" in " ".join(r.decomposition_text)
+
+
+def test_the_report_explains_it_in_words_and_soft_targets_have_none(cancer):
+    from bs4 import BeautifulSoup
+
+    y, proba = cancer
+    r = evaluate(y, proba, bootstrap=0)
+    soup = BeautifulSoup(r.to_html(), "html.parser")
+    text = soup.select_one("#why").get_text(" ")
+    assert "miscalibration" in text and "isotonic" in text and "What to do" in text
+    assert soup.select_one('nav a[href="#why"]')
+    soft = evaluate(proba[:, ::-1] * 0.9 + 0.05, proba, bootstrap=0)
+    assert soft.decomposition is None and soft.to_dict()["decomposition"] is None
