@@ -207,9 +207,10 @@ def evaluate_gates(
 
     if spec.max_ece is not None:
         ece = result.calibration.ece
-        detail = "no interval: the point rule applies" if sig else ""
-        gates.append(GateResult("max-ece", f"expected calibration error ≤ {spec.max_ece:g}", spec.max_ece, ece, None,
-                                not _beyond_max(ece, None, spec.max_ece, False), detail))
+        ci = result.calibration.ece_ci95
+        detail = "no interval: the point rule applies" if sig and not _usable(ci) else ""
+        gates.append(GateResult("max-ece", f"expected calibration error ≤ {spec.max_ece:g}", spec.max_ece, ece, ci,
+                                not _beyond_max(ece, ci, spec.max_ece, sig), detail))
 
     if spec.max_regression is not None:
         if comparison is not None:

@@ -207,7 +207,7 @@ def build_result(
         worst=tuple(worst),
         warnings=tuple(warnings),
         verdict=verdict,
-        calibration=_calibration(stats, classes, unit, soft),
+        calibration=_calibration(stats, classes, unit, soft, v),
         loss_concentration=_concentration(stats, classes, overall),
         decomposition=decomposition,
         decomposition_text=decomposition_sentences(decomposition, unit, overall.band_score),
@@ -469,15 +469,21 @@ def _slice_differences(col, base: Result, cand: Result, base_stats: Stats, cand_
 OVR_CLASSES = 4
 
 
-def _calibration(stats: Stats, classes, unit: str, soft: bool) -> Calibration:
+def _calibration(stats: Stats, classes, unit: str, soft: bool, v=None) -> Calibration:
     f = UNITS[unit]
-    w, conf, correct, rows = stats.cal
+    w, conf, correct, rows, var = stats.cal
     total = w.sum()
     with np.errstate(invalid="ignore", divide="ignore"):
         acc_b = np.where(w > 0, correct / np.where(w > 0, w, 1), np.nan)
         conf_b = np.where(w > 0, conf / np.where(w > 0, w, 1), np.nan)
     gaps = np.abs(acc_b - conf_b)
     ece = float(np.nansum(w / total * gaps))
+    floor, floor_high = _ece_floor(w, var)
+    ece_ci = None
+    if v is not None and stats.boot is not None and stats.boot.cal is not None:
+        from .compute.bootstrap import _percentiles, ece_replicates
+
+        ece_ci = _percentiles(ece_replicates(stats.boot.cal, v)[None, :], 0.95)[0]
     mce = float(np.nanmax(gaps)) if (w > 0).any() else 0.0
     bins = tuple(
         CalibrationBin(float(CAL_EDGES[b]), float(CAL_EDGES[b + 1]), int(rows[b]), float(stats.absolute(float(w[b]))),
@@ -517,7 +523,38 @@ def _calibration(stats: Stats, classes, unit: str, soft: bool) -> Calibration:
         total_rows=stats.rows,
         standard_error=None if fit.standard_error is None else fit.standard_error * f,
         sentence=_temperature_sentence(fit, removed * f, share, unit, stats.rows, len(classes), f),
+        ece_ci95=ece_ci,
+        ece_floor=floor,
+        ece_floor_high=floor_high,
+        ece_sentence=_ece_sentence(ece, ece_ci, floor, floor_high),
     )
+
+
+#: Draws of a perfectly calibrated model's ECE behind the noise floor (a fixed seed: the same bytes).
+FLOOR_DRAWS = 2000
+
+
+def _ece_floor(w: np.ndarray, var: np.ndarray) -> tuple[float, float]:
+    """What a perfectly calibrated model with these confidences and rows would show as ECE: its
+    mean and 95th percentile. In a bin, the right answers of such a model minus its confidences
+    sum to about N(0, Σ w²·c·(1 − c)) (one Bernoulli(c) per row); the ECE is Σ |that| / Σ w."""
+    total = w.sum()
+    if total <= 0:
+        return 0.0, 0.0
+    z = np.random.default_rng(0).standard_normal((FLOOR_DRAWS, len(var))) * np.sqrt(np.maximum(var, 0.0))
+    draws = np.abs(z).sum(axis=1) / total
+    return float(draws.mean()), float(np.percentile(draws, 95))
+
+
+def _ece_sentence(ece: float, ci, floor: float, floor_high: float) -> str:
+    where = f" [95% {ci[0]:.3f}–{ci[1]:.3f}]" if ci else ""
+    head = f"ECE {ece:.3f}{where}; a perfectly calibrated model would show about {floor:.3f} here (95% of such models " \
+           f"below {floor_high:.3f}) from the noise of this many rows alone"
+    if ece <= floor_high:
+        return head + ": no evidence of miscalibration."
+    if ci and ci[0] <= floor_high:
+        return head + ": probably miscalibrated, but the interval reaches what chance gives."
+    return head + ": the model is miscalibrated beyond chance."
 
 
 def _temperature_sentence(fit, removed: float, share: float, unit: str, rows: int, k: int, f: float) -> str:

@@ -121,6 +121,10 @@ class Calibration:
     total_rows: int
     standard_error: float | None  # of cross_entropy_after when fitted on a sample
     sentence: str
+    ece_ci95: tuple[float, float] | None = None  # the bootstrap's 95% interval of the ECE
+    ece_floor: float = 0.0  # the ECE a perfectly calibrated model with these confidences would show, on average
+    ece_floor_high: float = 0.0  # … and its 95th percentile: an ECE below it is no evidence of miscalibration
+    ece_sentence: str = ""
 
 
 @dataclass(frozen=True)

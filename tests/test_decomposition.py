@@ -162,3 +162,60 @@ def test_the_report_explains_it_in_words_and_soft_targets_have_none(cancer):
     assert soup.select_one('nav a[href="#why"]')
     soft = evaluate(proba[:, ::-1] * 0.9 + 0.05, proba, bootstrap=0)
     assert soft.decomposition is None and soft.to_dict()["decomposition"] is None
+
+
+# ------------------------------------------------------------------ ECE: interval and noise floor
+
+
+def _calibrated(rng, n, k=4, t=1.0):
+    """Rows drawn from a model whose probabilities are the truth (t = 1), or a tempered copy."""
+    z = rng.normal(0, 1.5, (n, k))
+    p = softmax(z, axis=1)
+    y = (rng.uniform(size=(n, 1)) > p.cumsum(axis=1)).sum(axis=1)
+    return y, softmax(z * t, axis=1)
+
+
+def test_the_noise_floor_holds_on_data_from_a_calibrated_model():
+    """About 95% of perfectly calibrated models show an ECE below the floor's 95th percentile."""
+    rng = np.random.default_rng(11)
+    below = []
+    for _ in range(200):
+        y, q = _calibrated(rng, 1500)
+        c = evaluate(y, q, classes=list(range(4)), bootstrap=0).calibration
+        below.append(c.ece <= c.ece_floor_high)
+    assert 0.88 <= np.mean(below) <= 0.995, np.mean(below)
+
+
+def test_a_miscalibrated_model_is_beyond_the_floor_and_its_interval_is_chunk_independent():
+    import pandas as pd
+
+    rng = np.random.default_rng(5)
+    y, q = _calibrated(rng, 6000, t=2.5)  # over-confident
+    df = pd.DataFrame({"label": y, **{f"p_{j}": q[:, j] for j in range(4)}})
+    r = evaluate(df)
+    c = r.calibration
+    assert c.ece > c.ece_floor_high and "beyond chance" in c.ece_sentence
+    assert c.ece_ci95[0] <= c.ece <= c.ece_ci95[1]
+    assert evaluate(df, chunk_rows=777).calibration.ece_ci95 == pytest.approx(c.ece_ci95, rel=1e-12)
+    d = r.to_dict()["calibration"]
+    assert d["ece_ci95"] == list(c.ece_ci95) and d["ece_noise_floor"]["p95"] == c.ece_floor_high
+
+
+def test_check_max_ece_honours_significant(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from conftest import run
+
+    rng = np.random.default_rng(8)
+    y, q = _calibrated(rng, 800, t=1.3)
+    src = tmp_path / "p.csv"
+    pd.DataFrame({"label": y, **{f"p_{j}": q[:, j] for j in range(4)}}).to_csv(src, index=False)
+    c = evaluate(src).calibration
+    threshold = (c.ece_ci95[0] + c.ece) / 2  # between the interval's lower end and the point
+    point = run(["check", src, "--max-ece", f"{threshold:.6f}", "--json", tmp_path / "a.json"])
+    sig = run(["check", src, "--max-ece", f"{threshold:.6f}", "--significant", "--json", tmp_path / "b.json"])
+    assert point.exit_code == 1 and sig.exit_code == 0, (point.stdout, sig.stdout)
+    gate = json.loads((tmp_path / "b.json").read_text())["gates"][0]
+    assert gate["ci95"] == pytest.approx(list(c.ece_ci95))

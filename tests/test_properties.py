@@ -24,6 +24,7 @@ def _figures(r) -> dict:
     d.pop("worst_examples")
     d["overall"].pop("band_score_ci95"), d["overall"].pop("accuracy_ci95")
     d["calibration"].pop("summary")  # prose quoting the temperature
+    d["calibration"].pop("ece_ci95")
     for c in d["per_class"]:
         c.pop("ci95")
     for slices in d["groups"].values():

@@ -153,6 +153,7 @@ class BootSums:
     score: np.ndarray
     correct: np.ndarray
     classes: ItemBlocks  # fields: class weight, class score
+    cal: ItemBlocks | None = None  # per (calibration bin, block): weight, Σ w·confidence, Σ w·correct
 
     @property
     def class_w(self) -> np.ndarray:
@@ -165,20 +166,24 @@ class BootSums:
     def scaled(self, factor: float) -> BootSums:
         if factor == 1.0:
             return self
-        c = self.classes
+        c, b = self.classes, self.cal
         return BootSums(self.w * factor, self.score * factor, self.correct * factor,
-                        ItemBlocks(c.n_items, c.n_blocks, c.keys, [x * factor for x in c.fields]))
+                        ItemBlocks(c.n_items, c.n_blocks, c.keys, [x * factor for x in c.fields]),
+                        ItemBlocks(b.n_items, b.n_blocks, b.keys, [x * factor for x in b.fields]) if b else None)
 
     def dense_copy(self) -> BootSums:
-        c = self.classes
+        c, b = self.classes, self.cal
         return BootSums(self.w.copy(), self.score.copy(), self.correct.copy(),
-                        ItemBlocks(c.n_items, c.n_blocks, None, [x.copy() for x in c.dense()]))
+                        ItemBlocks(c.n_items, c.n_blocks, None, [x.copy() for x in c.dense()]),
+                        ItemBlocks(b.n_items, b.n_blocks, None, [x.copy() for x in b.dense()]) if b else None)
 
     def add(self, other: BootSums, scale: float = 1.0) -> None:
-        """Add ``other`` (× ``scale``) into this one, in place (this one's class sums dense)."""
+        """Add ``other`` (× ``scale``) into this one, in place (this one's item sums dense)."""
         for mine, theirs in ((self.w, other.w), (self.score, other.score), (self.correct, other.correct)):
             mine += theirs * scale if scale != 1.0 else theirs
         other.classes.add_to(self.classes.fields, scale=scale)
+        if other.cal is not None and self.cal is not None:
+            other.cal.add_to(self.cal.fields, scale=scale)
 
 
 def replicate_weights(boot: Bootstrap, blocks: int = BOOT_BLOCKS) -> np.ndarray:
@@ -247,9 +252,10 @@ def _percentiles(ratios: np.ndarray, level: float) -> list:
 
 
 def bootstrap_sums(batch: Batch, f: RowFigures, w: np.ndarray, correct: np.ndarray, k: int, eps: float,
-                   block: np.ndarray) -> BootSums:
+                   block: np.ndarray, cal_bin: np.ndarray | None = None) -> BootSums:
     """Per-block sums of one batch: a few bincounts, whatever the number of replicates.
-    ``block``: the bootstrap block of each of its rows (:func:`boot_block`)."""
+    ``block``: the bootstrap block of each of its rows (:func:`boot_block`); ``cal_bin``: the
+    calibration bin of each row's top probability (for the interval of the ECE)."""
     m = BOOT_BLOCKS
     score = f.kl if batch.p is not None else f.ce
     ws = w * score
@@ -263,9 +269,24 @@ def bootstrap_sums(batch: Batch, f: RowFigures, w: np.ndarray, correct: np.ndarr
         rows_block = np.repeat(coarse, k)
         classes = item_block_sums(item, rows_block, k, cb,
                                   [(w[:, None] * batch.p).reshape(-1), (w[:, None] * class_kl).reshape(-1)])
+    cal = None
+    if cal_bin is not None:
+        from .calibration import CAL_BINS
+
+        cal = item_block_sums(cal_bin, block, CAL_BINS, m, [w, w * f.pred_prob, w * correct])
     return BootSums(
         np.bincount(block, weights=w, minlength=m),
         np.bincount(block, weights=ws, minlength=m),
         np.bincount(block, weights=w * correct, minlength=m),
         classes,
+        cal,
     )
+
+
+def ece_replicates(cal: ItemBlocks, v: np.ndarray) -> np.ndarray:
+    """The top-label ECE of each bootstrap replicate: Σ_b |Σ w·correct − Σ w·conf| / Σ w per
+    replicate, from the per-(bin, block) sums and the replicate weights ``v`` (blocks, R)."""
+    w, conf, correct = (_replicate_sums(x, v) for x in cal.dense())
+    total = w.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, np.abs(correct - conf).sum(axis=0) / np.where(total > 0, total, 1.0), np.nan)

@@ -101,7 +101,7 @@ class Stats:
     worst: tuple[WorstRow, ...] = ()
     boot: BootSums | None = None
     # calibration: top-label bins (weight, Σ w·confidence, Σ w·correct, rows) and one-vs-rest bins per class
-    cal: np.ndarray = None  # (4, CAL_BINS)
+    cal: np.ndarray = None  # (5, CAL_BINS): weight, Σ w·conf, Σ w·correct, rows, Σ w²·conf·(1 − conf)
     ovr: np.ndarray = None  # (3, K, CAL_BINS): weight, Σ w·Q_k, Σ w·P_k
     # where the loss comes from
     hist_loss: np.ndarray = None  # Σ CE of the rows in each histogram bin (unweighted)
@@ -133,7 +133,7 @@ class Stats:
         if self.fine_loss is None:
             self.fine_loss = np.zeros(len(FINE_EDGES) - 1)
         if self.cal is None:
-            self.cal = np.zeros((4, CAL_BINS))
+            self.cal = np.zeros((5, CAL_BINS))
         if self.ovr is None:
             self.ovr = np.zeros((3, k, CAL_BINS))
         if self.wrong_rows is None:
@@ -164,6 +164,7 @@ class Stats:
             else:  # a sparse confusion matrix
                 setattr(self, name, value * factor)
         self.cal[:3] *= factor
+        self.cal[4] *= factor * factor
         for g in self.groups.values():
             g.scale(factor)
         if self.boot is not None:
@@ -192,6 +193,7 @@ class Stats:
                 setattr(self, name, value + getattr(other, name))
         self.cal[:3] += other.cal[:3] * theirs
         self.cal[3] += other.cal[3]
+        self.cal[4] += other.cal[4] * (theirs * theirs)
         for col, g in other.groups.items():
             if col not in self.groups:
                 self.groups[col] = SliceSums.empty(col, keep_blocks=g.blocks is not None)
@@ -313,7 +315,8 @@ def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None 
     conf = f.pred_prob
     b = calibration_bin(conf)
     cal = np.stack([np.bincount(b, weights=x, minlength=CAL_BINS) for x in (w, w * conf, w * correct)]
-                   + [np.bincount(b, minlength=CAL_BINS).astype(np.float64)])
+                   + [np.bincount(b, minlength=CAL_BINS).astype(np.float64),
+                      np.bincount(b, weights=w * w * conf * (1.0 - conf), minlength=CAL_BINS)])
     ovr = one_vs_rest_bins(batch.q, f.true_prob if batch.p is None else None, f.true_class, batch.p,
                            batch.w)
     wrong_rows = np.zeros((len(CONFIDENTLY_WRONG), k))
@@ -343,7 +346,7 @@ def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None 
         hist=np.bincount(hb, minlength=len(HIST_EDGES) - 1),
         groups=groups,
         worst=_worst_of_batch(batch, f),
-        boot=bootstrap_sums(batch, f, w, correct, k, eps, block) if boot else None,
+        boot=bootstrap_sums(batch, f, w, correct, k, eps, block, b) if boot else None,
         cal=cal,
         ovr=ovr,
         hist_loss=np.bincount(hb, weights=f.ce, minlength=len(HIST_EDGES) - 1),

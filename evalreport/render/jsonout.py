@@ -171,6 +171,8 @@ def decomposition_dict(d) -> dict:
 def calibration_dict(c) -> dict:
     return {
         "ece": c.ece,
+        "ece_ci95": list(c.ece_ci95) if c.ece_ci95 else None,
+        "ece_noise_floor": {"mean": c.ece_floor, "p95": c.ece_floor_high},
         "mce": c.mce,
         "bins": {
             "edges": [c.bins[0].lower] + [b.upper for b in c.bins],
