@@ -113,6 +113,8 @@ def test_pool_adjacent_violators_vectorised_and_sequential_agree_with_scikit_lea
         np.testing.assert_allclose(dec.isotonic(x, y, w), want, atol=1e-12)
         monkeypatch.setattr(dec, "_VECTOR_PASSES", 1)  # leave most of the pooling to the stack
         np.testing.assert_allclose(dec.isotonic(x, y, w), want, atol=1e-12)
+        monkeypatch.setattr(dec, "VECTOR_LIMIT", 0)  # SciPy's compiled PAV
+        np.testing.assert_allclose(dec.isotonic(x, y, w), want, atol=1e-12)
         monkeypatch.undo()
 
 
