@@ -479,6 +479,12 @@ def _calibration(stats: Stats, classes, unit: str, soft: bool, v=None) -> Calibr
     gaps = np.abs(acc_b - conf_b)
     ece = float(np.nansum(w / total * gaps))
     floor, floor_high = _ece_floor(w, var)
+    debiased = None
+    if not soft and stats.sample is not None:
+        from .compute.debiased import debiased_l2_ce
+
+        sample = stats.sample.compact()
+        debiased = debiased_l2_ce(np.exp(sample.logq), sample.target)
     ece_ci = None
     if v is not None and stats.boot is not None and stats.boot.cal is not None:
         from .compute.bootstrap import _percentiles, ece_replicates
@@ -526,7 +532,8 @@ def _calibration(stats: Stats, classes, unit: str, soft: bool, v=None) -> Calibr
         ece_ci95=ece_ci,
         ece_floor=floor,
         ece_floor_high=floor_high,
-        ece_sentence=_ece_sentence(ece, ece_ci, floor, floor_high),
+        ece_sentence=_ece_sentence(ece, ece_ci, floor, floor_high, debiased),
+        debiased_l2_ce=debiased,
     )
 
 
@@ -546,15 +553,20 @@ def _ece_floor(w: np.ndarray, var: np.ndarray) -> tuple[float, float]:
     return float(draws.mean()), float(np.percentile(draws, 95))
 
 
-def _ece_sentence(ece: float, ci, floor: float, floor_high: float) -> str:
+def _ece_sentence(ece: float, ci, floor: float, floor_high: float, debiased: float | None = None) -> str:
     where = f" [95% {ci[0]:.3f}–{ci[1]:.3f}]" if ci else ""
     head = f"ECE {ece:.3f}{where}; a perfectly calibrated model would show about {floor:.3f} here (95% of such models " \
            f"below {floor_high:.3f}) from the noise of this many rows alone"
     if ece <= floor_high:
-        return head + ": no evidence of miscalibration."
-    if ci and ci[0] <= floor_high:
-        return head + ": probably miscalibrated, but the interval reaches what chance gives."
-    return head + ": the model is miscalibrated beyond chance."
+        text = head + ": no evidence of miscalibration."
+    elif ci and ci[0] <= floor_high:
+        text = head + ": probably miscalibrated, but the interval reaches what chance gives."
+    else:
+        text = head + ": the model is miscalibrated beyond chance."
+    if debiased is not None:
+        text += (f" The debiased L2 calibration error (Kumar et al. 2019: the binned squared gaps less what noise "
+                 f"adds) is {debiased:.3f}.")
+    return text
 
 
 def _temperature_sentence(fit, removed: float, share: float, unit: str, rows: int, k: int, f: float) -> str:

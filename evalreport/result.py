@@ -125,6 +125,7 @@ class Calibration:
     ece_floor: float = 0.0  # the ECE a perfectly calibrated model with these confidences would show, on average
     ece_floor_high: float = 0.0  # … and its 95th percentile: an ECE below it is no evidence of miscalibration
     ece_sentence: str = ""
+    debiased_l2_ce: float | None = None  # top label, Kumar et al. 2019, on the row sample (None: soft targets)
 
 
 @dataclass(frozen=True)

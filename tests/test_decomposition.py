@@ -221,3 +221,19 @@ def test_check_max_ece_honours_significant(tmp_path):
     assert point.exit_code == 1 and sig.exit_code == 0, (point.stdout, sig.stdout)
     gate = json.loads((tmp_path / "b.json").read_text())["gates"][0]
     assert gate["ci95"] == pytest.approx(list(c.ece_ci95))
+
+
+def test_the_debiased_l2_calibration_error_equals_the_authors_package():
+    """Top label, against uncertainty-calibration's get_calibration_error(debias=True): continuous
+    predictions (15 equal-mass bins) and predictions rounded to one decimal (a bin per value)."""
+    calibration = pytest.importorskip("calibration")
+    rng = np.random.default_rng(3)
+    X, y = load_iris(return_X_y=True)
+    real = cross_val_predict(LogisticRegression(C=0.05, max_iter=1000), X, y, cv=5, method="predict_proba")
+    rounded = np.round(real, 1)
+    rounded /= rounded.sum(axis=1, keepdims=True)
+    for q, labels in ((real, y), (rounded, y), (softmax(rng.normal(0, 2, (3000, 5)), axis=1), rng.integers(5, size=3000))):
+        got = evaluate(labels, q, classes=list(range(q.shape[1])), bootstrap=0)
+        want = calibration.get_calibration_error(np.clip(q, EPS, 1 - EPS), labels, debias=True, mode="top-label")
+        assert got.calibration.debiased_l2_ce == pytest.approx(want, abs=1e-9)
+        assert got.to_dict()["calibration"]["debiased_l2_ce"] == got.calibration.debiased_l2_ce

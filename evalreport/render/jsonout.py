@@ -173,6 +173,7 @@ def calibration_dict(c) -> dict:
         "ece": c.ece,
         "ece_ci95": list(c.ece_ci95) if c.ece_ci95 else None,
         "ece_noise_floor": {"mean": c.ece_floor, "p95": c.ece_floor_high},
+        "debiased_l2_ce": c.debiased_l2_ce,
         "mce": c.mce,
         "bins": {
             "edges": [c.bins[0].lower] + [b.upper for b in c.bins],

@@ -1,0 +1,56 @@
+"""The debiased L2 calibration error of the top label (Kumar, Liang & Ma, NeurIPS 2019).
+
+The plug-in binned calibration error is biased upwards: with few rows per bin, noise alone makes
+accuracy and confidence differ. For the squared (L2) error the bias has a closed form — each bin's
+squared gap minus the variance of its accuracy, ȳ(1 − ȳ)/(n_b − 1) — so it can be removed. Bins as
+the authors' reference implementation (``uncertainty-calibration``'s ``get_calibration_error``)
+chooses them: 15 equal-mass bins of the confidence, or, when the predictions take few distinct
+values (fewer than a quarter of the rows, in every class column), one bin per distinct value.
+Computed on the row sample (every row up to its size); unweighted, as the reference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+EQUAL_MASS_BINS = 15
+
+
+def _discrete_edges(values: np.ndarray) -> np.ndarray:
+    """Upper bin edges between consecutive distinct values, and 1."""
+    u = np.unique(values)
+    return np.r_[(u[:-1] + u[1:]) / 2.0, 1.0]
+
+
+def _is_discrete(q: np.ndarray) -> bool:
+    n = q.shape[0]
+    return all(len(_discrete_edges(q[:, j])) < n / 4.0 for j in range(q.shape[1]))
+
+
+def _equal_mass_edges(conf: np.ndarray, bins: int = EQUAL_MASS_BINS) -> np.ndarray:
+    """Upper edges of ``bins`` bins holding equal numbers of rows (numpy's array_split of the
+    sorted values; each edge halfway between neighbouring bins), and 1."""
+    s = np.sort(conf)
+    parts = np.array_split(s, min(bins, len(s)))
+    edges = [(a[-1] + b[0]) / 2.0 for a, b in zip(parts[:-1], parts[1:])] + [1.0]
+    return np.array(sorted(set(edges)))
+
+
+def debiased_l2_ce(q: np.ndarray, target: np.ndarray) -> float | None:
+    """Top-label debiased L2 calibration error of probabilities ``q`` (rows × classes) for the
+    true classes ``target``; None without two rows."""
+    n = len(target)
+    if n < 2:
+        return None
+    conf = q.max(axis=1)
+    correct = (q.argmax(axis=1) == target).astype(float)
+    edges = _discrete_edges(conf) if _is_discrete(q) else _equal_mass_edges(conf)
+    b = np.searchsorted(edges, conf)
+    m = len(edges) + 1
+    size = np.bincount(b, minlength=m).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.bincount(b, weights=conf, minlength=m) / size
+        mean_label = np.bincount(b, weights=correct, minlength=m) / size
+        error = (mean_conf - mean_label) ** 2 - mean_label * (1.0 - mean_label) / (size - 1.0)
+    error = np.where(size >= 2, error, 0.0)
+    return float(max(np.dot(size / n, error), 0.0) ** 0.5)
