@@ -479,12 +479,15 @@ def _calibration(stats: Stats, classes, unit: str, soft: bool, v=None) -> Calibr
     gaps = np.abs(acc_b - conf_b)
     ece = float(np.nansum(w / total * gaps))
     floor, floor_high = _ece_floor(w, var)
-    debiased = None
-    if not soft and stats.sample is not None:
-        from .compute.debiased import debiased_l2_ce
+    debiased = equal_mass = sweep = None
+    if not soft and stats.sample is not None and len(stats.sample.keys):
+        from .compute.calibration_error import debiased_l2_ce, equal_mass_ece, sweep_ece
 
         sample = stats.sample.compact()
-        debiased = debiased_l2_ce(np.exp(sample.logq), sample.target)
+        q = np.exp(sample.logq)
+        debiased = debiased_l2_ce(q, sample.target)
+        top_conf, top_right = q.max(axis=1), (q.argmax(axis=1) == sample.target).astype(float)
+        equal_mass, sweep = equal_mass_ece(top_conf, top_right), sweep_ece(top_conf, top_right)
     ece_ci = None
     if v is not None and stats.boot is not None and stats.boot.cal is not None:
         from .compute.bootstrap import _percentiles, ece_replicates
@@ -534,6 +537,9 @@ def _calibration(stats: Stats, classes, unit: str, soft: bool, v=None) -> Calibr
         ece_floor_high=floor_high,
         ece_sentence=_ece_sentence(ece, ece_ci, floor, floor_high, debiased),
         debiased_l2_ce=debiased,
+        ece_equal_mass=equal_mass,
+        ece_sweep=sweep[0] if sweep else None,
+        sweep_bins=sweep[1] if sweep else None,
     )
 
 

@@ -126,6 +126,9 @@ class Calibration:
     ece_floor_high: float = 0.0  # … and its 95th percentile: an ECE below it is no evidence of miscalibration
     ece_sentence: str = ""
     debiased_l2_ce: float | None = None  # top label, Kumar et al. 2019, on the row sample (None: soft targets)
+    ece_equal_mass: float | None = None  # 15 equal-mass bins (netcal's convention), on the row sample
+    ece_sweep: float | None = None  # equal-mass bins by the sweep rule (Roelofs et al. 2022), on the row sample
+    sweep_bins: int | None = None
 
 
 @dataclass(frozen=True)

@@ -237,3 +237,31 @@ def test_the_debiased_l2_calibration_error_equals_the_authors_package():
         want = calibration.get_calibration_error(np.clip(q, EPS, 1 - EPS), labels, debias=True, mode="top-label")
         assert got.calibration.debiased_l2_ce == pytest.approx(want, abs=1e-9)
         assert got.to_dict()["calibration"]["debiased_l2_ce"] == got.calibration.debiased_l2_ce
+
+
+def test_equal_mass_ece_equals_netcal_and_the_sweep_keeps_accuracies_monotone():
+    """Equal-mass ECE (15 bins) equals netcal's ECE(15, equal_intervals=False) on the top label —
+    for two classes netcal scores P(class 1) instead, so there it is held to netcal on (confidence,
+    right or not), the same question. The sweep's number of bins is the largest that keeps the bins'
+    accuracies non-decreasing."""
+    netcal = pytest.importorskip("netcal.metrics")
+    from evalreport.compute.calibration_error import sweep_ece
+
+    rng = np.random.default_rng(0)
+    for _ in range(8):
+        n, k = int(rng.integers(300, 4000)), int(rng.integers(2, 6))
+        q = softmax(rng.normal(0, 2, (n, k)) * rng.uniform(0.3, 3), axis=1)
+        y = np.where(rng.uniform(size=n) < 0.6, q.argmax(axis=1), rng.integers(k, size=n))
+        c = evaluate(y, q, classes=list(range(k)), bootstrap=0).calibration
+        qc = np.clip(q, EPS, 1 - EPS)
+        conf, right = qc.max(axis=1), (qc.argmax(axis=1) == y).astype(int)
+        want = netcal.ECE(bins=15, equal_intervals=False).measure(qc if k > 2 else conf, y if k > 2 else right)
+        assert c.ece_equal_mass == pytest.approx(want, abs=1e-9)
+        ece, bins = sweep_ece(conf, right.astype(float))
+        assert (c.ece_sweep, c.sweep_bins) == (pytest.approx(ece, abs=1e-12), bins)
+        order = np.argsort(conf, kind="stable")
+        accs = [right[order][p].mean() for p in np.array_split(np.arange(n), bins)]
+        assert all(a <= b for a, b in zip(accs, accs[1:]))
+        if bins < min(100, n):
+            accs = [right[order][p].mean() for p in np.array_split(np.arange(n), bins + 1)]
+            assert any(a > b for a, b in zip(accs, accs[1:]))

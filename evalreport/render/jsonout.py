@@ -174,6 +174,8 @@ def calibration_dict(c) -> dict:
         "ece_ci95": list(c.ece_ci95) if c.ece_ci95 else None,
         "ece_noise_floor": {"mean": c.ece_floor, "p95": c.ece_floor_high},
         "debiased_l2_ce": c.debiased_l2_ce,
+        "ece_equal_mass": c.ece_equal_mass,
+        "ece_sweep": {"ece": c.ece_sweep, "bins": c.sweep_bins} if c.ece_sweep is not None else None,
         "mce": c.mce,
         "bins": {
             "edges": [c.bins[0].lower] + [b.upper for b in c.bins],

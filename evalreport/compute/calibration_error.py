@@ -1,4 +1,7 @@
-"""The debiased L2 calibration error of the top label (Kumar, Liang & Ma, NeurIPS 2019).
+"""Calibration errors of the top label that need the rows themselves (computed on the row sample):
+the debiased L2 calibration error, and the ECE with equal-mass bins (fixed, and by the sweep rule).
+
+The debiased L2 calibration error (Kumar, Liang & Ma, NeurIPS 2019).
 
 The plug-in binned calibration error is biased upwards: with few rows per bin, noise alone makes
 accuracy and confidence differ. For the squared (L2) error the bias has a closed form — each bin's
@@ -54,3 +57,44 @@ def debiased_l2_ce(q: np.ndarray, target: np.ndarray) -> float | None:
         error = (mean_conf - mean_label) ** 2 - mean_label * (1.0 - mean_label) / (size - 1.0)
     error = np.where(size >= 2, error, 0.0)
     return float(max(np.dot(size / n, error), 0.0) ** 0.5)
+
+
+def equal_mass_ece(conf: np.ndarray, correct: np.ndarray, bins: int = EQUAL_MASS_BINS) -> float:
+    """ECE over ``bins`` bins holding equal shares of the rows, as netcal's
+    ``ECE(bins, equal_intervals=False)`` forms them: edges at the confidences' quantiles (numpy's
+    linear interpolation), the first edge 0 and the last 1, bins [e_i, e_i+1) and the last closed."""
+    edges = np.quantile(conf, np.linspace(0.0, 1.0, bins + 1))
+    edges[0], edges[-1] = 0.0, 1.0
+    return _binned_ece(conf, correct, edges)
+
+
+def _binned_ece(conf: np.ndarray, correct: np.ndarray, edges: np.ndarray) -> float:
+    b = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, len(edges) - 2)
+    m = len(edges) - 1
+    size = np.bincount(b, minlength=m).astype(float)
+    gap = np.abs(np.bincount(b, weights=correct, minlength=m) - np.bincount(b, weights=conf, minlength=m))
+    return float(gap.sum() / size.sum())
+
+
+def sweep_ece(conf: np.ndarray, correct: np.ndarray, most: int = 100) -> tuple[float, int]:
+    """The ECE by the sweep rule (Roelofs et al., AISTATS 2022): equal-mass bins (numpy's
+    array_split of the rows sorted by confidence), as many as keep the bins' accuracies
+    non-decreasing (at most ``most``); the ECE at that number, and the number."""
+    order = np.argsort(conf, kind="stable")
+    c, y = conf[order], correct[order]
+    n = len(c)
+
+    def starts(bins: int) -> np.ndarray:
+        sizes = np.full(bins, n // bins)
+        sizes[: n % bins] += 1
+        return np.r_[0, np.cumsum(sizes)[:-1]]
+
+    chosen = 1
+    for bins in range(2, min(most, n) + 1):
+        s = starts(bins)
+        acc = np.add.reduceat(y, s) / np.diff(np.r_[s, n])
+        if (np.diff(acc) < 0).any():
+            break
+        chosen = bins
+    s = starts(chosen)
+    return float(np.abs(np.add.reduceat(y, s) - np.add.reduceat(c, s)).sum() / n), chosen
