@@ -178,6 +178,7 @@ class Decomposition:
     rows: int  # rows it was computed on
     total_rows: int
     classes_left_out: int = 0
+    curve: dict | None = None  # the CORP reliability diagram of the main forecast: x, recalibrated, band_low/high
 
     @property
     def sampled(self) -> bool:

@@ -265,3 +265,24 @@ def test_equal_mass_ece_equals_netcal_and_the_sweep_keeps_accuracies_monotone():
         if bins < min(100, n):
             accs = [right[order][p].mean() for p in np.array_split(np.arange(n), bins + 1)]
             assert any(a > b for a, b in zip(accs, accs[1:]))
+
+
+def test_the_corp_diagram_band_holds_a_calibrated_curve_and_not_a_tempered_one():
+    from bs4 import BeautifulSoup
+
+    rng = np.random.default_rng(2)
+
+    def outside(t):
+        y, q = _calibrated(rng, 4000, t=t)
+        r = evaluate(y, q, classes=list(range(4)), bootstrap=0)
+        c = r.decomposition.curve
+        return np.mean([(v < lo) or (v > hi) for v, lo, hi in zip(c["recalibrated"], c["band_low"], c["band_high"])]), r
+
+    share, _ = outside(1.0)
+    assert share < 0.25  # a 90% pointwise band: most points inside
+    share, r = outside(3.0)
+    assert share > 0.5
+    soup = BeautifulSoup(r.to_html(), "html.parser")
+    img = soup.select_one("#why figure img")
+    assert img is not None and "CORP reliability diagram" in img["alt"]
+    assert r.to_dict()["decomposition"]["reliability_curve"]["x"][0] <= r.decomposition.curve["x"][-1]

@@ -910,7 +910,7 @@ def test_every_xml_output_parses(tmp_path, hostile):
     root = ET.fromstring((tmp_path / "j.xml").read_bytes())
     assert root.find(".//failure") is not None
     svgs = _svgs((tmp_path / "r.html").read_text())
-    assert len(svgs) == 8  # ladder, curve, per class, histogram, confusion, slices, reliability, one-vs-rest
+    assert len(svgs) == 9  # ladder, curve, per class, histogram, confusion, slices, reliability, one-vs-rest, CORP
     for svg in svgs:
         ET.fromstring(svg)  # well-formed, so the browser draws it
 

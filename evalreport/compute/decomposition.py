@@ -48,12 +48,19 @@ def isotonic(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     W = np.add.reduceat(ws, starts)
     S = np.add.reduceat(ws * y[order], starts)
     count = np.diff(np.r_[starts, len(xs)])  # rows per block
-    if len(W) > VECTOR_LIMIT and (W > 0).all():
-        from scipy.optimize import isotonic_regression  # compiled PAV: worth its import on many points
+    fitted_blocks, count = _pool(W, S, count)
+    fitted = np.empty(len(x))
+    fitted[order] = np.repeat(fitted_blocks, count)
+    return fitted
 
-        fitted = np.empty(len(x))
-        fitted[order] = np.repeat(isotonic_regression(S / W, weights=W).x, count)
-        return fitted
+
+def _pool(W: np.ndarray, S: np.ndarray, count: np.ndarray):
+    """Pool-adjacent-violators on blocks (weights W, weighted sums S, rows per block): the fitted
+    value of each block as it stands, and the count of rows each covers."""
+    if len(W) > VECTOR_LIMIT and (W > 0).all():
+        from scipy.optimize import isotonic_regression
+
+        return isotonic_regression(S / W, weights=W).x, count
     for _ in range(_VECTOR_PASSES):
         m = _means(S, W)
         falls = m[:-1] > m[1:]
@@ -63,9 +70,34 @@ def isotonic(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
         W, S, count = np.add.reduceat(W, first), np.add.reduceat(S, first), np.add.reduceat(count, first)
     else:
         W, S, count = _pool_sequentially(W, S, count)
-    fitted = np.empty(len(x))
-    fitted[order] = np.repeat(_means(S, W), count)
-    return fitted
+    return _means(S, W), count
+
+
+#: Points of the CORP reliability curve and its band, and the resamples behind the band.
+CURVE_POINTS, BAND_RESAMPLES = 101, 100
+
+
+def reliability_curve(x: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int = 0) -> dict:
+    """The CORP reliability diagram of forecasts x of outcomes y: the isotonic recalibration at
+    CURVE_POINTS forecasts across their range, and a 90% consistency band — where the curve of a
+    calibrated forecaster would lie, from BAND_RESAMPLES draws of y ~ Bernoulli(x) (as the paper)."""
+    order = np.argsort(x, kind="stable")
+    xs, ws = x[order], w[order]
+    starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]])
+    W = np.add.reduceat(ws, starts)
+    count = np.diff(np.r_[starts, len(xs)])
+    grid = np.linspace(xs[0], xs[-1], CURVE_POINTS)
+    at = np.clip(np.searchsorted(xs[starts], grid, side="right") - 1, 0, len(starts) - 1)  # block of each point
+
+    def curve(ys: np.ndarray) -> np.ndarray:
+        fitted, c = _pool(W.copy(), np.add.reduceat(ws * ys, starts), count.copy())
+        return np.repeat(fitted, c)[starts][at]  # the fitted value of each distinct forecast, at the grid
+
+    rng = np.random.default_rng(seed)
+    draws = np.array([curve((rng.uniform(size=len(xs)) < xs).astype(float)) for _ in range(BAND_RESAMPLES)])
+    lo, hi = np.percentile(draws, [5, 95], axis=0)
+    return {"x": grid.tolist(), "recalibrated": curve(y[order]).tolist(), "band_low": lo.tolist(),
+            "band_high": hi.tolist()}
 
 
 def _means(S: np.ndarray, W: np.ndarray) -> np.ndarray:
@@ -157,11 +189,13 @@ def decomposition(logq: np.ndarray, target: np.ndarray, w: np.ndarray, classes: 
 
     top_label = parts(conf, correct)
     binary = parts(q[:, 1], (target == 1).astype(float)) if k == 2 else None
+    curve = reliability_curve(q[:, 1], (target == 1).astype(float), w) if k == 2 else \
+        reliability_curve(conf, correct, w)
     frequency = np.bincount(target, weights=w, minlength=k)
     kept = np.sort(np.argsort(-frequency, kind="stable")[:MAX_CLASSES])
     per_class = {classes[j]: decompose(q[:, j], (target == j).astype(float), w) for j in kept}
     return Decomposition("binary" if k == 2 else "top_label", binary, top_label, per_class, n, total_rows,
-                         k - len(kept))
+                         k - len(kept), curve)
 
 
 def finite(d: Decomposition) -> bool:

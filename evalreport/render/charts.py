@@ -450,6 +450,36 @@ def reliability_chart(r) -> Chart | None:
     return _chart(fig, title, alt)
 
 
+def corp_chart(r) -> Chart | None:
+    """The CORP reliability diagram: the isotonic recalibration of the main forecast, and the band
+    where a calibrated forecaster's curve would lie."""
+    d = r.decomposition
+    if d is None or not d.curve:
+        return None
+    c = d.curve
+    binary = d.main == "binary"
+    what = f"P({r.classes[1]})" if binary else "the top probability"
+    with matplotlib.rc_context(_RC):
+        fig = _figure(7.5, 4.2)
+        ax = fig.add_subplot()
+        ax.fill_between(c["x"], c["band_low"], c["band_high"], color="#c6dbef", step="post",
+                        label="90% consistency band: where a calibrated model's curve would lie")
+        ax.plot([0, 1], [0, 1], color=_GRID, linestyle="--", linewidth=1.0, label="perfect calibration")
+        ax.step(c["x"], c["recalibrated"], where="post", color="#d73027", linewidth=1.6,
+                label="recalibrated (isotonic fit of the outcome)")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel(f"forecast: {what}")
+        ax.set_ylabel("observed frequency (isotonic)")
+        title = "CORP reliability diagram" + (" (binary)" if binary else " (top label)")
+        ax.set_title(title, loc="left")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
+    outside = sum(1 for y, lo, hi in zip(c["recalibrated"], c["band_low"], c["band_high"]) if y < lo or y > hi)
+    alt = (f"{title}: the isotonic recalibration of {what} against the forecast, with a 90% consistency band; "
+           f"the curve leaves the band at {outside} of {len(c['x'])} points.")
+    return _chart(fig, title, alt)
+
+
 def ovr_chart(r) -> Chart | None:
     """One-vs-rest reliability for the worst-calibrated classes, side by side."""
     c = r.calibration
@@ -489,6 +519,7 @@ def all_charts(r, processes: int = 1) -> dict:
     """
     jobs = {
         "reliability": reliability_chart,
+        "corp": corp_chart,
         "ovr": ovr_chart,
         "ladder": ladder_chart,
         "curve": loss_curve,

@@ -158,7 +158,7 @@ def decomposition_dict(d) -> dict:
     """``{log_loss: {binary, top_label, per_class: {class: …}}, brier: {…}}``, each part
     ``{score, miscalibration, discrimination, uncertainty, standard_error}`` (CORP: score = MCB − DSC + UNC)."""
     out = {"method": "CORP (isotonic recalibration)", "main": d.main, "rows": d.rows, "total_rows": d.total_rows,
-           "sampled": d.sampled, "classes_left_out": d.classes_left_out}
+           "sampled": d.sampled, "classes_left_out": d.classes_left_out, "reliability_curve": d.curve}
     for score in ("log_loss", "brier"):
         out[score] = {
             "binary": _parts(d.binary[score]) if d.binary else None,
