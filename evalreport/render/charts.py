@@ -529,7 +529,7 @@ def all_charts(r, processes: int = 1) -> dict:
         "decomposition": decomposition_chart,
     } | {("slices", col): (lambda r, col=col: slice_bars(r, col)) for col in r.groups}
     # about half the drawing time, by measurement, goes to the forked copy
-    away = {"histogram", "reliability", "per_class", "decomposition"} if processes > 1 else set()
+    away = {"histogram", "reliability", "per_class", "corp", "decomposition"} if processes > 1 else set()
     child = _Forked.start(r, {name: jobs[name] for name in away})
     try:
         done = {name: draw(r) for name, draw in jobs.items() if not (child and name in away)}
