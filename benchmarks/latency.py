@@ -29,16 +29,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import POLARS  # noqa: E402 — the same yardstick query as bench.py
 EVALREPORT = [sys.executable, "-m", "evalreport"]
-POLARS = """
-import sys, polars as pl
-lf = pl.scan_csv(sys.argv[1])
-k = len([c for c in lf.collect_schema().names() if c.startswith("p_")])
-p_true = pl.coalesce([pl.when(pl.col("label") == j).then(pl.col(f"p_{j}")) for j in range(k)])
-ce = (-p_true.clip(1e-15, 1).log()).alias("ce")
-out = lf.select(pl.col("label"), ce).group_by("label").agg(pl.col("ce").mean(), pl.len()).collect(engine="streaming")
-print(out.height)
-"""
 
 
 def run(cmd: list[str], cwd: str) -> tuple[float, float]:

@@ -578,23 +578,12 @@ class _Forked:
 
     def collect(self) -> dict:
         """The child's charts; empty if it failed or timed out (the caller then draws them)."""
-        import select
-        import signal
-        import time
+        from .drawer import read_within
 
-        chunks, deadline = [], time.monotonic() + self.TIMEOUT
+        data = read_within(self._fd, self._pid, self.TIMEOUT)
         try:
-            with os.fdopen(self._fd, "rb", buffering=0) as src:
-                while select.select([src], [], [], max(0.0, deadline - time.monotonic()))[0]:
-                    chunk = src.read(1 << 16)
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                else:  # timed out
-                    os.kill(self._pid, signal.SIGKILL)
-                    chunks = []
             _, status = os.waitpid(self._pid, 0)
-            return pickle.loads(b"".join(chunks)) if status == 0 and chunks else {}
+            return pickle.loads(data) if status == 0 and data else {}
         except (OSError, EOFError, pickle.UnpicklingError):
             return {}
 

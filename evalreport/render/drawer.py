@@ -28,6 +28,29 @@ def drawing_processes() -> int:
     return 2 if (os.cpu_count() or 1) > 1 and sys.platform.startswith("linux") and hasattr(os, "fork") else 1
 
 
+def read_within(fd: int, pid: int, timeout: float) -> bytes:
+    """All a child writes to the pipe ``fd`` until it closes it, within ``timeout`` seconds; past
+    that the child is killed and nothing is returned. Closes ``fd``; the caller reaps the child."""
+    import select
+    import signal
+    import time
+
+    chunks, deadline = [], time.monotonic() + timeout
+    try:
+        with os.fdopen(fd, "rb", buffering=0) as src:
+            while select.select([src], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                chunk = src.read(1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            else:  # timed out
+                os.kill(pid, signal.SIGKILL)
+                return b""
+    except OSError:
+        return b""
+    return b"".join(chunks)
+
+
 class Drawer:
     """The parent's handle: :meth:`charts` hands over a result and takes the charts back;
     :meth:`close` (or leaving the ``with`` block) lets an unused child go and reaps it."""
@@ -71,26 +94,12 @@ class Drawer:
         return self._collect()
 
     def _collect(self) -> dict | None:
-        import select
-        import signal
-        import time
-
-        chunks, deadline = [], time.monotonic() + TIMEOUT
+        fd, self._reply = self._reply, -1
+        data = read_within(fd, self._pid, TIMEOUT)
+        status = self._reap()
         try:
-            with os.fdopen(self._reply, "rb", buffering=0) as src:
-                self._reply = -1
-                while select.select([src], [], [], max(0.0, deadline - time.monotonic()))[0]:
-                    chunk = src.read(1 << 16)
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                else:  # timed out
-                    os.kill(self._pid, signal.SIGKILL)
-                    chunks = []
-            status = self._reap()
-            return pickle.loads(b"".join(chunks)) if status == 0 and chunks else None
-        except (OSError, EOFError, pickle.UnpicklingError):
-            self.close()
+            return pickle.loads(data) if status == 0 and data else None
+        except (EOFError, pickle.UnpicklingError):
             return None
 
     def _reap(self) -> int | None:

@@ -65,23 +65,7 @@ def result_metrics(d: dict) -> tuple[dict[str, float], list[str]]:
     _interval(out, f"{PREFIX}.accuracy", o.get("accuracy_ci95"))
     for key in CALIBRATION:
         _put(out, f"{PREFIX}.{key}", (d.get("calibration") or {}).get(key))
-    classes, renamed = Names(), []
-    for row in d["per_class"]:
-        base = f"{PREFIX}.class.{classes('class', row['class'])}"
-        for key in PER_ITEM:
-            _put(out, f"{base}.{key}", row.get(key))
-        _interval(out, f"{base}.band_score", row.get("ci95"))
-    renamed += classes.renamed
-    for column, rows in d["groups"].items():
-        values = Names()
-        col = Names()("slice column", column)
-        for row in rows:
-            base = f"{PREFIX}.slice.{col}.{values(f'slice {column}', row['value'])}"
-            for key in PER_ITEM:
-                _put(out, f"{base}.{key}", row.get(key))
-            _interval(out, f"{base}.band_score", row.get("ci95"))
-        renamed += values.renamed
-    return out, renamed
+    return out, _items(out, d, PER_ITEM, "band_score")
 
 
 def comparison_metrics(d: dict) -> tuple[dict[str, float], list[str]]:
@@ -96,23 +80,28 @@ def comparison_metrics(d: dict) -> tuple[dict[str, float], list[str]]:
         _put(out, f"{PREFIX}.difference.{key}", diff.get(key))
     _interval(out, f"{PREFIX}.difference.band_score", diff.get("ci95"))
     _interval(out, f"{PREFIX}.difference.accuracy", diff.get("accuracy_ci95"))
-    classes, renamed = Names(), []
-    for row in d["per_class"]:
-        base = f"{PREFIX}.class.{classes('class', row['class'])}"
-        for key in ("baseline", "candidate", "difference"):
+    return out, _items(out, d, ("baseline", "candidate", "difference"), "difference")
+
+
+def _items(out: dict, d: dict, keys, interval: str) -> list[str]:
+    """Per class (``evalreport.class.<name>.<key>``) and per slice (``evalreport.slice.<column>.
+    <value>.<key>``) into ``out``, each row's ``ci95`` as the ends of ``<interval>``; the renamings."""
+    def put(base: str, row: dict) -> None:
+        for key in keys:
             _put(out, f"{base}.{key}", row.get(key))
-        _interval(out, f"{base}.difference", row.get("ci95"))
-    renamed += classes.renamed
+        _interval(out, f"{base}.{interval}", row.get("ci95"))
+
+    classes = Names()
+    for row in d["per_class"]:
+        put(f"{PREFIX}.class.{classes('class', row['class'])}", row)
+    renamed = list(classes.renamed)
     for column, rows in d["groups"].items():
         values = Names()
         col = Names()("slice column", column)
         for row in rows:
-            base = f"{PREFIX}.slice.{col}.{values(f'slice {column}', row['value'])}"
-            for key in ("baseline", "candidate", "difference"):
-                _put(out, f"{base}.{key}", row.get(key))
-            _interval(out, f"{base}.difference", row.get("ci95"))
+            put(f"{PREFIX}.slice.{col}.{values(f'slice {column}', row['value'])}", row)
         renamed += values.renamed
-    return out, renamed
+    return renamed
 
 
 class Payload:
