@@ -87,7 +87,7 @@ def main() -> None:
         rows.append(("evalreport report Parquet (HTML + JSON)", *best(report + [str(args.parquet)], args.repeat)))
     n = json.loads((out / "m.json").read_text())["rows"]
     print(f"{args.csv.name}: {n:,} rows, {size:,.0f} MiB; {os.cpu_count()} cores; best of {args.repeat}")
-    print(f"| path | time (s) | rows/s | peak memory (MiB) |\n|---|---:|---:|---:|")
+    print("| path | time (s) | rows/s | peak memory (MiB) |\n|---|---:|---:|---:|")
     for name, wall, peak in rows:
         print(f"| {name} | {wall:.2f} | {n / wall:,.0f} | {peak:,.0f} |")
 
