@@ -241,7 +241,17 @@ def _slice_rows(stats: Stats, col: str, ladder: Ladder, f: float, soft: bool, v,
     blocks = sl.block_sums() if v is not None else None
     cis = intervals(blocks[1][shown], blocks[0][shown], v) if blocks is not None else [None] * len(shown)
 
-    def row(value: str, sums, interval, folded_values: int = 0) -> SliceRow:
+    cal = [x[:n] for x in sl.cal.dense()] if sl.cal is not None else None
+
+    def ece_of(idx) -> float | None:
+        """The top-label ECE of the values ``idx`` together (15 bins), None when not kept."""
+        if cal is None:
+            return None
+        weight = table[idx, 1].sum()
+        gap = np.abs(cal[1][idx].sum(axis=0) - cal[0][idx].sum(axis=0)).sum()
+        return float(gap / weight) if weight > 0 else None
+
+    def row(value: str, sums, interval, folded_values: int = 0, ece=None) -> SliceRow:
         rows, weight, ce, h, kl, correct, brier = sums
         ce_m, kl_m = _ratio(ce, weight), _ratio(kl, weight)
         b_id, b_label = _band(ladder, kl_m if soft else ce_m)
@@ -251,14 +261,14 @@ def _slice_rows(stats: Stats, col: str, ladder: Ladder, f: float, soft: bool, v,
                         entropy=None if weight <= 0 else h / weight * f,
                         accuracy=_ratio(correct, weight), brier=_ratio(brier, weight), band=b_id,
                         band_label=b_label, ci95=_times(interval, f) if weight > 0 else None,
-                        folded=folded_values)
+                        folded=folded_values, ece=ece)
 
-    by_value = {sl.values[i]: row(sl.values[i], table[i], cis[j]) for j, i in enumerate(shown)}
+    by_value = {sl.values[i]: row(sl.values[i], table[i], cis[j], ece=ece_of([i])) for j, i in enumerate(shown)}
     out = [by_value[value] for value in _natural_order(by_value)]
     if len(folded):
         interval = intervals(blocks[1][folded].sum(axis=0), blocks[0][folded].sum(axis=0), v)[0] \
             if blocks is not None else None
-        out.append(row(OTHER_GROUP, table[folded].sum(axis=0), interval, len(folded)))
+        out.append(row(OTHER_GROUP, table[folded].sum(axis=0), interval, len(folded), ece_of(folded)))
         warnings.append(f"column {quote(col)} ({opt('group_by')}): {n:,} values; the {len(shown):,} with the most weight are shown, "
                         f"the other {len(folded):,} ({int(table[folded, 0].sum()):,} rows) are folded into "
                         f"'{OTHER_GROUP}' ({opt('max_slices')})")

@@ -80,6 +80,7 @@ class SliceRow:
     band_label: str | None
     ci95: tuple[float, float] | None = None  # of the slice's band score
     folded: int = 0  # for the "(other)" row: how many values it stands for
+    ece: float | None = None  # top-label ECE of the slice (15 bins); None beyond MAX_CAL_SLICES values
 
 
 @dataclass(frozen=True)

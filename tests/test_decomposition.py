@@ -286,3 +286,31 @@ def test_the_corp_diagram_band_holds_a_calibrated_curve_and_not_a_tempered_one()
     img = soup.select_one("#why figure img")
     assert img is not None and "CORP reliability diagram" in img["alt"]
     assert r.to_dict()["decomposition"]["reliability_curve"]["x"][0] <= r.decomposition.curve["x"][-1]
+
+
+def test_each_slice_has_its_ece_however_the_rows_are_chunked():
+    """Issue 14, item 3: per --group-by value, the top-label ECE over the report's 15 bins — equal to
+    the ECE of that slice's rows evaluated alone, the folded '(other)' row included."""
+    import pandas as pd
+
+    from evalreport.compute.calibration import CAL_BINS
+    from evalreport.compute.slices import SLICE_CAL_BINS
+
+    assert SLICE_CAL_BINS == CAL_BINS
+    rng = np.random.default_rng(4)
+    y, q = _calibrated(rng, 3000, t=1.0)
+    _, q_hot = _calibrated(rng, 3000, t=3.0)
+    region = rng.choice(["a", "b", "c", "d"], 3000)
+    q = np.where((region == "b")[:, None], q_hot, q)  # one slice badly calibrated
+    df = pd.DataFrame({"label": y, "region": region, **{f"p_{j}": q[:, j] for j in range(4)}})
+    r = evaluate(df, group_by="region", bootstrap=0, max_slices=3, chunk_rows=701)
+    rows = {s.value: s for s in r.groups["region"]}
+    for value in "abcd":
+        if value in rows:
+            alone = evaluate(df[df.region == value], bootstrap=0).calibration.ece
+            assert rows[value].ece == pytest.approx(alone, abs=1e-12)
+    other = rows["(other)"]
+    folded = [v for v in "abcd" if v not in rows]
+    assert other.ece == pytest.approx(evaluate(df[df.region.isin(folded)], bootstrap=0).calibration.ece, abs=1e-12)
+    assert max(rows.values(), key=lambda s: s.ece or 0).value in ("b", "(other)")
+    assert r.to_dict()["groups"]["region"][0]["ece"] is not None

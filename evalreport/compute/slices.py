@@ -26,6 +26,10 @@ GROUP_FIELDS = ("rows", "weight", "ce", "h", "kl", "correct", "brier")
 MAX_SLICE_VALUES = 1_000_000
 #: Per-slice intervals for columns of at most this many distinct values (their block sums fill BLOCK_CELLS).
 MAX_BOOT_SLICES = BLOCK_CELLS // BOOT_BLOCKS
+#: Per-slice ECE for columns of at most this many distinct values (30 sums each: 2.4 MB at most).
+MAX_CAL_SLICES = 10_000
+#: Calibration bins of the per-slice ECE (the report's 15 equal-width bins of the top probability).
+SLICE_CAL_BINS = 15
 
 
 class TooManySlices(Exception):
@@ -46,13 +50,25 @@ class SliceSums:
     values: list[str]
     sums: np.ndarray
     blocks: ItemBlocks | None
+    cal: ItemBlocks | None = None  # per value and calibration bin: Σ w·confidence, Σ w·correct (or None)
     _index: dict[str, int] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def empty(cls, column: str, keep_blocks: bool) -> SliceSums:
+    def empty(cls, column: str, keep_blocks: bool, keep_cal: bool = False) -> SliceSums:
         blocks = ItemBlocks(0, BOOT_BLOCKS, None, [np.zeros((0, BOOT_BLOCKS)), np.zeros((0, BOOT_BLOCKS))]) \
             if keep_blocks else None
-        return cls(column, [], np.zeros((0, len(GROUP_FIELDS))), blocks)
+        cal = ItemBlocks(0, SLICE_CAL_BINS, None, [np.zeros((0, SLICE_CAL_BINS)), np.zeros((0, SLICE_CAL_BINS))]) \
+            if keep_cal else None
+        return cls(column, [], np.zeros((0, len(GROUP_FIELDS))), blocks, cal)
+
+    def ece(self) -> np.ndarray | None:
+        """Each value's top-label ECE over the 15 bins (NaN without weight), or None when not kept."""
+        if self.cal is None:
+            return None
+        conf, correct = (x[: len(self.values)] for x in self.cal.dense())
+        w = self.table[:, GROUP_FIELDS.index("weight")]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(w > 0, np.abs(correct - conf).sum(axis=1) / np.where(w > 0, w, 1.0), np.nan)
 
     def __len__(self) -> int:
         return len(self.values)
@@ -73,9 +89,10 @@ class SliceSums:
         """Multiply the weighted sums (all but the row counts) in place."""
         if factor != 1.0:
             self.sums[:, 1:] *= factor
-            if self.blocks is not None:
-                for x in self.blocks.fields:
-                    x *= factor
+            for items in (self.blocks, self.cal):
+                if items is not None:
+                    for x in items.fields:
+                        x *= factor
 
     def add(self, other: SliceSums, scale: float = 1.0) -> None:
         """Merge ``other`` (× ``scale``) into this total, in place; its new values go last."""
@@ -93,6 +110,8 @@ class SliceSums:
             raise TooManySlices(self.column, MAX_SLICE_VALUES)
         if self.blocks is not None and (other.blocks is None or len(self.values) > MAX_BOOT_SLICES):
             self.blocks = None  # too many values for per-slice intervals: free the block sums
+        if self.cal is not None and (other.cal is None or len(self.values) > MAX_CAL_SLICES):
+            self.cal = None  # too many values for a per-slice ECE
         self._grow(len(self.values))
         add = other.table.copy()
         if scale != 1.0:
@@ -103,6 +122,11 @@ class SliceSums:
             if theirs.keys is None:  # a total's dense sums hold spare rows beyond its values
                 theirs = ItemBlocks(len(other), theirs.n_blocks, None, [x[: len(other)] for x in theirs.fields])
             theirs.add_to(self.blocks.fields, rows=rows, scale=scale)
+        if self.cal is not None:
+            theirs = other.cal
+            if theirs.keys is None:
+                theirs = ItemBlocks(len(other), theirs.n_blocks, None, [x[: len(other)] for x in theirs.fields])
+            theirs.add_to(self.cal.fields, rows=rows, scale=scale)
 
     def _grow(self, n: int) -> None:
         """Room for ``n`` values (capacity doubles: merging stays linear)."""
@@ -116,20 +140,29 @@ class SliceSums:
             fields = [np.concatenate([x, np.zeros((grow - len(x), BOOT_BLOCKS))]) if grow > len(x) else x
                       for x in self.blocks.fields]
             self.blocks = ItemBlocks(len(fields[0]), BOOT_BLOCKS, None, fields)
+        if self.cal is not None:
+            grow = min(new, MAX_CAL_SLICES)
+            fields = [np.concatenate([x, np.zeros((grow - len(x), SLICE_CAL_BINS))]) if grow > len(x) else x
+                      for x in self.cal.fields]
+            self.cal = ItemBlocks(len(fields[0]), SLICE_CAL_BINS, None, fields)
 
     def copy(self) -> SliceSums:
-        blocks = None
+        blocks = cal = None
         if self.blocks is not None:
             fields = [x.copy() for x in self.blocks.dense()]
             blocks = ItemBlocks(len(fields[0]), BOOT_BLOCKS, None, fields)
-        return SliceSums(self.column, list(self.values), self.sums.copy(), blocks)
+        if self.cal is not None:
+            fields = [x.copy() for x in self.cal.dense()]
+            cal = ItemBlocks(len(fields[0]), SLICE_CAL_BINS, None, fields)
+        return SliceSums(self.column, list(self.values), self.sums.copy(), blocks, cal)
 
 
 def batch_slices(column: str, codes: np.ndarray, uniques, per_field: list[np.ndarray], block: np.ndarray | None,
-                 w: np.ndarray, score_w: np.ndarray) -> SliceSums:
+                 w: np.ndarray, score_w: np.ndarray, cal: tuple | None = None) -> SliceSums:
     """One batch's slices of a column: ``codes`` index ``uniques`` (the values, first seen first);
     ``per_field`` holds the weighted figures in GROUP_FIELDS order after rows; ``block``: the rows'
-    bootstrap blocks (None: no bootstrap)."""
+    bootstrap blocks (None: no bootstrap); ``cal``: each row's calibration bin, w·confidence and
+    w·correct (for the per-slice ECE)."""
     m = len(uniques)
     sums = np.column_stack([np.bincount(codes, minlength=m).astype(np.float64)]
                            + [np.bincount(codes, weights=x, minlength=m) for x in per_field])
@@ -138,4 +171,10 @@ def batch_slices(column: str, codes: np.ndarray, uniques, per_field: list[np.nda
         from .bootstrap import item_block_sums
 
         blocks = item_block_sums(codes, block, m, BOOT_BLOCKS, [w, score_w])
-    return SliceSums(column, [str(v) for v in uniques], sums, blocks)
+    cal_sums = None
+    if cal is not None and m <= MAX_CAL_SLICES:
+        from .bootstrap import item_block_sums
+
+        bins, w_conf, w_correct = cal
+        cal_sums = item_block_sums(codes, bins, m, SLICE_CAL_BINS, [w_conf, w_correct])
+    return SliceSums(column, [str(v) for v in uniques], sums, blocks, cal_sums)

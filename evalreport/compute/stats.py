@@ -196,7 +196,7 @@ class Stats:
         self.cal[4] += other.cal[4] * (theirs * theirs)
         for col, g in other.groups.items():
             if col not in self.groups:
-                self.groups[col] = SliceSums.empty(col, keep_blocks=g.blocks is not None)
+                self.groups[col] = SliceSums.empty(col, keep_blocks=g.blocks is not None, keep_cal=g.cal is not None)
             self.groups[col].add(g, theirs)
         self.worst = _top_rows(self.worst + other.worst)
         if other.boot is not None:
@@ -303,17 +303,18 @@ def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None 
     keys = _splitmix64(_positions(batch))  # shared by the bootstrap blocks and the row sample
     block = boot_block(_positions(batch), keys) if boot else None
     score = f.kl if batch.p is not None else f.ce
+    conf = f.pred_prob
+    b = calibration_bin(conf)
     groups = {}
     for col, values in batch.groups.items():
         codes, uniques = pd.factorize(values)
         groups[col] = batch_slices(col, codes, uniques,
-                                   [w, w * f.ce, w * f.h, w * f.kl, w * correct, w * f.brier], block, w, w * score)
+                                   [w, w * f.ce, w * f.h, w * f.kl, w * correct, w * f.brier], block, w, w * score,
+                                   (b, w * conf, w * correct))
 
     log_ce = np.log10(np.maximum(f.ce, 1e-300))
     hb = hist_bin(f.ce, log_ce)
     fb = fine_bin(log_ce, f.ce)
-    conf = f.pred_prob
-    b = calibration_bin(conf)
     cal = np.stack([np.bincount(b, weights=x, minlength=CAL_BINS) for x in (w, w * conf, w * correct)]
                    + [np.bincount(b, minlength=CAL_BINS).astype(np.float64),
                       np.bincount(b, weights=w * w * conf * (1.0 - conf), minlength=CAL_BINS)])

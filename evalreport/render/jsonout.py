@@ -101,6 +101,7 @@ def to_dict(r) -> dict:
                         "brier": s.brier,
                         "band": s.band,
                         "ci95": s.ci95,
+                        "ece": s.ece,
                         **({"folded_values": s.folded} if s.folded else {}),  # the "(other)" row
                     }
                     for s in slices
