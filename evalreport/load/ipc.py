@@ -12,11 +12,10 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
 
 from ..errors import InputError
 from .spec import Layout, SourceInfo
-from .stream import _first_line, _hashed_meanwhile, _prefetch, _Reader
+from .stream import _arrow_batches, _first_line, _prefetch, _Reader
 
 #: The first bytes of an Arrow IPC file (Feather v2), and of a stream's first message.
 FILE_MAGIC = b"ARROW1"
@@ -57,23 +56,10 @@ class _IpcReader(_Reader):
         return _prefetch(self._decode(layout, chunk_rows))
 
     def _decode(self, layout: Layout, chunk_rows: int) -> Iterator:
-        import pyarrow as pa
+        def pieces():
+            for batch in self._batches():
+                batch = batch.select(layout.usecols)
+                for start in range(0, batch.num_rows, chunk_rows):
+                    yield batch.slice(start, chunk_rows)
 
-        try:
-            with _hashed_meanwhile(self._fs_path if self.info.sha256 is None else None) as digest:
-                got_any = False
-                try:
-                    for batch in self._batches():
-                        batch = batch.select(layout.usecols).replace_schema_metadata(None)
-                        for start in range(0, batch.num_rows, chunk_rows):
-                            got_any = True
-                            yield batch.slice(start, chunk_rows)
-                except (OSError, pa.ArrowException) as err:
-                    raise InputError(self.info.name, f"is not a readable Arrow IPC (Feather) file "
-                                     f"({_first_line(err)})") from None
-                if not got_any:
-                    yield pd.DataFrame(columns=layout.usecols)
-                if (sha := digest()) is not None:
-                    self.info = SourceInfo(self.info.name, self.info.path, sha, self.info.format)
-        finally:
-            self.close()
+        return _arrow_batches(self, pieces, layout, "Arrow IPC (Feather) file")

@@ -6,11 +6,10 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
 
 from ..errors import InputError
 from .spec import Layout, SourceInfo
-from .stream import _first_line, _hashed_meanwhile, _prefetch, _Reader
+from .stream import _arrow_batches, _first_line, _prefetch, _Reader
 
 class _ParquetReader(_Reader):
     """Parquet through Arrow, page by page (never a whole row group or file in memory),
@@ -44,23 +43,8 @@ class _ParquetReader(_Reader):
         return _prefetch(self._decode(layout, chunk_rows))
 
     def _decode(self, layout: Layout, chunk_rows: int) -> Iterator:
-        import pyarrow as pa
-
-        try:
-            with _hashed_meanwhile(self._fs_path if self.info.sha256 is None else None) as digest:
-                got_any = False
-                try:
-                    for batch in self._file.iter_batches(batch_size=chunk_rows, columns=layout.usecols):
-                        got_any = True
-                        yield batch.replace_schema_metadata(None)  # no pandas index: columns stay columns
-                except (OSError, pa.ArrowException) as err:  # a broken page, a codec it cannot read
-                    raise InputError(self.info.name, f"is not a readable Parquet file ({_first_line(err)})") from None
-                if not got_any:
-                    yield pd.DataFrame(columns=layout.usecols)
-                if (sha := digest()) is not None:
-                    self.info = SourceInfo(self.info.name, self.info.path, sha, self.info.format)
-        finally:
-            self.close()
+        return _arrow_batches(self, lambda: self._file.iter_batches(batch_size=chunk_rows, columns=layout.usecols),
+                              layout, "Parquet file")
 
 
 def spool(stream, name: str) -> tuple:

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..errors import InputError
 from .spec import Layout, SourceInfo
 
 # --------------------------------------------------------------------------- sources
@@ -139,6 +140,32 @@ def _prefetch(items: Iterator, depth: int = 1) -> Iterator:
     finally:
         stop.set()
         thread.join(timeout=5)
+
+
+def _arrow_batches(reader, batches, layout: Layout, what: str) -> Iterator:
+    """The decoding loop of a binary source (Parquet, Arrow IPC): ``batches()`` yields Arrow
+    record batches of the columns read; a file's pandas metadata is dropped (a column pandas wrote
+    from its index stays a column); a file with no rows yields one empty frame; a broken file is one
+    InputError naming ``what`` it is not; the sha256 is taken meanwhile unless known. Closes
+    ``reader`` at the end."""
+    import pandas as pd
+    import pyarrow as pa
+
+    try:
+        with _hashed_meanwhile(reader._fs_path if reader.info.sha256 is None else None) as digest:
+            got_any = False
+            try:
+                for batch in batches():
+                    got_any = True
+                    yield batch.replace_schema_metadata(None)
+            except (OSError, pa.ArrowException) as err:  # a broken page, a codec it cannot read
+                raise InputError(reader.info.name, f"is not a readable {what} ({_first_line(err)})") from None
+            if not got_any:
+                yield pd.DataFrame(columns=layout.usecols)
+            if (sha := digest()) is not None:
+                reader.info = SourceInfo(reader.info.name, reader.info.path, sha, reader.info.format)
+    finally:
+        reader.close()
 
 
 def _head(path: Path) -> bytes:
