@@ -281,7 +281,7 @@ def report(
                  "report.md": render("--markdown")} if _tracking(tracking) else {}
     write_all(outputs)
     _summary(result, _written(targets))
-    _track(tracking, lambda: _payloads().result_payload(result, _encoded(files)))
+    _track(tracking, lambda: _tracked().result_payload(result, _encoded(files)))
 
 
 class _Once:
@@ -307,7 +307,8 @@ def _check_trackers(tracking: dict | None) -> None:
         raise UsageError("--mlflow-experiment goes with --mlflow")
 
 
-def _payloads():
+def _tracked():
+    """What trackers log (trackers/figures.py), imported only when a tracker is asked for."""
     from .trackers import figures
 
     return figures
@@ -550,7 +551,7 @@ def check(
     for note in report.notes:
         console.print(note, markup=False)
     _summary(result, _written(targets))
-    _track(tracking, lambda: _payloads().result_payload(
+    _track(tracking, lambda: _tracked().result_payload(
         result, _encoded({"report.html": render("-o"), "check.json": render("--json"), "check.md": md,
                           "junit.xml": render("--junit")}), check=check_to_dict(report)))
     raise typer.Exit(report.return_code)
@@ -592,7 +593,7 @@ def compare_cmd(
     )
     _warnings(c.baseline.warnings, "baseline: ")
     _warnings(c.candidate.warnings, "candidate: ")
-    _track(tracking, lambda: _payloads().comparison_payload(
+    _track(tracking, lambda: _tracked().comparison_payload(
         c, _encoded({"compare.html": render("-o"), "compare.json": render("--json"), "compare.md": render("--markdown")})))
 
 

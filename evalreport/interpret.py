@@ -241,16 +241,6 @@ def _slice_rows(stats: Stats, col: str, ladder: Ladder, f: float, soft: bool, v,
     blocks = sl.block_sums() if v is not None else None
     cis = intervals(blocks[1][shown], blocks[0][shown], v) if blocks is not None else [None] * len(shown)
 
-    cal = [x[:n] for x in sl.cal.dense()] if sl.cal is not None else None
-
-    def ece_of(idx) -> float | None:
-        """The top-label ECE of the values ``idx`` together (15 bins), None when not kept."""
-        if cal is None:
-            return None
-        weight = table[idx, 1].sum()
-        gap = np.abs(cal[1][idx].sum(axis=0) - cal[0][idx].sum(axis=0)).sum()
-        return float(gap / weight) if weight > 0 else None
-
     def row(value: str, sums, interval, folded_values: int = 0, ece=None) -> SliceRow:
         rows, weight, ce, h, kl, correct, brier = sums
         ce_m, kl_m = _ratio(ce, weight), _ratio(kl, weight)
@@ -263,12 +253,12 @@ def _slice_rows(stats: Stats, col: str, ladder: Ladder, f: float, soft: bool, v,
                         band_label=b_label, ci95=_times(interval, f) if weight > 0 else None,
                         folded=folded_values, ece=ece)
 
-    by_value = {sl.values[i]: row(sl.values[i], table[i], cis[j], ece=ece_of([i])) for j, i in enumerate(shown)}
+    by_value = {sl.values[i]: row(sl.values[i], table[i], cis[j], ece=sl.ece([i])) for j, i in enumerate(shown)}
     out = [by_value[value] for value in _natural_order(by_value)]
     if len(folded):
         interval = intervals(blocks[1][folded].sum(axis=0), blocks[0][folded].sum(axis=0), v)[0] \
             if blocks is not None else None
-        out.append(row(OTHER_GROUP, table[folded].sum(axis=0), interval, len(folded), ece_of(folded)))
+        out.append(row(OTHER_GROUP, table[folded].sum(axis=0), interval, len(folded), sl.ece(folded)))
         warnings.append(f"column {quote(col)} ({opt('group_by')}): {n:,} values; the {len(shown):,} with the most weight are shown, "
                         f"the other {len(folded):,} ({int(table[folded, 0].sum()):,} rows) are folded into "
                         f"'{OTHER_GROUP}' ({opt('max_slices')})")
@@ -481,6 +471,8 @@ OVR_CLASSES = 4
 
 def _calibration(stats: Stats, classes, unit: str, soft: bool, v=None) -> Calibration:
     f = UNITS[unit]
+    from .compute.calibration_error import ece_noise_floor
+
     w, conf, correct, rows, var = stats.cal
     total = w.sum()
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -488,7 +480,7 @@ def _calibration(stats: Stats, classes, unit: str, soft: bool, v=None) -> Calibr
         conf_b = np.where(w > 0, conf / np.where(w > 0, w, 1), np.nan)
     gaps = np.abs(acc_b - conf_b)
     ece = float(np.nansum(w / total * gaps))
-    floor, floor_high = _ece_floor(w, var)
+    floor, floor_high = ece_noise_floor(w, var)
     debiased = equal_mass = sweep = None
     if not soft and stats.sample is not None and len(stats.sample.keys):
         from .compute.calibration_error import debiased_l2_ce, equal_mass_ece, sweep_ece
@@ -551,22 +543,6 @@ def _calibration(stats: Stats, classes, unit: str, soft: bool, v=None) -> Calibr
         ece_sweep=sweep[0] if sweep else None,
         sweep_bins=sweep[1] if sweep else None,
     )
-
-
-#: Draws of a perfectly calibrated model's ECE behind the noise floor (a fixed seed: the same bytes).
-FLOOR_DRAWS = 2000
-
-
-def _ece_floor(w: np.ndarray, var: np.ndarray) -> tuple[float, float]:
-    """What a perfectly calibrated model with these confidences and rows would show as ECE: its
-    mean and 95th percentile. In a bin, the right answers of such a model minus its confidences
-    sum to about N(0, Σ w²·c·(1 − c)) (one Bernoulli(c) per row); the ECE is Σ |that| / Σ w."""
-    total = w.sum()
-    if total <= 0:
-        return 0.0, 0.0
-    z = np.random.default_rng(0).standard_normal((FLOOR_DRAWS, len(var))) * np.sqrt(np.maximum(var, 0.0))
-    draws = np.abs(z).sum(axis=1) / total
-    return float(draws.mean()), float(np.percentile(draws, 95))
 
 
 def _ece_sentence(ece: float, ci, floor: float, floor_high: float, debiased: float | None = None) -> str:

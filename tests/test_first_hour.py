@@ -485,6 +485,10 @@ def test_soft_targets_and_logits_as_arrays():
     (lambda y, p: dict(data=y, proba=[["x"] * 3] * 150), "proba is not numeric"),
     (lambda y, p: dict(data=y, proba=p * 0.5), "sum to 1"),
     (lambda y, p: dict(data="preds.csv", sample_weight=np.ones(150)), "for a file name its columns"),
+    (lambda y, p: dict(data=np.where(np.arange(150) == 7, np.nan, y.astype(float)), proba=p), "missing labels (rows 8)"),
+    (lambda y, p: dict(data=y[:0], proba=p[:0]), "has no rows"),
+    (lambda y, p: dict(data=y, proba=p, sample_weight=np.where(np.arange(150) == 3, -1.0, 1.0)),
+     "weights must be finite and not negative (rows 4)"),
 ])
 def test_bad_arrays_are_one_clear_error(iris_model, call, says):
     from evalreport import EvalReportError, evaluate

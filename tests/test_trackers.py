@@ -147,6 +147,14 @@ def test_from_python_and_names_mlflow_cannot_take(store, tmp_path):
     assert m["evalreport.class.a/b.cross_entropy"] == r.per_class[0].cross_entropy
     assert m["evalreport.class.a_b.cross_entropy"] == r.per_class[1].cross_entropy
     assert r.log_mlflow(run_id=run_id) == run_id
+    # names longer than MLflow's 250-character keys allow: cut, numbered where they would collide
+    long = ["x" * 300 + "a", "x" * 300 + "b"]
+    r = evaluate(np.array(long)[np.arange(100) % 2], np.full((100, 2), 0.5), classes=long, bootstrap=0,
+                 groups={"g" * 300: np.array(long)[np.arange(100) % 2]})
+    m = store.get_run(r.log_mlflow()).data.metrics
+    assert m["evalreport.class." + "x" * 95 + ".cross_entropy"] == r.per_class[0].cross_entropy
+    assert m["evalreport.class." + "x" * 95 + "_2.cross_entropy"] == r.per_class[1].cross_entropy
+    assert max(len(k) for k in m) <= 250
 
 
 def test_without_mlflow_installed_the_message_says_how(monkeypatch, tmp_path):

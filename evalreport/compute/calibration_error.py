@@ -1,5 +1,6 @@
 """Calibration errors of the top label that need the rows themselves (computed on the row sample):
-the debiased L2 calibration error, and the ECE with equal-mass bins (fixed, and by the sweep rule).
+the debiased L2 calibration error, and the ECE with equal-mass bins (fixed, and by the sweep rule);
+and the ECE's noise floor, from mergeable sums.
 
 The debiased L2 calibration error (Kumar, Liang & Ma, NeurIPS 2019).
 
@@ -98,3 +99,19 @@ def sweep_ece(conf: np.ndarray, correct: np.ndarray, most: int = 100) -> tuple[f
         chosen = bins
     s = starts(chosen)
     return float(np.abs(np.add.reduceat(y, s) - np.add.reduceat(c, s)).sum() / n), chosen
+
+
+#: Draws of a perfectly calibrated model's ECE behind the noise floor (a fixed seed: the same bytes).
+FLOOR_DRAWS = 2000
+
+
+def ece_noise_floor(w: np.ndarray, var: np.ndarray) -> tuple[float, float]:
+    """What a perfectly calibrated model with these confidences and rows would show as ECE: its
+    mean and 95th percentile. In a bin, the right answers of such a model minus its confidences
+    sum to about N(0, Σ w²·c·(1 − c)) (one Bernoulli(c) per row); the ECE is Σ |that| / Σ w."""
+    total = w.sum()
+    if total <= 0:
+        return 0.0, 0.0
+    z = np.random.default_rng(0).standard_normal((FLOOR_DRAWS, len(var))) * np.sqrt(np.maximum(var, 0.0))
+    draws = np.abs(z).sum(axis=1) / total
+    return float(draws.mean()), float(np.percentile(draws, 95))

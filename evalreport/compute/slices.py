@@ -61,14 +61,14 @@ class SliceSums:
             if keep_cal else None
         return cls(column, [], np.zeros((0, len(GROUP_FIELDS))), blocks, cal)
 
-    def ece(self) -> np.ndarray | None:
-        """Each value's top-label ECE over the 15 bins (NaN without weight), or None when not kept."""
+    def ece(self, values) -> float | None:
+        """The top-label ECE (15 bins) of the rows of ``values`` (indices) together; None when
+        the calibration sums were not kept or the rows have no weight."""
         if self.cal is None:
             return None
-        conf, correct = (x[: len(self.values)] for x in self.cal.dense())
-        w = self.table[:, GROUP_FIELDS.index("weight")]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(w > 0, np.abs(correct - conf).sum(axis=1) / np.where(w > 0, w, 1.0), np.nan)
+        conf, correct = (x[values] for x in self.cal.dense())
+        weight = self.table[values, GROUP_FIELDS.index("weight")].sum()
+        return float(np.abs(correct.sum(axis=0) - conf.sum(axis=0)).sum() / weight) if weight > 0 else None
 
     def __len__(self) -> int:
         return len(self.values)

@@ -46,6 +46,8 @@ def arrays_table(y_true, proba, options: Mapping) -> tuple[Table, dict]:
     y = _matrix(y_true, "y_true")[0] if soft else _vector(y_true, "y_true")
     if len(y) != n:
         raise InputError(ARRAYS, f"y_true has {len(y):,} rows but proba has {n:,}")
+    if n == 0:
+        raise InputError(ARRAYS, "has no rows")
     classes = options.get("classes")
     classes = list(from_frame) if classes is None and from_frame is not None else classes
     classes = _whole(np.asarray(classes)).tolist() if classes is not None else None
@@ -192,9 +194,11 @@ def _missing(v) -> bool:
 
 
 def _distinct(y: np.ndarray) -> list | None:
-    """The sorted distinct labels, or None when they cannot be ordered (mixed types, missing)."""
+    """The sorted distinct labels, missing ones left out (the table's checks name their rows), or
+    None when they cannot be ordered (mixed types)."""
+    present = y[~pd.isna(y)] if y.dtype.kind in "fO" else y
     try:
-        return np.unique(y).tolist()
+        return np.unique(present).tolist()
     except TypeError:
         return None
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import html
 
-import pandas as pd
-
 from ..errors import UsageError
 
 #: The inline report's height in a notebook cell; it scrolls inside, and the frame can be resized.
@@ -21,7 +19,7 @@ def inline(document: str, title: str) -> str:
             'loading="lazy"></iframe>')
 
 
-def _flat(row: dict) -> dict:
+def flat(row: dict) -> dict:
     """A JSON row as a table row: an interval [low, high] becomes two columns."""
     out = {}
     for key, value in row.items():
@@ -32,15 +30,17 @@ def _flat(row: dict) -> dict:
     return out
 
 
-def frame(data: dict, table: str) -> pd.DataFrame:
+def frame(data: dict, table: str):
     """``data`` (a result's or a comparison's to_dict()) → the per-class table indexed by class,
     or the per-slice table indexed by (slice column, value)."""
+    import pandas as pd
+
     if table == "classes":
-        rows = [_flat(r) for r in data["per_class"]]
+        rows = [flat(r) for r in data["per_class"]]
         return pd.DataFrame(rows).set_index("class")
     if table == "slices":
         if not data["groups"]:
             raise UsageError("this result has no slices: evaluate it with group_by= (or groups=) first")
-        rows = [{"slice": column, **_flat(r)} for column, values in data["groups"].items() for r in values]
+        rows = [{"slice": column, **flat(r)} for column, values in data["groups"].items() for r in values]
         return pd.DataFrame(rows).set_index(["slice", "value"])
     raise UsageError(f"to_frame() gives 'classes' or 'slices', not {table!r}")

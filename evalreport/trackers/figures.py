@@ -2,7 +2,7 @@
 ``evalreport.class.<name>.cross_entropy``, ``evalreport.slice.<column>.<value>.cross_entropy``.
 
 Names keep to the characters MLflow accepts (letters, digits, ``_ - . /`` and space); any other
-character in a class or slice name becomes ``_``. Two names that come out the same get ``_2``,
+character in a class or slice name becomes ``_``, and a name is cut to MAX_SEGMENT characters. Two names that come out the same get ``_2``,
 ``_3``, … in the order of the JSON, and each renaming is reported.
 """
 
@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 PREFIX = "evalreport"
+#: A class, slice column or slice value keeps at most this many characters of its name, so that the
+#: longest key (evalreport.slice.<column>.<value>.band_score.ci95_high) stays within MLflow's 250.
+MAX_SEGMENT = 95
 _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9_\-. /]")
 #: Overall figures logged, as the JSON's ``overall`` names them.
 OVERALL = ("cross_entropy", "log_loss", "entropy", "kl_divergence", "brier", "accuracy", "band_score",
@@ -28,7 +32,7 @@ class Names:
         self.renamed: list[str] = []
 
     def __call__(self, kind: str, original: str) -> str:
-        clean = _NOT_ALLOWED.sub("_", str(original)) or "_"
+        clean = _NOT_ALLOWED.sub("_", str(original))[:MAX_SEGMENT] or "_"
         name, n = clean, 1
         while self._taken.get(name, original) != original:
             n += 1
@@ -104,12 +108,17 @@ def _items(out: dict, d: dict, keys, interval: str) -> list[str]:
     return renamed
 
 
+@dataclass(frozen=True)
 class Payload:
-    """Everything one evaluation logs: metrics, params, tags and files (artifact name → bytes)."""
+    """Everything one evaluation logs: metrics, params, tags and files (artifact name → bytes), the
+    renamings made, and the JSON dictionary the figures came from (its tables, for W&B)."""
 
-    def __init__(self, metrics: dict, params: dict, tags: dict, files: dict, renamed: list, source: dict) -> None:
-        self.metrics, self.params, self.tags, self.files, self.renamed = metrics, params, tags, files, renamed
-        self.source = source  # the JSON dictionary the figures came from (its tables, for W&B)
+    metrics: dict
+    params: dict
+    tags: dict
+    files: dict
+    renamed: list
+    source: dict
 
 
 def _input_params(prefix: str, info: dict) -> dict:

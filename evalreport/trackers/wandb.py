@@ -72,18 +72,12 @@ def log(payload: Payload, tables: dict, html: str | None, run=None, project: str
 def tables_of(d: dict) -> dict:
     """A result's or a comparison's JSON → its per-class and per-slice tables (an interval as two
     columns, as result.to_frame gives them)."""
+    from ..render.notebook import flat
+
     def table(rows: list[dict], first: list[str]) -> tuple[list[str], list[list]]:
-        flat = []
-        for row in rows:
-            out = {}
-            for key, value in row.items():
-                if key == "ci95":
-                    out["ci95_low"], out["ci95_high"] = value if value else (None, None)
-                else:
-                    out[key] = value
-            flat.append(out)
-        columns = list(dict.fromkeys([*first, *(k for r in flat for k in r)]))
-        return columns, [[r.get(c) for c in columns] for r in flat]
+        rows = [flat(r) for r in rows]
+        columns = list(dict.fromkeys([*first, *(k for r in rows for k in r)]))
+        return columns, [[r.get(c) for c in columns] for r in rows]
 
     out = {"evalreport/per_class": table(d["per_class"], ["class"])}
     for column, rows in d["groups"].items():
