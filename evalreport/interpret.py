@@ -188,7 +188,7 @@ def build_result(
 
     hist_edges = [e * f if math.isfinite(e) else None for e in HIST_EDGES]
     verdict = _verdict(overall, unit, soft) + _in_context(overall, unit, k)
-    decomposition = _decomposition(stats, classes, unit, soft)
+    decomposition = _decomposition(stats, classes, unit, soft, v)
     result = Result(
         source=loaded.source,
         mode=loaded.layout.mode,
@@ -289,17 +289,20 @@ def _check_finite(r: Result) -> None:
                 raise FigureError(f"calibration.{name} is {x}")
 
 
-def _decomposition(stats: Stats, classes, unit: str, soft: bool):
+def _decomposition(stats: Stats, classes, unit: str, soft: bool, v=None):
     """The CORP decomposition on the row sample (every row up to its size), the log loss in the
-    unit; None for soft targets (the outcomes are not 0/1) or without rows."""
+    unit, with intervals from the bootstrap's replicate weights ``v``; None for soft targets (the
+    outcomes are not 0/1) or without rows."""
     from dataclasses import replace
 
+    from .compute.bootstrap import row_replicate_counts
     from .compute.decomposition import decomposition, finite
 
     if soft or stats.sample is None:
         return None
     sample = stats.sample.compact()
-    d = decomposition(sample.logq, sample.target, sample.w, tuple(classes), stats.rows)
+    counts = row_replicate_counts(sample.keys, v) if v is not None else None
+    d = decomposition(sample.logq, sample.target, sample.w, tuple(classes), stats.rows, counts)
     if d is None:
         return None
     if not finite(d):

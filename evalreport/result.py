@@ -161,11 +161,13 @@ class Parts:
     discrimination: float
     uncertainty: float
     se: tuple[float, float, float] | None = None  # of (MCB, DSC, UNC), when computed on a sample
+    ci95: tuple[tuple[float, float], ...] | None = None  # bootstrap 95% intervals of (MCB, DSC, UNC)
 
     def scaled(self, factor: float) -> Parts:
         se = tuple(s * factor for s in self.se) if self.se else None
+        ci = tuple((lo * factor, hi * factor) for lo, hi in self.ci95) if self.ci95 else None
         return Parts(self.score * factor, self.miscalibration * factor, self.discrimination * factor,
-                     self.uncertainty * factor, se)
+                     self.uncertainty * factor, se, ci)
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,7 @@ def test_the_identity_holds_in_every_report(seed):
             assert p["miscalibration"] >= -1e-12 and p["discrimination"] >= -1e-12
 
 
-def test_pool_adjacent_violators_vectorised_and_sequential_agree_with_scikit_learn(monkeypatch):
+def test_the_isotonic_fit_agrees_with_scikit_learn_and_rows_of_no_weight_take_their_neighbours():
     rng = np.random.default_rng(1)
     for _ in range(10):
         n = int(rng.integers(5, 3000))
@@ -111,11 +111,13 @@ def test_pool_adjacent_violators_vectorised_and_sequential_agree_with_scikit_lea
         w = rng.uniform(0.1, 3, n)
         want = IsotonicRegression().fit(x, y, sample_weight=w).predict(x)
         np.testing.assert_allclose(dec.isotonic(x, y, w), want, atol=1e-12)
-        monkeypatch.setattr(dec, "_VECTOR_PASSES", 1)  # leave most of the pooling to the stack
-        np.testing.assert_allclose(dec.isotonic(x, y, w), want, atol=1e-12)
-        monkeypatch.setattr(dec, "VECTOR_LIMIT", 0)  # SciPy's compiled PAV
-        np.testing.assert_allclose(dec.isotonic(x, y, w), want, atol=1e-12)
-        monkeypatch.undo()
+        # rows of weight 0 leave the fit of the others alone and take the next forecast's value
+        w0 = np.where(rng.uniform(size=n) < 0.3, 0.0, w)
+        fit = dec.isotonic(x, y, w0)
+        kept = w0 > 0
+        np.testing.assert_allclose(fit[kept], IsotonicRegression().fit(x[kept], y[kept], sample_weight=w0[kept])
+                                   .predict(x[kept]), atol=1e-12)
+        assert np.all(np.diff(fit[np.argsort(x, kind="stable")]) >= -1e-15)  # non-decreasing in x, all rows
 
 
 def test_miscalibration_is_what_the_true_recalibration_removes():
@@ -310,3 +312,107 @@ def test_each_slice_has_its_ece_however_the_rows_are_chunked():
     assert other.ece == pytest.approx(evaluate(df[df.region.isin(folded)], bootstrap=0).calibration.ece, abs=1e-12)
     assert max(rows.values(), key=lambda s: s.ece or 0).value in ("b", "(other)")
     assert r.to_dict()["groups"]["region"][0]["ece"] is not None
+
+
+def test_the_reliability_curve_leaves_rows_of_no_weight_out():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0.05, 0.95, 500)
+    y = (rng.uniform(size=500) < x).astype(float)
+    w = np.where(np.arange(500) % 3 == 0, 0.0, 1.0)
+    c = dec.reliability_curve(x, y, w)
+    kept = w > 0
+    # the curve is a step function: the fitted value of the forecast at or below each point
+    step = dec.isotonic(x[kept], y[kept], w[kept])
+    xs = np.sort(x[kept])
+    at = np.clip(np.searchsorted(xs, c["x"], side="right") - 1, 0, len(xs) - 1)
+    np.testing.assert_allclose(c["recalibrated"], step[np.argsort(x[kept], kind="stable")][at], atol=1e-12)
+    assert np.all(np.array(c["band_low"]) <= np.array(c["band_high"]))
+
+
+def test_a_replicate_of_unit_weights_is_the_decomposition_itself(cancer):
+    y, proba = cancer
+    f = dec.Forecasts(proba[:, 1], y.astype(float))
+    w = np.linspace(0.5, 2, len(y))
+    point = f.parts(w[f.order])
+    draws = dec.replicate_parts(f, w, np.ones((len(y), 3), dtype=np.uint8))
+    for name, p in point.items():
+        np.testing.assert_allclose(draws[name], np.tile(p[1:], (3, 1)), atol=1e-12)
+    # twice the rows (a count of 2 each) is the same decomposition: the parts are means
+    doubled = dec.replicate_parts(f, w, np.full((len(y), 1), 2, dtype=np.uint8))
+    np.testing.assert_allclose(doubled["log_loss"][0], point["log_loss"][1:], atol=1e-12)
+
+
+def test_sampled_rows_get_the_replicate_weights_of_their_position():
+    from evalreport.compute.bootstrap import Bootstrap, boot_block, replicate_weights, row_replicate_counts
+    from evalreport.compute.rows import _splitmix64, _unmix64
+
+    positions = np.r_[np.arange(3000), 2**40 + np.arange(5)].astype(np.uint64)
+    keys = _splitmix64(positions)
+    assert (_unmix64(keys) == positions).all()
+    v = replicate_weights(Bootstrap(200))
+    np.testing.assert_array_equal(row_replicate_counts(keys, v), v[boot_block(positions)])
+
+
+def test_the_parts_have_bootstrap_intervals_the_same_however_chunked(cancer):
+    import pandas as pd
+
+    y, proba = cancer
+    d = evaluate(y, proba).to_dict()["decomposition"]["log_loss"]
+    for which in ("binary", "top_label"):
+        p = d[which]
+        for part in ("miscalibration", "discrimination", "uncertainty"):
+            lo, hi = p["ci95"][part]
+            assert 0 <= lo < hi
+            assert lo <= p[part] * 1.0001 or part == "miscalibration"  # MCB, fitted in sample, is biased up
+            assert p[part] <= hi
+        assert p["standard_error"] is None  # every row decomposed: no sampling error to state
+    assert all(p["ci95"] is None for p in d["per_class"].values())  # per class: point figures only
+    assert evaluate(y, proba, bootstrap=0).to_dict()["decomposition"]["log_loss"]["binary"]["ci95"] is None
+    df = pd.DataFrame({"label": y, "p_0": proba[:, 0], "p_1": proba[:, 1]})
+    again = evaluate(df, chunk_rows=97).to_dict()["decomposition"]["log_loss"]
+    for which in ("binary", "top_label"):
+        for part, ci in d[which]["ci95"].items():
+            assert again[which]["ci95"][part] == pytest.approx(ci, rel=1e-9)
+
+
+def test_the_uncertainty_interval_covers_the_true_base_rate_entropy():
+    """Binary data sets of 300 rows with a known positive rate 0.3: the interval of UNC (the
+    entropy of the base rate) holds the true h(0.3) in about 95% of them."""
+    rng = np.random.default_rng(11)
+    truth = -(0.3 * np.log(0.3) + 0.7 * np.log(0.7))
+    hits = 0
+    for _ in range(60):
+        y = (rng.uniform(size=300) < 0.3).astype(int)
+        x = np.clip(0.3 + rng.normal(0, 0.1, 300), 0.01, 0.99)
+        lo, hi = evaluate(y, x).to_dict()["decomposition"]["log_loss"]["binary"]["ci95"]["uncertainty"]
+        hits += lo <= truth <= hi
+    assert hits >= 52  # 95% of 60 is 57; 52 is the binomial's 0.1% tail
+
+
+def test_the_compiled_pava_loaded_alone_equals_scipys_public_function_and_the_fallback(monkeypatch):
+    import subprocess
+    import sys
+
+    from scipy.optimize import isotonic_regression
+
+    from evalreport.compute import pava
+
+    assert pava._compiled() is not None  # loaded on its own here
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 17, 3000):
+        y, w = rng.uniform(size=n), rng.uniform(0.1, 2, n)
+        want = isotonic_regression(y, weights=w)
+        x, blocks = pava.isotonic_blocks(y, w)
+        np.testing.assert_array_equal(x, want.x)
+        np.testing.assert_array_equal(blocks, want.blocks)
+        monkeypatch.setattr(pava, "_pava", False)  # as when it cannot be loaded: the public function
+        x2, blocks2 = pava.isotonic_blocks(y, w)
+        np.testing.assert_array_equal(x2, want.x)
+        np.testing.assert_array_equal(blocks2, want.blocks)
+        monkeypatch.undo()
+    # loading it alone imports no scipy.optimize (the point of it), and scipy.optimize still works after
+    code = ("import sys; from evalreport.compute.pava import isotonic_blocks; isotonic_blocks([1., 0.], [1., 1.]);"
+            "assert 'scipy.optimize' not in sys.modules; from scipy.optimize import isotonic_regression;"
+            "print(isotonic_regression([1., 0.]).x)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "[0.5 0.5]" in done.stdout, done.stderr

@@ -30,6 +30,11 @@ def _figures(r) -> dict:
     for slices in d["groups"].values():
         for s in slices:
             s.pop("ci95")
+    if d["decomposition"]:
+        for score in ("log_loss", "brier"):
+            for which in ("binary", "top_label"):
+                if d["decomposition"][score][which]:
+                    d["decomposition"][score][which].pop("ci95")
     return d
 
 

@@ -70,6 +70,21 @@ def boot_block(positions: np.ndarray, keys: np.ndarray | None = None) -> np.ndar
     return blocks
 
 
+#: Figures computed from the rows themselves (the score decomposition, the calibration errors
+#: with data-dependent bins) are refitted once per replicate: for at most this many replicates
+#: (the first ones of the run's draws), bounding their time at about a second for 50,000 rows.
+MAX_ROW_REPLICATES = 1_000
+
+
+def row_replicate_counts(keys: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Each sampled row's weight in each replicate — the same Poisson count its block gets in
+    the sums (so the row figures' intervals pair with every other interval of the run):
+    (rows, min(R, MAX_ROW_REPLICATES)) uint8, from the rows' position hashes ``keys``."""
+    from .rows import _unmix64
+
+    return v[boot_block(_unmix64(keys), keys), :MAX_ROW_REPLICATES]
+
+
 #: Bootstrap block sums of per-item figures (classes, slice values) are kept in at most this many
 #: cells (items × blocks, a power of 2): with more classes, each class gets fewer, larger blocks.
 BLOCK_CELLS = 1 << 21

@@ -21,6 +21,18 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+def _unmix64(z: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`_splitmix64` (each step is a bijection of 64-bit words): the row
+    positions whose hashes a row sample keeps."""
+    z = z.astype(np.uint64)
+    z = z ^ (z >> np.uint64(31)) ^ (z >> np.uint64(62))
+    z = z * np.uint64(pow(0x94D049BB133111EB, -1, 1 << 64))
+    z = z ^ (z >> np.uint64(27)) ^ (z >> np.uint64(54))
+    z = z * np.uint64(pow(0xBF58476D1CE4E5B9, -1, 1 << 64))
+    z = z ^ (z >> np.uint64(30)) ^ (z >> np.uint64(60))
+    return z - np.uint64(0x9E3779B97F4A7C15)
+
+
 def _positions(batch: Batch) -> np.ndarray:
     """The batch's row positions in the whole input (0-based)."""
     return np.arange(batch.row0, batch.row0 + len(batch), dtype=np.uint64)

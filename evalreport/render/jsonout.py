@@ -152,12 +152,17 @@ def to_dict(r) -> dict:
 def _parts(p) -> dict:
     return {"score": p.score, "miscalibration": p.miscalibration, "discrimination": p.discrimination,
             "uncertainty": p.uncertainty,
-            "standard_error": dict(zip(("miscalibration", "discrimination", "uncertainty"), p.se)) if p.se else None}
+            "standard_error": dict(zip(_PARTS, p.se)) if p.se else None,
+            "ci95": {name: list(ci) for name, ci in zip(_PARTS, p.ci95)} if p.ci95 else None}
+
+
+_PARTS = ("miscalibration", "discrimination", "uncertainty")
 
 
 def decomposition_dict(d) -> dict:
     """``{log_loss: {binary, top_label, per_class: {class: …}}, brier: {…}}``, each part
-    ``{score, miscalibration, discrimination, uncertainty, standard_error}`` (CORP: score = MCB − DSC + UNC)."""
+    ``{score, miscalibration, discrimination, uncertainty, standard_error, ci95}`` (CORP: score =
+    MCB − DSC + UNC; ``ci95`` of each part, bootstrapped, for the binary and top-label forecasts)."""
     out = {"method": "CORP (isotonic recalibration)", "main": d.main, "rows": d.rows, "total_rows": d.total_rows,
            "sampled": d.sampled, "classes_left_out": d.classes_left_out, "reliability_curve": d.curve}
     for score in ("log_loss", "brier"):
