@@ -31,6 +31,7 @@ from .ladder import DEFAULT_LADDER, UNITS, Band, Ladder  # noqa: F401 (re-export
 from .load import MISSING_GROUP, LoadedInput
 from .result import (
     Calibration,
+    ErrorEstimate,
     CalibrationBin,
     ClassRow,
     Comparison,
@@ -328,11 +329,16 @@ def decomposition_sentences(d, unit: str, overall_score: float) -> tuple[str, ..
     what = ("Of the" if binary else
             f"Scored as a yes/no forecast of whether the top class is right (its probability; the log loss "
             f"of that question is {ll.score:.4f} {unit}, not the {overall_score:.4f} {unit} over all classes): of the")
+    ci = ll.ci95 or (None,) * 3
+
+    def within(i: int) -> str:
+        return f" [95% {ci[i][0]:.4f}–{ci[i][1]:.4f}]" if ci[i] else ""
+
     out = [
-        f"{what} {ll.score:.4f} {unit} of log loss, {ll.miscalibration:.4f} ({share:.0%}) is miscalibration that an "
-        f"isotonic map fitted on this data would remove — optimistic, as it is fitted in-sample. The forecasts "
-        f"discriminate {ll.discrimination:.4f} {unit} of the {ll.uncertainty:.4f} {unit} of uncertainty (the loss of "
-        f"always forecasting the base rate): they resolve {resolved:.0%} of it.",
+        f"{what} {ll.score:.4f} {unit} of log loss, {ll.miscalibration:.4f}{within(0)} ({share:.0%}) is miscalibration "
+        f"that an isotonic map fitted on this data would remove — optimistic, as it is fitted in-sample. The forecasts "
+        f"discriminate {ll.discrimination:.4f}{within(1)} {unit} of the {ll.uncertainty:.4f}{within(2)} {unit} of "
+        f"uncertainty (the loss of always forecasting the base rate): they resolve {resolved:.0%} of it.",
         f"The Brier score alike: {br.score:.4f} = {br.miscalibration:.4f} miscalibration − {br.discrimination:.4f} "
         f"discrimination + {br.uncertainty:.4f} uncertainty.",
     ]
@@ -485,19 +491,17 @@ def _calibration(stats: Stats, classes, unit: str, soft: bool, v=None) -> Calibr
     ece = float(np.nansum(w / total * gaps))
     floor, floor_high = ece_noise_floor(w, var)
     debiased = equal_mass = sweep = None
-    if not soft and stats.sample is not None and len(stats.sample.keys):
-        from .compute.calibration_error import debiased_l2_ce, equal_mass_ece, sweep_ece
-
-        sample = stats.sample.compact()
-        q = np.exp(sample.logq)
-        debiased = debiased_l2_ce(q, sample.target)
-        top_conf, top_right = q.max(axis=1), (q.argmax(axis=1) == sample.target).astype(float)
-        equal_mass, sweep = equal_mass_ece(top_conf, top_right), sweep_ece(top_conf, top_right)
     ece_ci = None
     if v is not None and stats.boot is not None and stats.boot.cal is not None:
         from .compute.bootstrap import _percentiles, ece_replicates
 
         ece_ci = _percentiles(ece_replicates(stats.boot.cal, v)[None, :], 0.95)[0]
+    errors = [ErrorEstimate("ece", "ECE, 15 equal-width bins", ece, ece_ci, floor, floor_high)]
+    if not soft and stats.sample is not None and len(stats.sample.keys):
+        found, bins = _row_errors(stats.sample.compact(), v)
+        if found:
+            errors += found
+            debiased, equal_mass, sweep = found[0].value, found[1].value, (found[2].value, bins)
     mce = float(np.nanmax(gaps)) if (w > 0).any() else 0.0
     bins = tuple(
         CalibrationBin(float(CAL_EDGES[b]), float(CAL_EDGES[b + 1]), int(rows[b]), float(stats.absolute(float(w[b]))),
@@ -545,7 +549,30 @@ def _calibration(stats: Stats, classes, unit: str, soft: bool, v=None) -> Calibr
         ece_equal_mass=equal_mass,
         ece_sweep=sweep[0] if sweep else None,
         sweep_bins=sweep[1] if sweep else None,
+        errors=tuple(errors),
     )
+
+
+def _row_errors(sample, v) -> tuple[list[ErrorEstimate], int]:
+    """The calibration errors that need the rows (on the row sample): debiased L2, equal-mass
+    ECE, sweep ECE — each with the bootstrap's 95% interval (the run's replicate weights, as
+    every sampled row's block gets them) and its noise floor (draws of a calibrated model)."""
+    from .compute.bootstrap import _percentiles, row_replicate_counts
+    from .compute.calibration_error import SortedTop, debiased_l2_ce, equal_mass_ece, sweep_ece
+
+    q = np.exp(sample.logq)
+    conf, right = q.max(axis=1), (q.argmax(axis=1) == sample.target).astype(float)
+    sweep, bins = sweep_ece(conf, right)
+    values = (debiased_l2_ce(q, sample.target), equal_mass_ece(conf, right), sweep)
+    if values[0] is None:  # fewer than two rows
+        return [], bins
+    top = SortedTop.of(q, sample.target)
+    cis = _percentiles(top.errors(row_replicate_counts(sample.keys, v)).T, 0.95) if v is not None else [None] * 3
+    floors = top.floor_draws()
+    names = ("Debiased L2 calibration error", "ECE, 15 equal-mass bins", f"ECE, sweep ({bins} equal-mass bins)")
+    keys = ("debiased_l2_ce", "ece_equal_mass", "ece_sweep")
+    return [ErrorEstimate(key, name, float(x), ci, float(np.nanmean(f)), float(np.nanpercentile(f, 95)))
+            for key, name, x, ci, f in zip(keys, names, values, cis, floors.T)], bins
 
 
 def _ece_sentence(ece: float, ci, floor: float, floor_high: float, debiased: float | None = None) -> str:

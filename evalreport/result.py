@@ -130,6 +130,30 @@ class Calibration:
     ece_equal_mass: float | None = None  # 15 equal-mass bins (netcal's convention), on the row sample
     ece_sweep: float | None = None  # equal-mass bins by the sweep rule (Roelofs et al. 2022), on the row sample
     sweep_bins: int | None = None
+    errors: tuple[ErrorEstimate, ...] = ()  # every calibration error with its interval and noise floor (ECE first)
+
+
+@dataclass(frozen=True)
+class ErrorEstimate:
+    """One calibration error: its value, the bootstrap's 95% interval, and what a perfectly
+    calibrated model with the same confidences and rows would show (mean, 95th percentile)."""
+
+    key: str  # its JSON key
+    name: str
+    value: float
+    ci95: tuple[float, float] | None
+    floor: float | None
+    floor_high: float | None
+
+    @property
+    def verdict(self) -> str:
+        if self.floor_high is None:
+            return ""
+        if self.value <= self.floor_high:
+            return "no evidence of miscalibration"
+        if self.ci95 and self.ci95[0] <= self.floor_high:
+            return "probably miscalibrated; the interval reaches chance"
+        return "miscalibrated beyond chance"
 
 
 @dataclass(frozen=True)

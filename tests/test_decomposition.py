@@ -182,8 +182,10 @@ def test_the_noise_floor_holds_on_data_from_a_calibrated_model():
     for _ in range(200):
         y, q = _calibrated(rng, 1500)
         c = evaluate(y, q, classes=list(range(4)), bootstrap=0).calibration
-        below.append(c.ece <= c.ece_floor_high)
-    assert 0.88 <= np.mean(below) <= 0.995, np.mean(below)
+        below.append([e.value <= e.floor_high for e in c.errors])  # ECE, debiased, equal-mass, sweep
+    assert c.errors[0].value == c.ece and c.errors[0].floor_high == c.ece_floor_high
+    for name, share in zip(("ece", "debiased", "equal mass", "sweep"), np.mean(below, axis=0)):
+        assert 0.88 <= share <= 0.995, (name, share)
 
 
 def test_a_miscalibrated_model_is_beyond_the_floor_and_its_interval_is_chunk_independent():
@@ -199,6 +201,45 @@ def test_a_miscalibrated_model_is_beyond_the_floor_and_its_interval_is_chunk_ind
     assert evaluate(df, chunk_rows=777).calibration.ece_ci95 == pytest.approx(c.ece_ci95, rel=1e-12)
     d = r.to_dict()["calibration"]
     assert d["ece_ci95"] == list(c.ece_ci95) and d["ece_noise_floor"]["p95"] == c.ece_floor_high
+    # the errors computed from rows: an interval around each, beyond its floor, the same however chunked
+    chunked = evaluate(df, chunk_rows=777).calibration.errors
+    for e, again in zip(c.errors[1:], chunked[1:]):
+        assert e.ci95[0] <= e.value <= e.ci95[1] and e.value > e.floor_high, e
+        assert again.ci95 == pytest.approx(e.ci95, rel=1e-12) and again.floor_high == pytest.approx(e.floor_high)
+    assert d["debiased_l2_ce_ci95"] == list(c.errors[1].ci95)
+    assert d["ece_equal_mass_noise_floor"] == {"mean": c.errors[2].floor, "p95": c.errors[2].floor_high}
+    assert d["ece_sweep"]["ci95"] == list(c.errors[3].ci95) and d["ece_sweep"]["noise_floor"]["p95"] > 0
+    assert evaluate(df, bootstrap=0).to_dict()["calibration"]["ece_equal_mass_ci95"] is None
+
+
+def test_the_row_errors_under_resampling_equal_the_errors_of_the_resampled_rows():
+    """The errors of a resample come from cumulative sums over the rows sorted once; they equal
+    the plain functions run on the rows repeated as often as the resample counts them."""
+    from evalreport.compute import calibration_error as ce
+
+    rng = np.random.default_rng(0)
+    for trial in range(150):
+        n, k = int(rng.integers(2, 300)), int(rng.integers(2, 5))
+        if trial % 3 == 0:  # rounded: ties, and often one bin per distinct value for the debiased error
+            q = np.clip(rng.dirichlet(np.ones(k), n).round(int(rng.integers(1, 3))), 1e-3, None)
+            q /= q.sum(axis=1, keepdims=True)
+        else:
+            q = rng.dirichlet(np.ones(k) * 0.5, n)
+        t = rng.integers(0, k, n)
+        top = ce.SortedTop.of(q, t)
+        conf, right = q.max(axis=1), (q.argmax(axis=1) == t).astype(float)
+        got = top.errors(counts=np.ones((n, 1), dtype=np.uint8))[0]
+        assert got[0] ** 2 == pytest.approx(ce.debiased_l2_ce(q, t) ** 2, abs=1e-12)
+        assert got[1:] == pytest.approx([ce.equal_mass_ece(conf, right), ce.sweep_ece(conf, right)[0]], abs=1e-12)
+        counts = rng.integers(0, 3, n)
+        if counts.sum() < 2:
+            continue
+        rep = np.repeat(np.arange(n), counts)
+        got = top.errors(counts=counts[:, None].astype(np.uint8))[0]
+        assert got[1:] == pytest.approx([ce.equal_mass_ece(conf[rep], right[rep]),
+                                          ce.sweep_ece(conf[rep], right[rep])[0]], abs=1e-12)
+        if top.discrete_edges is None and not ce._is_discrete(q[rep]):  # a resample keeps the sample's kind of bins
+            assert got[0] ** 2 == pytest.approx(ce.debiased_l2_ce(q[rep], t[rep]) ** 2, abs=1e-12)
 
 
 def test_check_max_ece_honours_significant(tmp_path):

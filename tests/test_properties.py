@@ -25,6 +25,10 @@ def _figures(r) -> dict:
     d["overall"].pop("band_score_ci95"), d["overall"].pop("accuracy_ci95")
     d["calibration"].pop("summary")  # prose quoting the temperature
     d["calibration"].pop("ece_ci95")
+    for key in ("debiased_l2_ce_ci95", "ece_equal_mass_ci95"):
+        d["calibration"].pop(key)
+    if d["calibration"]["ece_sweep"]:
+        d["calibration"]["ece_sweep"].pop("ci95")
     for c in d["per_class"]:
         c.pop("ci95")
     for slices in d["groups"].values():

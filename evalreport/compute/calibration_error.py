@@ -115,3 +115,225 @@ def ece_noise_floor(w: np.ndarray, var: np.ndarray) -> tuple[float, float]:
     z = np.random.default_rng(0).standard_normal((FLOOR_DRAWS, len(var))) * np.sqrt(np.maximum(var, 0.0))
     draws = np.abs(z).sum(axis=1) / total
     return float(draws.mean()), float(np.percentile(draws, 95))
+
+
+# --------------------------------------------------------------------------- under resampling
+# The three errors above, for many resamplings of the same rows at once: the bootstrap (each row
+# counted as often as its replicate weight says) and draws from a calibrated model (each row's
+# outcome drawn from its own confidence). The rows are sorted by confidence once; a resample is
+# then cumulative sums over them, and "the first p rows of the resample, sorted" is a cumulative
+# sum read at a row plus a part of the next — so each error is a few binary searches a resample.
+
+#: Draws of a calibrated model behind the noise floors of the debiased, equal-mass and sweep errors.
+ROW_FLOOR_DRAWS = 200
+#: The sweep tries these numbers of bins a stage at a time (resamples whose accuracies fell stop).
+_SWEEP_STAGES = ((2, 12), (13, 40), (41, 100))
+#: Resamples whose cumulative sums are held at once (rows × this many floats, a few times).
+_COLUMNS = 32
+
+
+class SortedTop:
+    """The top-label confidences of the row sample, sorted (stable), with whether each was right;
+    ``discrete_edges``: the debiased error's bins when it uses one per distinct value (else None)."""
+
+    def __init__(self, conf: np.ndarray, correct: np.ndarray, discrete_edges: np.ndarray | None) -> None:
+        self.order = np.argsort(conf, kind="stable")
+        self.c = conf[self.order]
+        self.y = correct[self.order]
+        self.discrete_edges = discrete_edges
+
+    @classmethod
+    def of(cls, q: np.ndarray, target: np.ndarray) -> SortedTop:
+        conf = q.max(axis=1)
+        return cls(conf, (q.argmax(axis=1) == target).astype(float),
+                   _discrete_edges(conf) if _is_discrete(q) else None)
+
+    def errors(self, counts: np.ndarray | None = None, outcomes: np.ndarray | None = None,
+               most: int = 100) -> np.ndarray:
+        """(resamples, 3): the debiased L2 error, the equal-mass ECE and the sweep ECE of each
+        resample. ``counts`` (rows × R, in the rows' original order): how often each row is
+        taken (default once); ``outcomes`` (sorted rows × R): drawn outcomes (default the real ones)."""
+        n = len(self.c)
+        R = (counts if counts is not None else outcomes).shape[1]
+        out = np.full((R, 3), np.nan)
+        ones = np.arange(n + 1.0)
+        cc_once = _prefix(self.c[None, :])[0] if counts is None else None
+        for start in range(0, R, _COLUMNS):
+            stop = min(R, start + _COLUMNS)
+            # one resample a row (contiguous), so each binary search reads one array in place
+            m = np.ascontiguousarray(counts[self.order, start:stop].T, dtype=np.float64) if counts is not None else None
+            y = np.ascontiguousarray(outcomes[:, start:stop].T) if outcomes is not None else self.y[None, :]
+            cy = _prefix(m * y if m is not None else y)
+            cw = _prefix(m) if m is not None else None
+            cc = _prefix(m * self.c) if m is not None else None
+            r = stop - start
+            cw = np.broadcast_to(ones, (r, n + 1)) if cw is None else cw
+            cy = np.broadcast_to(cy, (r, n + 1)) if len(cy) < r else cy
+            cc = np.broadcast_to(cc_once, (r, n + 1)) if cc is None else cc
+            y = np.broadcast_to(y, (r, n)) if len(y) < r else y
+            if cw[:, -1].min() > max(most, EQUAL_MASS_BINS):  # every resample big enough: all at once
+                out[start:stop] = _errors_at_once(self.c, y, cw, cy, cc, self.discrete_edges, most)
+                continue
+            for j in range(r):
+                out[start + j] = _errors_of(self.c, y[j], cw[j], cy[j], cc[j], self.discrete_edges, most)
+        return out
+
+    def floor_draws(self, draws: int = ROW_FLOOR_DRAWS, seed: int = 0) -> np.ndarray:
+        """:meth:`errors` of ``draws`` calibrated models: each row right with its confidence."""
+        rng = np.random.default_rng(seed)
+        return self.errors(outcomes=(rng.uniform(size=(len(self.c), draws)) < self.c[:, None]).astype(np.float64))
+
+
+def _prefix(x: np.ndarray) -> np.ndarray:
+    """Cumulative sums along each row, with a 0 in front: (r, n) → (r, n + 1)."""
+    out = np.zeros((x.shape[0], x.shape[1] + 1))
+    np.cumsum(x, axis=1, out=out[:, 1:])
+    return out
+
+
+def _errors_of(c, y, cw, cy, cc, discrete_edges, most) -> tuple[float, float, float]:
+    """The three errors of one resample: sorted confidences ``c`` and per-row outcomes ``y``,
+    ``cw``/``cy``/``cc`` the cumulative count, count × outcome and count × confidence (n + 1)."""
+    n, N = len(c), cw[-1]
+    if N < 2:
+        return np.nan, np.nan, np.nan
+
+    def row_of(p):  # the row holding position p of the resample (sorted); n at the end
+        return np.searchsorted(cw, p, side="right") - 1
+
+    def value(p):
+        return c[np.minimum(row_of(p), n - 1)]
+
+    def upto(p):  # Σ outcome and Σ confidence over the first p entries of the resample (p sorted)
+        i = row_of(p)
+        r, part = np.minimum(i, n - 1), p - cw[i]
+        return cy[i] + part * y[r], cc[i] + part * c[r]
+
+    def rows_sums(bounds):  # count, Σ outcome, Σ confidence of rows [bounds[i], bounds[i+1])
+        return np.diff(cw[bounds]), np.diff(cy[bounds]), np.diff(cc[bounds])
+
+    # debiased L2: equal-count bins (numpy's array_split of the sorted resample), or one per value
+    if discrete_edges is None:
+        parts = min(EQUAL_MASS_BINS, int(N))
+        ends = np.cumsum(np.full(parts, N // parts) + (np.arange(parts) < N % parts))[:-1]
+        edges = np.r_[np.unique((value(ends - 1) + value(ends)) / 2.0), 1.0]
+    else:
+        edges = discrete_edges
+    bounds = np.r_[0, np.searchsorted(c, edges, side="right"), n]  # rows ≤ each edge: its bin
+    size, s_y, s_c = rows_sums(bounds)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_c, mean_y = s_c / size, s_y / size
+        err = (mean_c - mean_y) ** 2 - mean_y * (1.0 - mean_y) / (size - 1.0)
+    debiased = max(float(np.dot(size / N, np.where(size >= 2, err, 0.0))), 0.0) ** 0.5
+
+    # equal-mass ECE (netcal's bins): quantile edges, numpy's linear interpolation
+    virtual = (N - 1) * np.linspace(0.0, 1.0, EQUAL_MASS_BINS + 1)
+    lo = np.floor(virtual)
+    a, b = value(lo), value(np.minimum(lo + 1, N - 1))
+    gamma = virtual - lo
+    qe = np.where(gamma >= 0.5, b - (b - a) * (1 - gamma), a + (b - a) * gamma)
+    bounds = np.r_[0, np.searchsorted(c, qe[1:-1], side="left"), n]  # [e_i, e_i+1): rows ≥ e_i start bin i
+    _, s_y, s_c = rows_sums(bounds)
+    equal_mass = float(np.abs(s_y - s_c).sum() / N)
+
+    # sweep: equal-count bins, as many as keep the accuracies non-decreasing
+    counts = np.arange(2, int(min(most, N)) + 1)
+    ece_one = abs(cy[-1] - cc[-1]) / N
+    if not len(counts):
+        return debiased, equal_mass, float(ece_one)
+    group = np.repeat(counts, counts + 1)
+    t = np.arange(len(group)) - np.repeat(np.cumsum(counts + 1) - (counts + 1), counts + 1)
+    pos = t * (N // group) + np.minimum(t, N % group)
+    order = np.argsort(pos, kind="stable")  # sorted positions: the binary searches walk forward
+    py, pc = np.empty(len(pos)), np.empty(len(pos))
+    py[order], pc[order] = upto(pos[order])
+    inner = t[1:] > 0  # differences within one number of bins
+    d_n, d_y, d_c = np.diff(pos)[inner], np.diff(py)[inner], np.diff(pc)[inner]
+    g = group[1:][inner]
+    acc = d_y / d_n
+    falls = np.r_[(acc[1:] < acc[:-1]) & (g[1:] == g[:-1]), False]
+    failing = np.unique(g[falls])
+    chosen = int(failing[0]) - 1 if len(failing) else int(counts[-1])
+    sweep = ece_one if chosen == 1 else float(np.abs(d_y - d_c)[g == chosen].sum() / N)
+    return debiased, equal_mass, float(sweep)
+
+
+def _errors_at_once(c, y, cw, cy, cc, discrete_edges, most) -> np.ndarray:
+    """:func:`_errors_of` for r resamples at once (rows of ``y``, ``cw``, ``cy``, ``cc``), each of
+    more than ``most`` and EQUAL_MASS_BINS entries: the binary searches of all of them in one call
+    (each resample's cumulative counts shifted past the previous one's), the rest as 2-D arrays."""
+    r, n = y.shape
+    N = cw[:, -1]
+    shift = np.arange(r) * (N.max() + 2.0)
+    flat = (cw + shift[:, None]).ravel()
+
+    def row_of(p, which=None):  # (r, m) positions → (r, m) rows, as row_of in _errors_of (of resamples ``which``)
+        which = np.arange(r) if which is None else which
+        i = np.searchsorted(flat, (p + shift[which, None]).ravel(), side="right").reshape(p.shape)
+        return i - which[:, None] * (n + 1) - 1
+
+    def value(p):
+        return c[np.minimum(row_of(p), n - 1)]
+
+    def sums(bounds):  # count, Σ outcome, Σ confidence between row bounds (r, m + 1)
+        return (np.diff(np.take_along_axis(a, bounds, axis=1), axis=1) for a in (cw, cy, cc))
+
+    def edges_to_bounds(edges, side):
+        inner = np.searchsorted(c, edges.ravel(), side=side).reshape(edges.shape)
+        return np.concatenate([np.zeros((r, 1), dtype=np.intp), inner, np.full((r, 1), n)], axis=1)
+
+    # debiased L2
+    if discrete_edges is None:
+        parts = EQUAL_MASS_BINS
+        size = (N // parts)[:, None] + (np.arange(parts) < (N % parts)[:, None])
+        ends = np.cumsum(size, axis=1)[:, :-1]
+        edges = np.concatenate([(value(ends - 1) + value(ends)) / 2.0, np.ones((r, 1))], axis=1)
+    else:
+        edges = np.broadcast_to(discrete_edges, (r, len(discrete_edges)))
+    size, s_y, s_c = sums(edges_to_bounds(edges, "right"))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_c, mean_y = s_c / size, s_y / size
+        err = (mean_c - mean_y) ** 2 - mean_y * (1.0 - mean_y) / (size - 1.0)
+    debiased = np.sqrt(np.maximum((size / N[:, None] * np.where(size >= 2, err, 0.0)).sum(axis=1), 0.0))
+
+    # equal-mass ECE
+    virtual = (N - 1)[:, None] * np.linspace(0.0, 1.0, EQUAL_MASS_BINS + 1)
+    lo = np.floor(virtual)
+    a, b = value(lo), value(np.minimum(lo + 1, (N - 1)[:, None]))
+    gamma = virtual - lo
+    qe = np.where(gamma >= 0.5, b - (b - a) * (1 - gamma), a + (b - a) * gamma)
+    _, s_y, s_c = sums(edges_to_bounds(qe[:, 1:-1], "left"))
+    equal_mass = np.abs(s_y - s_c).sum(axis=1) / N
+
+    # sweep, in stages of bin numbers: a resample whose accuracies fell is done (most are, early)
+    ece = np.full((r, most + 1), np.nan)  # Σ |outcomes − confidences| over the bins, by number of bins
+    ece[:, 1] = np.abs(cy[:, -1] - cc[:, -1])
+    chosen = np.full(r, most)
+    active = np.arange(r)
+    for low, high in _SWEEP_STAGES:
+        high = min(high, most)
+        if low > high or not len(active):
+            break
+        counts = np.arange(low, high + 1)
+        group = np.repeat(counts, counts + 1)
+        t = np.arange(len(group)) - np.repeat(np.cumsum(counts + 1) - (counts + 1), counts + 1)
+        Na = N[active][:, None]
+        pos = t * (Na // group) + np.minimum(t, Na % group)
+        i = row_of(pos, active)
+        k = np.minimum(i, n - 1)
+        part = pos - np.take_along_axis(cw[active], i, axis=1)
+        py = np.take_along_axis(cy[active], i, axis=1) + part * np.take_along_axis(y[active], k, axis=1)
+        pc = np.take_along_axis(cc[active], i, axis=1) + part * c[k]
+        inner = t[1:] > 0
+        d_n, d_y, d_c = np.diff(pos, axis=1)[:, inner], np.diff(py, axis=1)[:, inner], np.diff(pc, axis=1)[:, inner]
+        g = group[1:][inner]
+        starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+        ece[active[:, None], counts] = np.add.reduceat(np.abs(d_y - d_c), starts, axis=1)
+        acc = d_y / d_n
+        falls = (acc[:, 1:] < acc[:, :-1]) & (g[1:] == g[:-1])
+        first_fall = np.where(falls, g[1:], most + 1).min(axis=1)
+        done = first_fall <= high
+        chosen[active[done]] = first_fall[done] - 1
+        active = active[~done]
+    sweep = ece[np.arange(r), chosen] / N
+    return np.column_stack([debiased, equal_mass, sweep])

@@ -174,14 +174,27 @@ def decomposition_dict(d) -> dict:
     return out
 
 
+def _spread(c, key: str) -> dict:
+    """``<key>_ci95`` and ``<key>_noise_floor`` of one of the row-sample calibration errors."""
+    e = next((e for e in c.errors if e.key == key), None)
+    if e is None:
+        return {f"{key}_ci95": None, f"{key}_noise_floor": None}
+    return {f"{key}_ci95": list(e.ci95) if e.ci95 else None,
+            f"{key}_noise_floor": {"mean": e.floor, "p95": e.floor_high}}
+
+
 def calibration_dict(c) -> dict:
     return {
         "ece": c.ece,
         "ece_ci95": list(c.ece_ci95) if c.ece_ci95 else None,
         "ece_noise_floor": {"mean": c.ece_floor, "p95": c.ece_floor_high},
         "debiased_l2_ce": c.debiased_l2_ce,
+        **_spread(c, "debiased_l2_ce"),
         "ece_equal_mass": c.ece_equal_mass,
-        "ece_sweep": {"ece": c.ece_sweep, "bins": c.sweep_bins} if c.ece_sweep is not None else None,
+        **_spread(c, "ece_equal_mass"),
+        "ece_sweep": {"ece": c.ece_sweep, "bins": c.sweep_bins,
+                      **{k.replace("ece_sweep_", ""): x for k, x in _spread(c, "ece_sweep").items()}}
+        if c.ece_sweep is not None else None,
         "mce": c.mce,
         "bins": {
             "edges": [c.bins[0].lower] + [b.upper for b in c.bins],
