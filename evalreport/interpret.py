@@ -242,6 +242,8 @@ def _slice_rows(stats: Stats, col: str, ladder: Ladder, f: float, soft: bool, v,
     blocks = sl.block_sums() if v is not None else None
     cis = intervals(blocks[1][shown], blocks[0][shown], v) if blocks is not None else [None] * len(shown)
 
+    shares = _miscalibration_shares(stats, col, [sl.values[i] for i in shown], soft)
+
     def row(value: str, sums, interval, folded_values: int = 0, ece=None) -> SliceRow:
         rows, weight, ce, h, kl, correct, brier = sums
         ce_m, kl_m = _ratio(ce, weight), _ratio(kl, weight)
@@ -252,7 +254,7 @@ def _slice_rows(stats: Stats, col: str, ladder: Ladder, f: float, soft: bool, v,
                         entropy=None if weight <= 0 else h / weight * f,
                         accuracy=_ratio(correct, weight), brier=_ratio(brier, weight), band=b_id,
                         band_label=b_label, ci95=_times(interval, f) if weight > 0 else None,
-                        folded=folded_values, ece=ece)
+                        folded=folded_values, ece=ece, miscalibration_share=shares.get(value))
 
     by_value = {sl.values[i]: row(sl.values[i], table[i], cis[j], ece=sl.ece([i])) for j, i in enumerate(shown)}
     out = [by_value[value] for value in _natural_order(by_value)]
@@ -266,6 +268,41 @@ def _slice_rows(stats: Stats, col: str, ladder: Ladder, f: float, soft: bool, v,
     if v is not None and blocks is None:
         warnings.append(f"column {quote(col)} ({opt('group_by')}): {n:,} values, so no per-slice intervals (they are computed for "
                         f"columns of at most {MAX_BOOT_SLICES:,} values)")
+    return out
+
+
+#: A slice's miscalibration share is computed when the row sample holds at least this many of its
+#: rows: an isotonic fit on fewer finds "miscalibration" in noise.
+MIN_SHARE_ROWS = 200
+
+
+def _miscalibration_shares(stats: Stats, col: str, shown: list[str], soft: bool) -> dict[str, float]:
+    """Per slice value (and OTHER_GROUP for the values not ``shown``): the share of its log loss
+    that is miscalibration (CORP MCB / score of the binary or top-label forecast), from the row
+    sample's rows of that value; only for values with MIN_SHARE_ROWS rows in the sample."""
+    if soft or stats.sample is None or not len(stats.sample.keys):
+        return {}
+    from .compute.decomposition import decompose
+
+    sample = stats.sample.compact()
+    values = sample.slices[:, list(stats.groups).index(col)]
+    q = np.exp(sample.logq)
+    if q.shape[1] == 2:
+        x, y = q[:, 1], (sample.target == 1).astype(float)
+    else:
+        x, y = q.max(axis=1), (q.argmax(axis=1) == sample.target).astype(float)
+    uniques, codes = np.unique(values.astype(str), return_inverse=True)
+    known = set(shown)
+    group = np.where(np.isin(uniques, np.array(shown, dtype=str))[codes], codes, -1)  # -1: a folded value
+    out = {}
+    for code in np.unique(group):
+        rows = np.flatnonzero(group == code)
+        if len(rows) < MIN_SHARE_ROWS or sample.w[rows].sum() <= 0:
+            continue
+        parts = decompose(x[rows], y[rows], sample.w[rows])["log_loss"]
+        name = OTHER_GROUP if code < 0 else str(uniques[code])
+        if name in known or code < 0:
+            out[name] = parts.miscalibration / parts.score if parts.score > 0 else 0.0
     return out
 
 

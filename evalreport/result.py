@@ -81,6 +81,7 @@ class SliceRow:
     ci95: tuple[float, float] | None = None  # of the slice's band score
     folded: int = 0  # for the "(other)" row: how many values it stands for
     ece: float | None = None  # top-label ECE of the slice (15 bins); None beyond MAX_CAL_SLICES values
+    miscalibration_share: float | None = None  # of its log loss (CORP, on the row sample); None on few rows
 
 
 @dataclass(frozen=True)

@@ -457,3 +457,39 @@ def test_the_compiled_pava_loaded_alone_equals_scipys_public_function_and_the_fa
             "print(isotonic_regression([1., 0.]).x)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0 and "[0.5 0.5]" in done.stdout, done.stderr
+
+
+def test_each_slice_has_its_miscalibration_share_as_if_evaluated_alone(monkeypatch):
+    """Issue 14, item 3: per --group-by value, the share of its log loss that is miscalibration —
+    equal to the decomposition of that slice's rows alone (the folded '(other)' row too), the same
+    however chunked; the badly calibrated slice stands out; too few rows give none."""
+    import pandas as pd
+
+    rng = np.random.default_rng(8)
+    n = 4000
+    y, q = _calibrated(rng, n, t=1.0)
+    _, q_hot = _calibrated(rng, n, t=3.0)
+    region = rng.choice(["a", "b", "c", "d", "tiny"], n, p=[0.3, 0.3, 0.2, 0.17, 0.03])
+    q = np.where((region == "b")[:, None], q_hot, q)  # one slice over-confident
+    df = pd.DataFrame({"label": y, "region": region, **{f"p_{j}": q[:, j] for j in range(4)}})
+
+    def share(part):
+        p = evaluate(part, bootstrap=0).decomposition.top_label["log_loss"]
+        return p.miscalibration / p.score
+
+    r = evaluate(df, group_by="region", bootstrap=0, max_slices=3, chunk_rows=333)
+    rows = {s.value: s for s in r.groups["region"]}
+    assert set(rows) == {"a", "b", "c", "(other)"}
+    for value in "abc":
+        assert rows[value].miscalibration_share == pytest.approx(share(df[df.region == value]), abs=1e-12)
+    assert rows["(other)"].miscalibration_share == pytest.approx(share(df[df.region.isin(["d", "tiny"])]), abs=1e-12)
+    assert rows["b"].miscalibration_share > 2 * max(rows[v].miscalibration_share for v in "ac")
+    small = {s.value: s for s in evaluate(df, group_by="region", bootstrap=0).groups["region"]}
+    assert small["tiny"].rows < 200 and small["tiny"].miscalibration_share is None
+    assert r.to_dict()["groups"]["region"][0]["miscalibration_share"] is not None
+    # on a sample of the rows: each slice's sampled rows
+    from evalreport.compute import stats as stats_mod
+
+    monkeypatch.setattr(stats_mod, "sample_size", lambda k: 2000)
+    sampled = {s.value: s for s in evaluate(df, group_by="region", bootstrap=0).groups["region"]}
+    assert sampled["b"].miscalibration_share > 2 * sampled["a"].miscalibration_share

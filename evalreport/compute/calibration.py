@@ -60,14 +60,15 @@ def calibration_bin(c: np.ndarray) -> np.ndarray:
 class RowSample:
     """A uniform sample of rows that merges: the rows with the smallest hash of their position.
 
-    Each piece of ``parts`` holds (ln(clip(Q)), target, weight) for some rows: the target is
-    the class index (hard labels) or P (soft targets). ``keys`` are the rows' hashes, in the
+    Each piece of ``parts`` holds (ln(clip(Q)), target, weight, slices) for some rows: the target
+    is the class index (hard labels) or P (soft targets); ``slices`` the rows' values of the
+    --group-by columns (text, rows × columns). ``keys`` are the rows' hashes, in the
     pieces' order. Merging appends pieces without copying them until twice ``size`` rows are
     held, then keeps the ``size`` smallest keys; :meth:`compact` gives the sample itself.
     """
 
     keys: np.ndarray
-    parts: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]
+    parts: tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...]
     size: int
 
     @property
@@ -81,6 +82,11 @@ class RowSample:
     @property
     def w(self) -> np.ndarray:
         return self._joined(2)
+
+    @property
+    def slices(self) -> np.ndarray:
+        """Each row's value of each --group-by column (rows × columns, text)."""
+        return self._joined(3)
 
     def _joined(self, i: int) -> np.ndarray:
         return self.parts[0][i] if len(self.parts) == 1 else np.concatenate([part[i] for part in self.parts])
@@ -97,7 +103,7 @@ class RowSample:
         """The same rows with their weights × ``factor`` (to merge weighted sums; see Stats)."""
         if factor == 1.0:
             return self
-        return RowSample(self.keys, tuple((lq, t, w * factor) for lq, t, w in self.parts), self.size)
+        return RowSample(self.keys, tuple((lq, t, w * factor, s) for lq, t, w, s in self.parts), self.size)
 
     def bound(self) -> np.uint64 | None:
         """Once ``size`` rows are held: the size-th smallest key. A row with a larger key
@@ -109,10 +115,10 @@ class RowSample:
     def compact(self) -> RowSample:
         """The ``size`` rows with the smallest keys, in the order they were merged, in one piece."""
         if len(self.keys) <= self.size:
-            return self if len(self.parts) <= 1 else RowSample(self.keys, ((self.logq, self.target, self.w),),
+            return self if len(self.parts) <= 1 else RowSample(self.keys, (tuple(map(self._joined, range(4))),),
                                                                   self.size)
         keep = np.sort(np.argpartition(self.keys, self.size - 1)[: self.size])
-        return RowSample(self.keys[keep], ((self.logq[keep], self.target[keep], self.w[keep]),), self.size)
+        return RowSample(self.keys[keep], (tuple(self._joined(i)[keep] for i in range(4)),), self.size)
 
 
 def row_sample(batch: Batch, w: np.ndarray, eps: float, keys: np.ndarray, below: np.uint64 | None = None,
@@ -129,7 +135,10 @@ def row_sample(batch: Batch, w: np.ndarray, eps: float, keys: np.ndarray, below:
     if len(keep) > size:
         keep = np.sort(keep[np.argpartition(keys[keep], size - 1)[:size]])
     logq = np.log(np.clip(batch.q[keep], eps, 1.0 - eps))
-    return RowSample(keys[keep], ((logq, target[keep], w[keep]),), size)
+    slices = np.empty((len(keep), len(batch.groups)), dtype=object)
+    for j, values in enumerate(batch.groups.values()):
+        slices[:, j] = np.asarray(values[keep]).astype(str)  # as SliceSums names them
+    return RowSample(keys[keep], ((logq, target[keep], w[keep], slices),), size)
 
 
 @dataclass(frozen=True)

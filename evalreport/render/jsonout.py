@@ -102,6 +102,7 @@ def to_dict(r) -> dict:
                         "band": s.band,
                         "ci95": s.ci95,
                         "ece": s.ece,
+                        "miscalibration_share": s.miscalibration_share,
                         **({"folded_values": s.folded} if s.folded else {}),  # the "(other)" row
                     }
                     for s in slices
