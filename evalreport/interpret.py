@@ -594,7 +594,7 @@ def _row_errors(sample, v) -> tuple[list[ErrorEstimate], int]:
     """The calibration errors that need the rows (on the row sample): debiased L2, equal-mass
     ECE, sweep ECE — each with the bootstrap's 95% interval (the run's replicate weights, as
     every sampled row's block gets them) and its noise floor (draws of a calibrated model)."""
-    from .compute.bootstrap import _percentiles, row_replicate_counts
+    from .compute.bootstrap import row_replicate_counts, spread
     from .compute.calibration_error import SortedTop, debiased_l2_ce, equal_mass_ece, sweep_ece
 
     q = np.exp(sample.logq)
@@ -604,11 +604,15 @@ def _row_errors(sample, v) -> tuple[list[ErrorEstimate], int]:
     if values[0] is None:  # fewer than two rows
         return [], bins
     top = SortedTop.of(q, sample.target)
-    cis = _percentiles(top.errors(row_replicate_counts(sample.keys, v)).T, 0.95) if v is not None else [None] * 3
+    draws = top.errors(row_replicate_counts(sample.keys, v)) if v is not None else None
+    cis = [spread(draws[:, i], values[i]) for i in range(3)] if draws is not None else [None] * 3
     floors = top.floor_draws()
+
+
     names = ("Debiased L2 calibration error", "ECE, 15 equal-mass bins", f"ECE, sweep ({bins} equal-mass bins)")
     keys = ("debiased_l2_ce", "ece_equal_mass", "ece_sweep")
-    return [ErrorEstimate(key, name, float(x), ci, float(np.nanmean(f)), float(np.nanpercentile(f, 95)))
+    return [ErrorEstimate(key, name, float(x), ci, float(np.nanmean(f)),
+                          float(np.nanpercentile(f, 95)))
             for key, name, x, ci, f in zip(keys, names, values, cis, floors.T)], bins
 
 

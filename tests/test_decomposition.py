@@ -493,3 +493,24 @@ def test_each_slice_has_its_miscalibration_share_as_if_evaluated_alone(monkeypat
     monkeypatch.setattr(stats_mod, "sample_size", lambda k: 2000)
     sampled = {s.value: s for s in evaluate(df, group_by="region", bootstrap=0).groups["region"]}
     assert sampled["b"].miscalibration_share > 2 * sampled["a"].miscalibration_share
+
+
+def test_row_figures_take_fewer_replicates_on_many_rows_and_then_a_normal_interval(monkeypatch, cancer):
+    from evalreport.compute import bootstrap as b
+
+    assert b.row_replicates(1_797, 200) == 200 and b.row_replicates(1_797, 10_000) == 1_000
+    assert b.row_replicates(50_000, 200) == 41 and b.row_replicates(5_000_000, 200) == 40
+    draws = np.random.default_rng(0).normal(1.0, 0.1, 300)
+    assert b.spread(draws, 1.0) == pytest.approx(tuple(np.percentile(draws, [2.5, 97.5])))
+    lo, hi = b.spread(draws[:50], 1.0)
+    assert (hi - 1.0) == pytest.approx(1.0 - lo) and (hi - lo) / 2 == pytest.approx(1.96 * draws[:50].std(ddof=1), rel=1e-3)
+    assert b.spread(draws[:50], 0.05)[0] == 0.0  # cut at 0: these figures cannot be negative
+    # a run whose row sample is "large": 40 replicates, intervals symmetric about each figure
+    monkeypatch.setattr(b, "ROW_CELLS", 569 * 40)
+    y, proba = cancer
+    r = evaluate(y, proba)
+    p = r.decomposition.binary["log_loss"]
+    lo, hi = p.ci95[1]
+    assert hi - p.discrimination == pytest.approx(p.discrimination - lo, rel=1e-9)
+    e = r.calibration.errors[2]
+    assert e.ci95[1] - e.value == pytest.approx(e.value - e.ci95[0], rel=1e-9) or e.ci95[0] == 0.0

@@ -71,18 +71,45 @@ def boot_block(positions: np.ndarray, keys: np.ndarray | None = None) -> np.ndar
 
 
 #: Figures computed from the rows themselves (the score decomposition, the calibration errors
-#: with data-dependent bins) are refitted once per replicate: for at most this many replicates
-#: (the first ones of the run's draws), bounding their time at about a second for 50,000 rows.
+#: with data-dependent bins) are refitted once per replicate, on the row sample. Their work is
+#: bounded by rows × replicates ≤ ROW_CELLS: all the run's replicates (at most MAX_ROW_REPLICATES)
+#: up to about 10,000 rows, fewer beyond (never fewer than MIN_ROW_REPLICATES: 40 for 50,000 rows).
+ROW_CELLS = 1 << 21
 MAX_ROW_REPLICATES = 1_000
+MIN_ROW_REPLICATES = 40
+#: With at least this many replicates an interval is the replicates' percentiles; with fewer
+#: (large samples, where the figures are close to normal) the figure ± 1.96 standard deviations.
+PERCENTILE_REPLICATES = 200
+
+
+def row_replicates(rows: int, wanted: int) -> int:
+    """How many replicates (or draws) a figure refitted from ``rows`` rows gets of ``wanted``."""
+    return min(wanted, MAX_ROW_REPLICATES, max(MIN_ROW_REPLICATES, ROW_CELLS // max(rows, 1)))
 
 
 def row_replicate_counts(keys: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Each sampled row's weight in each replicate — the same Poisson count its block gets in
     the sums (so the row figures' intervals pair with every other interval of the run):
-    (rows, min(R, MAX_ROW_REPLICATES)) uint8, from the rows' position hashes ``keys``."""
+    (rows, :func:`row_replicates`) uint8, the run's first replicates, from the rows' position hashes."""
     from .rows import _unmix64
 
-    return v[boot_block(_unmix64(keys), keys), :MAX_ROW_REPLICATES]
+    return v[boot_block(_unmix64(keys), keys), : row_replicates(len(keys), v.shape[1])]
+
+
+def spread(draws: np.ndarray, value: float, level: float = 0.95) -> tuple[float, float] | None:
+    """The interval of a figure that cannot be negative (an error, a part of a score) from its
+    replicates (NaNs left out): their percentiles with at least PERCENTILE_REPLICATES of them,
+    else ``value`` ± z·(their standard deviation), cut at 0; None with fewer than 2."""
+    draws = draws[~np.isnan(draws)]
+    if len(draws) < 2:
+        return None
+    if len(draws) >= PERCENTILE_REPLICATES:
+        lo, hi = np.percentile(draws, [50 * (1 - level), 50 * (1 + level)])
+        return float(lo), float(hi)
+    from statistics import NormalDist
+
+    half = NormalDist().inv_cdf(0.5 + level / 2) * float(draws.std(ddof=1))
+    return max(float(value - half), 0.0), float(value + half)
 
 
 #: Bootstrap block sums of per-item figures (classes, slice values) are kept in at most this many

@@ -178,8 +178,12 @@ class SortedTop:
                 out[start + j] = _errors_of(self.c, y[j], cw[j], cy[j], cc[j], self.discrete_edges, most)
         return out
 
-    def floor_draws(self, draws: int = ROW_FLOOR_DRAWS, seed: int = 0) -> np.ndarray:
-        """:meth:`errors` of ``draws`` calibrated models: each row right with its confidence."""
+    def floor_draws(self, draws: int | None = None, seed: int = 0) -> np.ndarray:
+        """:meth:`errors` of calibrated models, each row right with its own confidence:
+        ROW_FLOOR_DRAWS of them, fewer on many rows (see bootstrap.row_replicates)."""
+        from .bootstrap import row_replicates
+
+        draws = row_replicates(len(self.c), ROW_FLOOR_DRAWS) if draws is None else draws
         rng = np.random.default_rng(seed)
         return self.errors(outcomes=(rng.uniform(size=(len(self.c), draws)) < self.c[:, None]).astype(np.float64))
 

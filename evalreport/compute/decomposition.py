@@ -67,6 +67,7 @@ class Forecasts:
         self.starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]])
         self.distinct = len(self.starts) == len(xs)
         self.row_scores = {name: row(xs, self.y) for name, (row, _) in SCORES.items()}
+        self.finite = {name: bool(np.isfinite(rows).all()) for name, rows in self.row_scores.items()}
 
     def _blocks(self, x: np.ndarray) -> np.ndarray:
         return x if self.distinct else np.add.reduceat(x, self.starts)
@@ -96,8 +97,11 @@ class Forecasts:
         out = {}
         for name, (_, block) in SCORES.items():
             rows = self.row_scores[name]
-            keep = w > 0  # 0·inf is no score: a row of weight 0 is not there
-            sx = float(np.add.reduce(w[keep] * rows[keep])) / total
+            if self.finite[name]:
+                sx = float(np.add.reduce(w * rows)) / total
+            else:
+                keep = w > 0  # 0·inf is no score: a row of weight 0 is not there
+                sx = float(np.add.reduce(w[keep] * rows[keep])) / total
             sr = float(np.add.reduce(Wp * block(mean))) / total
             sm = float(block(base)[0])
             out[name] = (sx, sx - sr, sm - sr, sm)
@@ -148,15 +152,16 @@ def _with_spread(f: Forecasts, w: np.ndarray, counts: np.ndarray | None, sampled
         interval = False
     else:
         interval = counts is not None
+    from .bootstrap import spread
+
     draws = replicate_parts(f, w, counts) if counts is not None else {}
     out = {}
     for name, p in point.items():
         d = draws.get(name)
         enough = d is not None and len(d) > 1
         se = tuple(float(v) for v in d.std(axis=0, ddof=1)) if enough and sampled else None
-        ci = tuple((float(lo), float(hi)) for lo, hi in np.percentile(d, [2.5, 97.5], axis=0).T) \
-            if enough and interval else None
-        out[name] = Parts(*p, se=se, ci95=ci)
+        ci = tuple(spread(d[:, i], p[1 + i]) for i in range(3)) if enough and interval else None
+        out[name] = Parts(*p, se=se, ci95=ci if ci and None not in ci else None)
     return out
 
 
