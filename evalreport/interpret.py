@@ -31,11 +31,11 @@ from .ladder import DEFAULT_LADDER, UNITS, Band, Ladder  # noqa: F401 (re-export
 from .load import MISSING_GROUP, LoadedInput
 from .result import (
     Calibration,
-    ErrorEstimate,
     CalibrationBin,
     ClassRow,
     Comparison,
     Difference,
+    ErrorEstimate,
     Histogram,
     LossConcentration,
     Overall,
@@ -292,7 +292,6 @@ def _miscalibration_shares(stats: Stats, col: str, shown: list[str], soft: bool)
     else:
         x, y = q.max(axis=1), (q.argmax(axis=1) == sample.target).astype(float)
     uniques, codes = np.unique(values.astype(str), return_inverse=True)
-    known = set(shown)
     group = np.where(np.isin(uniques, np.array(shown, dtype=str))[codes], codes, -1)  # -1: a folded value
     out = {}
     for code in np.unique(group):
@@ -300,9 +299,8 @@ def _miscalibration_shares(stats: Stats, col: str, shown: list[str], soft: bool)
         if len(rows) < MIN_SHARE_ROWS or sample.w[rows].sum() <= 0:
             continue
         parts = decompose(x[rows], y[rows], sample.w[rows])["log_loss"]
-        name = OTHER_GROUP if code < 0 else str(uniques[code])
-        if name in known or code < 0:
-            out[name] = parts.miscalibration / parts.score if parts.score > 0 else 0.0
+        out[OTHER_GROUP if code < 0 else str(uniques[code])] = \
+            parts.miscalibration / parts.score if parts.score > 0 else 0.0
     return out
 
 
@@ -607,12 +605,9 @@ def _row_errors(sample, v) -> tuple[list[ErrorEstimate], int]:
     draws = top.errors(row_replicate_counts(sample.keys, v)) if v is not None else None
     cis = [spread(draws[:, i], values[i]) for i in range(3)] if draws is not None else [None] * 3
     floors = top.floor_draws()
-
-
     names = ("Debiased L2 calibration error", "ECE, 15 equal-mass bins", f"ECE, sweep ({bins} equal-mass bins)")
     keys = ("debiased_l2_ce", "ece_equal_mass", "ece_sweep")
-    return [ErrorEstimate(key, name, float(x), ci, float(np.nanmean(f)),
-                          float(np.nanpercentile(f, 95)))
+    return [ErrorEstimate(key, name, float(x), ci, float(np.nanmean(f)), float(np.nanpercentile(f, 95)))
             for key, name, x, ci, f in zip(keys, names, values, cis, floors.T)], bins
 
 
