@@ -128,8 +128,9 @@ def ece_noise_floor(w: np.ndarray, var: np.ndarray) -> tuple[float, float]:
 ROW_FLOOR_DRAWS = 200
 #: The sweep tries these numbers of bins a stage at a time (resamples whose accuracies fell stop).
 _SWEEP_STAGES = ((2, 12), (13, 40), (41, 100))
-#: Resamples whose cumulative sums are held at once (rows × this many floats, a few times).
-_COLUMNS = 32
+#: Resamples whose cumulative sums are held at once: at most 32, and at most _CELLS rows × resamples
+#: (so a 50,000-row sample holds 10 at a time: a few arrays of 4 MB, not of 13 MB).
+_COLUMNS, _CELLS = 32, 1 << 19
 
 
 class SortedTop:
@@ -158,8 +159,9 @@ class SortedTop:
         out = np.full((R, 3), np.nan)
         ones = np.arange(n + 1.0)
         cc_once = _prefix(self.c[None, :])[0] if counts is None else None
-        for start in range(0, R, _COLUMNS):
-            stop = min(R, start + _COLUMNS)
+        step = max(1, min(_COLUMNS, _CELLS // (n + 1)))
+        for start in range(0, R, step):
+            stop = min(R, start + step)
             # one resample a row (contiguous), so each binary search reads one array in place
             m = np.ascontiguousarray(counts[self.order, start:stop].T, dtype=np.float64) if counts is not None else None
             y = np.ascontiguousarray(outcomes[:, start:stop].T) if outcomes is not None else self.y[None, :]
