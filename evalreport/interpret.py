@@ -323,6 +323,10 @@ def _check_finite(r: Result) -> None:
             x = getattr(c, name)
             if not math.isfinite(x):
                 raise FigureError(f"calibration.{name} is {x}")
+        for e in c.errors:
+            for x in (e.value, e.floor, e.floor_high, *(e.ci95 or ())):
+                if not math.isfinite(x):
+                    raise FigureError(f"calibration.{e.key} (or its interval or floor) is {x}")
 
 
 def _decomposition(stats: Stats, classes, unit: str, soft: bool, v=None):
@@ -525,18 +529,17 @@ def _calibration(stats: Stats, classes, unit: str, soft: bool, v=None) -> Calibr
     gaps = np.abs(acc_b - conf_b)
     ece = float(np.nansum(w / total * gaps))
     floor, floor_high = ece_noise_floor(w, var)
-    debiased = equal_mass = sweep = None
     ece_ci = None
     if v is not None and stats.boot is not None and stats.boot.cal is not None:
         from .compute.bootstrap import _percentiles, ece_replicates
 
         ece_ci = _percentiles(ece_replicates(stats.boot.cal, v)[None, :], 0.95)[0]
-    errors = [ErrorEstimate("ece", "ECE, 15 equal-width bins", ece, ece_ci, floor, floor_high)]
+    errors = [_estimate("ece", "ECE, 15 equal-width bins", ece, ece_ci, floor, floor_high)]
+    sweep_bins = None
     if not soft and stats.sample is not None and len(stats.sample.keys):
         found, bins = _row_errors(stats.sample.compact(), v)
-        if found:
-            errors += found
-            debiased, equal_mass, sweep = found[0].value, found[1].value, (found[2].value, bins)
+        errors += found
+        sweep_bins = bins if found else None
     mce = float(np.nanmax(gaps)) if (w > 0).any() else 0.0
     bins = tuple(
         CalibrationBin(float(CAL_EDGES[b]), float(CAL_EDGES[b + 1]), int(rows[b]), float(stats.absolute(float(w[b]))),
@@ -576,16 +579,23 @@ def _calibration(stats: Stats, classes, unit: str, soft: bool, v=None) -> Calibr
         total_rows=stats.rows,
         standard_error=None if fit.standard_error is None else fit.standard_error * f,
         sentence=_temperature_sentence(fit, removed * f, share, unit, stats.rows, len(classes), f),
-        ece_ci95=ece_ci,
-        ece_floor=floor,
-        ece_floor_high=floor_high,
-        ece_sentence=_ece_sentence(ece, ece_ci, floor, floor_high, debiased),
-        debiased_l2_ce=debiased,
-        ece_equal_mass=equal_mass,
-        ece_sweep=sweep[0] if sweep else None,
-        sweep_bins=sweep[1] if sweep else None,
         errors=tuple(errors),
+        ece_sentence=_ece_sentence(errors),
+        sweep_bins=sweep_bins,
     )
+
+
+def error_reading(value: float, ci, floor_high: float) -> str:
+    """What a calibration error says against its noise floor's 95th percentile."""
+    if value <= floor_high:
+        return "no evidence of miscalibration"
+    if ci and ci[0] <= floor_high:
+        return "probably miscalibrated; the interval reaches what chance gives"
+    return "miscalibrated beyond chance"
+
+
+def _estimate(key: str, name: str, value: float, ci, floor: float, floor_high: float) -> ErrorEstimate:
+    return ErrorEstimate(key, name, value, ci, floor, floor_high, error_reading(value, ci, floor_high))
 
 
 def _row_errors(sample, v) -> tuple[list[ErrorEstimate], int]:
@@ -607,23 +617,19 @@ def _row_errors(sample, v) -> tuple[list[ErrorEstimate], int]:
     floors = top.floor_draws()
     names = ("Debiased L2 calibration error", "ECE, 15 equal-mass bins", f"ECE, sweep ({bins} equal-mass bins)")
     keys = ("debiased_l2_ce", "ece_equal_mass", "ece_sweep")
-    return [ErrorEstimate(key, name, float(x), ci, float(np.nanmean(f)), float(np.nanpercentile(f, 95)))
+    return [_estimate(key, name, float(x), ci, float(np.nanmean(f)), float(np.nanpercentile(f, 95)))
             for key, name, x, ci, f in zip(keys, names, values, cis, floors.T)], bins
 
 
-def _ece_sentence(ece: float, ci, floor: float, floor_high: float, debiased: float | None = None) -> str:
-    where = f" [95% {ci[0]:.3f}–{ci[1]:.3f}]" if ci else ""
-    head = f"ECE {ece:.3f}{where}; a perfectly calibrated model would show about {floor:.3f} here (95% of such models " \
-           f"below {floor_high:.3f}) from the noise of this many rows alone"
-    if ece <= floor_high:
-        text = head + ": no evidence of miscalibration."
-    elif ci and ci[0] <= floor_high:
-        text = head + ": probably miscalibrated, but the interval reaches what chance gives."
-    else:
-        text = head + ": the model is miscalibrated beyond chance."
+def _ece_sentence(errors: list[ErrorEstimate]) -> str:
+    e = errors[0]
+    where = f" [95% {e.ci95[0]:.3f}–{e.ci95[1]:.3f}]" if e.ci95 else ""
+    text = (f"ECE {e.value:.3f}{where}; a perfectly calibrated model would show about {e.floor:.3f} here (95% of "
+            f"such models below {e.floor_high:.3f}) from the noise of this many rows alone: {e.reading}.")
+    debiased = next((x for x in errors if x.key == "debiased_l2_ce"), None)
     if debiased is not None:
         text += (f" The debiased L2 calibration error (Kumar et al. 2019: the binned squared gaps less what noise "
-                 f"adds) is {debiased:.3f}.")
+                 f"adds) is {debiased.value:.3f}.")
     return text
 
 

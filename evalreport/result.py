@@ -123,15 +123,45 @@ class Calibration:
     total_rows: int
     standard_error: float | None  # of cross_entropy_after when fitted on a sample
     sentence: str
-    ece_ci95: tuple[float, float] | None = None  # the bootstrap's 95% interval of the ECE
-    ece_floor: float = 0.0  # the ECE a perfectly calibrated model with these confidences would show, on average
-    ece_floor_high: float = 0.0  # … and its 95th percentile: an ECE below it is no evidence of miscalibration
+    # Every calibration error with its interval and noise floor: the ECE above first, then — from the
+    # row sample, not for soft targets — "debiased_l2_ce" (Kumar et al. 2019), "ece_equal_mass" (15
+    # equal-mass bins, netcal's convention) and "ece_sweep" (the sweep rule, Roelofs et al. 2022).
+    errors: tuple[ErrorEstimate, ...] = ()
     ece_sentence: str = ""
-    debiased_l2_ce: float | None = None  # top label, Kumar et al. 2019, on the row sample (None: soft targets)
-    ece_equal_mass: float | None = None  # 15 equal-mass bins (netcal's convention), on the row sample
-    ece_sweep: float | None = None  # equal-mass bins by the sweep rule (Roelofs et al. 2022), on the row sample
-    sweep_bins: int | None = None
-    errors: tuple[ErrorEstimate, ...] = ()  # every calibration error with its interval and noise floor (ECE first)
+    sweep_bins: int | None = None  # the bins the sweep rule chose
+
+    def error(self, key: str) -> ErrorEstimate | None:
+        return next((e for e in self.errors if e.key == key), None)
+
+    @property
+    def ece_ci95(self) -> tuple[float, float] | None:
+        """The bootstrap's 95% interval of the ECE."""
+        return self.errors[0].ci95 if self.errors else None
+
+    @property
+    def ece_floor(self) -> float:
+        """The ECE a perfectly calibrated model with these confidences would show, on average …"""
+        return self.errors[0].floor if self.errors else 0.0
+
+    @property
+    def ece_floor_high(self) -> float:
+        """… and its 95th percentile: an ECE below it is no evidence of miscalibration."""
+        return self.errors[0].floor_high if self.errors else 0.0
+
+    @property
+    def debiased_l2_ce(self) -> float | None:
+        e = self.error("debiased_l2_ce")
+        return e.value if e else None
+
+    @property
+    def ece_equal_mass(self) -> float | None:
+        e = self.error("ece_equal_mass")
+        return e.value if e else None
+
+    @property
+    def ece_sweep(self) -> float | None:
+        e = self.error("ece_sweep")
+        return e.value if e else None
 
 
 @dataclass(frozen=True)
@@ -143,18 +173,9 @@ class ErrorEstimate:
     name: str
     value: float
     ci95: tuple[float, float] | None
-    floor: float | None
-    floor_high: float | None
-
-    @property
-    def verdict(self) -> str:
-        if self.floor_high is None:
-            return ""
-        if self.value <= self.floor_high:
-            return "no evidence of miscalibration"
-        if self.ci95 and self.ci95[0] <= self.floor_high:
-            return "probably miscalibrated; the interval reaches chance"
-        return "miscalibrated beyond chance"
+    floor: float
+    floor_high: float
+    reading: str  # what it says, against its floor: see interpret.error_reading
 
 
 @dataclass(frozen=True)

@@ -177,7 +177,7 @@ def decomposition_dict(d) -> dict:
 
 def _spread(c, key: str) -> dict:
     """``<key>_ci95`` and ``<key>_noise_floor`` of one of the row-sample calibration errors."""
-    e = next((e for e in c.errors if e.key == key), None)
+    e = c.error(key)
     if e is None:
         return {f"{key}_ci95": None, f"{key}_noise_floor": None}
     return {f"{key}_ci95": list(e.ci95) if e.ci95 else None,
