@@ -152,32 +152,33 @@ class SortedTop:
     def errors(self, counts: np.ndarray | None = None, outcomes: np.ndarray | None = None,
                most: int = 100) -> np.ndarray:
         """(resamples, 3): the debiased L2 error, the equal-mass ECE and the sweep ECE of each
-        resample. ``counts`` (rows × R, in the rows' original order): how often each row is
-        taken (default once); ``outcomes`` (sorted rows × R): drawn outcomes (default the real ones)."""
+        resample (NaN for one of fewer than 2 rows). Either ``counts`` (rows × R, in the rows'
+        original order): how often each row is taken; or ``outcomes`` (sorted rows × R): each
+        row taken once, with these outcomes instead of the real ones."""
         n = len(self.c)
         R = (counts if counts is not None else outcomes).shape[1]
         out = np.full((R, 3), np.nan)
-        ones = np.arange(n + 1.0)
-        cc_once = _prefix(self.c[None, :])[0] if counts is None else None
         step = max(1, min(_COLUMNS, _CELLS // (n + 1)))
         for start in range(0, R, step):
             stop = min(R, start + step)
-            # one resample a row (contiguous), so each binary search reads one array in place
-            m = np.ascontiguousarray(counts[self.order, start:stop].T, dtype=np.float64) if counts is not None else None
-            y = np.ascontiguousarray(outcomes[:, start:stop].T) if outcomes is not None else self.y[None, :]
-            cy = _prefix(m * y if m is not None else y)
-            cw = _prefix(m) if m is not None else None
-            cc = _prefix(m * self.c) if m is not None else None
             r = stop - start
-            cw = np.broadcast_to(ones, (r, n + 1)) if cw is None else cw
-            cy = np.broadcast_to(cy, (r, n + 1)) if len(cy) < r else cy
-            cc = np.broadcast_to(cc_once, (r, n + 1)) if cc is None else cc
-            y = np.broadcast_to(y, (r, n)) if len(y) < r else y
-            if cw[:, -1].min() > max(most, EQUAL_MASS_BINS):  # every resample big enough: all at once
+            # one resample a row (contiguous), so each binary search reads one array in place
+            if counts is not None:
+                m = np.ascontiguousarray(counts[self.order, start:stop].T, dtype=np.float64)
+                y = np.broadcast_to(self.y, (r, n))
+                cw, cy, cc = _prefix(m), _prefix(m * self.y), _prefix(m * self.c)
+            else:
+                y = np.ascontiguousarray(outcomes[:, start:stop].T)
+                cw = np.broadcast_to(np.arange(n + 1.0), (r, n + 1))
+                cy, cc = _prefix(y), np.broadcast_to(_prefix(self.c[None, :]), (r, n + 1))
+            N = cw[:, -1]
+            if N.min() > max(most, EQUAL_MASS_BINS):  # all at once
                 out[start:stop] = _errors_at_once(self.c, y, cw, cy, cc, self.discrete_edges, most)
                 continue
-            for j in range(r):
-                out[start + j] = _errors_of(self.c, y[j], cw[j], cy[j], cc[j], self.discrete_edges, most)
+            for j in np.flatnonzero(N >= 2):  # small resamples (of inputs of about a hundred rows): each alone
+                one = slice(j, j + 1)
+                out[start + j] = _errors_at_once(self.c, y[one], cw[one], cy[one], cc[one], self.discrete_edges,
+                                                 min(most, int(N[j])))[0]
         return out
 
     def floor_draws(self, draws: int | None = None, seed: int = 0) -> np.ndarray:
@@ -197,83 +198,19 @@ def _prefix(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _errors_of(c, y, cw, cy, cc, discrete_edges, most) -> tuple[float, float, float]:
-    """The three errors of one resample: sorted confidences ``c`` and per-row outcomes ``y``,
-    ``cw``/``cy``/``cc`` the cumulative count, count × outcome and count × confidence (n + 1)."""
-    n, N = len(c), cw[-1]
-    if N < 2:
-        return np.nan, np.nan, np.nan
-
-    def row_of(p):  # the row holding position p of the resample (sorted); n at the end
-        return np.searchsorted(cw, p, side="right") - 1
-
-    def value(p):
-        return c[np.minimum(row_of(p), n - 1)]
-
-    def upto(p):  # Σ outcome and Σ confidence over the first p entries of the resample (p sorted)
-        i = row_of(p)
-        r, part = np.minimum(i, n - 1), p - cw[i]
-        return cy[i] + part * y[r], cc[i] + part * c[r]
-
-    def rows_sums(bounds):  # count, Σ outcome, Σ confidence of rows [bounds[i], bounds[i+1])
-        return np.diff(cw[bounds]), np.diff(cy[bounds]), np.diff(cc[bounds])
-
-    # debiased L2: equal-count bins (numpy's array_split of the sorted resample), or one per value
-    if discrete_edges is None:
-        parts = min(EQUAL_MASS_BINS, int(N))
-        ends = np.cumsum(np.full(parts, N // parts) + (np.arange(parts) < N % parts))[:-1]
-        edges = np.r_[np.unique((value(ends - 1) + value(ends)) / 2.0), 1.0]
-    else:
-        edges = discrete_edges
-    bounds = np.r_[0, np.searchsorted(c, edges, side="right"), n]  # rows ≤ each edge: its bin
-    size, s_y, s_c = rows_sums(bounds)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_c, mean_y = s_c / size, s_y / size
-        err = (mean_c - mean_y) ** 2 - mean_y * (1.0 - mean_y) / (size - 1.0)
-    debiased = max(float(np.dot(size / N, np.where(size >= 2, err, 0.0))), 0.0) ** 0.5
-
-    # equal-mass ECE (netcal's bins): quantile edges, numpy's linear interpolation
-    virtual = (N - 1) * np.linspace(0.0, 1.0, EQUAL_MASS_BINS + 1)
-    lo = np.floor(virtual)
-    a, b = value(lo), value(np.minimum(lo + 1, N - 1))
-    gamma = virtual - lo
-    qe = np.where(gamma >= 0.5, b - (b - a) * (1 - gamma), a + (b - a) * gamma)
-    bounds = np.r_[0, np.searchsorted(c, qe[1:-1], side="left"), n]  # [e_i, e_i+1): rows ≥ e_i start bin i
-    _, s_y, s_c = rows_sums(bounds)
-    equal_mass = float(np.abs(s_y - s_c).sum() / N)
-
-    # sweep: equal-count bins, as many as keep the accuracies non-decreasing
-    counts = np.arange(2, int(min(most, N)) + 1)
-    ece_one = abs(cy[-1] - cc[-1]) / N
-    if not len(counts):
-        return debiased, equal_mass, float(ece_one)
-    group = np.repeat(counts, counts + 1)
-    t = np.arange(len(group)) - np.repeat(np.cumsum(counts + 1) - (counts + 1), counts + 1)
-    pos = t * (N // group) + np.minimum(t, N % group)
-    order = np.argsort(pos, kind="stable")  # sorted positions: the binary searches walk forward
-    py, pc = np.empty(len(pos)), np.empty(len(pos))
-    py[order], pc[order] = upto(pos[order])
-    inner = t[1:] > 0  # differences within one number of bins
-    d_n, d_y, d_c = np.diff(pos)[inner], np.diff(py)[inner], np.diff(pc)[inner]
-    g = group[1:][inner]
-    acc = d_y / d_n
-    falls = np.r_[(acc[1:] < acc[:-1]) & (g[1:] == g[:-1]), False]
-    failing = np.unique(g[falls])
-    chosen = int(failing[0]) - 1 if len(failing) else int(counts[-1])
-    sweep = ece_one if chosen == 1 else float(np.abs(d_y - d_c)[g == chosen].sum() / N)
-    return debiased, equal_mass, float(sweep)
-
-
 def _errors_at_once(c, y, cw, cy, cc, discrete_edges, most) -> np.ndarray:
-    """:func:`_errors_of` for r resamples at once (rows of ``y``, ``cw``, ``cy``, ``cc``), each of
-    more than ``most`` and EQUAL_MASS_BINS entries: the binary searches of all of them in one call
-    (each resample's cumulative counts shifted past the previous one's), the rest as 2-D arrays."""
+    """The three errors of r resamples at once: sorted confidences ``c``; per resample (a row of
+    each array) the outcomes ``y`` and the cumulative count ``cw``, count × outcome ``cy`` and count ×
+    confidence ``cc`` (n + 1 each); every resample of at least ``most`` and EQUAL_MASS_BINS
+    entries, or one resample. "The first p entries of a resample, sorted" are a cumulative sum at
+    a row plus a part of the next row; the binary searches of all resamples are one call (each
+    resample's cumulative counts shifted past the previous one's), the rest 2-D arrays."""
     r, n = y.shape
     N = cw[:, -1]
     shift = np.arange(r) * (N.max() + 2.0)
     flat = (cw + shift[:, None]).ravel()
 
-    def row_of(p, which=None):  # (r, m) positions → (r, m) rows, as row_of in _errors_of (of resamples ``which``)
+    def row_of(p, which=None):  # positions (r, m) of resamples ``which`` → the rows holding them (n at the end)
         which = np.arange(r) if which is None else which
         i = np.searchsorted(flat, (p + shift[which, None]).ravel(), side="right").reshape(p.shape)
         return i - which[:, None] * (n + 1) - 1
@@ -288,9 +225,9 @@ def _errors_at_once(c, y, cw, cy, cc, discrete_edges, most) -> np.ndarray:
         inner = np.searchsorted(c, edges.ravel(), side=side).reshape(edges.shape)
         return np.concatenate([np.zeros((r, 1), dtype=np.intp), inner, np.full((r, 1), n)], axis=1)
 
-    # debiased L2
+    # debiased L2: equal-count bins (numpy's array_split of the sorted resample), or one per value
     if discrete_edges is None:
-        parts = EQUAL_MASS_BINS
+        parts = min(EQUAL_MASS_BINS, int(N.min()))
         size = (N // parts)[:, None] + (np.arange(parts) < (N % parts)[:, None])
         ends = np.cumsum(size, axis=1)[:, :-1]
         edges = np.concatenate([(value(ends - 1) + value(ends)) / 2.0, np.ones((r, 1))], axis=1)
@@ -302,7 +239,7 @@ def _errors_at_once(c, y, cw, cy, cc, discrete_edges, most) -> np.ndarray:
         err = (mean_c - mean_y) ** 2 - mean_y * (1.0 - mean_y) / (size - 1.0)
     debiased = np.sqrt(np.maximum((size / N[:, None] * np.where(size >= 2, err, 0.0)).sum(axis=1), 0.0))
 
-    # equal-mass ECE
+    # equal-mass ECE (netcal's bins): quantile edges, numpy's linear interpolation
     virtual = (N - 1)[:, None] * np.linspace(0.0, 1.0, EQUAL_MASS_BINS + 1)
     lo = np.floor(virtual)
     a, b = value(lo), value(np.minimum(lo + 1, (N - 1)[:, None]))
