@@ -282,26 +282,15 @@ def _miscalibration_shares(stats: Stats, col: str, shown: list[str], soft: bool)
     sample's rows of that value; only for values with MIN_SHARE_ROWS rows in the sample."""
     if soft or stats.sample is None or not len(stats.sample.keys):
         return {}
-    from .compute.decomposition import decompose
+    from .compute.decomposition import main_forecast, miscalibration_shares
 
     sample = stats.sample.compact()
-    values = sample.slices[:, list(stats.groups).index(col)]
-    q = np.exp(sample.logq)
-    if q.shape[1] == 2:
-        x, y = q[:, 1], (sample.target == 1).astype(float)
-    else:
-        x, y = q.max(axis=1), (q.argmax(axis=1) == sample.target).astype(float)
-    uniques, codes = np.unique(values.astype(str), return_inverse=True)
-    group = np.where(np.isin(uniques, np.array(shown, dtype=str))[codes], codes, -1)  # -1: a folded value
-    out = {}
-    for code in np.unique(group):
-        rows = np.flatnonzero(group == code)
-        if len(rows) < MIN_SHARE_ROWS or sample.w[rows].sum() <= 0:
-            continue
-        parts = decompose(x[rows], y[rows], sample.w[rows])["log_loss"]
-        out[OTHER_GROUP if code < 0 else str(uniques[code])] = \
-            parts.miscalibration / parts.score if parts.score > 0 else 0.0
-    return out
+    values = sample.slices[:, list(stats.groups).index(col)].astype(str)
+    position = {value: i for i, value in enumerate(shown)}
+    group = np.array([position.get(value, -1) for value in values], dtype=np.intp)  # -1: a folded value
+    found = miscalibration_shares(*main_forecast(np.exp(sample.logq), sample.target), sample.w, group,
+                                  MIN_SHARE_ROWS)
+    return {OTHER_GROUP if code < 0 else shown[code]: share for code, share in found.items()}
 
 
 def _check_finite(r: Result) -> None:
@@ -603,10 +592,10 @@ def _row_errors(sample, v) -> tuple[list[ErrorEstimate], int]:
     ECE, sweep ECE — each with the bootstrap's 95% interval (the run's replicate weights, as
     every sampled row's block gets them) and its noise floor (draws of a calibrated model)."""
     from .compute.bootstrap import row_replicate_counts, spread
-    from .compute.calibration_error import SortedTop, debiased_l2_ce, equal_mass_ece, sweep_ece
+    from .compute.calibration_error import SortedTop, debiased_l2_ce, equal_mass_ece, sweep_ece, top_label_forecast
 
     q = np.exp(sample.logq)
-    conf, right = q.max(axis=1), (q.argmax(axis=1) == sample.target).astype(float)
+    conf, right = top_label_forecast(q, sample.target)
     sweep, bins = sweep_ece(conf, right)
     values = (debiased_l2_ce(q, sample.target), equal_mass_ece(conf, right), sweep)
     if values[0] is None:  # fewer than two rows

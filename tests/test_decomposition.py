@@ -102,22 +102,30 @@ def test_the_identity_holds_in_every_report(seed):
             assert p["miscalibration"] >= -1e-12 and p["discrimination"] >= -1e-12
 
 
-def test_the_isotonic_fit_agrees_with_scikit_learn_and_rows_of_no_weight_take_their_neighbours():
+def test_the_recalibrated_scores_agree_with_scikit_learns_isotonic_fit_and_rows_of_no_weight_are_not_there():
+    """The recalibrated forecast's score (score − MCB), from pooled blocks, equals the score of
+    scikit-learn's IsotonicRegression fitted values, ties and weights included; rows of weight 0
+    change nothing."""
+    from scipy.special import xlogy
+
     rng = np.random.default_rng(1)
     for _ in range(10):
         n = int(rng.integers(5, 3000))
-        x = np.round(rng.uniform(size=n), int(rng.integers(1, 4)))  # many ties
+        x = np.clip(np.round(rng.uniform(size=n), int(rng.integers(1, 4))), 0.01, 0.99)  # many ties
         y = (rng.uniform(size=n) < x).astype(float)
         w = rng.uniform(0.1, 3, n)
-        want = IsotonicRegression().fit(x, y, sample_weight=w).predict(x)
-        np.testing.assert_allclose(dec.isotonic(x, y, w), want, atol=1e-12)
-        # rows of weight 0 leave the fit of the others alone and take the next forecast's value
+        r = IsotonicRegression().fit(x, y, sample_weight=w).predict(x)
+        parts = dec.decompose(x, y, w)
+        brier, log_loss = np.average((r - y) ** 2, weights=w), np.average(-xlogy(y, r) - xlogy(1 - y, 1 - r), weights=w)
+        assert parts["brier"].score - parts["brier"].miscalibration == pytest.approx(brier, abs=1e-12)
+        assert parts["log_loss"].score - parts["log_loss"].miscalibration == pytest.approx(log_loss, abs=1e-12)
         w0 = np.where(rng.uniform(size=n) < 0.3, 0.0, w)
-        fit = dec.isotonic(x, y, w0)
         kept = w0 > 0
-        np.testing.assert_allclose(fit[kept], IsotonicRegression().fit(x[kept], y[kept], sample_weight=w0[kept])
-                                   .predict(x[kept]), atol=1e-12)
-        assert np.all(np.diff(fit[np.argsort(x, kind="stable")]) >= -1e-15)  # non-decreasing in x, all rows
+        alone, with_zeros = dec.decompose(x[kept], y[kept], w0[kept]), dec.decompose(x, y, w0)
+        for name in alone:
+            a, z = alone[name], with_zeros[name]
+            assert (z.score, z.miscalibration, z.discrimination, z.uncertainty) == pytest.approx(
+                (a.score, a.miscalibration, a.discrimination, a.uncertainty), abs=1e-12)
 
 
 def test_miscalibration_is_what_the_true_recalibration_removes():
@@ -355,18 +363,17 @@ def test_each_slice_has_its_ece_however_the_rows_are_chunked():
     assert r.to_dict()["groups"]["region"][0]["ece"] is not None
 
 
-def test_the_reliability_curve_leaves_rows_of_no_weight_out():
+def test_the_reliability_curve_is_scikit_learns_isotonic_fit_and_leaves_rows_of_no_weight_out():
     rng = np.random.default_rng(3)
     x = rng.uniform(0.05, 0.95, 500)
     y = (rng.uniform(size=500) < x).astype(float)
     w = np.where(np.arange(500) % 3 == 0, 0.0, 1.0)
     c = dec.reliability_curve(x, y, w)
     kept = w > 0
-    # the curve is a step function: the fitted value of the forecast at or below each point
-    step = dec.isotonic(x[kept], y[kept], w[kept])
     xs = np.sort(x[kept])
-    at = np.clip(np.searchsorted(xs, c["x"], side="right") - 1, 0, len(xs) - 1)
-    np.testing.assert_allclose(c["recalibrated"], step[np.argsort(x[kept], kind="stable")][at], atol=1e-12)
+    at = xs[np.clip(np.searchsorted(xs, c["x"], side="right") - 1, 0, len(xs) - 1)]  # the forecast at or below
+    want = IsotonicRegression().fit(x[kept], y[kept]).predict(at)  # a step: the fit at that forecast
+    np.testing.assert_allclose(c["recalibrated"], want, atol=1e-12)
     assert np.all(np.array(c["band_low"]) <= np.array(c["band_high"]))
 
 

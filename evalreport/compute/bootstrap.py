@@ -104,8 +104,7 @@ def spread(draws: np.ndarray, value: float, level: float = 0.95) -> tuple[float,
     if len(draws) < 2:
         return None
     if len(draws) >= PERCENTILE_REPLICATES:
-        lo, hi = np.percentile(draws, [50 * (1 - level), 50 * (1 + level)])
-        return float(lo), float(hi)
+        return _percentiles(draws[None, :], level)[0]
     from statistics import NormalDist
 
     half = NormalDist().inv_cdf(0.5 + level / 2) * float(draws.std(ddof=1))

@@ -40,14 +40,18 @@ def _equal_mass_edges(conf: np.ndarray, bins: int = EQUAL_MASS_BINS) -> np.ndarr
     return np.array(sorted(set(edges)))
 
 
+def top_label_forecast(q: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The top label as a forecast: each row's largest probability, and whether its class is the true one."""
+    return q.max(axis=1), (q.argmax(axis=1) == target).astype(float)
+
+
 def debiased_l2_ce(q: np.ndarray, target: np.ndarray) -> float | None:
     """Top-label debiased L2 calibration error of probabilities ``q`` (rows × classes) for the
     true classes ``target``; None without two rows."""
     n = len(target)
     if n < 2:
         return None
-    conf = q.max(axis=1)
-    correct = (q.argmax(axis=1) == target).astype(float)
+    conf, correct = top_label_forecast(q, target)
     edges = _discrete_edges(conf) if _is_discrete(q) else _equal_mass_edges(conf)
     b = np.searchsorted(edges, conf)
     m = len(edges) + 1
@@ -145,9 +149,8 @@ class SortedTop:
 
     @classmethod
     def of(cls, q: np.ndarray, target: np.ndarray) -> SortedTop:
-        conf = q.max(axis=1)
-        return cls(conf, (q.argmax(axis=1) == target).astype(float),
-                   _discrete_edges(conf) if _is_discrete(q) else None)
+        conf, correct = top_label_forecast(q, target)
+        return cls(conf, correct, _discrete_edges(conf) if _is_discrete(q) else None)
 
     def errors(self, counts: np.ndarray | None = None, outcomes: np.ndarray | None = None,
                most: int = 100) -> np.ndarray:

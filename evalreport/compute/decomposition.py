@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from ..result import Decomposition, Parts
+from .calibration_error import top_label_forecast
 
 #: Classes decomposed one-vs-rest (the most frequent ones), bounding the work at K = 10,000.
 MAX_CLASSES = 50
@@ -72,20 +73,15 @@ class Forecasts:
     def _blocks(self, x: np.ndarray) -> np.ndarray:
         return x if self.distinct else np.add.reduceat(x, self.starts)
 
-    def _fit(self, w: np.ndarray):
-        """The isotonic fit under sorted row weights ``w``: the weight and Σ w·y of each block of
-        equal forecasts with weight, which of those blocks have it, and where the pooled blocks start."""
+    def pooled(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The isotonic fit's pooled blocks under sorted row weights ``w``: weight and Σ w·y of each."""
         from .pava import isotonic_blocks
 
         W, S = self._blocks(w), self._blocks(w * self.y)
         keep = W > 0  # rows of weight 0 take no part (a recalibrated 0 or 1 may be infinitely wrong for them)
         if not keep.all():
             W, S = W[keep], S[keep]
-        return W, S, keep, isotonic_blocks(S / W, W)[1][:-1]
-
-    def pooled(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The isotonic fit's pooled blocks under sorted row weights ``w``: weight and Σ w·y of each."""
-        W, S, _, first = self._fit(w)
+        first = isotonic_blocks(S / W, W)[1][:-1]
         return np.add.reduceat(W, first), np.add.reduceat(S, first)
 
     def parts(self, w: np.ndarray) -> dict[str, tuple[float, float, float, float]]:
@@ -112,20 +108,6 @@ def decompose(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> dict[str, Parts]:
     """Both scores' decompositions of forecasts ``x`` of 0/1 outcomes ``y`` with weights ``w``."""
     f = Forecasts(x, y)
     return {name: Parts(*p) for name, p in f.parts(w[f.order]).items()}
-
-
-def isotonic(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """The weighted least-squares non-decreasing fit of y on x at each row (equal x pooled first);
-    a row of weight 0 takes the fitted value of the next forecast with weight (the last, at the end)."""
-    f = Forecasts(x, y)
-    W, S, keep, first = f._fit(w[f.order])
-    pooled = np.add.reduceat(S, first) / np.add.reduceat(W, first)
-    fitted_kept = np.repeat(pooled, np.diff(np.r_[first, len(W)]))  # per block of equal forecasts with weight
-    at = np.minimum(np.cumsum(keep) - keep, len(W) - 1)  # each block's kept block: itself, or the next
-    count = np.diff(np.r_[f.starts, len(x)])
-    fitted = np.empty(len(x))
-    fitted[f.order] = np.repeat(fitted_kept[at], count)
-    return fitted
 
 
 def replicate_parts(f: Forecasts, w: np.ndarray, counts: np.ndarray) -> dict[str, np.ndarray]:
@@ -203,15 +185,10 @@ def decomposition(logq: np.ndarray, target: np.ndarray, w: np.ndarray, classes: 
     if n == 0 or w.sum() <= 0:
         return None
     q = np.exp(logq)
-    top = q.argmax(axis=1)
-    conf = q[np.arange(n), top]
-    correct = (top == target).astype(float)
     sampled = n < total_rows
-
-    top_label = _with_spread(Forecasts(conf, correct), w, counts, sampled)
-    positive = (target == 1).astype(float)
-    binary = _with_spread(Forecasts(q[:, 1], positive), w, counts, sampled) if k == 2 else None
-    curve = reliability_curve(q[:, 1], positive, w) if k == 2 else reliability_curve(conf, correct, w)
+    top_label = _with_spread(Forecasts(*top_label_forecast(q, target)), w, counts, sampled)
+    binary = _with_spread(Forecasts(*main_forecast(q, target)), w, counts, sampled) if k == 2 else None
+    curve = reliability_curve(*main_forecast(q, target), w)
     frequency = np.bincount(target, weights=w, minlength=k)
     kept = np.sort(np.argsort(-frequency, kind="stable")[:MAX_CLASSES])
     per_class = {classes[j]: decompose(q[:, j], (target == j).astype(float), w) for j in kept}
@@ -219,8 +196,32 @@ def decomposition(logq: np.ndarray, target: np.ndarray, w: np.ndarray, classes: 
                          k - len(kept), curve)
 
 
+def main_forecast(q: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The forecast a report leads with, and its outcomes: P(classes[1]) of a binary model,
+    else the top label's probability (whether the top class is right)."""
+    return (q[:, 1], (target == 1).astype(float)) if q.shape[1] == 2 else top_label_forecast(q, target)
+
+
+def miscalibration_shares(x: np.ndarray, y: np.ndarray, w: np.ndarray, group: np.ndarray,
+                          fewest: int) -> dict[int, float]:
+    """Per group (an integer code per row; -1 a group too): the share of its log loss that is
+    miscalibration (MCB / score), for the groups of at least ``fewest`` rows of positive weight."""
+    codes, rows = np.unique(group, return_counts=True)
+    order = np.argsort(group, kind="stable")
+    starts = np.r_[0, np.cumsum(rows)]
+    out = {}
+    for i in np.flatnonzero(rows >= fewest):  # at most len(x) / fewest groups
+        at = order[starts[i]: starts[i + 1]]
+        if w[at].sum() <= 0:
+            continue
+        p = decompose(x[at], y[at], w[at])["log_loss"]
+        out[int(codes[i])] = p.miscalibration / p.score if p.score > 0 else 0.0
+    return out
+
+
 def finite(d: Decomposition) -> bool:
-    """Every figure a number (a NaN here is a bug, as anywhere)."""
+    """Every figure a number, intervals and standard errors included (a NaN here is a bug)."""
     groups = [d.top_label, *(d.per_class.values()), *([d.binary] if d.binary else [])]
     return all(math.isfinite(v) for g in groups for p in g.values()
-               for v in (p.score, p.miscalibration, p.discrimination, p.uncertainty))
+               for v in (p.score, p.miscalibration, p.discrimination, p.uncertainty, *(p.se or ()),
+                         *(x for ci in (p.ci95 or ()) for x in ci)))
