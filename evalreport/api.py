@@ -45,6 +45,7 @@ def evaluate(
     max_slices: int = MAX_SLICES,
     sample_weight: ArrayLike | None = None,
     groups: ArrayLike | Mapping[str, ArrayLike] | None = None,
+    on_figures: Callable[[Result], None] | None = None,
 ) -> Result:
     """Evaluate predicted class probabilities against labels or target distributions.
 
@@ -82,6 +83,11 @@ def evaluate(
         (the CLI shows progress with it).
     max_slices : per ``group_by`` column, how many slices (those with the most
         weight) are shown; the rest are folded into one ``(other)`` row.
+    on_figures : called, once the rows are reduced, with a first Result that
+        lacks what is fitted on the row sample (the score decomposition, the
+        row-sample calibration errors, the temperature fit, the per-slice
+        miscalibration shares), before those are computed: the command line
+        starts drawing the charts that need none of them.
 
     Returns
     -------
@@ -118,8 +124,11 @@ def evaluate(
             stats = _slices_bounded(lambda: reduce_batches(_counted(loaded.batches(), on_rows),
                                                            len(loaded.layout.classes), spec.eps, boot),
                                     loaded.source.name)
-        return build_result(stats, loaded, ladder, unit, options=_describe(spec, loaded, unit), bootstrap=boot,
-                            max_slices=max_slices)
+        describe = _describe(spec, loaded, unit)
+        if on_figures is not None:
+            on_figures(build_result(stats, loaded, ladder, unit, options=describe, bootstrap=boot,
+                                    max_slices=max_slices, sample_fits=False))
+        return build_result(stats, loaded, ladder, unit, options=describe, bootstrap=boot, max_slices=max_slices)
 
 
 def _in_memory(data, proba, options: Mapping) -> tuple[object, dict]:

@@ -273,7 +273,8 @@ def report(
     # the charts' process starts now, to import matplotlib while this one imports pandas and reads
     _check_trackers(tracking)
     with _drawer(engine) as drawer:
-        result = _report_result(predictions, opts, ladder, engine, scheduler)
+        # the charts that need no row-sample fit are drawn while this process fits
+        result = _report_result(predictions, opts, ladder, engine, scheduler, on_figures=drawer and drawer.begin)
         render = _Once({"-o": lambda: _html(result, drawer), "--json": result.to_json,
                         "--markdown": result.to_markdown})
         outputs = [(t, render(t.option)) for t in targets]
@@ -348,7 +349,7 @@ def _drawer(engine):
     return (Drawer.start() if engine is Engine.local else None) or contextlib.nullcontext()
 
 
-def _report_result(predictions: str, opts: dict, ladder, engine, scheduler):
+def _report_result(predictions: str, opts: dict, ladder, engine, scheduler, on_figures=None):
     from .api import evaluate
 
     if engine is Engine.dask:
@@ -362,7 +363,7 @@ def _report_result(predictions: str, opts: dict, ladder, engine, scheduler):
         if scheduler:
             raise UsageError("--scheduler goes with --engine dask")
         with _Progress() as progress:
-            result = evaluate(predictions, **_inputs(opts), ladder=ladder, on_rows=progress)
+            result = evaluate(predictions, **_inputs(opts), ladder=ladder, on_rows=progress, on_figures=on_figures)
     return result
 
 

@@ -72,11 +72,16 @@ def build_result(
     options: dict | None = None,
     bootstrap: Bootstrap | None = None,
     max_slices: int = MAX_SLICES,
+    sample_fits: bool = True,
 ) -> Result:
     """Turn merged statistics into the one result object every renderer reads.
 
     ``max_slices``: per --group-by column, the slices with the most weight shown;
-    the rest are folded into one ``(other)`` row (with a warning)."""
+    the rest are folded into one ``(other)`` row (with a warning).
+    ``sample_fits=False``: a first result, at once, without what is fitted on the row sample (the
+    decomposition, the row-sample calibration errors, the temperature fit, the per-slice
+    miscalibration shares; those are None, NaN or left out) — to start drawing the charts
+    that need none of it (see charts.ROW_SAMPLE_CHARTS). Its figures are not checked."""
     if unit not in UNITS:
         raise UsageError(f"{opt('unit')} must be 'nats' or 'bits', got {quote(unit)}")
     f = UNITS[unit]
@@ -152,7 +157,7 @@ def build_result(
 
     alerts = list(getattr(loaded, "alerts", ()))
     warnings = list(alerts)
-    groups = {col: _slice_rows(stats, col, ladder, f, soft, v, max_slices, warnings) for col in spec.group_by}
+    groups = {col: _slice_rows(stats, col, ladder, f, soft, v, max_slices, warnings, sample_fits) for col in spec.group_by}
 
     worst = [
         WorstExample(
@@ -189,7 +194,7 @@ def build_result(
 
     hist_edges = [e * f if math.isfinite(e) else None for e in HIST_EDGES]
     verdict = _verdict(overall, unit, soft) + _in_context(overall, unit, k)
-    decomposition = _decomposition(stats, classes, unit, soft, v)
+    decomposition = _decomposition(stats, classes, unit, soft, v) if sample_fits else None
     result = Result(
         source=loaded.source,
         mode=loaded.layout.mode,
@@ -208,7 +213,7 @@ def build_result(
         worst=tuple(worst),
         warnings=tuple(warnings),
         verdict=verdict,
-        calibration=_calibration(stats, classes, unit, soft, v),
+        calibration=_calibration(stats, classes, unit, soft, v, sample_fits),
         loss_concentration=_concentration(stats, classes, overall),
         decomposition=decomposition,
         decomposition_text=decomposition_sentences(decomposition, unit, overall.band_score),
@@ -216,7 +221,8 @@ def build_result(
         bootstrap={"replicates": bootstrap.replicates, "seed": bootstrap.seed} if boot is not None else None,
         alerts=tuple(alerts),
     )
-    _check_finite(result)
+    if sample_fits:
+        _check_finite(result)
     return result
 
 
@@ -225,7 +231,7 @@ def _times(interval, factor: float):
 
 
 def _slice_rows(stats: Stats, col: str, ladder: Ladder, f: float, soft: bool, v, max_slices: int,
-                warnings: list[str]) -> list[SliceRow]:
+                warnings: list[str], sample_fits: bool = True) -> list[SliceRow]:
     """The slices of one column: those with the most weight (ties: first seen first), in natural
     order, then one (other) row for the rest; intervals where block sums were kept."""
     sl = stats.groups.get(col)
@@ -242,7 +248,7 @@ def _slice_rows(stats: Stats, col: str, ladder: Ladder, f: float, soft: bool, v,
     blocks = sl.block_sums() if v is not None else None
     cis = intervals(blocks[1][shown], blocks[0][shown], v) if blocks is not None else [None] * len(shown)
 
-    shares = _miscalibration_shares(stats, col, [sl.values[i] for i in shown], soft)
+    shares = _miscalibration_shares(stats, col, [sl.values[i] for i in shown], soft) if sample_fits else {}
 
     def row(value: str, sums, interval, folded_values: int = 0, ece=None) -> SliceRow:
         rows, weight, ce, h, kl, correct, brier = sums
@@ -506,7 +512,7 @@ def _slice_differences(col, base: Result, cand: Result, base_stats: Stats, cand_
 OVR_CLASSES = 4
 
 
-def _calibration(stats: Stats, classes, unit: str, soft: bool, v=None) -> Calibration:
+def _calibration(stats: Stats, classes, unit: str, soft: bool, v=None, sample_fits: bool = True) -> Calibration:
     f = UNITS[unit]
     from .compute.calibration_error import ece_noise_floor
 
@@ -525,7 +531,7 @@ def _calibration(stats: Stats, classes, unit: str, soft: bool, v=None) -> Calibr
         ece_ci = _percentiles(ece_replicates(stats.boot.cal, v)[None, :], 0.95)[0]
     errors = [_estimate("ece", "ECE, 15 equal-width bins", ece, ece_ci, floor, floor_high)]
     sweep_bins = None
-    if not soft and stats.sample is not None and len(stats.sample.keys):
+    if sample_fits and not soft and stats.sample is not None and len(stats.sample.keys):
         found, bins = _row_errors(stats.sample.compact(), v)
         errors += found
         sweep_bins = bins if found else None
@@ -549,28 +555,26 @@ def _calibration(stats: Stats, classes, unit: str, soft: bool, v=None) -> Calibr
             for j in worst
         }
 
+    stream_part = dict(ece=ece, mce=mce, bins=bins, per_class=per_class, class_bins=class_bins, total_rows=stats.rows,
+                       errors=tuple(errors), ece_sentence=_ece_sentence(errors), sweep_bins=sweep_bins)
+    if not sample_fits:  # a first result: no temperature fit yet
+        return Calibration(**stream_part, temperature=None, cross_entropy_before=math.nan,
+                           cross_entropy_after=math.nan, loss_removed=math.nan, loss_removed_share=math.nan,
+                           fit_rows=0, standard_error=None, sentence="")
     fit = fit_temperature(stats.sample, stats.rows)
     removed = fit.cross_entropy_before - fit.cross_entropy_after
     removable = fit.cross_entropy_before - (stats.mean_h if soft else 0.0)
     share = removed / removable if removable > 0 else 0.0
     return Calibration(
-        ece=ece,
-        mce=mce,
-        bins=bins,
-        per_class=per_class,
-        class_bins=class_bins,
+        **stream_part,
         temperature=fit.temperature,
         cross_entropy_before=fit.cross_entropy_before * f,
         cross_entropy_after=fit.cross_entropy_after * f,
         loss_removed=removed * f,
         loss_removed_share=share,
         fit_rows=fit.rows,
-        total_rows=stats.rows,
         standard_error=None if fit.standard_error is None else fit.standard_error * f,
         sentence=_temperature_sentence(fit, removed * f, share, unit, stats.rows, len(classes), f),
-        errors=tuple(errors),
-        ece_sentence=_ece_sentence(errors),
-        sweep_bins=sweep_bins,
     )
 
 

@@ -66,10 +66,10 @@ def test_a_drawing_process_that_fails_hangs_or_is_not_used_costs_nothing_but_tim
     parent = os.getpid()
     real = charts.all_charts
 
-    def broken(r_, processes=1):
+    def broken(r_, processes=1, then=None):
         if os.getpid() != parent:
             raise RuntimeError("only in the drawing process")
-        return real(r_, processes)
+        return real(r_, processes, then)
 
     monkeypatch.setattr(charts, "all_charts", broken)
     with drawer.Drawer.start() as d:
@@ -80,8 +80,8 @@ def test_a_drawing_process_that_fails_hangs_or_is_not_used_costs_nothing_but_tim
     at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
     assert to_html(r, at, drawn=drawn) == to_html(r, at, drawn=serial)  # the parent drew them itself
     monkeypatch.setattr(drawer, "TIMEOUT", 0.5)
-    monkeypatch.setattr(charts, "all_charts", lambda r_, processes=1: time.sleep(60) if os.getpid() != parent
-                        else real(r_, processes))
+    monkeypatch.setattr(charts, "all_charts", lambda r_, processes=1, then=None: time.sleep(60)
+                        if os.getpid() != parent else real(r_, processes, then))
     started = time.monotonic()
     with drawer.Drawer.start() as d:
         assert d.charts(r) is None
@@ -89,5 +89,52 @@ def test_a_drawing_process_that_fails_hangs_or_is_not_used_costs_nothing_but_tim
     d = drawer.Drawer.start()  # never used: let go and reaped, no process left behind
     pid = d._pid
     d.close()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+#: Inputs of every kind of chart: multiclass with slices, binary (a score column), soft targets, weights.
+FIRST_RESULT_CASES = [
+    ("digits_predictions.csv", dict(group_by="fold")),
+    ("breast_cancer_predictions.csv", dict(score_col="score", group_by="fold")),
+    ("iris_soft_targets.csv", dict(target_prefix="t_", group_by="fold")),
+    ("iris_predictions.csv", dict(weight_col="fold", group_by="fold", bootstrap=0)),
+]
+
+
+@pytest.mark.parametrize("name, options", FIRST_RESULT_CASES)
+def test_charts_drawn_from_the_first_result_are_those_of_the_full_one(name, options):
+    """The drawing process starts on the first result (no row-sample fits) while the parent
+    fits; every chart but ROW_SAMPLE_CHARTS must come out the same from it, byte for byte."""
+    from evalreport.render import charts
+
+    first = []
+    full = evaluate(EXAMPLES / name, **options, on_figures=first.append)
+    (first,) = first
+    assert first.decomposition is None and first.calibration.temperature is None  # it lacks the fits
+    early, want = charts.all_charts(first), charts.all_charts(full)
+    for chart in want:
+        if chart not in charts.ROW_SAMPLE_CHARTS:
+            assert early[chart] == want[chart], chart
+    if full.decomposition is not None and full.decomposition.curve:
+        assert early["corp"] != want["corp"]  # it does need the full result: drawn from it
+
+
+@pytest.mark.skipif(sys.platform != "linux" or (os.cpu_count() or 1) < 2, reason="no drawing process here")
+def test_the_drawing_process_begins_on_the_first_result_and_ends_on_the_full_one():
+    from evalreport.render import charts, drawer
+
+    first = []
+    full = evaluate(EXAMPLES / "breast_cancer_predictions.csv", score_col="score", group_by="fold",
+                    on_figures=first.append)
+    with drawer.Drawer.start() as d:
+        d.begin(first[0])
+        assert d.charts(full) == charts.all_charts(full, processes=1)
+    started = time.monotonic()
+    d = drawer.Drawer.start()  # the parent fails between the two: the child leaves, nothing hangs
+    d.begin(first[0])
+    pid = d._pid
+    d.close()
+    assert time.monotonic() - started < 30
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)

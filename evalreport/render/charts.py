@@ -512,13 +512,23 @@ def ovr_chart(r) -> Chart | None:
     return _chart(fig, title, alt, key)
 
 
-def all_charts(r, processes: int = 1) -> dict:
+#: The charts drawn from what is fitted on the row sample; the others read only the reduced sums.
+ROW_SAMPLE_CHARTS = frozenset({"corp"})
+
+
+def all_charts(r, processes: int = 1, then=None) -> dict:
     """Every chart of the report, by name.
 
     matplotlib draws on one core. With ``processes=2`` the charts are shared
     with a forked copy of this process, which hands its charts back through a
     pipe; should it fail or hang, the charts it owed are drawn here: the report
     is the same either way.
+
+    ``then``: ``r`` is a first result without the row-sample figures
+    (``build_result(sample_fits=False)``), and ``then()`` returns the full one (None if
+    there is none); it is called once the other charts are drawn here, and the
+    ROW_SAMPLE_CHARTS are drawn from what it returns. The other charts are the
+    same drawn from either result (tested). Returns None without a full result.
     """
     jobs = {
         "reliability": reliability_chart,
@@ -533,9 +543,15 @@ def all_charts(r, processes: int = 1) -> dict:
     } | {("slices", col): (lambda r, col=col: slice_bars(r, col)) for col in r.groups}
     # about half the drawing time, by measurement, goes to the forked copy
     away = {"histogram", "reliability", "per_class", "corp", "decomposition"} if processes > 1 else set()
-    child = _Forked.start(r, {name: jobs[name] for name in away})
+    late = ROW_SAMPLE_CHARTS if then is not None else frozenset()
+    child = _Forked.start(r, {name: jobs[name] for name in away - late})
     try:
-        done = {name: draw(r) for name, draw in jobs.items() if not (child and name in away)}
+        done = {name: draw(r) for name, draw in jobs.items() if not (child and name in away) and name not in late}
+        if late:
+            r = then()
+            if r is None:
+                return None
+            done |= {name: jobs[name](r) for name in late}
     finally:
         from_child = child.collect() if child else {}
     done |= from_child

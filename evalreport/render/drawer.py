@@ -6,9 +6,11 @@ run. The command line forks this process first thing, while it has no threads
 yet: the child imports matplotlib while the parent imports pandas and reads,
 then waits for the result (pickled through a pipe), draws the charts — half of
 them in a forked copy of itself, see :func:`charts.all_charts` — and sends them
-back. The parent never imports matplotlib unless the child fails or takes longer
-than ``TIMEOUT``; then it draws them itself, and the report is the same either
-way (the same code draws the same bytes in any process).
+back. Given a first result (:meth:`Drawer.begin`: the figures before the row
+sample's fits), it draws the charts that need no more while the parent fits.
+The parent never imports matplotlib unless the child fails or takes longer than
+``TIMEOUT``; then it draws them itself, and the report is the same either way
+(the same code draws the same bytes in any process).
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ class Drawer:
 
     def __init__(self, pid: int, request: int, reply: int) -> None:
         self._pid, self._request, self._reply = pid, request, reply
+        self._out = None  # the request pipe as a file, once a first result went through it
+        self._begun = False
 
     @classmethod
     def start(cls) -> Drawer | None:
@@ -80,14 +84,27 @@ class Drawer:
         os.close(reply_w)
         return cls(pid, request_w, reply_r)
 
+    def begin(self, first) -> None:
+        """Hand over a first result (``build_result(sample_fits=False)``): the child draws the charts it
+        can from it while this process fits the rest (see charts.all_charts' ``then``)."""
+        if self._request < 0 or self._begun:
+            return
+        try:
+            self._out = os.fdopen(self._request, "wb")
+            pickle.dump(("first", first), self._out, protocol=pickle.HIGHEST_PROTOCOL)
+            self._out.flush()
+            self._begun = True
+        except OSError:
+            self.close()
+
     def charts(self, r) -> dict | None:
         """The report's charts for ``r`` (see charts.all_charts), or None if the child failed."""
         if self._request < 0:
             return None
         try:
-            with os.fdopen(self._request, "wb") as out:
-                self._request = -1
-                pickle.dump(r, out, protocol=pickle.HIGHEST_PROTOCOL)
+            with self._out or os.fdopen(self._request, "wb") as out:
+                self._request, self._out = -1, None
+                pickle.dump(("full", r), out, protocol=pickle.HIGHEST_PROTOCOL)
         except OSError:
             self.close()
             return None
@@ -113,6 +130,12 @@ class Drawer:
 
     def close(self) -> None:
         """Let the child go (it exits on the closed pipe) and reap it."""
+        if self._out is not None:
+            out, self._out, self._request = self._out, None, -1
+            try:
+                out.close()
+            except OSError:
+                pass
         for name in ("_request", "_reply"):
             fd = getattr(self, name)
             if fd >= 0:
@@ -141,13 +164,25 @@ def _serve(request: int, reply: int) -> None:
         from . import charts  # matplotlib: the import this process exists to take off the parent's path
 
         with os.fdopen(request, "rb") as src:
-            data = src.read()
-        if data:
-            drawn = charts.all_charts(pickle.loads(data), processes=2)
-            with os.fdopen(reply, "wb") as out:
-                pickle.dump(drawn, out, protocol=pickle.HIGHEST_PROTOCOL)
+            kind, r = _next(src)
+            if r is not None:
+                # a first result without the row-sample fits (the full one follows), or the full one alone
+                drawn = charts.all_charts(r, processes=2, then=(lambda: _next(src)[1]) if kind == "first" else None)
+                if drawn is None:
+                    return  # the parent left before the full result: exit 1
+                with os.fdopen(reply, "wb") as out:
+                    pickle.dump(drawn, out, protocol=pickle.HIGHEST_PROTOCOL)
         code = 0
     except BaseException:  # noqa: BLE001 — the parent draws what this process did not deliver
         pass
     finally:
         os._exit(code)
+
+
+def _next(src) -> tuple:
+    """The next (kind, result) from the parent — kind "first" or "full" — or (None, None) at the
+    end of the pipe (the parent left without one)."""
+    try:
+        return pickle.load(src)
+    except EOFError:
+        return None, None
