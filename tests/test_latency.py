@@ -130,6 +130,16 @@ def test_the_drawing_process_begins_on_the_first_result_and_ends_on_the_full_one
     with drawer.Drawer.start() as d:
         d.begin(first[0])
         assert d.charts(full) == charts.all_charts(full, processes=1)
+    # which result each chart comes from: a first result of another input shows it
+    other = []
+    evaluate(EXAMPLES / "digits_predictions.csv", group_by="fold", on_figures=other.append)
+    with drawer.Drawer.start() as d:
+        d.begin(other[0])
+        d.begin(first[0])  # one first result per process: this one is not sent
+        drawn = d.charts(full)
+    early, late = charts.all_charts(other[0]), charts.all_charts(full)
+    assert drawn["confusion"] == early["confusion"] != late["confusion"]
+    assert drawn["corp"] == late["corp"]
     started = time.monotonic()
     d = drawer.Drawer.start()  # the parent fails between the two: the child leaves, nothing hangs
     d.begin(first[0])

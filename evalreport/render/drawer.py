@@ -60,7 +60,6 @@ class Drawer:
     def __init__(self, pid: int, request: int, reply: int) -> None:
         self._pid, self._request, self._reply = pid, request, reply
         self._out = None  # the request pipe as a file, once a first result went through it
-        self._begun = False
 
     @classmethod
     def start(cls) -> Drawer | None:
@@ -87,13 +86,12 @@ class Drawer:
     def begin(self, first) -> None:
         """Hand over a first result (``build_result(sample_fits=False)``): the child draws the charts it
         can from it while this process fits the rest (see charts.all_charts' ``then``)."""
-        if self._request < 0 or self._begun:
+        if self._request < 0 or self._out is not None:
             return
         try:
             self._out = os.fdopen(self._request, "wb")
             pickle.dump(("first", first), self._out, protocol=pickle.HIGHEST_PROTOCOL)
             self._out.flush()
-            self._begun = True
         except OSError:
             self.close()
 
