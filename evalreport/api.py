@@ -12,7 +12,8 @@ from numpy.typing import ArrayLike
 from .errors import InputError, UsageError, opt
 from .compute import (BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, MAX_REPLICATES, Bootstrap, TooManySlices, Stats, accumulate, in_order, merge_rising,
                       reduce_batches, rising_rows, row_figures)
-from .interpret import DEFAULT_LADDER, MAX_SLICES, MAX_SLICES_LIMIT, Ladder, build_comparison, build_result
+from .interpret import (DEFAULT_LADDER, MAX_SLICES, MAX_SLICES_LIMIT, Ladder, build_comparison, build_result,
+                        with_sample_fits)
 from .load.arrays import arrays_table, with_extra_columns
 from .load import DEFAULT_CHUNK_ROWS, DEFAULT_EPS, Batch, InputSpec, LoadedInput, align_pair, read_table
 from .result import Comparison, Result
@@ -124,11 +125,11 @@ def evaluate(
             stats = _slices_bounded(lambda: reduce_batches(_counted(loaded.batches(), on_rows),
                                                            len(loaded.layout.classes), spec.eps, boot),
                                     loaded.source.name)
-        describe = _describe(spec, loaded, unit)
+        first = build_result(stats, loaded, ladder, unit, options=_describe(spec, loaded, unit), bootstrap=boot,
+                             max_slices=max_slices, sample_fits=False)
         if on_figures is not None:
-            on_figures(build_result(stats, loaded, ladder, unit, options=describe, bootstrap=boot,
-                                    max_slices=max_slices, sample_fits=False))
-        return build_result(stats, loaded, ladder, unit, options=describe, bootstrap=boot, max_slices=max_slices)
+            on_figures(first)
+        return with_sample_fits(first, stats, boot)
 
 
 def _in_memory(data, proba, options: Mapping) -> tuple[object, dict]:

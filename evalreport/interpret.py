@@ -8,6 +8,7 @@ model can still remove) — whatever unit the figures are shown in.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -81,7 +82,8 @@ def build_result(
     ``sample_fits=False``: a first result, at once, without what is fitted on the row sample (the
     decomposition, the row-sample calibration errors, the temperature fit, the per-slice
     miscalibration shares; those are None, NaN or left out) — to start drawing the charts
-    that need none of it (see charts.ROW_SAMPLE_CHARTS). Its figures are not checked."""
+    that need none of it (see charts.ROW_SAMPLE_CHARTS). Its figures are not checked;
+    :func:`with_sample_fits` completes it."""
     if unit not in UNITS:
         raise UsageError(f"{opt('unit')} must be 'nats' or 'bits', got {quote(unit)}")
     f = UNITS[unit]
@@ -157,7 +159,7 @@ def build_result(
 
     alerts = list(getattr(loaded, "alerts", ()))
     warnings = list(alerts)
-    groups = {col: _slice_rows(stats, col, ladder, f, soft, v, max_slices, warnings, sample_fits) for col in spec.group_by}
+    groups = {col: _slice_rows(stats, col, ladder, f, soft, v, max_slices, warnings) for col in spec.group_by}
 
     worst = [
         WorstExample(
@@ -194,8 +196,7 @@ def build_result(
 
     hist_edges = [e * f if math.isfinite(e) else None for e in HIST_EDGES]
     verdict = _verdict(overall, unit, soft) + _in_context(overall, unit, k)
-    decomposition = _decomposition(stats, classes, unit, soft, v) if sample_fits else None
-    result = Result(
+    first = Result(
         source=loaded.source,
         mode=loaded.layout.mode,
         rows=stats.rows,
@@ -213,17 +214,40 @@ def build_result(
         worst=tuple(worst),
         warnings=tuple(warnings),
         verdict=verdict,
-        calibration=_calibration(stats, classes, unit, soft, v, sample_fits),
+        calibration=_calibration(stats, classes, unit, soft, v, sample_fits=False),
         loss_concentration=_concentration(stats, classes, overall),
-        decomposition=decomposition,
-        decomposition_text=decomposition_sentences(decomposition, unit, overall.band_score),
+        decomposition=None,
+        decomposition_text=decomposition_sentences(None, unit, overall.band_score),
         options=dict(options or {}),
         bootstrap={"replicates": bootstrap.replicates, "seed": bootstrap.seed} if boot is not None else None,
         alerts=tuple(alerts),
     )
-    if sample_fits:
-        _check_finite(result)
+    return with_sample_fits(first, stats, bootstrap) if sample_fits else first
+
+
+def with_sample_fits(first: Result, stats: Stats, bootstrap: Bootstrap | None = None) -> Result:
+    """The full result: a first one (``build_result(sample_fits=False)``) with what is fitted on
+    the row sample — the decomposition, the calibration with the row-sample errors and the
+    temperature fit, each shown slice's miscalibration share — every figure checked finite."""
+    soft, unit, classes = first.mode == "soft", first.unit, first.classes
+    v = replicate_weights(bootstrap) if bootstrap is not None and stats.boot is not None else None
+    decomposition = _decomposition(stats, classes, unit, soft, v)
+    result = replace(
+        first,
+        groups={col: _with_shares(stats, col, rows, soft) for col, rows in first.groups.items()},
+        calibration=_calibration(stats, classes, unit, soft, v),
+        decomposition=decomposition,
+        decomposition_text=decomposition_sentences(decomposition, unit, first.overall.band_score),
+    )
+    _check_finite(result)
     return result
+
+
+def _with_shares(stats: Stats, col: str, rows: list[SliceRow], soft: bool) -> list[SliceRow]:
+    """The slice rows of ``col`` with their miscalibration shares (the shown values' own; the
+    folded row's, (other), that of the values it folds)."""
+    shares = _miscalibration_shares(stats, col, [r.value for r in rows if not r.folded], soft)
+    return [replace(r, miscalibration_share=shares.get(r.value)) for r in rows]
 
 
 def _times(interval, factor: float):
@@ -231,9 +255,10 @@ def _times(interval, factor: float):
 
 
 def _slice_rows(stats: Stats, col: str, ladder: Ladder, f: float, soft: bool, v, max_slices: int,
-                warnings: list[str], sample_fits: bool = True) -> list[SliceRow]:
+                warnings: list[str]) -> list[SliceRow]:
     """The slices of one column: those with the most weight (ties: first seen first), in natural
-    order, then one (other) row for the rest; intervals where block sums were kept."""
+    order, then one (other) row for the rest; intervals where block sums were kept (the
+    miscalibration shares come later: :func:`_with_shares`)."""
     sl = stats.groups.get(col)
     if sl is None or not len(sl):
         return []
@@ -248,8 +273,6 @@ def _slice_rows(stats: Stats, col: str, ladder: Ladder, f: float, soft: bool, v,
     blocks = sl.block_sums() if v is not None else None
     cis = intervals(blocks[1][shown], blocks[0][shown], v) if blocks is not None else [None] * len(shown)
 
-    shares = _miscalibration_shares(stats, col, [sl.values[i] for i in shown], soft) if sample_fits else {}
-
     def row(value: str, sums, interval, folded_values: int = 0, ece=None) -> SliceRow:
         rows, weight, ce, h, kl, correct, brier = sums
         ce_m, kl_m = _ratio(ce, weight), _ratio(kl, weight)
@@ -260,7 +283,7 @@ def _slice_rows(stats: Stats, col: str, ladder: Ladder, f: float, soft: bool, v,
                         entropy=None if weight <= 0 else h / weight * f,
                         accuracy=_ratio(correct, weight), brier=_ratio(brier, weight), band=b_id,
                         band_label=b_label, ci95=_times(interval, f) if weight > 0 else None,
-                        folded=folded_values, ece=ece, miscalibration_share=shares.get(value))
+                        folded=folded_values, ece=ece)
 
     by_value = {sl.values[i]: row(sl.values[i], table[i], cis[j], ece=sl.ece([i])) for j, i in enumerate(shown)}
     out = [by_value[value] for value in _natural_order(by_value)]
@@ -328,8 +351,6 @@ def _decomposition(stats: Stats, classes, unit: str, soft: bool, v=None):
     """The CORP decomposition on the row sample (every row up to its size), the log loss in the
     unit, with intervals from the bootstrap's replicate weights ``v``; None for soft targets (the
     outcomes are not 0/1) or without rows."""
-    from dataclasses import replace
-
     from .compute.bootstrap import row_replicate_counts
     from .compute.decomposition import decomposition, finite
 
