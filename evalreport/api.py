@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from itertools import zip_longest
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from numpy.typing import ArrayLike
 
 from .errors import InputError, UsageError, opt
@@ -14,9 +14,12 @@ from .compute import (BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, MAX_REPLICATES, Boot
                       reduce_batches, rising_rows, row_figures)
 from .interpret import (DEFAULT_LADDER, MAX_SLICES, MAX_SLICES_LIMIT, Ladder, build_comparison, build_result,
                         with_sample_fits)
-from .load.arrays import arrays_table, with_extra_columns
 from .load import DEFAULT_CHUNK_ROWS, DEFAULT_EPS, Batch, InputSpec, LoadedInput, align_pair, read_table
+from .load.spec import is_frame
 from .result import Comparison, Result
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def evaluate(
@@ -136,12 +139,14 @@ def _in_memory(data, proba, options: Mapping) -> tuple[object, dict]:
     """Arrays from Python (``y_true, proba``; ``sample_weight=``, ``groups=``) as a table with the
     options that name its columns; anything else as it is."""
     options = dict(options)
+    if proba is None and options["sample_weight"] is None and options["groups"] is None:
+        return data, options
+    from .load.arrays import arrays_table, with_extra_columns  # pandas: tables made of arrays
+
     if proba is not None:
         table, named = arrays_table(data, proba, options)
         return table, {**options, **named}
-    if options["sample_weight"] is None and options["groups"] is None:
-        return data, options
-    if not isinstance(data, pd.DataFrame):
+    if not is_frame(data):
         raise UsageError("sample_weight= and groups= are arrays beside arrays or a DataFrame; for a file "
                          "name its columns with weight_col= and group_by=")
     data, named = with_extra_columns(data, options)

@@ -17,8 +17,8 @@ from typing import Annotated, Optional
 
 # One BLAS thread, set before numpy loads (a user's own setting wins). OpenBLAS starts a thread
 # per core when numpy is imported, and they spin: 70–80 ms of CPU in each process, on a 2-core
-# machine taken from the process that draws the charts. The figures' matrix products (the
-# bootstrap's replicate sums) are small beside the rest of a run.
+# machine taken from the process that draws the charts. The figures never used them: evaluate()
+# holds BLAS to one thread anyway, so that their last bits do not depend on the machine.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import typer  # noqa: E402

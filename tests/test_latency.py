@@ -30,11 +30,26 @@ def test_check_without_html_imports_no_charts_no_templates_no_optimizer(tmp_path
     mods = _imports("check", str(EXAMPLES / "digits_predictions.csv"), "--max-score", "1",
                     "--json", str(tmp_path / "c.json"), cwd=tmp_path)
     assert {"numpy", "pyarrow", "evalreport"} <= mods  # the probe sees imports at all
-    assert not mods & {"matplotlib", "jinja2", "sklearn", "dask", "mlflow", "wandb"}, mods
+    assert not mods & {"matplotlib", "jinja2", "sklearn", "dask", "mlflow", "wandb", "pandas"}, mods
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "evalreport", "check",
                            str(EXAMPLES / "digits_predictions.csv"), "--max-score", "1"],
                           cwd=tmp_path, capture_output=True, text=True, check=False)
     assert "scipy.optimize" not in done.stderr  # the temperature fit needs no SciPy solver
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".feather"])
+def test_a_file_read_through_arrow_is_checked_without_pandas(tmp_path, suffix):
+    """Plainly valid rows (slices and ids included) go from Arrow to numpy; pandas is imported
+    only for a DataFrame or a chunk with a problem to name."""
+    import pyarrow.csv
+    import pyarrow.feather
+    import pyarrow.parquet
+
+    table = pyarrow.csv.read_csv(EXAMPLES / "digits_predictions.csv")
+    path = tmp_path / f"d{suffix}"
+    (pyarrow.parquet.write_table if suffix == ".parquet" else pyarrow.feather.write_feather)(table, path)
+    mods = _imports("check", str(path), "--max-score", "1", "--group-by", "fold", cwd=tmp_path)
+    assert "pyarrow" in mods and "pandas" not in mods
 
 
 @pytest.mark.skipif(sys.platform != "linux" or (os.cpu_count() or 1) < 2, reason="no drawing process here")
@@ -43,7 +58,7 @@ def test_report_draws_its_charts_in_the_early_process_with_the_same_bytes(tmp_pa
     does), and the page equals the one drawn in one process but for the time stamp."""
     mods = _imports("report", str(EXAMPLES / "digits_predictions.csv"), "--group-by", "fold",
                     "-o", str(tmp_path / "r.html"), cwd=tmp_path)
-    assert "matplotlib" not in mods and "jinja2" in mods
+    assert "matplotlib" not in mods and "jinja2" in mods and "pandas" not in mods
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     want = evaluate(str(EXAMPLES / "digits_predictions.csv"), group_by="fold").to_html(processes=1)
 

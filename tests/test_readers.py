@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from evalreport import evaluate
-from evalreport.load import InputSpec, _Validator, plan_layout
+from evalreport.load import InputSpec, _Validator, id_text, plan_layout
 
 from conftest import random_predictions
 from test_properties import _assert_same
@@ -38,8 +38,31 @@ def test_arrow_fast_path_gives_the_pandas_batch(dictionary):
     np.testing.assert_array_equal(fast.q, slow.q)
     np.testing.assert_array_equal(fast.y, slow.y)
     np.testing.assert_array_equal(fast.w, slow.w)
-    assert list(np.asarray(fast.groups["g"])) == list(np.asarray(slow.groups["g"]))
-    assert list(fast.ids) == list(slow.ids) and fast.row0 == slow.row0 == 50
+    rows = np.arange(len(fast))
+    assert list(fast.groups["g"][rows]) == list(slow.groups["g"][rows])
+    assert [id_text(fast.ids, i) for i in rows] == [id_text(slow.ids, i) for i in rows]
+    assert fast.row0 == slow.row0 == 50
+
+
+@pytest.mark.parametrize("ids", [pa.array(range(300), pa.int64()),  # kept in Arrow
+                                 pa.array([None if i % 7 == 0 else i for i in range(300)], pa.int32()),
+                                 pa.array([None if i % 5 == 0 else f"r{i}" for i in range(300)], pa.large_string()),
+                                 pa.array([i + 0.5 for i in range(300)])])  # floats: through pandas, as before
+def test_the_arrow_fast_path_names_rows_by_id_as_the_pandas_path(ids):
+    """A row's id as text, read from Arrow (text or integers) or from pandas, missing ones None."""
+    rng = np.random.default_rng(4)
+    df = random_predictions(rng, 300, 3)
+    spec = InputSpec(id_col="id")
+    layout = plan_layout([*df.columns, "id"], spec, "t.csv")
+    v = _Validator("t.csv", layout, spec)
+    table = pa.Table.from_pandas(df, preserve_index=False).append_column("id", ids).slice(20, 100)
+    fast = v._arrow_batch(table, 20)
+    slow = v._frame_batch(table.to_pandas(), 20)
+    assert hasattr(fast.ids, "iloc") == pa.types.is_floating(ids.type)  # which reading was tried
+    got = [id_text(fast.ids, i) for i in range(len(fast))]
+    assert got == [id_text(slow.ids, i) for i in range(len(slow))]
+    want = [None if x is None else str(x) for x in ids.slice(20, 100).to_pylist()]
+    assert got == want
 
 
 @pytest.mark.parametrize(
@@ -89,3 +112,18 @@ def test_chunks_with_different_dictionaries():
     assert list(integers) == ["3", "1", "3"]  # as text, as the pandas path writes them
     assert _arrow_categories(pa.chunked_array([pa.array(["a", None])])) is None  # missing: the pandas path
     assert _arrow_categories(pa.chunked_array([pa.array([1.0, 2.0])])) is None  # floats: the pandas path
+
+
+@pytest.mark.parametrize("n, m", [(0, 0), (0, 3), (1, 1), (50, 3), (500, 40), (2000, 5000)])
+def test_slice_codes_are_numbered_as_pandas_factorize_numbers_them(n, m):
+    """Slices keep their first-seen order: Codes.factorize against pandas.factorize, unused values
+    (a chunk's dictionary holds the whole file's) dropped."""
+    from evalreport.load.spec import Codes
+
+    rng = np.random.default_rng(n + m)
+    codes = rng.integers(0, m, n).astype(np.int32) if m else np.zeros(n, np.int32)
+    categories = np.array([f"v{i}" for i in range(m)], dtype=object)
+    got_codes, got_values = Codes(codes, categories).factorize()
+    want_codes, want_values = pd.factorize(pd.Categorical.from_codes(codes, categories=categories))
+    np.testing.assert_array_equal(got_codes, want_codes)
+    assert list(got_values) == list(want_values)

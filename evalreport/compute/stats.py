@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 from scipy.special import rel_entr, xlogy
 
 from ..load import Batch
@@ -307,7 +306,7 @@ def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None 
     b = calibration_bin(conf)
     groups = {}
     for col, values in batch.groups.items():
-        codes, uniques = pd.factorize(values)
+        codes, uniques = values.factorize()
         groups[col] = batch_slices(col, codes, uniques,
                                    [w, w * f.ce, w * f.h, w * f.kl, w * correct, w * f.brier], block, w, w * score,
                                    (b, w * conf, w * correct))

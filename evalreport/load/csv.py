@@ -8,13 +8,15 @@ import gzip
 import io
 import zlib
 from collections.abc import Iterator
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..errors import InputError, quote
 from .lines import MAX_ROW_BYTES, LineCutter
 from .spec import NUMERIC_NA, Layout, SourceInfo
 from .stream import _first_line, _Hashing, _prefetch, _Reader
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Bytes of CSV parsed at a time by the Arrow reader (about 80,000 rows of 10 classes; measured
 #: faster than 32 MiB pieces, and a quarter of the memory in flight).
@@ -169,6 +171,8 @@ class _CsvReader(_Reader):
 
     def _pandas_frames(self, source, layout: Layout, chunk_rows: int) -> Iterator[pd.DataFrame]:
         """A piece of CSV (no header line) through pandas: its errors name the offending values."""
+        import pandas as pd
+
         text = layout.text_cols
         reader = pd.read_csv(
             source,

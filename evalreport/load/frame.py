@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .spec import Layout, SourceInfo
 from .stream import _Reader
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 @dataclass(frozen=True)
 class Table:

@@ -6,9 +6,9 @@ import errno
 import math
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .. import errors
 from ..errors import InputError, display_path, printable, quote
@@ -18,11 +18,16 @@ from .source import _open_reader
 from .spec import InputSpec, Layout, _list_cols, batch_rows, plan_layout
 from .validate import _as_text, _class_codes, _text_values, _Validator
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 # --------------------------------------------------------------------------- pairs of inputs
 
 
 def read_table(source: str | os.PathLike | pd.DataFrame, spec: InputSpec) -> tuple[Table, Layout]:
     """Read the columns an evaluation needs into memory (for aligning two inputs)."""
+    import pandas as pd
+
     reader = _open_reader(source, spec)
     try:
         layout = plan_layout(reader.columns, spec, reader.info.name)
@@ -57,6 +62,8 @@ def align_pair(base: Table, base_layout: Layout, cand: Table, cand_layout: Layou
     diagnosis as a report of that file: floats for integers, an unknown label).
     ``base_spec``: the baseline's own reading options, when they differ.
     """
+    import pandas as pd
+
     name = cand.info.name
     if base_layout.mode != cand_layout.mode:
         raise InputError(name, f"it is read as {_MODES[cand_layout.mode]}, the baseline as {_MODES[base_layout.mode]}",
@@ -110,6 +117,8 @@ def align_pair(base: Table, base_layout: Layout, cand: Table, cand_layout: Layou
 def _text_differs(a: pd.Series, b: pd.Series) -> np.ndarray:
     """Row by row: do two columns hold different text? (Through their distinct values, not a
     string per row; missing equals missing.)"""
+    import pandas as pd
+
     ta, tb = _text_values(a), _text_values(b)
     vocab = pd.Index(ta.categories).append(pd.Index(tb.categories)).unique()
     return _class_codes(ta, vocab) != _class_codes(tb, vocab)  # missing is −1 on both sides

@@ -7,18 +7,22 @@ import os
 import stat
 import sys
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ..errors import InputError, display_path
 from .csv import _CsvReader, _Prefixed, _read_exactly
 from .frame import Table, _FrameReader
 from .ipc import FILE_MAGIC, STREAM_MAGIC, _IpcReader
 from .parquet import _ParquetReader, spool
-from .spec import DEFAULT_CHUNK_ROWS, Batch, InputSpec, SourceInfo, batch_rows, check_whole, classes_of, plan_layout
+from .spec import (DEFAULT_CHUNK_ROWS, Batch, InputSpec, SourceInfo, batch_rows, check_whole, classes_of, is_frame,
+                   plan_layout)
 from .stream import _Reader
 from .validate import _Validator
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: What a path that cannot be opened is, by errno, in words.
 _OPEN_PROBLEMS = {
@@ -68,7 +72,7 @@ def _open_reader(source: str | os.PathLike | pd.DataFrame | Table, spec: InputSp
     CSV, gzip-compressed CSV, Parquet and Arrow IPC (Feather) are told apart by their first bytes."""
     delimiter = spec.delimiter if spec is not None else ","
     decimal = spec.decimal if spec is not None else "."
-    if isinstance(source, pd.DataFrame):
+    if is_frame(source):
         return _FrameReader(source)
     if isinstance(source, Table):
         return _FrameReader(source.frame, source.info)
@@ -185,7 +189,7 @@ class LoadedInput:
         for frame in self._reader.frames(self.layout, self.chunk_rows):  # pandas or Arrow
             for start in range(0, len(frame), self.chunk_rows):  # a reader's piece may hold more rows
                 part = frame if len(frame) <= self.chunk_rows else (
-                    frame.iloc[start : start + self.chunk_rows] if isinstance(frame, pd.DataFrame)
+                    frame.iloc[start : start + self.chunk_rows] if is_frame(frame)
                     else frame.slice(start, self.chunk_rows))
                 batch = self._validator.batch(part, self.rows)
                 self.rows += len(batch)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ..errors import InputError, UsageError, opt, quote
 from ..result import SourceInfo  # noqa: F401 — defined with the result it travels in; imported from here
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Rows whose probabilities sum to 1 within this are scored as they are.
 SUM_TOLERANCE = 1e-3
@@ -125,6 +129,42 @@ class Layout:
         return list(seen)
 
 
+def is_frame(x) -> bool:
+    """Whether ``x`` is a pandas DataFrame, asked without importing pandas: a file read through
+    Arrow never needs it, and a program that made a DataFrame has imported it already."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(x, pd.DataFrame)
+
+
+@dataclass(frozen=True)
+class Codes:
+    """A text column as codes into its distinct values: ``categories[codes]`` are the rows' values.
+    (A label column may have code −1, missing; a slice column never has — see MISSING_GROUP.)
+    The fields are named as pandas.Categorical's, which validation also reads this way."""
+
+    codes: np.ndarray  # (n,) integer
+    categories: np.ndarray  # (m,) object array of str
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, rows) -> np.ndarray:
+        """The values of these rows (an object array of str)."""
+        return self.categories[self.codes[rows]]
+
+    def factorize(self) -> tuple[np.ndarray, np.ndarray]:
+        """Codes into the values that occur, numbered in the order they first occur, and those
+        values: as ``pandas.factorize`` gives them (so slices keep their order)."""
+        n, m = len(self.codes), len(self.categories)
+        first = np.full(m, n, dtype=np.intp)
+        np.minimum.at(first, self.codes, np.arange(n, dtype=np.intp))
+        seen = np.flatnonzero(first < n)
+        order = seen[np.argsort(first[seen], kind="stable")]
+        renumber = np.zeros(m, dtype=np.intp)
+        renumber[order] = np.arange(len(order))
+        return renumber[self.codes], self.categories[order]
+
+
 @dataclass
 class Batch:
     """One chunk of validated rows, ready for :mod:`evalreport.compute`."""
@@ -134,8 +174,8 @@ class Batch:
     y: np.ndarray | None  # (n,) true class index (hard labels)
     p: np.ndarray | None  # (n, K) target distributions (soft targets)
     w: np.ndarray | None  # (n,) sample weights, divided by 2**w_exp (exact) so that the largest is below 1
-    groups: dict[str, pd.Categorical] = field(default_factory=dict)  # column → text values
-    ids: pd.Series | None = None  # read only for the rows a report names
+    groups: dict[str, Codes] = field(default_factory=dict)  # column → text values
+    ids: pd.Series | object | None = None  # read only for the rows a report names; see id_text
     renormalized: int = 0
     w_exp: int = 0  # the weights as given are w · 2**w_exp
 

@@ -148,7 +148,6 @@ def _arrow_batches(reader, batches, layout: Layout, what: str) -> Iterator:
     from its index stays a column); a file with no rows yields one empty frame; a broken file is one
     InputError naming ``what`` it is not; the sha256 is taken meanwhile unless known. Closes
     ``reader`` at the end."""
-    import pandas as pd
     import pyarrow as pa
 
     try:
@@ -161,6 +160,8 @@ def _arrow_batches(reader, batches, layout: Layout, what: str) -> Iterator:
             except (OSError, pa.ArrowException) as err:  # a broken page, a codec it cannot read
                 raise InputError(reader.info.name, f"is not a readable {what} ({_first_line(err)})") from None
             if not got_any:
+                import pandas as pd
+
                 yield pd.DataFrame(columns=layout.usecols)
             if (sha := digest()) is not None:
                 reader.info = SourceInfo(reader.info.name, reader.info.path, sha, reader.info.format)
