@@ -276,7 +276,7 @@ def report(
     targets = _plan([("-o", output), ("--json", json_path), ("--markdown", markdown)], [predictions], opts,
                     engine=engine)
     ladder = resolve_ladder(opts["bands"], opts["config"])
-    # the charts' process starts now, to import matplotlib while this one imports pandas and reads
+    # the charts' process starts now, to import matplotlib while this one imports numpy and pyarrow and reads
     _check_trackers(tracking)
     with _drawer(engine) as drawer:
         # the charts that need no row-sample fit are drawn while this process fits

@@ -136,7 +136,7 @@ def is_frame(x) -> bool:
     return pd is not None and isinstance(x, pd.DataFrame)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: no element-wise ==
 class Codes:
     """A text column as codes into its distinct values: ``categories[codes]`` are the rows' values.
     (A label column may have code −1, missing; a slice column never has — see MISSING_GROUP.)

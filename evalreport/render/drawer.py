@@ -1,9 +1,9 @@
 """A process that draws the report's charts, started before the figures are computed.
 
-Every report pays two fixed costs: importing pandas and pyarrow and reading the
-file, then importing matplotlib and drawing. Added up they are most of a small
+Every report pays two fixed costs: importing numpy, SciPy and pyarrow and reading
+the file, then importing matplotlib and drawing. Added up they are most of a small
 run. The command line forks this process first thing, while it has no threads
-yet: the child imports matplotlib while the parent imports pandas and reads,
+yet: the child imports matplotlib while the parent imports the rest and reads,
 then waits for the result (pickled through a pipe), draws the charts — half of
 them in a forked copy of itself, see :func:`charts.all_charts` — and sends them
 back. Given a first result (:meth:`Drawer.begin`: the figures before the row
