@@ -108,6 +108,28 @@ def test_a_drawing_process_that_fails_hangs_or_is_not_used_costs_nothing_but_tim
         os.waitpid(pid, os.WNOHANG)
 
 
+@pytest.mark.skipif(sys.platform != "linux" or (os.cpu_count() or 1) < 2, reason="no drawing process here")
+@pytest.mark.parametrize("first", [False, True])
+def test_a_drawing_process_that_never_reads_does_not_hold_the_parent(monkeypatch, first):
+    """A result larger than the pipe's buffer waits for the child to take it; a child alive but
+    stuck (here: asleep) is killed after TIMEOUT, and the parent draws the charts itself."""
+    from evalreport.render import drawer
+
+    monkeypatch.setattr(drawer, "TIMEOUT", 0.5)
+    monkeypatch.setattr(drawer, "_serve", lambda request, reply: (time.sleep(60), os._exit(0)))
+    big = b"x" * (4 << 20)  # far more than a pipe holds (64 KiB on Linux)
+    started = time.monotonic()
+    d = drawer.Drawer.start()
+    pid = d._pid
+    if first:
+        d.begin(big)
+    assert d.charts(big) is None
+    d.close()
+    assert time.monotonic() - started < 30
+    with pytest.raises(ChildProcessError):  # killed and reaped: nothing left behind
+        os.waitpid(pid, os.WNOHANG)
+
+
 #: Inputs of every kind of chart: multiclass with slices, binary (a score column), soft targets, weights.
 FIRST_RESULT_CASES = [
     ("digits_predictions.csv", dict(group_by="fold")),

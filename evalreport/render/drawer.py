@@ -19,7 +19,8 @@ import os
 import pickle
 import sys
 
-#: Seconds to wait for the charts once the result is sent.
+#: Seconds to wait for the drawing process: to take a result, and for the charts once the full
+#: result is sent.
 TIMEOUT = 120.0
 
 
@@ -53,13 +54,41 @@ def read_within(fd: int, pid: int, timeout: float) -> bytes:
     return b"".join(chunks)
 
 
+def write_within(fd: int, data: bytes, pid: int, timeout: float) -> bool:
+    """Write all of ``data`` to the pipe ``fd`` within ``timeout`` seconds; past that the child is
+    killed. False when it was not all written: timed out, or the child left. (A result larger than
+    the pipe's buffer waits for the child to read it: a child alive but stuck must not hold the
+    parent for ever.)"""
+    import select
+    import signal
+    import time
+
+    deadline, view = time.monotonic() + timeout, memoryview(data)
+    try:
+        os.set_blocking(fd, False)
+        while view:
+            if not select.select([], [fd], [], max(0.0, deadline - time.monotonic()))[1]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                return False
+            try:
+                view = view[os.write(fd, view):]
+            except BlockingIOError:
+                continue
+    except OSError:  # the child left (a broken pipe)
+        return False
+    return True
+
+
 class Drawer:
     """The parent's handle: :meth:`charts` hands over a result and takes the charts back;
     :meth:`close` (or leaving the ``with`` block) lets an unused child go and reaps it."""
 
     def __init__(self, pid: int, request: int, reply: int) -> None:
         self._pid, self._request, self._reply = pid, request, reply
-        self._out = None  # the request pipe as a file, once a first result went through it
+        self._begun = False  # a first result went through the request pipe
 
     @classmethod
     def start(cls) -> Drawer | None:
@@ -86,27 +115,28 @@ class Drawer:
     def begin(self, first) -> None:
         """Hand over a first result (``build_result(sample_fits=False)``): the child draws the charts it
         can from it while this process fits the rest (see charts.all_charts' ``then``)."""
-        if self._request < 0 or self._out is not None:
+        if self._request < 0 or self._begun:
             return
-        try:
-            self._out = os.fdopen(self._request, "wb")
-            pickle.dump(("first", first), self._out, protocol=pickle.HIGHEST_PROTOCOL)
-            self._out.flush()
-        except OSError:
+        self._begun = True
+        if not self._send(("first", first)):
             self.close()
 
     def charts(self, r) -> dict | None:
-        """The report's charts for ``r`` (see charts.all_charts), or None if the child failed."""
+        """The report's charts for ``r`` (see charts.all_charts), or None if the child failed or
+        took longer than TIMEOUT to take the result."""
         if self._request < 0:
             return None
-        try:
-            with self._out or os.fdopen(self._request, "wb") as out:
-                self._request, self._out = -1, None
-                pickle.dump(("full", r), out, protocol=pickle.HIGHEST_PROTOCOL)
-        except OSError:
+        sent = self._send(("full", r))
+        fd, self._request = self._request, -1
+        os.close(fd)  # the end of the requests: the child reads no more
+        if not sent:
             self.close()
             return None
         return self._collect()
+
+    def _send(self, message: tuple) -> bool:
+        return write_within(self._request, pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL), self._pid,
+                            TIMEOUT)
 
     def _collect(self) -> dict | None:
         fd, self._reply = self._reply, -1
@@ -128,12 +158,6 @@ class Drawer:
 
     def close(self) -> None:
         """Let the child go (it exits on the closed pipe) and reap it."""
-        if self._out is not None:
-            out, self._out, self._request = self._out, None, -1
-            try:
-                out.close()
-            except OSError:
-                pass
         for name in ("_request", "_reply"):
             fd = getattr(self, name)
             if fd >= 0:
