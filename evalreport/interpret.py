@@ -214,7 +214,7 @@ def build_result(
         worst=tuple(worst),
         warnings=tuple(warnings),
         verdict=verdict,
-        calibration=_calibration(stats, classes, unit, soft, v, sample_fits=False),
+        calibration=_calibration(stats, classes, unit, v),
         loss_concentration=_concentration(stats, classes, overall),
         decomposition=None,
         decomposition_text=decomposition_sentences(None, unit, overall.band_score),
@@ -235,7 +235,7 @@ def with_sample_fits(first: Result, stats: Stats, bootstrap: Bootstrap | None = 
     result = replace(
         first,
         groups={col: _with_shares(stats, col, rows, soft) for col, rows in first.groups.items()},
-        calibration=_calibration(stats, classes, unit, soft, v),
+        calibration=_calibration_fits(first.calibration, stats, len(classes), unit, soft, v),
         decomposition=decomposition,
         decomposition_text=decomposition_sentences(decomposition, unit, first.overall.band_score),
     )
@@ -533,8 +533,10 @@ def _slice_differences(col, base: Result, cand: Result, base_stats: Stats, cand_
 OVR_CLASSES = 4
 
 
-def _calibration(stats: Stats, classes, unit: str, soft: bool, v=None, sample_fits: bool = True) -> Calibration:
-    f = UNITS[unit]
+def _calibration(stats: Stats, classes, unit: str, v=None) -> Calibration:
+    """Calibration from the reduced sums alone (a first result's): the ECE with its interval and
+    floor, the bins, the one-vs-rest errors; no temperature fit or row-sample errors yet (see
+    :func:`_calibration_fits`)."""
     from .compute.calibration_error import ece_noise_floor
 
     w, conf, correct, rows, var = stats.cal
@@ -550,12 +552,7 @@ def _calibration(stats: Stats, classes, unit: str, soft: bool, v=None, sample_fi
         from .compute.bootstrap import _percentiles, ece_replicates
 
         ece_ci = _percentiles(ece_replicates(stats.boot.cal, v)[None, :], 0.95)[0]
-    errors = [_estimate("ece", "ECE, 15 equal-width bins", ece, ece_ci, floor, floor_high)]
-    sweep_bins = None
-    if sample_fits and not soft and stats.sample is not None and len(stats.sample.keys):
-        found, bins = _row_errors(stats.sample.compact(), v)
-        errors += found
-        sweep_bins = bins if found else None
+    errors = (_estimate("ece", "ECE, 15 equal-width bins", ece, ece_ci, floor, floor_high),)
     mce = float(np.nanmax(gaps)) if (w > 0).any() else 0.0
     bins = tuple(
         CalibrationBin(float(CAL_EDGES[b]), float(CAL_EDGES[b + 1]), int(rows[b]), float(stats.absolute(float(w[b]))),
@@ -576,18 +573,30 @@ def _calibration(stats: Stats, classes, unit: str, soft: bool, v=None, sample_fi
             for j in worst
         }
 
-    stream_part = dict(ece=ece, mce=mce, bins=bins, per_class=per_class, class_bins=class_bins, total_rows=stats.rows,
-                       errors=tuple(errors), ece_sentence=_ece_sentence(errors), sweep_bins=sweep_bins)
-    if not sample_fits:  # a first result: no temperature fit yet
-        return Calibration(**stream_part, temperature=None, cross_entropy_before=math.nan,
-                           cross_entropy_after=math.nan, loss_removed=math.nan, loss_removed_share=math.nan,
-                           fit_rows=0, standard_error=None, sentence="")
+    return Calibration(ece=ece, mce=mce, bins=bins, per_class=per_class, class_bins=class_bins, total_rows=stats.rows,
+                       errors=errors, ece_sentence=_ece_sentence(errors), temperature=None,
+                       cross_entropy_before=math.nan, cross_entropy_after=math.nan, loss_removed=math.nan,
+                       loss_removed_share=math.nan, fit_rows=0, standard_error=None, sentence="")
+
+
+def _calibration_fits(c: Calibration, stats: Stats, k: int, unit: str, soft: bool, v=None) -> Calibration:
+    """A first result's calibration ``c`` with what is fitted on the row sample: the temperature
+    and, for hard labels, the three row-sample errors (their intervals and floors)."""
+    f = UNITS[unit]
+    errors, sweep_bins = c.errors, None
+    if not soft and stats.sample is not None and len(stats.sample.keys):
+        found, bins = _row_errors(stats.sample.compact(), v)
+        errors += tuple(found)
+        sweep_bins = bins if found else None
     fit = fit_temperature(stats.sample, stats.rows)
     removed = fit.cross_entropy_before - fit.cross_entropy_after
     removable = fit.cross_entropy_before - (stats.mean_h if soft else 0.0)
     share = removed / removable if removable > 0 else 0.0
-    return Calibration(
-        **stream_part,
+    return replace(
+        c,
+        errors=errors,
+        ece_sentence=_ece_sentence(errors),
+        sweep_bins=sweep_bins,
         temperature=fit.temperature,
         cross_entropy_before=fit.cross_entropy_before * f,
         cross_entropy_after=fit.cross_entropy_after * f,
@@ -595,7 +604,7 @@ def _calibration(stats: Stats, classes, unit: str, soft: bool, v=None, sample_fi
         loss_removed_share=share,
         fit_rows=fit.rows,
         standard_error=None if fit.standard_error is None else fit.standard_error * f,
-        sentence=_temperature_sentence(fit, removed * f, share, unit, stats.rows, len(classes), f),
+        sentence=_temperature_sentence(fit, removed * f, share, unit, stats.rows, k, f),
     )
 
 
@@ -635,7 +644,7 @@ def _row_errors(sample, v) -> tuple[list[ErrorEstimate], int]:
             for key, name, x, ci, f in zip(keys, names, values, cis, floors.T)], bins
 
 
-def _ece_sentence(errors: list[ErrorEstimate]) -> str:
+def _ece_sentence(errors: tuple[ErrorEstimate, ...]) -> str:
     e = errors[0]
     where = f" [95% {e.ci95[0]:.3f}–{e.ci95[1]:.3f}]" if e.ci95 else ""
     text = (f"ECE {e.value:.3f}{where}; a perfectly calibrated model would show about {e.floor:.3f} here (95% of "

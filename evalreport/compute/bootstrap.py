@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -227,14 +228,17 @@ class BootSums:
             other.cal.add_to(self.cal.fields, scale=scale)
 
 
+@functools.lru_cache(maxsize=1)
 def replicate_weights(boot: Bootstrap, blocks: int = BOOT_BLOCKS) -> np.ndarray:
-    """The Poisson(1) weight of each block in each replicate: (blocks, replicates), uint8.
-    Drawn a few hundred blocks at a time, so at 10,000 replicates the raw draws stay small."""
+    """The Poisson(1) weight of each block in each replicate: (blocks, replicates), uint8, read
+    only. Drawn a few hundred blocks at a time, so at 10,000 replicates the raw draws stay small;
+    drawn once a run (0.18 s at 10,000 replicates) — the first result and the full one share it."""
     out = np.empty((blocks, boot.replicates), dtype=np.uint8)
     step = max(1, (1 << 21) // boot.replicates)
     for start in range(0, blocks, step):
         n = min(step, blocks - start)
         out[start : start + n] = poisson_weights(start, n, boot)
+    out.flags.writeable = False
     return out
 
 
