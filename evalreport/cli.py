@@ -276,7 +276,8 @@ def report(
     targets = _plan([("-o", output), ("--json", json_path), ("--markdown", markdown)], [predictions], opts,
                     engine=engine)
     ladder = resolve_ladder(opts["bands"], opts["config"])
-    # the charts' process starts now, to import matplotlib while this one imports numpy and pyarrow and reads
+    # the charts' process (forked by the entry point, else now) imports matplotlib while this one imports numpy
+    # and pyarrow and reads
     _check_trackers(tracking)
     with _drawer(engine) as drawer:
         # the charts that need no row-sample fit are drawn while this process fits
@@ -350,9 +351,14 @@ def _drawer(engine):
     """The drawing process (render.drawer) for a local run, where forking pays; else nothing."""
     import contextlib
 
-    from .render.drawer import Drawer
+    from .render.drawer import Drawer, take_early
 
-    return (Drawer.start() if engine is Engine.local else None) or contextlib.nullcontext()
+    early = take_early()  # forked by the entry point, before the options were parsed
+    if engine is not Engine.local:
+        if early is not None:
+            early.close()
+        return contextlib.nullcontext()
+    return early or Drawer.start() or contextlib.nullcontext()
 
 
 def _report_result(predictions: str, opts: dict, ladder, engine, scheduler, on_figures=None):
@@ -674,4 +680,10 @@ def main() -> None:
     import warnings
 
     warnings.simplefilter("ignore")
-    app(prog_name="evalreport")
+    try:
+        app(prog_name="evalreport")
+    finally:  # a drawing process forked early that the command did not take (help, an error on the options)
+        from .render.drawer import take_early
+
+        if (early := take_early()) is not None:
+            early.close()

@@ -109,6 +109,60 @@ def test_a_drawing_process_that_fails_hangs_or_is_not_used_costs_nothing_but_tim
 
 
 @pytest.mark.skipif(sys.platform != "linux" or (os.cpu_count() or 1) < 2, reason="no drawing process here")
+def test_the_entry_point_forks_the_drawing_process_for_a_local_report_only():
+    """start_early forks before the options are parsed, for `report` alone and not with --engine;
+    the command takes that process (local) or lets it go (dask) — never a second fork."""
+    from evalreport import cli
+    from evalreport.render import drawer
+
+    for argv in (["check", "x.csv"], ["compare", "a.csv", "b.csv"], ["--version"], [],
+                 ["report", "d/", "--engine", "dask"], ["report", "d/", "--engine=local"]):
+        drawer.start_early(argv)
+        assert drawer.take_early() is None, argv
+    drawer.start_early(["report", "x.csv", "-o", "r.html"])
+    early = drawer._early
+    assert early is not None and early._pid > 0
+    with cli._drawer(cli.Engine.local) as taken:
+        assert taken is early and drawer.take_early() is None
+    drawer.start_early(["report", "x.csv"])
+    pid = drawer._early._pid
+    with cli._drawer(cli.Engine.dask) as taken:
+        assert taken is None
+    with pytest.raises(ChildProcessError):  # let go and reaped
+        os.waitpid(pid, os.WNOHANG)
+
+
+@pytest.mark.skipif(sys.platform != "linux" or (os.cpu_count() or 1) < 2, reason="no drawing process here")
+def test_a_drawing_process_never_handed_a_result_is_killed_not_waited_for(monkeypatch):
+    """Letting go of a child still busy (importing matplotlib; here asleep) does not wait for it."""
+    from evalreport.render import drawer
+
+    monkeypatch.setattr(drawer, "_serve", lambda request, reply: (time.sleep(60), os._exit(0)))
+    started = time.monotonic()
+    d = drawer.Drawer.start()
+    pid = d._pid
+    d.close()
+    assert time.monotonic() - started < 30
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+@pytest.mark.skipif(sys.platform != "linux" or (os.cpu_count() or 1) < 2, reason="no drawing process here")
+@pytest.mark.parametrize("args, code", [(["--help"], 0), (["/no/such/file.csv"], 2), (["{digits}", "--bogus"], 2),
+                                        (["{digits}", "-o", "{digits}"], 2)])
+def test_a_report_that_stops_before_drawing_leaves_no_process_behind(tmp_path, args, code):
+    """The drawing process forked before the options are read is killed and reaped when the
+    command stops early (help, a bad option, no such file, an output over its input)."""
+    digits = str(EXAMPLES / "digits_predictions.csv")
+    child = subprocess.Popen([sys.executable, "-m", "evalreport", "report", *[a.format(digits=digits) for a in args]],
+                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == code, err
+    with pytest.raises(ProcessLookupError):  # nobody left in the command's process group
+        os.killpg(child.pid, 0)
+
+
+@pytest.mark.skipif(sys.platform != "linux" or (os.cpu_count() or 1) < 2, reason="no drawing process here")
 @pytest.mark.parametrize("first", [False, True])
 def test_a_drawing_process_that_never_reads_does_not_hold_the_parent(monkeypatch, first):
     """A result larger than the pipe's buffer waits for the child to take it; a child alive but

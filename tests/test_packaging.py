@@ -30,7 +30,7 @@ def test_wheel_contains_templates_and_entry_point(wheel):
     assert "evalreport/templates/report.html.j2" in names
     assert "evalreport/templates/style.css" in names
     entry = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "evalreport = evalreport.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
+    assert "evalreport = evalreport.entry:main" in zipfile.ZipFile(wheel).read(entry).decode()
 
 
 def test_non_editable_install_renders_a_report(wheel, tmp_path):

@@ -2,8 +2,8 @@
 
 Every report pays two fixed costs: importing numpy, SciPy and pyarrow and reading
 the file, then importing matplotlib and drawing. Added up they are most of a small
-run. The command line forks this process first thing, while it has no threads
-yet: the child imports matplotlib while the parent imports the rest and reads,
+run. The command line forks this process first thing (:func:`start_early`, before
+it parses its options), while it has no threads yet: the child imports matplotlib while the parent imports the rest and reads,
 then waits for the result (pickled through a pipe), draws the charts — half of
 them in a forked copy of itself, see :func:`charts.all_charts` — and sends them
 back. Given a first result (:meth:`Drawer.begin`: the figures before the row
@@ -82,6 +82,27 @@ def write_within(fd: int, data: bytes, pid: int, timeout: float) -> bool:
     return True
 
 
+#: The drawing process forked by :func:`start_early`, until the command takes it (or lets it go).
+_early: Drawer | None = None
+
+
+def start_early(argv: list[str]) -> None:
+    """Fork the drawing process before the command line is parsed, for ``report`` (which always
+    draws its charts) on the local engine: the child then imports matplotlib while this process
+    imports Typer and Rich and reads the options (0.1–0.2 s sooner than from inside the command).
+    Any other command, or ``--engine`` given (dask draws in its own way), forks nothing here."""
+    global _early
+    if argv[:1] == ["report"] and not any(a == "--engine" or a.startswith("--engine=") for a in argv):
+        _early = Drawer.start()
+
+
+def take_early() -> Drawer | None:
+    """The process :func:`start_early` forked, handed over once (None if there is none)."""
+    global _early
+    drawer, _early = _early, None
+    return drawer
+
+
 class Drawer:
     """The parent's handle: :meth:`charts` hands over a result and takes the charts back;
     :meth:`close` (or leaving the ``with`` block) lets an unused child go and reaps it."""
@@ -157,7 +178,16 @@ class Drawer:
             return None
 
     def close(self) -> None:
-        """Let the child go (it exits on the closed pipe) and reap it."""
+        """Let the child go (it exits on the closed pipe) and reap it. A child that was never
+        handed a result is killed first: it may still be importing matplotlib, and a command that
+        failed on its options or input must not wait for that."""
+        if not self._begun and self._request >= 0 and self._pid > 0:
+            import signal
+
+            try:
+                os.kill(self._pid, signal.SIGKILL)
+            except OSError:
+                pass
         for name in ("_request", "_reply"):
             fd = getattr(self, name)
             if fd >= 0:

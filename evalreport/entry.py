@@ -1,0 +1,19 @@
+"""The command line's entry point (``evalreport`` and ``python -m evalreport``): what must happen
+before the command-line module, Typer and Rich load, then :func:`evalreport.cli.main`."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main() -> None:
+    # One BLAS thread, set before numpy loads here or in the drawing process (a user's own setting
+    # wins); see the same line in cli.py, which covers a program that imports the CLI itself.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    from .render.drawer import start_early
+
+    start_early(sys.argv[1:])  # a report's drawing process, forked before the options are parsed
+    from .cli import main as cli_main
+
+    cli_main()
