@@ -683,7 +683,6 @@ def main() -> None:
     try:
         app(prog_name="evalreport")
     finally:  # a drawing process forked early that the command did not take (help, an error on the options)
-        from .render.drawer import take_early
-
-        if (early := take_early()) is not None:
+        drawer = sys.modules.get("evalreport.render.drawer")  # not imported: nothing was forked
+        if drawer is not None and (early := drawer.take_early()) is not None:
             early.close()

@@ -11,9 +11,16 @@ def main() -> None:
     # One BLAS thread, set before numpy loads here or in the drawing process (a user's own setting
     # wins); see the same line in cli.py, which covers a program that imports the CLI itself.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    from .render.drawer import start_early
+    if draws_charts(sys.argv[1:]):
+        from .render.drawer import start_early
 
-    start_early(sys.argv[1:])  # a report's drawing process, forked before the options are parsed
+        start_early()  # the drawing process, forked before the options are parsed
     from .cli import main as cli_main
 
     cli_main()
+
+
+def draws_charts(argv: list[str]) -> bool:
+    """Whether the command line is ``report`` (which always draws its charts) on the local engine:
+    any ``--engine`` given forks nothing early (dask draws in its own way)."""
+    return argv[:1] == ["report"] and not any(a == "--engine" or a.startswith("--engine=") for a in argv)

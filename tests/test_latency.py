@@ -113,18 +113,19 @@ def test_the_entry_point_forks_the_drawing_process_for_a_local_report_only():
     """start_early forks before the options are parsed, for `report` alone and not with --engine;
     the command takes that process (local) or lets it go (dask) — never a second fork."""
     from evalreport import cli
+    from evalreport.entry import draws_charts
     from evalreport.render import drawer
 
-    for argv in (["check", "x.csv"], ["compare", "a.csv", "b.csv"], ["--version"], [],
+    for argv in (["check", "x.csv"], ["compare", "a.csv", "b.csv"], ["--version"], [], ["x.csv", "report"],
                  ["report", "d/", "--engine", "dask"], ["report", "d/", "--engine=local"]):
-        drawer.start_early(argv)
-        assert drawer.take_early() is None, argv
-    drawer.start_early(["report", "x.csv", "-o", "r.html"])
+        assert not draws_charts(argv), argv
+    assert draws_charts(["report", "x.csv", "-o", "r.html"]) and draws_charts(["report"])
+    drawer.start_early()
     early = drawer._early
     assert early is not None and early._pid > 0
     with cli._drawer(cli.Engine.local) as taken:
         assert taken is early and drawer.take_early() is None
-    drawer.start_early(["report", "x.csv"])
+    drawer.start_early()
     pid = drawer._early._pid
     with cli._drawer(cli.Engine.dask) as taken:
         assert taken is None
