@@ -1,5 +1,6 @@
-"""The command line's entry point (``evalreport`` and ``python -m evalreport``): what must happen
-before the command-line module, Typer and Rich load, then :func:`evalreport.cli.main`."""
+"""The command line's entry point (``evalreport``; ``python -m evalreport`` takes the same two
+steps): what must happen before the command-line module, Typer and Rich load, then
+:func:`evalreport.cli.main`."""
 
 from __future__ import annotations
 
@@ -8,16 +9,21 @@ import sys
 
 
 def main() -> None:
-    # One BLAS thread, set before numpy loads here or in the drawing process (a user's own setting
-    # wins); see the same line in cli.py, which covers a program that imports the CLI itself.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    if draws_charts(sys.argv[1:]):
-        from .render.drawer import start_early
-
-        start_early()  # the drawing process, forked before the options are parsed
+    prepare(sys.argv[1:])
     from .cli import main as cli_main
 
     cli_main()
+
+
+def prepare(argv: list[str]) -> None:
+    """One BLAS thread, set before numpy loads here or in the drawing process (a user's own setting
+    wins; see the same line in cli.py, which covers a program that imports the CLI itself); and a
+    report's drawing process, forked before the options are parsed."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    if draws_charts(argv):
+        from .render.drawer import start_early
+
+        start_early()
 
 
 def draws_charts(argv: list[str]) -> bool:
