@@ -37,6 +37,16 @@ def test_check_without_html_imports_no_charts_no_templates_no_optimizer(tmp_path
     assert "scipy.optimize" not in done.stderr  # the temperature fit needs no SciPy solver
 
 
+def test_the_pipeline_imports_scipy_only_when_a_figure_needs_it():
+    """SciPy's special functions (0.15 s to import: SciPy clones numpy's namespace) are imported
+    where they are called — soft targets, logits, the temperature fit — so a report's first
+    figures, which the drawing process waits for, come without them."""
+    code = ("import sys, evalreport.api, evalreport.compute, evalreport.load, evalreport.interpret; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize("suffix", [".parquet", ".feather"])
 def test_a_file_read_through_arrow_is_checked_without_pandas(tmp_path, suffix):
     """Plainly valid rows (slices and ids included) go from Arrow to numpy; pandas is imported

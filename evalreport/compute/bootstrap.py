@@ -7,7 +7,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import rel_entr
 
 from ..load import Batch
 from .rows import RowFigures, _splitmix64
@@ -309,6 +308,8 @@ def bootstrap_sums(batch: Batch, f: RowFigures, w: np.ndarray, correct: np.ndarr
     if batch.p is None:
         classes = item_block_sums(f.true_class, coarse, k, cb, [w, ws])
     else:
+        from scipy.special import rel_entr
+
         class_kl = rel_entr(batch.p, np.clip(batch.q, eps, 1.0 - eps))
         item = np.broadcast_to(np.arange(k), batch.p.shape).reshape(-1)
         rows_block = np.repeat(coarse, k)

@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import log_softmax
 
 from ..load import Batch
 from .minimize import minimize_bounded
@@ -154,6 +153,8 @@ class TemperatureFit:
 
 def _temperature_loss(beta: float, logq: np.ndarray, target: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Per-row cross-entropy after scaling the log-probabilities by β = 1/T."""
+    from scipy.special import log_softmax
+
     ls = log_softmax(beta * logq, axis=1)
     if target.ndim == 1:
         return -np.take_along_axis(ls, target[:, None], axis=1)[:, 0]

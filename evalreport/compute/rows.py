@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import entr, rel_entr, xlogy
 
 from ..load import Batch, id_text
 
@@ -105,6 +104,8 @@ def row_figures(q: np.ndarray, y: np.ndarray | None = None, p: np.ndarray | None
         clipped = true_prob < eps
         true_class = y
     else:
+        from scipy.special import entr, rel_entr, xlogy
+
         qc = np.clip(q, eps, 1.0 - eps)
         ce = -xlogy(p, qc).sum(axis=1)
         h = entr(p).sum(axis=1)
@@ -172,6 +173,8 @@ def distribution_figures(p: np.ndarray, q: np.ndarray) -> dict[str, float]:
 
     Exact, without clipping: a zero in Q where P has mass gives ``inf``.
     """
+    from scipy.special import entr, rel_entr, xlogy
+
     return {
         "entropy_p": float(entr(p).sum()),
         "entropy_q": float(entr(q).sum()),

@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import rel_entr, xlogy
 
 from ..load import Batch
 from .bootstrap import Bootstrap, BootSums, boot_block, bootstrap_sums
@@ -287,6 +286,8 @@ def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None 
         class_ce = np.bincount(f.true_class, weights=w * f.ce, minlength=k)
         class_kl = class_ce.copy()
     else:
+        from scipy.special import rel_entr, xlogy
+
         wp = batch.p * w[:, None]
         qc = np.clip(batch.q, eps, 1.0 - eps)
         class_rows = batch.p.sum(axis=0)

@@ -12,7 +12,6 @@ import re
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.special import expit, softmax
 
 from ..errors import InputError, opt, quote
 from .spec import MISSING_GROUP, SUM_TOLERANCE, Batch, Codes, InputSpec, Layout, _list_cols, is_frame
@@ -91,6 +90,8 @@ class _Validator:
             if what == "probabilities":  # every row in [0, 1] (and summing to 1): probabilities, not logits
                 like = _in_unit_range(z) and (z.shape[1] == 1 or not _row_sums_off(z)[1].any())
                 self.logits_look_like_probabilities = like and self.logits_look_like_probabilities is not False
+            from scipy.special import expit, softmax
+
             return (expit(np.column_stack([-z[:, 0], z[:, 0]])) if z.shape[1] == 1 else softmax(z, axis=1)), 0
         m = np.column_stack(arrays)
         if m.shape[1] == 1:  # binary score column: P(negative) = 1 − score
