@@ -3,11 +3,12 @@
 Every report pays two fixed costs: importing numpy, SciPy and pyarrow and reading
 the file, then importing matplotlib and drawing. Added up they are most of a small
 run. The command line forks this process first thing (:func:`start_early`, before
-it parses its options), while it has no threads yet: the child imports matplotlib while the parent imports the rest and reads,
-then waits for the result (pickled through a pipe), draws the charts — half of
-them in a forked copy of itself, see :func:`charts.all_charts` — and sends them
-back. Given a first result (:meth:`Drawer.begin`: the figures before the row
-sample's fits), it draws the charts that need no more while the parent fits.
+it parses its options), while it has no threads yet: the child imports matplotlib
+while the parent imports the rest and reads, then waits for the result (pickled
+through a pipe), draws the charts — half of them in a forked copy of itself, see
+:func:`charts.all_charts` — and sends them back. Given a first result
+(:meth:`Drawer.begin`: the figures before the row sample's fits), it draws the
+charts that need no more while the parent fits.
 The parent never imports matplotlib unless the child fails or takes longer than
 ``TIMEOUT``; then it draws them itself, and the report is the same either way
 (the same code draws the same bytes in any process).
