@@ -680,9 +680,4 @@ def main() -> None:
     import warnings
 
     warnings.simplefilter("ignore")
-    try:
-        app(prog_name="evalreport")
-    finally:  # a drawing process forked early that the command did not take (help, an error on the options)
-        drawer = sys.modules.get("evalreport.render.drawer")  # not imported: nothing was forked
-        if drawer is not None and (early := drawer.take_early()) is not None:
-            early.close()
+    app(prog_name="evalreport")

@@ -1,4 +1,4 @@
-"""The command line's entry point (``evalreport``; ``python -m evalreport`` takes the same two
+"""The command line's entry point (``evalreport``; ``python -m evalreport`` takes the same
 steps): what must happen before the command-line module, Typer and Rich load, then
 :func:`evalreport.cli.main`."""
 
@@ -10,9 +10,14 @@ import sys
 
 def main() -> None:
     prepare(sys.argv[1:])
-    from .cli import main as cli_main
+    try:
+        from .cli import main as cli_main
 
-    cli_main()
+        cli_main()
+    except KeyboardInterrupt:  # before the CLI handles it itself (while Typer loads): the same quiet exit
+        sys.exit(130)
+    finally:
+        let_go()
 
 
 def prepare(argv: list[str]) -> None:
@@ -24,6 +29,14 @@ def prepare(argv: list[str]) -> None:
         from .render.drawer import start_early
 
         start_early()
+
+
+def let_go() -> None:
+    """Kill and reap a drawing process forked early that the command did not take (help, an error
+    on the options, an interrupt): nothing outlives the command."""
+    drawer = sys.modules.get("evalreport.render.drawer")  # not imported: nothing was forked
+    if drawer is not None and (early := drawer.take_early()) is not None:
+        early.close()
 
 
 def draws_charts(argv: list[str]) -> bool:

@@ -173,6 +173,32 @@ def test_a_report_that_stops_before_drawing_leaves_no_process_behind(tmp_path, a
         os.killpg(child.pid, 0)
 
 
+#: Runs the entry point as the installed script does, the CLI's import interrupted (Ctrl-C while Typer loads).
+_INTERRUPTED = """
+import sys
+class Interrupt:
+    def find_spec(self, name, path=None, target=None):
+        if name == "evalreport.cli":
+            raise KeyboardInterrupt
+sys.meta_path.insert(0, Interrupt())
+sys.argv = ["evalreport", "report", sys.argv[1]]
+from evalreport.entry import main
+main()
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux" or (os.cpu_count() or 1) < 2, reason="no drawing process here")
+def test_an_interrupt_before_the_command_runs_is_a_quiet_exit_and_leaves_no_process(tmp_path):
+    """Ctrl-C while the CLI loads, after the drawing process was forked: exit 130 without a
+    traceback, as the command's own handling, and that process killed and reaped."""
+    child = subprocess.Popen([sys.executable, "-c", _INTERRUPTED, str(EXAMPLES / "digits_predictions.csv")],
+                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130 and b"Traceback" not in err, err
+    with pytest.raises(ProcessLookupError):
+        os.killpg(child.pid, 0)
+
+
 @pytest.mark.skipif(sys.platform != "linux" or (os.cpu_count() or 1) < 2, reason="no drawing process here")
 @pytest.mark.parametrize("first", [False, True])
 def test_a_drawing_process_that_never_reads_does_not_hold_the_parent(monkeypatch, first):
