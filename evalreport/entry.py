@@ -6,15 +6,24 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 
 
 def main() -> None:
-    prepare(sys.argv[1:])
-    try:
+    with command():
         from .cli import main as cli_main
 
         cli_main()
-    except KeyboardInterrupt:  # before the CLI handles it itself (while Typer loads): the same quiet exit
+
+
+@contextmanager
+def command():
+    """Around the command line: :func:`prepare` first; at the end, :func:`let_go`; Ctrl-C before the
+    CLI handles it itself (while Typer loads) is the same quiet exit 130."""
+    prepare(sys.argv[1:])
+    try:
+        yield
+    except KeyboardInterrupt:
         sys.exit(130)
     finally:
         let_go()
