@@ -14,6 +14,13 @@ median of --repeat runs after one warm-up run, on a warm page cache):
   per-class mean cross-entropy on the same CSV (when polars is installed): the goals are CSV within
   2.5× the polars query and Parquet within 0.6× the CSV report.
 
+With ``--floors`` (and ``--big``), parts of the big runs alone, to show what bounds them: the
+loader alone (every batch parsed or decoded, validated and hashed; nothing reduced), and the
+loader with the reduction (the sums of the first result; no fits, no charts, no output). After the
+table come the ratios the goals name and, since Parquet at 0.6× the CSV run means
+``parquet <= 1.5 × (csv − parquet)``, the time the Parquet run would have to reach with the CSV
+run as it is.
+
 Speed is measured here, never in the unit tests.
 """
 
@@ -35,9 +42,29 @@ from bench import POLARS  # noqa: E402 — the same yardstick query as bench.py
 #: measured about 25 ms slower on a small check); ``python -m evalreport`` where there is none.
 SCRIPT = Path(sys.executable).with_name("evalreport")
 
+#: The loader alone: every batch read, validated and hashed, nothing reduced.
+READ_ONLY = """
+import sys
+from evalreport.load import InputSpec, LoadedInput
+print(sum(len(b) for b in LoadedInput(sys.argv[1], InputSpec.from_options({})).batches()))
+"""
 
-def run(cmd: list[str], cwd: str) -> tuple[float, float]:
-    """Wall seconds and peak resident memory (MiB) of one fresh child process."""
+#: The loader and the reduction to the first result's sums (the report's defaults, bootstrap
+#: included), without the row-sample fits, the charts or any output.
+REDUCED = """
+import sys
+from evalreport.compute import BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, Bootstrap, reduce_batches
+from evalreport.load import InputSpec, LoadedInput
+spec = InputSpec.from_options({})
+loaded = LoadedInput(sys.argv[1], spec)
+print(reduce_batches(loaded.batches(), len(loaded.layout.classes), spec.eps,
+                     Bootstrap(BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED)).rows)
+"""
+
+
+def run(cmd: list[str], cwd: str) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak resident memory (MiB) of one fresh
+    child process."""
     t0 = time.perf_counter()
     child = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              env=dict(os.environ, CI="1"))
@@ -45,13 +72,15 @@ def run(cmd: list[str], cwd: str) -> tuple[float, float]:
     wall = time.perf_counter() - t0
     if status != 0:
         raise SystemExit(f"failed ({status}): {' '.join(cmd)}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def median_of(cmd: list[str], repeat: int, cwd: str) -> tuple[float, float]:
+def median_of(cmd: list[str], repeat: int, cwd: str) -> tuple[float, float, float]:
+    """Median wall and CPU seconds of ``repeat`` runs after a warm-up run, and the largest peak."""
     run(cmd, cwd)  # warm-up: page cache, .pyc files
     results = [run(cmd, cwd) for _ in range(repeat)]
-    return statistics.median(r[0] for r in results), max(r[1] for r in results)
+    return (statistics.median(r[0] for r in results), statistics.median(r[1] for r in results),
+            max(r[2] for r in results))
 
 
 def main() -> None:
@@ -60,38 +89,55 @@ def main() -> None:
     ap.add_argument("--million", type=Path, help="a 1M-row CSV")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--module", action="store_true", help="run python -m evalreport, not the installed script")
+    ap.add_argument("--floors", action="store_true", help="also time the loader alone, and with the reduction")
     args = ap.parse_args()
     evalreport = [sys.executable, "-m", "evalreport"] if args.module or not SCRIPT.exists() else [str(SCRIPT)]
     print(f"(running {' '.join(evalreport)})", file=sys.stderr)
     digits = str(ROOT / "examples" / "digits_predictions.csv")
-    rows: list[tuple[str, list[str]]] = [
-        ("report, digits example (1,797 rows) → HTML + JSON", [*evalreport, "report", digits, "-o", "r.html",
-                                                              "--json", "r.json"]),
-        ("check --max-score 1, digits example (no HTML)", [*evalreport, "check", digits, "--max-score", "1"]),
+    rows: list[tuple[str, str, list[str]]] = [
+        ("digits", "report, digits example (1,797 rows) → HTML + JSON",
+         [*evalreport, "report", digits, "-o", "r.html", "--json", "r.json"]),
+        ("check", "check --max-score 1, digits example (no HTML)",
+         [*evalreport, "check", digits, "--max-score", "1"]),
     ]
     if args.million:
-        rows.append(("report, 1,000,000 rows × 10 classes, CSV", [*evalreport, "report", str(args.million),
-                                                                   "-o", "r.html", "--json", "r.json"]))
+        rows.append(("1M", "report, 1,000,000 rows × 10 classes, CSV",
+                     [*evalreport, "report", str(args.million), "-o", "r.html", "--json", "r.json"]))
     if args.big:
-        rows.append(("report, 5,000,000 rows × 10 classes, CSV", [*evalreport, "report", str(args.big),
-                                                                   "-o", "r.html", "--json", "r.json"]))
+        rows.append(("csv", "report, 5,000,000 rows × 10 classes, CSV",
+                     [*evalreport, "report", str(args.big), "-o", "r.html", "--json", "r.json"]))
         parquet = args.big.with_suffix(".parquet")
         if parquet.exists():
-            rows.append(("report, the same rows as Parquet", [*evalreport, "report", str(parquet), "-o", "r.html",
-                                                             "--json", "r.json"]))
+            rows.append(("parquet", "report, the same rows as Parquet",
+                         [*evalreport, "report", str(parquet), "-o", "r.html", "--json", "r.json"]))
         try:
             import polars  # noqa: F401
         except ImportError:
             print("(polars is not installed: no yardstick row)", file=sys.stderr)
         else:
-            rows.append(("polars streaming query, per-class mean CE, same CSV", [sys.executable, "-c", POLARS,
-                                                                                   str(args.big)]))
-    print(f"| run | wall s (median of {args.repeat}) | peak MiB |")
-    print("|---|---:|---:|")
+            rows.append(("polars", "polars streaming query, per-class mean CE, same CSV",
+                         [sys.executable, "-c", POLARS, str(args.big)]))
+        if args.floors:
+            for path, kind in ((args.big, "CSV"), (parquet, "Parquet")):
+                if path.exists():
+                    rows.append((f"read {kind}", f"loader alone (read, validate, hash), the same {kind}",
+                                 [sys.executable, "-c", READ_ONLY, str(path)]))
+                    rows.append((f"reduce {kind}",
+                                 f"loader and reduction (no fits, charts, output), the same {kind}",
+                                 [sys.executable, "-c", REDUCED, str(path)]))
+    print(f"| run | wall s (median of {args.repeat}) | CPU s | peak MiB |")
+    print("|---|---:|---:|---:|")
+    wall: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as cwd:
-        for name, cmd in rows:
-            wall, peak = median_of(cmd, args.repeat, cwd)
-            print(f"| {name} | {wall:.2f} | {peak:,.0f} |", flush=True)
+        for key, name, cmd in rows:
+            wall[key], cpu, peak = median_of(cmd, args.repeat, cwd)
+            print(f"| {name} | {wall[key]:.2f} | {cpu:.2f} | {peak:,.0f} |", flush=True)
+    if "csv" in wall and "polars" in wall:
+        print(f"\nCSV report / polars query: {wall['csv'] / wall['polars']:.2f} (goal ≤ 2.5)")
+    if "csv" in wall and "parquet" in wall:
+        print(f"Parquet report / CSV report: {wall['parquet'] / wall['csv']:.2f} (goal ≤ 0.6): with the CSV run "
+              f"as it is, the Parquet run would have to take ≤ 1.5 × (CSV − Parquet) = "
+              f"{1.5 * (wall['csv'] - wall['parquet']):.2f} s (the digits report: {wall['digits']:.2f} s)")
 
 
 if __name__ == "__main__":
