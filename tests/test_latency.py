@@ -276,3 +276,45 @@ def test_the_drawing_process_begins_on_the_first_result_and_ends_on_the_full_one
     assert time.monotonic() - started < 30
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def test_the_pipes_to_a_drawing_process_work_above_file_descriptor_1024():
+    """A program with a thousand files open (a notebook server, a service) gets pipes numbered
+    above 1024, where select() fails; the parent's reads and writes must still go through."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.skip(f"at most {hard} files may be open here")
+    code = """
+import os, resource, sys
+from evalreport.render.drawer import read_within, write_within
+resource.setrlimit(resource.RLIMIT_NOFILE, (2048, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+null = os.open(os.devnull, os.O_RDONLY)
+held = [os.dup(null) for _ in range(1030)]
+data = bytes(range(256)) * 1024  # more than a pipe holds: both ends wait on each other
+
+r, w = os.pipe()
+assert r > 1024 and w > 1024, (r, w)
+pid = os.fork()
+if pid == 0:
+    os.close(r); os.write(w, data); os._exit(0)
+os.close(w)
+got = read_within(r, pid, 30)
+os.waitpid(pid, 0)
+
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(w)
+    back = b"".join(iter(lambda: os.read(r, 1 << 16), b""))
+    os._exit(0 if back == data else 1)
+os.close(r)
+sent = write_within(w, data, pid, 30)
+os.close(w)
+_, status = os.waitpid(pid, 0)
+print(got == data, sent, os.waitstatus_to_exitcode(status))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True", "True", "0"]

@@ -32,6 +32,19 @@ def drawing_processes() -> int:
     return 2 if (os.cpu_count() or 1) > 1 and sys.platform.startswith("linux") and hasattr(os, "fork") else 1
 
 
+def _ready(fd: int, event: int, deadline: float) -> bool:
+    """Whether the pipe ``fd`` is ready for ``event`` (``select.POLLIN``, ``POLLOUT``) — or closed
+    at the other end — before the ``time.monotonic()`` deadline. poll(), not select(): select()
+    takes no descriptor above 1024, which a program with many files open hands out."""
+    import math
+    import select
+    import time
+
+    poller = select.poll()
+    poller.register(fd, event)
+    return bool(poller.poll(max(0, math.ceil((deadline - time.monotonic()) * 1000))))
+
+
 def read_within(fd: int, pid: int, timeout: float) -> bytes:
     """All a child writes to the pipe ``fd`` until it closes it, within ``timeout`` seconds; past
     that the child is killed and nothing is returned. Closes ``fd``; the caller reaps the child."""
@@ -42,7 +55,7 @@ def read_within(fd: int, pid: int, timeout: float) -> bytes:
     chunks, deadline = [], time.monotonic() + timeout
     try:
         with os.fdopen(fd, "rb", buffering=0) as src:
-            while select.select([src], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            while _ready(fd, select.POLLIN, deadline):
                 chunk = src.read(1 << 16)
                 if not chunk:
                     break
@@ -68,7 +81,7 @@ def write_within(fd: int, data: bytes, pid: int, timeout: float) -> bool:
     try:
         os.set_blocking(fd, False)
         while view:
-            if not select.select([], [fd], [], max(0.0, deadline - time.monotonic()))[1]:
+            if not _ready(fd, select.POLLOUT, deadline):
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
