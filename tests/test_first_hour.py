@@ -121,6 +121,31 @@ def test_logits_written_without_logits_suggest_logits(tmp_path, iris_model):
         log_loss(y, softmax(scores, axis=1)), abs=1e-9)
 
 
+@pytest.mark.parametrize("score", [False, True])
+def test_percentages_are_named_as_such_not_taken_for_logits(tmp_path, iris_model, score):
+    """Probabilities written as percentages (rows summing to 100, or a score from 0 to 100) are
+    not logits: the hint says to divide them by 100, and the figures then match scikit-learn's."""
+    y, proba, classes = iris_model
+    src = tmp_path / "pct.csv"
+    if score:
+        yb = (y == classes[2]).astype(int)
+        pd.DataFrame({"label": yb, "score": np.round(proba[:, 2] * 100, 4)}).to_csv(src, index=False)
+        args = ["--score-col", "score"]
+    else:
+        _frame(y, proba * 100, classes).to_csv(src, index=False)
+        args = []
+    one_error_line(run(["report", src, "-o", tmp_path / "r.html", *args]),
+                   r"probabilities outside \[0, 1\].*these look like percentages.*divide them by 100")
+    df = pd.read_csv(src)
+    prob_cols = [c for c in df.columns if c != "label"]
+    df[prob_cols] = df[prob_cols] / 100
+    df.to_csv(src, index=False)
+    result = run(["report", src, "-o", tmp_path / "r.html", "--json", tmp_path / "m.json", *args])
+    assert result.exit_code == 0, result.stderr
+    expected = log_loss(yb, df["score"]) if score else log_loss(y, df[prob_cols].to_numpy(), labels=classes)
+    assert json.loads((tmp_path / "m.json").read_text())["overall"]["log_loss"] == pytest.approx(expected, abs=1e-9)
+
+
 def test_one_bad_row_in_a_chunk_lacking_a_class_is_not_called_an_extra_column(iris_model):
     """Sorted by class, a chunk may lack a class; one row off by exactly that class's value is
     still one bad row, not a column that is no class."""

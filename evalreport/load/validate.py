@@ -129,21 +129,22 @@ class _Validator:
             if j in self._unnamed_classes(frame) and len(lay.prob_cols) > 2:
                 self._extra_column(j, bad, row0, "its values are not probabilities", hint=f"e.g. {first:g}")
         hint = f"e.g. {first:g}"
-        if what == "probabilities" and self._look_like_logits(frame):
-            hint += (f"; these look like logits or scores, not probabilities: pass {opt('logits', flag=True)} "
-                     + ("to take their sigmoid" if lay.mode == "score" else "to softmax them"))
+        if what == "probabilities":
+            m = self._prob_matrix(frame)
+            if _look_like_percentages(m):
+                hint += ("; these look like percentages (from 0 to 100"
+                         + (f"), not probabilities: divide them by 100 (logits would take {opt('logits', flag=True)})"
+                            if lay.mode == "score" else ", each row summing to 100): divide them by 100"))
+            elif _look_like_logits(m):
+                hint += (f"; these look like logits or scores, not probabilities: pass {opt('logits', flag=True)} "
+                         + ("to take their sigmoid" if lay.mode == "score" else "to softmax them"))
         self._fail(f"{what} outside [0, 1]", col, bad, row0, hint=hint)
 
-    def _look_like_logits(self, frame: pd.DataFrame) -> bool:
-        """Values outside [0, 1] in the probability columns, and rows that do not sum to 1."""
+    def _prob_matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """The probability columns as floats (a value that is no number: NaN)."""
         import pandas as pd
 
-        cols = list(self.layout.prob_cols)
-        m = frame[cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-        if len(cols) == 1:  # a binary score: logits take both signs, or go past 1
-            return bool(np.nanmin(m) < 0 or np.nanmax(m) > 1)
-        outside = (m < 0) | (m > 1)
-        return bool(outside.any() and _row_sums_off(np.nan_to_num(m))[1].any())
+        return frame[list(self.layout.prob_cols)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
 
     def _sums(self, m: np.ndarray, row0: int, what: str, frame: pd.DataFrame | None = None) -> tuple[np.ndarray, int]:
         """Rows must sum to 1 within SUM_TOLERANCE, or be renormalised when asked — but never when
@@ -377,6 +378,23 @@ def _values(array, dtype) -> np.ndarray:
 def _in_unit_range(m: np.ndarray) -> bool:
     """Every value in [0, 1] (NaN fails), in two passes and no temporaries."""
     return m.size == 0 or bool(m.min() >= 0.0 and m.max() <= 1.0)
+
+
+def _look_like_logits(m: np.ndarray) -> bool:
+    """Values outside [0, 1] in the probability columns ``m``, and rows that do not sum to 1."""
+    if m.shape[1] == 1:  # a binary score: logits take both signs, or go past 1
+        return bool(np.nanmin(m) < 0 or np.nanmax(m) > 1)
+    outside = (m < 0) | (m > 1)
+    return bool(outside.any() and _row_sums_off(np.nan_to_num(m))[1].any())
+
+
+def _look_like_percentages(m: np.ndarray) -> bool:
+    """Probability columns ``m`` written as percentages: every number from 0 to 100, some above 1,
+    and (several columns) each row summing to 100 within 100 × SUM_TOLERANCE."""
+    m = m[np.isfinite(m).all(axis=1)]
+    if not len(m) or m.min() < 0 or m.max() > 100 or m.max() <= 1:
+        return False
+    return m.shape[1] == 1 or bool((np.abs(m.sum(axis=1) - 100.0) <= 100 * SUM_TOLERANCE).all())
 
 
 def _row_sums_off(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
