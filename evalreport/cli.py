@@ -551,6 +551,8 @@ def check(
         except OSError as err:
             err_console.print(f"warning: cannot append to GITHUB_STEP_SUMMARY ({err.strerror})", markup=False)
 
+    # the verdict's table goes where nothing else does: stderr when a file is written to stdout
+    out = err_console if any(t.kind == "stdout" for t in targets) else console
     table = Table(title=f"evalreport check: {'PASSED' if report.passed else 'FAILED'}", title_justify="left")
     for col in ("gate", "condition", "value", "95% interval", "result"):
         table.add_column(col, justify="right" if col in ("value",) else "left")
@@ -560,9 +562,9 @@ def check(
         condition = g.condition + (f"\n{g.detail}" if g.detail else "")
         table.add_row(g.gate, condition, str(value), ci, "pass" if g.passed else "FAIL",
                       style=None if g.passed else "bold red")
-    console.print(table)
+    out.print(table)
     for note in report.notes:
-        console.print(note, markup=False)
+        out.print(note, markup=False)
     _summary(result, _written(targets))
     _track(tracking, lambda: _tracked().result_payload(
         result, _encoded({"report.html": render("-o"), "check.json": render("--json"), "check.md": md,

@@ -256,3 +256,21 @@ def test_ci_examples_run_as_written(name, tmp_path, monkeypatch):
     out = run(args[1:])
     assert out.exit_code == 0, out.stdout + out.stderr
     assert (tmp_path / "report.html").exists() and (tmp_path / "evalreport-junit.xml").exists()
+
+
+@pytest.mark.parametrize("option", ["--json", "--junit", "--markdown"])
+def test_a_verdict_written_to_stdout_is_all_that_stdout_holds(tmp_path, examples, option):
+    """`check --json - | jq …`: with a file written to standard output, the gate table and its
+    notes go to stderr, so what a pipe reads is the JSON (JUnit, Markdown) alone."""
+    src = examples / "digits_predictions.csv"
+    result = run(["check", src, "--max-score", "1", option, "-"])
+    assert result.exit_code == 0, result.stderr
+    assert "evalreport check: PASSED" in result.stderr and "evalreport check: PASSED" not in result.stdout
+    if option == "--json":
+        assert json.loads(result.stdout)["passed"] is True
+    elif option == "--junit":
+        assert ET.fromstring(result.stdout).tag == "testsuites"
+    else:
+        assert result.stdout.startswith("## evalreport check: ✅ passed") and "┏" not in result.stdout
+    plain = run(["check", src, "--max-score", "1"])  # no file on stdout: the table is what stdout is for
+    assert "evalreport check: PASSED" in plain.stdout
