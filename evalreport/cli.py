@@ -86,8 +86,25 @@ app = typer.Typer(
     rich_markup_mode=None,  # help texts hold brackets ([eps, 1-eps], [default: …]): print them as written
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-console = Console(highlight=False)
+
+
+class _Console(Console):
+    """Rich's console, but a reader that goes away (``evalreport check … | head``) silences it
+    instead of ending the command with exit 1, which is a failed gate's code: the exit code
+    stays the verdict, and what is written to files is written."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.file.fileno())  # Python's flush at exit then meets no broken pipe
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):  # no file descriptor (a test's buffer)
+            pass
+
+
+err_console = _Console(stderr=True, highlight=False, soft_wrap=True)
+console = _Console(highlight=False)
 
 INTERNAL_ERROR = 3
 
@@ -682,4 +699,8 @@ def main() -> None:
     import warnings
 
     warnings.simplefilter("ignore")
+    # a terminal or pipe that cannot encode "≤" or "→" (PYTHONIOENCODING=ascii, a legacy code page)
+    # gets them as \u2264, as stderr does by default — not a failed command after the work is done
+    if getattr(sys.stdout, "errors", None) == "strict" and hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="backslashreplace")
     app(prog_name="evalreport")

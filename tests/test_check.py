@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -274,3 +275,36 @@ def test_a_verdict_written_to_stdout_is_all_that_stdout_holds(tmp_path, examples
         assert result.stdout.startswith("## evalreport check: ✅ passed") and "┏" not in result.stdout
     plain = run(["check", src, "--max-score", "1"])  # no file on stdout: the table is what stdout is for
     assert "evalreport check: PASSED" in plain.stdout
+
+
+@pytest.mark.parametrize("threshold, code", [("1", 0), ("0.1", 1)])
+def test_a_reader_that_goes_away_leaves_the_exit_code_the_verdict(tmp_path, threshold, code):
+    """`check … | head -1` under `set -o pipefail`: the table's reader closes the pipe early. The
+    exit code stays the gates' verdict (Rich's default made it 1, a failed gate's code, even for a
+    pass), and the files asked for are still written."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "evalreport", "check", str(EXAMPLES / "digits_predictions.csv"),
+           "--max-score", threshold, "--json", str(tmp_path / "c.json")]
+    reader, writer = os.pipe()
+    os.close(reader)  # gone before anything is written
+    with os.fdopen(writer, "wb") as out:
+        done = subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE, text=True, check=False, timeout=120)
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+    assert json.loads((tmp_path / "c.json").read_text())["passed"] is (code == 0)
+
+
+def test_an_output_encoding_without_the_tables_characters_is_no_failure(tmp_path):
+    """A console that cannot encode '≤' or '–' (PYTHONIOENCODING=ascii, a legacy code page) gets
+    them escaped, as stderr does — it used to end a passed check with an internal error (exit 3)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "evalreport", "check", str(EXAMPLES / "digits_predictions.csv"),
+                           "--max-score", "1"], capture_output=True, check=False, timeout=120,
+                          env=dict(os.environ, PYTHONIOENCODING="ascii"))
+    assert done.returncode == 0, done.stderr
+    assert b"PASSED" in done.stdout and b"cross-entropy \\u2264 1 nats" in done.stdout
+    assert b"internal error" not in done.stderr
