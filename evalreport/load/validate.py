@@ -129,7 +129,7 @@ class _Validator:
             if j in self._unnamed_classes(frame) and len(lay.prob_cols) > 2:
                 self._extra_column(j, bad, row0, "its values are not probabilities", hint=f"e.g. {first:g}")
         hint = f"e.g. {first:g}"
-        if what == "probabilities":
+        if what == "probabilities" and np.isfinite(first):  # inf is neither a logit nor a percentage
             m = self._prob_matrix(frame)
             if _look_like_percentages(m):
                 hint += ("; these look like percentages (from 0 to 100"
