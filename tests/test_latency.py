@@ -283,13 +283,14 @@ def test_the_pipes_to_a_drawing_process_work_above_file_descriptor_1024():
     above 1024, where select() fails; the parent's reads and writes must still go through."""
     import resource
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     if hard != resource.RLIM_INFINITY and hard < 1100:
         pytest.skip(f"at most {hard} files may be open here")
-    code = """
+    limit = 2048 if hard == resource.RLIM_INFINITY else min(2048, hard)
+    code = f"""
 import os, resource, sys
 from evalreport.render.drawer import read_within, write_within
-resource.setrlimit(resource.RLIMIT_NOFILE, (2048, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+resource.setrlimit(resource.RLIMIT_NOFILE, ({limit}, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 null = os.open(os.devnull, os.O_RDONLY)
 held = [os.dup(null) for _ in range(1030)]
 data = bytes(range(256)) * 1024  # more than a pipe holds: both ends wait on each other
