@@ -117,6 +117,8 @@ def plan_outputs(outputs: list[tuple[str, str | None]], inputs: list[str | None]
     seen: dict = {}
     for t in targets:
         if t.kind == "stdout":
+            if sys.stdout is None:  # the program was started with no file descriptor 1 (>&-)
+                raise UsageError(f"{t.option} -: standard output is closed; name a file")
             ident = _stdout_identity()
             refuse_input(t, ident, None)
             key = ident or "stdout"  # so that '-' and '/dev/stdout' are seen to be one

@@ -125,6 +125,18 @@ def test_json_to_a_full_stdout_is_exit_2_and_writes_nothing(tmp_path, preds):
     assert keep.read_text() == "old report"
 
 
+@pytest.mark.parametrize("option", ["--json", "--markdown"])
+def test_an_output_to_a_closed_stdout_is_refused_before_any_work(tmp_path, preds, option):
+    """`evalreport report … --json - >&-`: with no standard output at all, '-' names nothing to
+    write to — one line, exit 2, before the input is read; the other outputs are not written."""
+    keep = tmp_path / "keep.html"
+    keep.write_text("old report")
+    result = evalreport_cmd("report", preds, "-o", keep, option, "-", stdout=subprocess.DEVNULL,
+                            preexec_fn=lambda: os.close(1))
+    one_error_line(result, rf"{option} -: standard output is closed; name a file")
+    assert keep.read_text() == "old report"
+
+
 def test_a_symlinked_output_is_written_through(tmp_path, preds):
     real = tmp_path / "real.html"
     real.write_text("old")
