@@ -14,7 +14,8 @@ from .compute import (BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, MAX_REPLICATES, Boot
                       reduce_batches, rising_rows, row_figures)
 from .interpret import (DEFAULT_LADDER, MAX_SLICES, MAX_SLICES_LIMIT, Ladder, build_comparison, build_result,
                         with_sample_fits)
-from .load import DEFAULT_CHUNK_ROWS, DEFAULT_EPS, Batch, InputSpec, LoadedInput, align_pair, read_table
+from .load import (DEFAULT_CHUNK_ROWS, DEFAULT_EPS, Batch, InputSpec, LoadedInput, align_pair, check_two_sources,
+                   read_table)
 from .load.spec import is_frame
 from .result import Comparison, Result
 
@@ -259,6 +260,7 @@ def _compare(baseline, candidate, spec: InputSpec, base_spec: InputSpec, ladder:
              chunk_rows: int, max_slices: int) -> Comparison:
     from dataclasses import replace
 
+    check_two_sources(baseline, candidate)
     base_table, base_layout = read_table(baseline, base_spec)
     cand_table, cand_layout = read_table(candidate, spec)
     cand_table, matched_by = align_pair(base_table, base_layout, cand_table, cand_layout, spec, base_spec)

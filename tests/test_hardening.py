@@ -137,6 +137,28 @@ def test_an_output_to_a_closed_stdout_is_refused_before_any_work(tmp_path, preds
     assert keep.read_text() == "old report"
 
 
+def test_standard_input_closed_is_one_line(tmp_path, preds):
+    """`evalreport report - <&-`: no standard input at all is an input error, not an internal one."""
+    result = evalreport_cmd("report", "-", "-o", tmp_path / "r.html", stdin=subprocess.DEVNULL,
+                            preexec_fn=lambda: os.close(0))
+    one_error_line(result, r"<stdin>: standard input is closed")
+    assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize("args", [["compare", "-", "-"], ["check", "-", "--baseline", "-", "--max-regression", "0.1"]])
+def test_one_stream_cannot_be_both_models(tmp_path, preds, args):
+    """`compare - -`: the baseline would take the whole stream and leave the candidate an empty
+    input; refused before reading, naming the cause (one FIFO given twice is refused alike)."""
+    result = evalreport_cmd(*args, "-o", tmp_path / "r.html", input=open(preds, "rb").read())
+    one_error_line(result, r"the baseline and the candidate are both standard input.*save one of them to a file")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    result = evalreport_cmd(*[fifo if a == "-" else a for a in args], "-o", tmp_path / "r.html", timeout=60)
+    one_error_line(result, r"the baseline and the candidate are both .*fifo.*save one of them to a file")
+    assert not (tmp_path / "r.html").exists()
+    assert evalreport_cmd("compare", preds, preds, "-o", tmp_path / "r.html").returncode == 0  # one file twice: fine
+
+
 def test_a_symlinked_output_is_written_through(tmp_path, preds):
     real = tmp_path / "real.html"
     real.write_text("old")

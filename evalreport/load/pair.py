@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import math
 import os
+import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,31 @@ if TYPE_CHECKING:
     import pandas as pd
 
 # --------------------------------------------------------------------------- pairs of inputs
+
+
+def check_two_sources(baseline, candidate) -> None:
+    """Two models' inputs must be two sources: a stream ('-', a FIFO) is read once, so given for
+    both the baseline would take it all and leave the candidate an empty input. One regular file
+    given twice is fine (it is read twice)."""
+    key = _stream_key(baseline)
+    if key is not None and key == _stream_key(candidate):
+        where = "standard input" if key == "-" else f"the stream {display_path(os.fspath(baseline))}"
+        raise errors.UsageError(f"the baseline and the candidate are both {where}, which can be read only once; "
+                                "save one of them to a file")
+
+
+def _stream_key(source):
+    """'-' for standard input, (device, inode) for a path that is no regular file, else None."""
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    path = os.fspath(source)
+    if path == "-":
+        return "-"
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None  # the reader names the problem
+    return None if stat.S_ISREG(st.st_mode) else (st.st_dev, st.st_ino)
 
 
 def read_table(source: str | os.PathLike | pd.DataFrame, spec: InputSpec) -> tuple[Table, Layout]:

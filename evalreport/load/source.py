@@ -78,6 +78,8 @@ def _open_reader(source: str | os.PathLike | pd.DataFrame | Table, spec: InputSp
         return _FrameReader(source.frame, source.info)
     path = os.fspath(source) if isinstance(source, os.PathLike) else str(source)
     if path == "-":
+        if sys.stdin is None:  # the program was started with no file descriptor 0 (<&-)
+            raise InputError("<stdin>", "standard input is closed", hint="pipe the predictions in, or name a file")
         return _stream_reader("<stdin>", None, sys.stdin.buffer, owned=False, delimiter=delimiter, decimal=decimal)
     name = display_path(path)
     try:
