@@ -30,6 +30,8 @@ CASES = [
     ("above-one", (HEADER + GOOD + "b,1.2,-0.2\n").encode(), [], r"column 'p_a': probabilities outside \[0, 1\] \(rows 2\); e\.g\. 1\.2"),
     ("negative", (HEADER + "b,0.5,-0.1\n").encode(), [], r"column 'p_b': probabilities outside \[0, 1\] \(rows 1\)"),
     ("infinite-probability", (HEADER + GOOD + "b,inf,0\n").encode(), [], r"column 'p_a': probabilities outside \[0, 1\] \(rows 2\); e\.g\. inf\s*$"),
+    ("rounding-noise", (HEADER + GOOD + "b,1.0000000000000002,0\n").encode(), [], r"column 'p_a': probabilities outside \[0, 1\] \(rows 2\); e\.g\. 1\.0000000000000002; only a hair outside, as arithmetic leaves it .*: clip them to \[0, 1\] first, e\.g\. numpy\.clip\(p, 0, 1\)"),
+    ("rounding-noise-target", b"p_a,p_b,t_a,t_b\n0.5,0.5,1,-2e-16\n", ["--target-prefix", "t_"], r"column 't_b': targets outside \[0, 1\] \(rows 1\); e\.g\. -2e-16; only a hair outside"),
     ("percentages", (HEADER + "a,20,80\nb,70,30\n").encode(), [], r"column 'p_a': probabilities outside \[0, 1\] \(rows 1, 2\); e\.g\. 20; these look like percentages \(from 0 to 100, each row summing to 100\): divide them by 100"),
     ("not-summing", (HEADER + GOOD + "a,0.5,0.4\n" + "b,0.6,0.6\n").encode(), [], r"column 'p_\*': probabilities do not sum to 1 \(within 0\.001\) \(rows 2, 3\); the first sums to 0\.9; pass --renormalize"),
     ("unknown-label", (HEADER + GOOD + "c,0.5,0.5\nd,0.5,0.5\n").encode(), [], r"column 'label': labels that have no probability column \(rows 2, 3\); found 'c', 'd'; the classes \(from the 'p_\*' columns\) are 'a', 'b'"),

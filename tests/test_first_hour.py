@@ -146,6 +146,21 @@ def test_percentages_are_named_as_such_not_taken_for_logits(tmp_path, iris_model
     assert json.loads((tmp_path / "m.json").read_text())["overall"]["log_loss"] == pytest.approx(expected, abs=1e-9)
 
 
+def test_a_hair_outside_zero_one_shows_the_value_and_says_to_clip():
+    """1.0000000000000002 (a division by a row sum) was shown as 'e.g. 1' under 'outside [0, 1]',
+    which reads as nonsense; the value is shown as it is, with the fix. It stays an error, as in
+    scikit-learn's log_loss."""
+    from evalreport import InputError, evaluate
+
+    y, proba = [1, 0, 1], np.array([[0.0, 1.0000000000000002], [0.9, 0.1], [0.0, 1.0]])
+    with pytest.raises(ValueError):
+        log_loss(y, proba)
+    with pytest.raises(InputError, match=r"e\.g\. 1\.0000000000000002; only a hair outside.*numpy\.clip"):
+        evaluate(y, proba)
+    clipped = np.clip(proba, 0, 1)
+    assert evaluate(y, clipped).overall.log_loss == pytest.approx(log_loss(y, clipped), abs=1e-12)
+
+
 def test_one_bad_row_in_a_chunk_lacking_a_class_is_not_called_an_extra_column(iris_model):
     """Sorted by class, a chunk may lack a class; one row off by exactly that class's value is
     still one bad row, not a column that is no class."""

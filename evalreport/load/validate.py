@@ -127,9 +127,13 @@ class _Validator:
         if what == "probabilities" and col in lay.prob_cols:
             j = lay.prob_cols.index(col)
             if j in self._unnamed_classes(frame) and len(lay.prob_cols) > 2:
-                self._extra_column(j, bad, row0, "its values are not probabilities", hint=f"e.g. {first:g}")
-        hint = f"e.g. {first:g}"
-        if what == "probabilities" and np.isfinite(first):  # inf is neither a logit nor a percentage
+                self._extra_column(j, bad, row0, "its values are not probabilities", hint=f"e.g. {_outside(first)}")
+        hint = f"e.g. {_outside(first)}"
+        out = a[bad]
+        if np.isfinite(out).all() and max(float(out.max()) - 1.0, -float(out.min())) <= ROUNDING_NOISE:
+            hint += ("; only a hair outside, as arithmetic leaves it (1 − p, a division by a row sum): "
+                     "clip them to [0, 1] first, e.g. numpy.clip(p, 0, 1)")
+        elif what == "probabilities" and np.isfinite(first):  # inf is neither a logit nor a percentage
             m = self._prob_matrix(frame)
             if _look_like_percentages(m):
                 hint += ("; these look like percentages (from 0 to 100"
@@ -378,6 +382,17 @@ def _values(array, dtype) -> np.ndarray:
 def _in_unit_range(m: np.ndarray) -> bool:
     """Every value in [0, 1] (NaN fails), in two passes and no temporaries."""
     return m.size == 0 or bool(m.min() >= 0.0 and m.max() <= 1.0)
+
+
+#: Values outside [0, 1] by at most this much are named as rounding noise (still an error, as in
+#: scikit-learn: the hint says to clip them).
+ROUNDING_NOISE = 1e-9
+
+
+def _outside(x: float) -> str:
+    """A value outside [0, 1] as text that shows it is: 1.0000000000000002, not the '1' of :g."""
+    text = f"{x:g}"
+    return repr(float(x)) if 0.0 <= float(text) <= 1.0 else text
 
 
 def _look_like_logits(m: np.ndarray) -> bool:
