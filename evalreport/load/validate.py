@@ -245,6 +245,15 @@ class _Validator:
             as_int = {o: o[:-2] for o in odd if o.endswith(".0")}
             if as_int and all(v in classes for v in as_int.values()):
                 hint += " — the labels were written as floats; write them as integers"
+            else:
+                folded = {c.casefold(): c for c in classes}
+                near = {o: folded.get(o.casefold()) for o in odd}
+                if all(near.values()):  # 'True' against p_true: a spelling, not another class
+                    o = odd[0]
+                    hint += (f" — they differ from the class names only in case ({quote(o)} against "
+                             f"{quote(near[o])}): rename the probability columns or the labels to match")
+                elif all(o.strip() in classes for o in odd):
+                    hint += " — the labels have spaces around them; strip them"
             self._fail("labels that have no probability column", col, unknown, row0, hint=hint)
         return codes.astype(np.intp)
 
