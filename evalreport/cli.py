@@ -74,6 +74,17 @@ class _OneLineErrors(typer.core.TyperGroup):
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
 
+    def resolve_command(self, ctx, args):
+        """A file where the command should be (``evalreport preds.csv``) is told which command reads it."""
+        try:
+            return super().resolve_command(ctx, args)
+        except _CLICK_ERRORS as err:  # a UsageError of the Click that Typer uses
+            name = args[0] if args else ""
+            if name and name not in self.commands and (name == "-" or os.path.exists(name)):
+                raise type(err)(f"No such command '{name}'; to evaluate it: evalreport report {name}",
+                                ctx) from None
+            raise
+
 
 app = typer.Typer(
     name="evalreport",

@@ -226,3 +226,13 @@ def test_version_and_bands_start_without_the_numerical_stack():
             "print(sorted(m for m in ('pandas', 'scipy', 'pyarrow', 'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_file_where_the_command_goes_is_told_the_command(examples):
+    """`evalreport preds.csv` (the command forgotten): one line naming the command that reads it."""
+    from test_hardening import one_error_line
+
+    src = examples / "iris_predictions.csv"
+    one_error_line(run([src]), rf"No such command '{src}'; to evaluate it: evalreport report {src}")
+    one_error_line(run(["reprot", src]), r"No such command 'reprot'\. Did you mean 'report'\?")
+    one_error_line(run(["no-such-file.csv"]), r"No such command 'no-such-file\.csv'\. \(see")
