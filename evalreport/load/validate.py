@@ -166,6 +166,8 @@ class _Validator:
                 if (np.abs(sums[off] - m[off, j] - 1.0) <= SUM_TOLERANCE).all():
                     self._extra_column(j, off, row0, "without it the rows sum to 1",
                                        hint=f"so {opt('renormalize', flag=True)} would only hide it")
+        if what == "probabilities" and frame is not None and prefix:
+            self._class_read_as_other(frame, sums, off, row0, column)
         if not self.spec.renormalize:
             self._fail(
                 f"{what} do not sum to 1 (within {SUM_TOLERANCE:g})",
@@ -180,6 +182,25 @@ class _Validator:
         m = m.copy() if not m.flags.writeable else m  # a read-only view of the frame's block
         m[off] /= sums[off, None]
         return m, int(off.sum())
+
+    def _class_read_as_other(self, frame: pd.DataFrame, sums: np.ndarray, off: np.ndarray, row0: int,
+                             column: str) -> None:
+        """Raise when a column named as the weight, a slice or the id carries the probability prefix
+        and, added back, makes every row that is off sum to 1: a class's column read as something
+        else (``--group-by p_setosa``), which --renormalize would silently drop."""
+        import pandas as pd
+
+        lay, prefix = self.layout, self.spec.prob_prefix
+        named = [(lay.weight_col, "weight_col"), *((g, "group_by") for g in lay.group_cols), (lay.id_col, "id_col")]
+        for col, option in named:
+            if col is None or not col.startswith(prefix):
+                continue
+            extra = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)[off]
+            if np.isfinite(extra).all() and (np.abs(sums[off] + extra - 1.0) <= SUM_TOLERANCE).all():
+                self._fail(f"probabilities do not sum to 1, but would with column {quote(col)}, read as the "
+                           f"{opt(option).rstrip('=')} column", column, off, row0,
+                           hint=f"it looks like the probability column of class {quote(col[len(prefix):])}; "
+                           f"a column cannot be both: name another {opt(option).rstrip('=')} column")
 
     def _nested(self, s: pd.Series, col: str, row0: int, what: str):
         """Raise: the column holds lists, dicts or other values that are not one value per row."""
