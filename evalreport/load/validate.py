@@ -55,6 +55,9 @@ class _Validator:
                 hint = f"e.g. {quote(first)}"
                 if self.spec.decimal == "." and re.fullmatch(r"\s*[-+]?\d*,\d+(e[-+]?\d+)?\s*", str(first), re.I):
                     hint += f"; numbers with a decimal comma? pass {opt('decimal')} ','"
+                elif str(first).strip() == col:
+                    hint += ("; that row repeats the header: were files joined with cat? keep the first "
+                             "file's header only (tail -n +2 for the others)")
                 self._fail("values that are not numbers", col, bad, row0, hint=hint)
             s = values
         arr = s.to_numpy(dtype=np.float64, na_value=np.nan)
