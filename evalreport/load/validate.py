@@ -55,6 +55,8 @@ class _Validator:
                 hint = f"e.g. {quote(first)}"
                 if self.spec.decimal == "." and re.fullmatch(r"\s*[-+]?\d*,\d+(e[-+]?\d+)?\s*", str(first), re.I):
                     hint += f"; numbers with a decimal comma? pass {opt('decimal')} ','"
+                elif re.fullmatch(r"\s*[-+]?[\d.]+(e[-+]?\d+)?\s*%\s*", str(first), re.I):
+                    hint += "; percentages with a % sign: write each as a number (80% is 0.8)"
                 elif str(first).strip() == col:
                     hint += ("; that row repeats the header: were files joined with cat? keep the first "
                              "file's header only (tail -n +2 for the others)")
