@@ -37,6 +37,7 @@ CASES = [
     ("unknown-label", (HEADER + GOOD + "c,0.5,0.5\nd,0.5,0.5\n").encode(), [], r"column 'label': labels that have no probability column \(rows 2, 3\); found 'c', 'd'; the classes \(from the 'p_\*' columns\) are 'a', 'b'"),
     ("float-labels", b"label,p_0,p_1\n1.0,0.5,0.5\n", [], r"labels that have no probability column \(rows 1\).*written as floats"),
     ("labels-in-another-case", b"label,p_true,p_false\nTrue,0.8,0.2\nFalse,0.1,0.9\n", [], r"labels that have no probability column \(rows 1, 2\); found 'True', 'False'.* — they differ from the class names only in case \('True' against 'true'\): rename"),
+    ("labels-as-positions", b"label,p_setosa,p_versicolor\n0,0.8,0.2\n1,0.1,0.9\n", [], r"found '0', '1'; the classes .* are 'setosa', 'versicolor' — the labels look like class positions \(0 to 1\): write the class names instead"),
     ("labels-with-spaces", b"label,p_a,p_b\n a,0.8,0.2\nb ,0.1,0.9\n", [], r"found ' a', 'b '.* — the labels have spaces around them; strip them"),
     ("class-read-as-slice", b"label,p_a,p_b,p_c\na,0.5,0.3,0.2\nc,0.1,0.1,0.8\n", ["--group-by", "p_c"], r"column 'p_\*': probabilities do not sum to 1, but would with column 'p_c', read as the --group-by column \(rows 1, 2\); it looks like the probability column of class 'c'; a column cannot be both"),
     ("class-read-as-weight", b"label,p_a,p_b,p_c\na,0.5,0.3,0.2\nb,0.1,0.1,0.8\n", ["--weight-col", "p_c", "--renormalize"], r"but would with column 'p_c', read as the --weight-col column"),

@@ -280,6 +280,9 @@ class _Validator:
                              f"{quote(near[o])}): rename the probability columns or the labels to match")
                 elif all(o.strip() in classes for o in odd):
                     hint += " — the labels have spaces around them; strip them"
+                elif all(o.isdecimal() and int(o) < len(classes) for o in odd):
+                    hint += (f" — the labels look like class positions (0 to {len(classes) - 1}): write the "
+                             f"class names instead (e.g. data.target_names[y]), or number the probability columns")
             self._fail("labels that have no probability column", col, unknown, row0, hint=hint)
         return codes.astype(np.intp)
 
