@@ -86,3 +86,27 @@ def test_95_percent_intervals_cover_the_true_mean_loss(blocks, monkeypatch):
     coverage = covered / datasets
     print(f"coverage {coverage:.3f} over {datasets} data sets (true mean loss {truth:.4f})")
     assert 0.92 <= coverage <= 0.98
+
+
+def test_a_figure_resting_on_one_row_has_no_interval(tmp_path):
+    """One row is the same in every replicate: its 'interval' had zero width, which a reviewer reads
+    as certainty. A figure whose rows lie in fewer than two bootstrap blocks has none ('—'); the
+    figures beside it keep theirs, and --significant falls back to the point rule, as it says."""
+    from conftest import run
+
+    one = evaluate(pd.DataFrame({"label": ["a"], "p_a": [0.8], "p_b": [0.2]}))
+    assert one.overall.band_score_ci95 is None
+    df = pd.DataFrame({"label": ["a"] * 40 + ["b"], "g": ["x"] * 40 + ["y"],
+                       "p_a": np.linspace(0.5, 0.9, 41), "p_b": 1 - np.linspace(0.5, 0.9, 41)})
+    r = evaluate(df, group_by="g")
+    by_class = {c.name: c for c in r.per_class}
+    lo, hi = by_class["a"].ci95
+    assert lo < by_class["a"].cross_entropy < hi
+    assert by_class["b"].ci95 is None  # one row of class b
+    slices = {s.value: s for s in r.groups["g"]}
+    assert slices["x"].ci95 is not None and slices["y"].ci95 is None
+    assert r.overall.band_score_ci95 is not None
+    src = tmp_path / "one.csv"
+    src.write_text("label,p_a,p_b\na,0.8,0.2\n")
+    result = run(["check", src, "--max-score", "0.1", "--significant"])
+    assert result.exit_code == 1 and "no interval: the point rule" in result.stdout  # (the table wraps it)

@@ -252,7 +252,8 @@ def _replicate_sums(sums: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 def intervals(num: np.ndarray, den: np.ndarray, v: np.ndarray, level: float = 0.95) -> list:
     """Per item (a row of ``num``/``den``, block sums): the percentile interval of the replicate
-    ratios num/den, replicates with den = 0 left out; None with fewer than 2 replicates left.
+    ratios num/den, replicates with den = 0 left out; None with fewer than 2 replicates left, or
+    when the item's weight lies in fewer than MIN_BLOCKS blocks (see :func:`_resampled`).
     Computed a few items at a time, so memory stays flat in items × replicates."""
     num, den = np.atleast_2d(num), np.atleast_2d(den)
     out: list = []
@@ -261,8 +262,21 @@ def intervals(num: np.ndarray, den: np.ndarray, v: np.ndarray, level: float = 0.
         n_r, d_r = _replicate_sums(num[start : start + step], v), _replicate_sums(den[start : start + step], v)
         with np.errstate(invalid="ignore", divide="ignore"):
             ratios = np.where(d_r > 0, n_r / np.where(d_r > 0, d_r, 1.0), np.nan)
-        out.extend(_percentiles(ratios, level))
+        out.extend(_resampled(_percentiles(ratios, level), den[start : start + step]))
     return out
+
+
+#: A figure gets an interval when its weight lies in at least this many bootstrap blocks. One
+#: block (one row, say) is the same ratio in every replicate: its "interval" would have no width,
+#: which reads as certainty when it is the bootstrap that cannot tell.
+MIN_BLOCKS = 2
+
+
+def _resampled(found: list, *dens: np.ndarray) -> list:
+    """``found`` intervals, None for the items whose weight lies in fewer than MIN_BLOCKS blocks
+    of each ``dens`` (block sums of the weight, items × blocks)."""
+    enough = np.logical_and.reduce([(d > 0).sum(axis=1) >= MIN_BLOCKS for d in dens])
+    return [ci if ok else None for ci, ok in zip(found, enough)]
 
 
 def paired_intervals(num_a, den_a, num_b, den_b, v: np.ndarray, level: float = 0.95) -> list:
@@ -278,7 +292,7 @@ def paired_intervals(num_a, den_a, num_b, den_b, v: np.ndarray, level: float = 0
             for num, den in ((num_a[sl], den_a[sl]), (num_b[sl], den_b[sl])):
                 n_r, d_r = _replicate_sums(num, v), _replicate_sums(den, v)
                 ratios.append(np.where(d_r > 0, n_r / np.where(d_r > 0, d_r, 1.0), np.nan))
-        out.extend(_percentiles(ratios[1] - ratios[0], level))
+        out.extend(_resampled(_percentiles(ratios[1] - ratios[0], level), den_a[sl], den_b[sl]))
     return out
 
 
