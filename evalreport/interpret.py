@@ -549,9 +549,9 @@ def _calibration(stats: Stats, classes, unit: str, v=None) -> Calibration:
     floor, floor_high = ece_noise_floor(w, var)
     ece_ci = None
     if v is not None and stats.boot is not None and stats.boot.cal is not None:
-        from .compute.bootstrap import _percentiles, ece_replicates
+        from .compute.bootstrap import ece_interval
 
-        ece_ci = _percentiles(ece_replicates(stats.boot.cal, v)[None, :], 0.95)[0]
+        ece_ci = ece_interval(stats.boot.cal, v)
     errors = (_estimate("ece", "ECE, 15 equal-width bins", ece, ece_ci, floor, floor_high),)
     mce = float(np.nanmax(gaps)) if (w > 0).any() else 0.0
     bins = tuple(

@@ -96,6 +96,19 @@ def test_a_figure_resting_on_one_row_has_no_interval(tmp_path):
 
     one = evaluate(pd.DataFrame({"label": ["a"], "p_a": [0.8], "p_b": [0.2]}))
     assert one.overall.band_score_ci95 is None
+
+    def intervals_in(x, key=""):  # every interval the JSON holds, wherever it is
+        if isinstance(x, dict):
+            for k, v in x.items():
+                yield from intervals_in(v, k if "ci95" in k else key)
+        elif isinstance(x, list) and "ci95" in key and len(x) == 2 and all(isinstance(t, float) for t in x):
+            yield x
+        elif isinstance(x, list):
+            for v in x:
+                yield from intervals_in(v, key)
+
+    assert list(intervals_in(one.to_dict())) == []  # the ECE's and the decomposition's included
+    assert len(list(intervals_in(evaluate(EXAMPLES / "iris_predictions.csv").to_dict()))) > 10  # the probe sees them
     df = pd.DataFrame({"label": ["a"] * 40 + ["b"], "g": ["x"] * 40 + ["y"],
                        "p_a": np.linspace(0.5, 0.9, 41), "p_b": 1 - np.linspace(0.5, 0.9, 41)})
     r = evaluate(df, group_by="g")

@@ -343,6 +343,13 @@ def bootstrap_sums(batch: Batch, f: RowFigures, w: np.ndarray, correct: np.ndarr
     )
 
 
+def ece_interval(cal: ItemBlocks, v: np.ndarray, level: float = 0.95) -> tuple[float, float] | None:
+    """The percentile interval of the top-label ECE over the replicates; None when the rows lie in
+    fewer than MIN_BLOCKS blocks (every replicate the same: see :func:`_resampled`)."""
+    weight = cal.dense()[0].sum(axis=0, keepdims=True)  # (1, blocks)
+    return _resampled(_percentiles(ece_replicates(cal, v)[None, :], level), weight)[0]
+
+
 def ece_replicates(cal: ItemBlocks, v: np.ndarray) -> np.ndarray:
     """The top-label ECE of each bootstrap replicate: Σ_b |Σ w·correct − Σ w·conf| / Σ w per
     replicate, from the per-(bin, block) sums and the replicate weights ``v`` (blocks, R)."""

@@ -134,13 +134,14 @@ def _with_spread(f: Forecasts, w: np.ndarray, counts: np.ndarray | None, sampled
         interval = False
     else:
         interval = counts is not None
-    from .bootstrap import spread
+    from .bootstrap import MIN_BLOCKS, spread
 
     draws = replicate_parts(f, w, counts) if counts is not None else {}
+    rows = int(np.count_nonzero(w > 0))  # fewer than MIN_BLOCKS: every replicate the same, no spread
     out = {}
     for name, p in point.items():
         d = draws.get(name)
-        enough = d is not None and len(d) > 1
+        enough = d is not None and len(d) > 1 and rows >= MIN_BLOCKS
         se = tuple(float(v) for v in d.std(axis=0, ddof=1)) if enough and sampled else None
         ci = tuple(spread(d[:, i], p[1 + i]) for i in range(3)) if enough and interval else None
         out[name] = Parts(*p, se=se, ci95=ci if ci and None not in ci else None)
