@@ -103,7 +103,7 @@ def build_result(
 
     band_score = stats.mean_kl if soft else stats.mean_ce
     prior = stats.prior
-    prior_ce = float(-np.sum(prior[prior > 0] * np.log(prior[prior > 0])))
+    prior_ce = max(0.0, float(-np.sum(prior[prior > 0] * np.log(prior[prior > 0]))))  # one class: 0, not −0
     uniform_ce = math.log(k)
     band_id, band_label = _band(ladder, band_score)
     skill_den = prior_ce - stats.mean_h
@@ -178,7 +178,7 @@ def build_result(
         warnings.append(
             f"{stats.clipped} row(s) gave a true class a probability below eps={spec.eps:.3g}; "
             f"it was clipped to eps, which caps each such row's loss at "
-            f"{overall.loss_cap:.2f} {unit}"
+            f"{overall.loss_cap:z.2f} {unit}"
         )
     if stats.renormalized:
         warnings.append(
@@ -383,19 +383,19 @@ def decomposition_sentences(d, unit: str, overall_score: float) -> tuple[str, ..
     resolved = ll.discrimination / ll.uncertainty if ll.uncertainty > 0 else 0.0
     what = ("Of the" if binary else
             f"Scored as a yes/no forecast of whether the top class is right (its probability; the log loss "
-            f"of that question is {ll.score:.4f} {unit}, not the {overall_score:.4f} {unit} over all classes): of the")
+            f"of that question is {ll.score:z.4f} {unit}, not the {overall_score:z.4f} {unit} over all classes): of the")
     ci = ll.ci95 or (None,) * 3
 
     def within(i: int) -> str:
-        return f" [95% {ci[i][0]:.4f}–{ci[i][1]:.4f}]" if ci[i] else ""
+        return f" [95% {ci[i][0]:z.4f}–{ci[i][1]:z.4f}]" if ci[i] else ""
 
     out = [
-        f"{what} {ll.score:.4f} {unit} of log loss, {ll.miscalibration:.4f}{within(0)} ({share:.0%}) is miscalibration "
+        f"{what} {ll.score:z.4f} {unit} of log loss, {ll.miscalibration:z.4f}{within(0)} ({share:.0%}) is miscalibration "
         f"that an isotonic map fitted on this data would remove — optimistic, as it is fitted in-sample. The forecasts "
-        f"discriminate {ll.discrimination:.4f}{within(1)} {unit} of the {ll.uncertainty:.4f}{within(2)} {unit} of "
+        f"discriminate {ll.discrimination:z.4f}{within(1)} {unit} of the {ll.uncertainty:z.4f}{within(2)} {unit} of "
         f"uncertainty (the loss of always forecasting the base rate): they resolve {resolved:.0%} of it.",
-        f"The Brier score alike: {br.score:.4f} = {br.miscalibration:.4f} miscalibration − {br.discrimination:.4f} "
-        f"discrimination + {br.uncertainty:.4f} uncertainty.",
+        f"The Brier score alike: {br.score:z.4f} = {br.miscalibration:z.4f} miscalibration − {br.discrimination:z.4f} "
+        f"discrimination + {br.uncertainty:z.4f} uncertainty.",
     ]
     if share >= 0.25:
         out.append("What to do: much of the loss is mis-scaled probabilities — fit a temperature or an isotonic map on "
@@ -409,7 +409,7 @@ def decomposition_sentences(d, unit: str, overall_score: float) -> tuple[str, ..
     if d.sampled:
         se = ll.se or (math.nan,) * 3
         out.append(f"Computed on a uniform sample of {d.rows:,} of {d.total_rows:,} rows (standard errors: "
-                   f"miscalibration ±{se[0]:.4f}, discrimination ±{se[1]:.4f}, uncertainty ±{se[2]:.4f} {unit}).")
+                   f"miscalibration ±{se[0]:z.4f}, discrimination ±{se[1]:z.4f}, uncertainty ±{se[2]:z.4f} {unit}).")
     return tuple(out)
 
 
@@ -417,22 +417,22 @@ def _verdict(o: Overall, unit: str, soft: bool) -> str:
     """One plain sentence that translates the score."""
     if soft:
         head = (
-            f"The targets' own entropy, H(P) = {o.entropy:.4f} {unit}, is a floor no model can go below; "
-            f"the model adds KL(P‖Q) = {o.kl_divergence:.4f} {unit} on top, and that part can still be removed."
+            f"The targets' own entropy, H(P) = {o.entropy:z.4f} {unit}, is a floor no model can go below; "
+            f"the model adds KL(P‖Q) = {o.kl_divergence:z.4f} {unit} on top, and that part can still be removed."
         )
     else:
         head = (
             f"On average the model gives the true class a probability of "
-            f"{100 * o.geometric_mean_true_prob:.1f}% (the geometric mean, exp(−cross-entropy))."
+            f"{100 * o.geometric_mean_true_prob:z.1f}% (the geometric mean, exp(−cross-entropy))."
         )
     base = (
-        f" Guessing uniformly would score {o.uniform_cross_entropy:.4f} {unit} and always predicting "
-        f"the class frequencies {o.prior_cross_entropy:.4f} {unit}"
+        f" Guessing uniformly would score {o.uniform_cross_entropy:z.4f} {unit} and always predicting "
+        f"the class frequencies {o.prior_cross_entropy:z.4f} {unit}"
     )
     if o.skill_vs_prior is None:
         return head + base + "."
     if o.skill_vs_prior >= 0:
-        return head + base + f"; the model removes {100 * o.skill_vs_prior:.1f}% of the loss the prior leaves."
+        return head + base + f"; the model removes {100 * o.skill_vs_prior:z.1f}% of the loss the prior leaves."
     return head + base + "; the model does worse than predicting the class frequencies."
 
 
@@ -452,8 +452,8 @@ def _in_context(o: Overall, unit: str, k: int) -> str:
     if lo <= 0:
         return ""
     return (f" The ladder is absolute, and with {k} classes this is a hard task: the band measures how large the "
-            f"loss is, while the model clearly beats the class frequencies — it removes {100 * o.skill_vs_prior:.0f}% "
-            f"of the loss they leave (95% interval {100 * lo:.0f}–{100 * hi:.0f}%).")
+            f"loss is, while the model clearly beats the class frequencies — it removes {100 * o.skill_vs_prior:z.0f}% "
+            f"of the loss they leave (95% interval {100 * lo:z.0f}–{100 * hi:z.0f}%).")
 
 
 def _natural_order(values) -> list[str]:
@@ -646,13 +646,13 @@ def _row_errors(sample, v) -> tuple[list[ErrorEstimate], int]:
 
 def _ece_sentence(errors: tuple[ErrorEstimate, ...]) -> str:
     e = errors[0]
-    where = f" [95% {e.ci95[0]:.3f}–{e.ci95[1]:.3f}]" if e.ci95 else ""
-    text = (f"ECE {e.value:.3f}{where}; a perfectly calibrated model would show about {e.floor:.3f} here (95% of "
-            f"such models below {e.floor_high:.3f}) from the noise of this many rows alone: {e.reading}.")
+    where = f" [95% {e.ci95[0]:z.3f}–{e.ci95[1]:z.3f}]" if e.ci95 else ""
+    text = (f"ECE {e.value:z.3f}{where}; a perfectly calibrated model would show about {e.floor:z.3f} here (95% of "
+            f"such models below {e.floor_high:z.3f}) from the noise of this many rows alone: {e.reading}.")
     debiased = next((x for x in errors if x.key == "debiased_l2_ce"), None)
     if debiased is not None:
         text += (f" The debiased L2 calibration error (Kumar et al. 2019: the binned squared gaps less what noise "
-                 f"adds) is {debiased.value:.3f}.")
+                 f"adds) is {debiased.value:z.3f}.")
     return text
 
 
@@ -661,7 +661,7 @@ def _temperature_sentence(fit, removed: float, share: float, unit: str, rows: in
     if math.isinf(fit.temperature):
         text = (
             f"The predictions are worse than guessing uniformly: the best temperature flattens them all the way "
-            f"to 1/{k} (T → ∞), which would lower the cross-entropy from {before:.4f} to {after:.4f} {unit}. "
+            f"to 1/{k} (T → ∞), which would lower the cross-entropy from {before:z.4f} to {after:z.4f} {unit}. "
             "Recalibration cannot make such a model useful; the model itself needs fixing."
         )
     else:
@@ -673,9 +673,9 @@ def _temperature_sentence(fit, removed: float, share: float, unit: str, rows: in
         else:
             kind = "over-confident: its probabilities should be softer"
         text = (
-            f"The best temperature is T = {t:.3f}, so the model is {kind}. Dividing its log-probabilities by T "
-            f"would lower the cross-entropy from {before:.4f} to {after:.4f} {unit}, removing {removed:.4f} {unit} "
-            f"({100 * share:.1f}% of what is removable) with one parameter fitted after training."
+            f"The best temperature is T = {t:z.3f}, so the model is {kind}. Dividing its log-probabilities by T "
+            f"would lower the cross-entropy from {before:z.4f} to {after:z.4f} {unit}, removing {removed:z.4f} {unit} "
+            f"({100 * share:z.1f}% of what is removable) with one parameter fitted after training."
         )
     text += (
         " T is measured on this evaluation data itself, so this is an optimistic estimate of what "
@@ -684,7 +684,7 @@ def _temperature_sentence(fit, removed: float, share: float, unit: str, rows: in
     if fit.standard_error is not None:
         text += (
             f" Fitted on a uniform sample of {fit.rows:,} of {rows:,} rows; the cross-entropy after scaling is "
-            f"known to ±{1.96 * fit.standard_error * f:.4f} {unit} (95%)."
+            f"known to ±{1.96 * fit.standard_error * f:z.4f} {unit} (95%)."
         )
     return text
 

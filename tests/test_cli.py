@@ -236,3 +236,20 @@ def test_a_file_where_the_command_goes_is_told_the_command(examples):
     one_error_line(run([src]), rf"No such command '{src}'; to evaluate it: evalreport report {src}")
     one_error_line(run(["reprot", src]), r"No such command 'reprot'\. Did you mean 'report'\?")
     one_error_line(run(["no-such-file.csv"]), r"No such command 'no-such-file\.csv'\. \(see")
+
+
+def test_no_negative_zero_is_shown_or_written(tmp_path):
+    """One class present: the class-prior baseline and some decomposition parts come out as −0.0,
+    which read as '-0.0000 nats' and '-0.0' in the JSON; they are 0."""
+    import json
+
+    src = tmp_path / "one.csv"
+    src.write_text("label,p_a,p_b\na,0.8,0.2\na,0.7,0.3\n")
+    result = run(["report", src, "-o", tmp_path / "r.html", "--json", tmp_path / "r.json", "--markdown",
+                  tmp_path / "r.md"])
+    assert result.exit_code == 0, result.stderr
+    text = (tmp_path / "r.json").read_text()
+    assert json.loads(text)["overall"]["baselines"]["prior"] == 0.0
+    assert "-0.0" not in text.replace("e-0", "")  # (an exponent like 1e-05 is no negative zero)
+    for out in ("r.md", "r.html"):
+        assert "-0.0000" not in (tmp_path / out).read_text() and "−0.0000" not in (tmp_path / out).read_text()

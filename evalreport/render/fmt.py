@@ -29,7 +29,7 @@ def num(x: float | None, digits: int = 4) -> str:
         return "—"
     if math.isinf(x):
         return "∞" if x > 0 else "−∞"
-    return f"{x:.{digits}f}"
+    return f"{x:z.{digits}f}"  # z: −0.0, or a value that rounds to it, is shown 0.0000
 
 
 def interval(ci: tuple[float, float] | None, digits: int = 3) -> str:
@@ -41,7 +41,7 @@ def interval(ci: tuple[float, float] | None, digits: int = 3) -> str:
 
 def signed(x: float | None, digits: int = 4) -> str:
     """A difference with its sign: +0.0123, −0.1444 ('—' when there is none)."""
-    return "—" if x is None else f"{x:+.{digits}f}"
+    return "—" if x is None else f"{x:+z.{digits}f}"
 
 
 def points(x: float | None, digits: int = 2) -> str:

@@ -29,6 +29,8 @@ def _clean(x):
         x = x.item()
     if isinstance(x, float) and not math.isfinite(x):
         return None
+    if isinstance(x, float) and x == 0.0:
+        return 0.0  # −0.0 (a degenerate part or baseline) is written 0.0
     return x
 
 
