@@ -60,6 +60,8 @@ CASES = [
     ("soft-unknown-target", b"p_a,p_b,t_a,t_c\n0.5,0.5,0.5,0.5\n", ["--target-prefix", "t_"], r"column 't_c': target column for a class that has no probability column"),
     ("soft-no-targets", b"p_a,p_b\n0.5,0.5\n", ["--target-prefix", "t_"], r"no target columns"),
     ("broken-gzip", b"\x1f\x8b\x08\x00garbage", [], r"preds\.csv: cannot be read as gzip-compressed CSV"),
+    ("gzip-parquet", gzip.compress(b"PAR1" + bytes(32)), [], r"preds\.csv: is a gzip-compressed Parquet file; decompress it \(gunzip\)"),
+    ("gzip-feather", gzip.compress(b"ARROW1" + bytes(32)), [], r"preds\.csv: is a gzip-compressed Arrow IPC \(Feather\) file"),
     ("broken-parquet", b"PAR1 this is not parquet", [], r"preds\.csv: is not a readable Parquet file"),
     ("bad-unit", (HEADER + GOOD).encode(), ["--unit", "furlongs"], r"furlongs"),
     ("bad-eps", (HEADER + GOOD).encode(), ["--eps", "0"], r"--eps must lie in \(0, 0\.5\)"),

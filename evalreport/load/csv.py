@@ -43,7 +43,7 @@ class _CsvReader(_Reader):
             self._gz = head == b"\x1f\x8b"
             self.info = SourceInfo(name, path, None, "csv.gz" if self._gz else "csv")
             body = _Prefixed(head, self._hashing)
-            self._text = gzip.GzipFile(fileobj=body, mode="rb") if self._gz else body
+            self._text = self._gunzipped(body) if self._gz else body
             self._cutter = LineCutter(self._text, name, PIECE_BYTES, delimiter.encode())
             header = self._reading(self._cutter.header)
             if not header:
@@ -55,6 +55,16 @@ class _CsvReader(_Reader):
 
     def close(self) -> None:
         self._hashing.close()
+
+    def _gunzipped(self, body) -> _Prefixed:
+        """The decompressed stream; a binary table inside the gzip (``.parquet.gz``) is named as such."""
+        gz = gzip.GzipFile(fileobj=body, mode="rb")
+        inner = self._reading(lambda: _read_exactly(gz, 8))
+        for magic, what in ((b"PAR1", "Parquet"), (b"ARROW1", "Arrow IPC (Feather)")):
+            if inner.startswith(magic):
+                raise InputError(self.info.name, f"is a gzip-compressed {what} file",
+                                 hint=f"decompress it (gunzip): {what} compresses its own data, and is read as it is")
+        return _Prefixed(inner, gz)
 
     def _reading(self, read):
         """Call ``read``; a broken compressed stream or a failing device is an input error."""
