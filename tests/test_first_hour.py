@@ -161,6 +161,23 @@ def test_a_hair_outside_zero_one_shows_the_value_and_says_to_clip():
     assert evaluate(y, clipped).overall.log_loss == pytest.approx(log_loss(y, clipped), abs=1e-12)
 
 
+def test_a_log_probability_of_minus_infinity_is_a_probability_of_0(tmp_path):
+    """A language model's log-probability of −∞ (a masked option) is P = 0: the row is scored
+    (clipped at eps, and counted, where it is the true class), as scikit-learn scores the softmax."""
+    from scipy.special import softmax
+
+    lp = np.array([[-0.1, -2.5, -np.inf], [-3.0, -0.05, -np.inf], [-np.inf, -1.2, -0.4], [-0.2, -1.9, -3.0]])
+    y = ["A", "B", "A", "C"]
+    src = tmp_path / "lp.csv"
+    pd.DataFrame({"label": y, **{f"lp_{c}": lp[:, j] for j, c in enumerate("ABC")}}).to_csv(src, index=False)
+    result = run(["report", src, "-o", tmp_path / "r.html", "--json", tmp_path / "m.json", "--prob-prefix", "lp_",
+                  "--logits"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads((tmp_path / "m.json").read_text())
+    assert data["overall"]["log_loss"] == pytest.approx(log_loss(y, softmax(lp, axis=1), labels=list("ABC")), abs=1e-9)
+    assert data["overall"]["clipped_rows"] == 1  # row 3 gave its true class A a probability of 0
+
+
 def test_one_bad_row_in_a_chunk_lacking_a_class_is_not_called_an_extra_column(iris_model):
     """Sorted by class, a chunk may lack a class; one row off by exactly that class's value is
     still one bad row, not a column that is no class."""

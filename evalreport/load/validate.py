@@ -82,9 +82,10 @@ class _Validator:
                 continue
             a = self.numeric(frame, col, row0)
             if logits:
-                bad = ~np.isfinite(a)
+                bad = np.isnan(a) | (a == np.inf)  # −∞ is a log-probability of 0: softmax gives P = 0
                 if bad.any():
-                    self._fail("non-finite logits", col, bad, row0)
+                    self._fail("logits of +∞ or NaN", col, bad, row0,
+                               hint="−∞ (a probability of 0) is read as such; +∞ and NaN are no logit")
             else:
                 bad = (a < 0) | (a > 1)
                 if bad.any():
@@ -92,6 +93,10 @@ class _Validator:
             arrays.append(a)
         if logits:
             z = np.column_stack(arrays)
+            none = np.isneginf(z).all(axis=1)
+            if none.any():
+                self._fail("every logit of the row is −∞", f"{self.spec.prob_prefix}*", none, row0,
+                           hint="no class would have any probability")
             if what == "probabilities":  # every row in [0, 1] (and summing to 1): probabilities, not logits
                 like = _in_unit_range(z) and (z.shape[1] == 1 or not _row_sums_off(z)[1].any())
                 self.logits_look_like_probabilities = like and self.logits_look_like_probabilities is not False
