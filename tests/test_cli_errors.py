@@ -42,6 +42,8 @@ CASES = [
     ("class-read-as-slice", b"label,p_a,p_b,p_c\na,0.5,0.3,0.2\nc,0.1,0.1,0.8\n", ["--group-by", "p_c"], r"column 'p_\*': probabilities do not sum to 1, but would with column 'p_c', read as the --group-by column \(rows 1, 2\); it looks like the probability column of class 'c'; a column cannot be both"),
     ("class-read-as-weight", b"label,p_a,p_b,p_c\na,0.5,0.3,0.2\nb,0.1,0.1,0.8\n", ["--weight-col", "p_c", "--renormalize"], r"but would with column 'p_c', read as the --weight-col column"),
     ("percent-signs", (HEADER + "a,80%,20%\n").encode(), [], r"column 'p_a': values that are not numbers \(rows 1\); e\.g\. '80%'; percentages with a % sign: write each as a number \(80% is 0\.8\)"),
+    ("excel-sep-line", b"sep=;\nlabel;p_a;p_b\na;0,8;0,2\n", [], r"preds\.csv: the first line, 'sep=;', is Excel's note of the delimiter; delete that line, and pass --delimiter ';'"),
+    ("excel-sep-line-same", b"sep=,\n" + (HEADER + GOOD).encode(), [], r"the first line, 'sep=,', is Excel's note of the delimiter; delete that line\s*$"),
     ("header-repeated", (HEADER + GOOD + HEADER + GOOD).encode(), [], r"column 'p_a': values that are not numbers \(rows 2\); e\.g\. 'p_a'; that row repeats the header: were files joined with cat\?"),
     ("missing-label", (HEADER + GOOD + ",0.5,0.5\n").encode(), [], r"column 'label': missing labels \(rows 2\)"),
     ("non-finite-logits", (HEADER + "a,1.5,-2\nb,inf,0\n").encode(), ["--logits"], r"column 'p_a': logits of \+∞ or NaN \(rows 2\); −∞ \(a probability of 0\) is read as such"),

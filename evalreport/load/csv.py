@@ -10,7 +10,7 @@ import zlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..errors import InputError, quote
+from ..errors import InputError, opt, quote
 from .lines import MAX_ROW_BYTES, LineCutter
 from .spec import NUMERIC_NA, Layout, SourceInfo
 from .stream import _first_line, _Hashing, _prefetch, _Reader
@@ -82,6 +82,13 @@ class _CsvReader(_Reader):
             text = header.decode("utf-8")
         except UnicodeDecodeError as err:
             raise self._not_utf8(None, err.start, self._cutter.header_offset) from None
+        directive = text.strip("\r\n")
+        if directive.lower().startswith("sep=") and len(directive) == 5:  # Excel's note of the delimiter
+            sep = directive[4]
+            named = "tab" if sep == "\t" else quote(sep)
+            also = "" if sep == self._delimiter else f", and pass {opt('delimiter')} {named}"
+            raise InputError(self.info.name, f"the first line, {quote(directive)}, is Excel's note of the delimiter",
+                             hint=f"delete that line{also}")
         records = [r for r in _records(csv.reader(io.StringIO(text, newline=""), delimiter=self._delimiter),
                                        self.info.name) if r]
         if len(records) > 1:  # a CR outside quotes: every CSV parser ends the line there
