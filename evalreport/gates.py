@@ -166,7 +166,7 @@ def evaluate_gates(
             detail = f"band {o.band_label}" + (f"; the interval's best end is in '{band.label}'"
                                                if sig and _usable(o.band_score_ci95) else "")
         gates.append(GateResult(
-            "max-band", f"band '{ladder.by_id(spec.max_band).label}' or better", spec.max_band, o.band,
+            "max-band", f"band '{ladder.by_id(spec.max_band).label}' or better", ladder.by_id(spec.max_band).id, o.band,
             o.band_score_ci95, band is not None and _band_rank(ladder, band.id) <= limit, detail + no_ci,
             o.band_score))
 
@@ -195,7 +195,7 @@ def evaluate_gates(
         worst = max(classes, key=score)
         gates.append(GateResult(
             "max-class-band", f"every class in band '{ladder.by_id(spec.max_class_band).label}' or better",
-            spec.max_class_band, worst.band, worst.ci95, not failing,
+            ladder.by_id(spec.max_class_band).id, worst.band, worst.ci95, not failing,
             f"worst class {quote(worst.name)} ({worst.band_label})" + (f"; failing: {_names(failing)}" if failing else ""),
             score(worst)))
 

@@ -12,6 +12,11 @@ from .errors import UsageError, quote
 UNITS = {"nats": 1.0, "bits": 1.0 / math.log(2.0)}
 
 
+def _plain(name: str) -> str:
+    """A band's name as an id would spell it: 'Not great' → 'not_great'."""
+    return "_".join(name.replace("-", " ").lower().split())
+
+
 @dataclass(frozen=True)
 class Band:
     """One rung of the ladder: scores up to ``upper`` nats (``inclusive`` or not)."""
@@ -41,8 +46,14 @@ class Ladder:
         return self.bands[-1]
 
     def by_id(self, band_id: str) -> Band:
+        """The band of that id — or of that label, as the report prints it ('Not great',
+        'On the right track'), in any case."""
         for band in self.bands:
             if band.id == band_id:
+                return band
+        key = _plain(band_id)
+        for band in self.bands:
+            if key in (band.id, _plain(band.label)):
                 return band
         raise UsageError(f"unknown band {quote(band_id)}; the bands are {', '.join(b.id for b in self.bands)}")
 

@@ -308,3 +308,17 @@ def test_an_output_encoding_without_the_tables_characters_is_no_failure(tmp_path
     assert done.returncode == 0, done.stderr
     assert b"PASSED" in done.stdout and b"cross-entropy \\u2264 1 nats" in done.stdout
     assert b"internal error" not in done.stderr
+
+
+@pytest.mark.parametrize("given, band", [("Not great", "not_great"), ("not great", "not_great"),
+                                         ("On the right track", "on_track"), ("COULD-IMPROVE", "could_improve")])
+def test_a_band_is_named_by_its_id_or_by_the_label_the_report_prints(tmp_path, given, band):
+    """--max-band 'Not great' (as the report prints it) is the band not_great: the same verdict, and
+    the JSON names the band by its id."""
+    by_label = check("--max-band", given, "--max-class-band", given, "--json", tmp_path / "a.json")
+    by_id = check("--max-band", band, "--max-class-band", band, "--json", tmp_path / "b.json")
+    assert by_label.exit_code == by_id.exit_code, by_label.stderr
+    gates = {g["gate"]: g for g in json.loads((tmp_path / "a.json").read_text())["gates"]}
+    assert gates["max-band"]["threshold"] == band and gates["max-class-band"]["threshold"] == band
+    assert (json.loads((tmp_path / "a.json").read_text())["gates"]
+            == json.loads((tmp_path / "b.json").read_text())["gates"])
