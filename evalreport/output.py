@@ -53,6 +53,30 @@ def _identity(path: str) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+#: What each output option writes, and the file endings that say another format.
+_WRITES = {"-o": "an HTML page", "--json": "JSON", "--markdown": "Markdown", "--junit": "JUnit XML"}
+_ENDINGS = {".html": ("HTML", "-o"), ".htm": ("HTML", "-o"), ".json": ("JSON", "--json"),
+            ".md": ("Markdown", "--markdown"), ".markdown": ("Markdown", "--markdown"), ".xml": ("XML", "--junit"),
+            ".pdf": ("PDF", None), ".png": ("PNG", None), ".csv": ("CSV", None), ".parquet": ("Parquet", None)}
+
+
+def _format_of_name(option: str, given: str) -> None:
+    """Refuse a file whose ending names another format (``-o report.json``: a page of HTML where a
+    script then expects JSON), saying which option writes that format."""
+    ending = os.path.splitext(given)[1].lower()
+    if option not in _WRITES or ending not in _ENDINGS or _ENDINGS[ending][1] == option:
+        return
+    fmt, owner = _ENDINGS[ending]
+    if owner == "--junit":
+        other = "; JUnit XML is what check --junit writes"
+    elif owner:
+        other = f"; for {fmt}, pass {owner} {display_path(given)}"
+    else:
+        other = ""
+    raise UsageError(f"{option} {display_path(given)}: {option} writes {_WRITES[option]}, but the name ends in "
+                     f"{ending}{other}")
+
+
 def _target(option: str, given: str) -> Target:
     name = display_path(given)
     if given == "-":
@@ -137,6 +161,9 @@ def plan_outputs(outputs: list[tuple[str, str | None]], inputs: list[str | None]
         if path:
             real = os.path.realpath(path)
             refuse_input(Target(option, path, "append", real), _identity(real), real)
+    for t in targets:  # after the collisions: an output over the input is told so first
+        if t.kind != "stdout":
+            _format_of_name(t.option, t.given)
     return targets
 
 

@@ -159,6 +159,22 @@ def test_one_stream_cannot_be_both_models(tmp_path, preds, args):
     assert evalreport_cmd("compare", preds, preds, "-o", tmp_path / "r.html").returncode == 0  # one file twice: fine
 
 
+@pytest.mark.parametrize("args, pattern", [
+    (["-o", "out.json"], r"-o out\.json: -o writes an HTML page, but the name ends in \.json; for JSON, pass --json out\.json"),
+    (["-o", "r.html", "--json", "r.md"], r"--json r\.md: --json writes JSON, but the name ends in \.md; for Markdown, pass --markdown r\.md"),
+    (["-o", "out.PDF"], r"-o out\.PDF: -o writes an HTML page, but the name ends in \.pdf$"),
+])
+def test_an_output_named_for_another_format_is_refused_before_any_work(tmp_path, monkeypatch, preds, args,
+                                                                       pattern):
+    """`report … -o report.json` wrote a page of HTML where a script then read JSON: refused, naming
+    the option that writes what the name says. Endings of no format (.txt, none) are left alone."""
+    monkeypatch.chdir(tmp_path)
+    before = set(tmp_path.iterdir())
+    one_error_line(run(["report", preds, *args]), pattern)
+    assert set(tmp_path.iterdir()) == before
+    assert run(["report", preds, "-o", "r.htm", "--json", "r.txt", "--markdown", "notes"]).exit_code == 0
+
+
 def test_a_symlinked_output_is_written_through(tmp_path, preds):
     real = tmp_path / "real.html"
     real.write_text("old")
