@@ -176,6 +176,13 @@ def test_a_log_probability_of_minus_infinity_is_a_probability_of_0(tmp_path):
     data = json.loads((tmp_path / "m.json").read_text())
     assert data["overall"]["log_loss"] == pytest.approx(log_loss(y, softmax(lp, axis=1), labels=list("ABC")), abs=1e-9)
     assert data["overall"]["clipped_rows"] == 1  # row 3 gave its true class A a probability of 0
+    # one score column of logits (a sigmoid): −∞ is P(positive) = 0, right for a negative row
+    pd.DataFrame({"label": [0, 1, 0], "s": [-np.inf, 2.0, -1.0]}).to_csv(src, index=False)
+    result = run(["report", src, "-o", tmp_path / "r.html", "--json", tmp_path / "m.json", "--score-col", "s",
+                  "--logits"])
+    assert result.exit_code == 0, result.stderr
+    expected = log_loss([0, 1, 0], 1 / (1 + np.exp(-np.array([-np.inf, 2.0, -1.0]))))
+    assert json.loads((tmp_path / "m.json").read_text())["overall"]["log_loss"] == pytest.approx(expected, abs=1e-9)
 
 
 def test_one_bad_row_in_a_chunk_lacking_a_class_is_not_called_an_extra_column(iris_model):

@@ -93,7 +93,7 @@ class _Validator:
             arrays.append(a)
         if logits:
             z = np.column_stack(arrays)
-            none = np.isneginf(z).all(axis=1)
+            none = np.isneginf(z).all(axis=1) & (z.shape[1] > 1)  # one score column: −∞ is P(positive) = 0
             if none.any():
                 self._fail("every logit of the row is −∞", f"{self.spec.prob_prefix}*", none, row0,
                            hint="no class would have any probability")
