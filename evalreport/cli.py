@@ -554,6 +554,7 @@ def check(
     targets = _plan([("-o", output), ("--json", json_path), ("--markdown", markdown), ("--junit", junit)],
                     [predictions, baseline], opts, append=[("GITHUB_STEP_SUMMARY", summary_file)])
     ladder = resolve_ladder(opts["bands"], opts["config"])
+    gates.check_bands(ladder)
     options = _inputs(opts)
     comparison = json_baseline = None
     if baseline and baseline.lower().endswith(".json"):

@@ -54,6 +54,12 @@ class GateSpec:
     def any(self) -> bool:
         return any(getattr(self, k) is not None for k in GATE_KEYS)
 
+    def check_bands(self, ladder) -> None:
+        """An unknown band is a usage error before the evaluation, not after it."""
+        for band in (self.max_band, self.max_class_band):
+            if band is not None:
+                ladder.by_id(band)
+
     def require_any(self) -> None:
         if not self.any():
             raise UsageError(

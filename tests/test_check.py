@@ -322,3 +322,12 @@ def test_a_band_is_named_by_its_id_or_by_the_label_the_report_prints(tmp_path, g
     assert gates["max-band"]["threshold"] == band and gates["max-class-band"]["threshold"] == band
     assert (json.loads((tmp_path / "a.json").read_text())["gates"]
             == json.loads((tmp_path / "b.json").read_text())["gates"])
+
+
+@pytest.mark.parametrize("option", ["--max-band", "--max-class-band"])
+def test_an_unknown_band_is_refused_before_the_input_is_read(tmp_path, option):
+    """A typo in a band gate is a usage error at once, not after reading a file of millions of rows:
+    with an input that does not exist, the band is what the error names."""
+    from test_hardening import one_error_line
+
+    one_error_line(run(["check", tmp_path / "no-such.csv", option, "superb"]), r"unknown band 'superb'")
