@@ -54,6 +54,7 @@ CASES = [
     ("zero-weights", b"label,p_a,p_b,w\na,0.5,0.5,0\n", ["--weight-col", "w"], r"column 'w': the weights sum to 0"),
     ("no-weight-column", (HEADER + GOOD).encode(), ["--weight-col", "w"], r"no weight column 'w'"),
     ("no-group-column", (HEADER + GOOD).encode(), ["--group-by", "fold"], r"preds\.csv: no --group-by column 'fold'"),
+    ("group-by-two-in-one", b"label,fold,site,p_a,p_b\na,1,x,0.5,0.5\n", ["--group-by", "fold,site"], r"no --group-by column 'fold,site'; to slice by several columns, name each: --group-by fold --group-by site"),
     ("no-id-column", (HEADER + GOOD).encode(), ["--id-col", "key"], r"no id column 'key'"),
     ("no-score-column", (HEADER + GOOD).encode(), ["--score-col", "s"], r"no score column 's'"),
     ("score-outside", b"label,s\n1,0.5\n0,1.5\n", ["--score-col", "s"], r"column 's': probabilities outside \[0, 1\] \(rows 2\)"),

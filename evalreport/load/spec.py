@@ -210,6 +210,13 @@ def plan_layout(columns: list[str], spec: InputSpec, name: str) -> Layout:
 
     require(spec.weight_col, "weight", opt("weight_col"))
     for g in spec.group_by:
+        parts = [c.strip() for c in g.split(",")]
+        if g not in present and len(parts) > 1 and all(c in present for c in parts):
+            option = opt("group_by")
+            each = (" ".join(f"{option} {c}" for c in parts) if option.startswith("--")
+                    else f"{option}{parts!r}")  # the CLI repeats the option; Python takes a list
+            raise InputError(name, f"no {option.rstrip('=')} column {quote(g)}",
+                             hint=f"to slice by several columns, name each: {each}")
         require(g, opt("group_by").rstrip("="), opt("group_by"))
     require(spec.id_col, "id", opt("id_col"))
     id_col = spec.id_col if spec.id_col is not None else ("id" if "id" in present else None)
