@@ -144,7 +144,7 @@ class _Validator:
             hint += ("; only a hair outside, as arithmetic leaves it (1 − p, a division by a row sum): "
                      "clip them to [0, 1] first, e.g. numpy.clip(p, 0, 1)")
         elif what == "probabilities" and np.isfinite(first):  # inf is neither a logit nor a percentage
-            m = self._prob_matrix(frame)
+            m = _floats(frame, lay.prob_cols)
             if _look_like_percentages(m):
                 hint += ("; these look like percentages (from 0 to 100"
                          + (f"), not probabilities: divide them by 100 (logits would take {opt('logits', flag=True)})"
@@ -153,12 +153,6 @@ class _Validator:
                 hint += (f"; these look like logits or scores, not probabilities: pass {opt('logits', flag=True)} "
                          + ("to take their sigmoid" if lay.mode == "score" else "to softmax them"))
         self._fail(f"{what} outside [0, 1]", col, bad, row0, hint=hint)
-
-    def _prob_matrix(self, frame: pd.DataFrame) -> np.ndarray:
-        """The probability columns as floats (a value that is no number: NaN)."""
-        import pandas as pd
-
-        return frame[list(self.layout.prob_cols)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
 
     def _sums(self, m: np.ndarray, row0: int, what: str, frame: pd.DataFrame | None = None) -> tuple[np.ndarray, int]:
         """Rows must sum to 1 within SUM_TOLERANCE, or be renormalised when asked — but never when
@@ -198,14 +192,12 @@ class _Validator:
         """Raise when a column named as the weight, a slice or the id carries the probability prefix
         and, added back, makes every row that is off sum to 1: a class's column read as something
         else (``--group-by p_setosa``), which --renormalize would silently drop."""
-        import pandas as pd
-
         lay, prefix = self.layout, self.spec.prob_prefix
         named = [(lay.weight_col, "weight_col"), *((g, "group_by") for g in lay.group_cols), (lay.id_col, "id_col")]
         for col, option in named:
             if col is None or not col.startswith(prefix):
                 continue
-            extra = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)[off]
+            extra = _floats(frame, [col])[off, 0]
             if np.isfinite(extra).all() and (np.abs(sums[off] + extra - 1.0) <= SUM_TOLERANCE).all():
                 self._fail(f"probabilities do not sum to 1, but would with column {quote(col)}, read as the "
                            f"{opt(option).rstrip('=')} column", column, off, row0,
@@ -436,6 +428,14 @@ def _outside(x: float) -> str:
     """A value outside [0, 1] as text that shows it is: 1.0000000000000002, not the '1' of :g."""
     text = f"{x:g}"
     return repr(float(x)) if 0.0 <= float(text) <= 1.0 else text
+
+
+def _floats(frame: pd.DataFrame, cols) -> np.ndarray:
+    """Columns of a frame as floats, rows × columns, a value that is no number as NaN (for the
+    hints of an error already found: the values' own checks are in _Validator.numeric)."""
+    import pandas as pd
+
+    return frame[list(cols)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
 
 
 def _look_like_logits(m: np.ndarray) -> bool:
