@@ -397,8 +397,9 @@ def _report_result(predictions: str, opts: dict, ladder, engine, scheduler, on_f
         from .load import InputSpec
 
         options = _inputs(opts)
+        frame = read_files(predictions, InputSpec.from_options(options))  # a bad folder costs no cluster
         with client(scheduler):
-            result = evaluate(read_files(predictions, InputSpec.from_options(options)), **options, ladder=ladder)
+            result = evaluate(frame, **options, ladder=ladder)
     else:
         if scheduler:
             raise UsageError("--scheduler goes with --engine dask")
@@ -427,7 +428,7 @@ def _plan(outputs, inputs, opts: dict, append=(), engine=None):
 def _written(targets) -> list[str]:
     from .errors import display_path
 
-    return [display_path(t.given) for t in targets if t.kind != "stdout"]
+    return [display_path(t.given) for t in targets if t.kind not in ("stdout", "append")]
 
 
 def _html(result, drawer=None) -> str:
@@ -571,14 +572,9 @@ def check(
 
     md = check_to_markdown(report)
     render = _Once({"-o": lambda: _html(result), "--json": lambda: dumps(check_to_dict(report)),
-                    "--markdown": lambda: md, "--junit": lambda: to_junit(report)})
+                    "--markdown": lambda: md, "--junit": lambda: to_junit(report),
+                    "GITHUB_STEP_SUMMARY": lambda: md + "\n"})
     write_all([(t, render(t.option)) for t in targets])
-    if summary_file:
-        try:
-            with open(summary_file, "a", encoding="utf-8") as f:
-                f.write(md + "\n")
-        except OSError as err:
-            err_console.print(f"warning: cannot append to GITHUB_STEP_SUMMARY ({err.strerror})", markup=False)
 
     # the verdict's table goes where nothing else does: stderr when a file is written to stdout
     out = err_console if any(t.kind == "stdout" for t in targets) else console

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .compute import Bootstrap, Stats, reduce_batches
-from .errors import InputError, UsageError
+from .errors import InputError, UsageError, quote
 from .load import (
     NUMERIC_NA,
     InputSpec,
@@ -90,9 +90,14 @@ def read_files(path: str, spec: InputSpec):
     if not files:
         raise InputError(path, "no files match")
     parquet = [f for f in files if f.lower().endswith((".parquet", ".pq"))]
+    csv = [f for f in files if f.lower().endswith((".csv", ".csv.gz"))]
+    if parquet and csv:  # reading one kind would leave the other's rows out of every figure
+        raise InputError(path, f"holds both Parquet ({len(parquet):,} files, e.g. {quote(Path(parquet[0]).name)}) and "
+                         f"CSV parts ({len(csv):,} files, e.g. {quote(Path(csv[0]).name)})",
+                         hint="--engine dask reads one format: convert the parts to one, or name one kind with a glob "
+                              "(e.g. 'parts/*.parquet')")
     if parquet:
         return dd.read_parquet(parquet)
-    csv = [f for f in files if f.lower().endswith((".csv", ".csv.gz"))]
     if not csv:
         raise UsageError(f"{path}: no .parquet or .csv files to read with --engine dask")
     header = pd.read_csv(csv[0], nrows=0, encoding="utf-8")

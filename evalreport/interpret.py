@@ -42,15 +42,14 @@ from .result import (
     Overall,
     Result,
     RisingExample,
+    SLICE_LABELS,
     SliceRow,
     WorstExample,
 )
 
 
 
-#: The row standing for the slices beyond --max-slices.
-OTHER_GROUP = "(other)"
-#: Slices shown per --group-by column by default (the rest are folded into OTHER_GROUP), and the most
+#: Slices shown per --group-by column by default (the rest are folded into one "(other)" row), and the most
 #: --max-slices may ask for.
 MAX_SLICES = 100
 MAX_SLICES_LIMIT = 10_000
@@ -246,8 +245,10 @@ def with_sample_fits(first: Result, stats: Stats, bootstrap: Bootstrap | None = 
 def _with_shares(stats: Stats, col: str, rows: list[SliceRow], soft: bool) -> list[SliceRow]:
     """The slice rows of ``col`` with their miscalibration shares (the shown values' own; the
     folded row's, (other), that of the values it folds)."""
-    shares = _miscalibration_shares(stats, col, [r.value for r in rows if not r.folded], soft)
-    return [replace(r, miscalibration_share=shares.get(r.value)) for r in rows]
+    shown = [r for r in rows if r.kind != "other"]
+    shares = _miscalibration_shares(stats, col, [r.value for r in shown], soft)
+    return [replace(r, miscalibration_share=shares.get(FOLDED if r.kind == "other" else shown.index(r)))
+            for r in rows]
 
 
 def _times(interval, factor: float):
@@ -267,13 +268,13 @@ def _slice_rows(stats: Stats, col: str, ladder: Ladder, f: float, soft: bool, v,
     if MISSING_GROUP in sl.values:
         rows = int(table[sl.values.index(MISSING_GROUP), 0])
         warnings.append(f"column {quote(col)} ({opt('group_by')}): {rows:,} row(s) have no value; they form the "
-                        f"slice '{MISSING_GROUP}'")
+                        f"slice '{SLICE_LABELS['missing']}', marked apart from the values")
     order = np.lexsort((np.arange(n), -table[:, 1]))
     shown, folded = order[:max_slices], order[max_slices:]
     blocks = sl.block_sums() if v is not None else None
     cis = intervals(blocks[1][shown], blocks[0][shown], v) if blocks is not None else [None] * len(shown)
 
-    def row(value: str, sums, interval, folded_values: int = 0, ece=None) -> SliceRow:
+    def row(value: str | None, sums, interval, folded_values: int = 0, ece=None, kind: str = "value") -> SliceRow:
         rows, weight, ce, h, kl, correct, brier = sums
         ce_m, kl_m = _ratio(ce, weight), _ratio(kl, weight)
         b_id, b_label = _band(ladder, kl_m if soft else ce_m)
@@ -283,17 +284,19 @@ def _slice_rows(stats: Stats, col: str, ladder: Ladder, f: float, soft: bool, v,
                         entropy=None if weight <= 0 else h / weight * f,
                         accuracy=_ratio(correct, weight), brier=_ratio(brier, weight), band=b_id,
                         band_label=b_label, ci95=_times(interval, f) if weight > 0 else None,
-                        folded=folded_values, ece=ece)
+                        folded=folded_values, ece=ece, kind=kind)
 
-    by_value = {sl.values[i]: row(sl.values[i], table[i], cis[j], ece=sl.ece([i])) for j, i in enumerate(shown)}
+    by_value = {sl.values[i]: row(sl.values[i], table[i], cis[j], ece=sl.ece([i]),
+                                  kind="missing" if sl.values[i] is MISSING_GROUP else "value")
+                for j, i in enumerate(shown)}
     out = [by_value[value] for value in _natural_order(by_value)]
     if len(folded):
         interval = intervals(blocks[1][folded].sum(axis=0), blocks[0][folded].sum(axis=0), v)[0] \
             if blocks is not None else None
-        out.append(row(OTHER_GROUP, table[folded].sum(axis=0), interval, len(folded), sl.ece(folded)))
+        out.append(row(None, table[folded].sum(axis=0), interval, len(folded), sl.ece(folded), kind="other"))
         warnings.append(f"column {quote(col)} ({opt('group_by')}): {n:,} values; the {len(shown):,} with the most weight are shown, "
                         f"the other {len(folded):,} ({int(table[folded, 0].sum()):,} rows) are folded into "
-                        f"'{OTHER_GROUP}' ({opt('max_slices')})")
+                        f"'{SLICE_LABELS['other']}' ({opt('max_slices')})")
     if v is not None and blocks is None:
         warnings.append(f"column {quote(col)} ({opt('group_by')}): {n:,} values, so no per-slice intervals (they are computed for "
                         f"columns of at most {MAX_BOOT_SLICES:,} values)")
@@ -305,21 +308,26 @@ def _slice_rows(stats: Stats, col: str, ladder: Ladder, f: float, soft: bool, v,
 MIN_SHARE_ROWS = 200
 
 
-def _miscalibration_shares(stats: Stats, col: str, shown: list[str], soft: bool) -> dict[str, float]:
-    """Per slice value (and OTHER_GROUP for the values not ``shown``): the share of its log loss
-    that is miscalibration (CORP MCB / score of the binary or top-label forecast), from the row
-    sample's rows of that value; only for values with MIN_SHARE_ROWS rows in the sample."""
+#: The key of the folded values' share in :func:`_miscalibration_shares`.
+FOLDED = -1
+
+
+def _miscalibration_shares(stats: Stats, col: str, shown: list[str | None], soft: bool) -> dict[int, float]:
+    """Per slice value (by its position in ``shown``; FOLDED for the values not shown): the share
+    of its log loss that is miscalibration (CORP MCB / score of the binary or top-label
+    forecast), from the row sample's rows of that value; only for values with MIN_SHARE_ROWS rows
+    in the sample."""
     if soft or stats.sample is None or not len(stats.sample.keys):
         return {}
     from .compute.decomposition import main_forecast, miscalibration_shares
 
     sample = stats.sample.compact()
-    values = sample.slices[:, list(stats.groups).index(col)].astype(str)
-    position = {value: i for i, value in enumerate(shown)}
-    group = np.array([position.get(value, -1) for value in values], dtype=np.intp)  # -1: a folded value
+    values = sample.slices[:, list(stats.groups).index(col)]
+    position = {value: i for i, value in enumerate(shown)}  # None (no value) is a key like any other
+    group = np.array([position.get(value, FOLDED) for value in values], dtype=np.intp)
     found = miscalibration_shares(*main_forecast(np.exp(sample.logq), sample.target), sample.w, group,
                                   MIN_SHARE_ROWS)
-    return {OTHER_GROUP if code < 0 else shown[code]: share for code, share in found.items()}
+    return {FOLDED if code < 0 else int(code): share for code, share in found.items()}
 
 
 def _check_finite(r: Result) -> None:
@@ -459,12 +467,12 @@ def _in_context(o: Overall, unit: str, k: int) -> str:
 def _natural_order(values) -> list[str]:
     """Slice values in numeric order when they are all numbers, else as text; the slice of rows
     without a value last."""
-    keys = [v for v in values if v != MISSING_GROUP]
+    keys = [v for v in values if v is not MISSING_GROUP]
     try:
         keys = sorted(keys, key=float)
     except ValueError:
         keys = sorted(keys)
-    return keys + [v for v in values if v == MISSING_GROUP]
+    return keys + [v for v in values if v is MISSING_GROUP]
 
 
 def build_comparison(base: Result, cand: Result, base_stats: Stats, cand_stats: Stats, rising, matched_by: str) -> Comparison:
@@ -513,20 +521,22 @@ def _slice_differences(col, base: Result, cand: Result, base_stats: Stats, cand_
                        item_score) -> list[Difference]:
     """The candidate's slices of one column against the baseline's same values, with paired
     intervals where both sides kept block sums (a value one side lacks has no difference)."""
-    by_value = {s.value: s for s in base.groups.get(col, [])}
+    by_value = {(s.kind, s.value): s for s in base.groups.get(col, [])}
     slices = cand.groups[col]
-    intervals_by_value: dict[str, tuple | None] = {}
+    intervals_by_value: dict[str | None, tuple | None] = {}
     sb, sc = base_stats.groups.get(col), cand_stats.groups.get(col)
     blocks_b = sb.block_sums() if v is not None and sb is not None else None
     blocks_c = sc.block_sums() if v is not None and sc is not None else None
     if blocks_b is not None and blocks_c is not None:
         pos_b, pos_c = {x: i for i, x in enumerate(sb.values)}, {x: i for i, x in enumerate(sc.values)}
-        both = [s.value for s in slices if not s.folded and s.value in pos_b and s.value in pos_c and s.weight > 0]
+        both = [s.value for s in slices
+                if s.kind != "other" and s.value in pos_b and s.value in pos_c and s.weight > 0]
         ib, ic = [pos_b[x] for x in both], [pos_c[x] for x in both]
         found = paired_intervals(blocks_b[1][ib], blocks_b[0][ib], blocks_c[1][ic], blocks_c[0][ic], v) if both else []
         intervals_by_value = dict(zip(both, found))
-    return [diff(s.value, item_score(by_value.get(s.value)), item_score(s), intervals_by_value.get(s.value),
-                 rows=s.rows) for s in slices]
+    return [replace(diff(s.label, item_score(by_value.get((s.kind, s.value))), item_score(s),
+                         intervals_by_value.get(s.value) if s.kind != "other" else None, rows=s.rows), kind=s.kind)
+            for s in slices]
 
 
 #: One-vs-rest reliability curves are kept for this many of the worst-calibrated classes.

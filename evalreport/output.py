@@ -36,7 +36,7 @@ class Target:
 
     option: str  # the option that named it, e.g. "--json"
     given: str  # the path as the user wrote it
-    kind: str  # "stdout", "stream" (written through) or "file" (replaced by rename)
+    kind: str  # "stdout", "stream" (written through), "append" (appended to) or "file" (replaced by rename)
     path: str | None  # "file": the real file (links followed); "stream": the path to open
 
 
@@ -160,11 +160,39 @@ def plan_outputs(outputs: list[tuple[str, str | None]], inputs: list[str | None]
     for option, path in append:
         if path:
             real = os.path.realpath(path)
-            refuse_input(Target(option, path, "append", real), _identity(real), real)
+            appended = Target(option, path, "append", real)
+            refuse_input(appended, _identity(real), real)
+            targets = _merge_append(targets, appended, seen)
     for t in targets:  # after the collisions: an output over the input is told so first
-        if t.kind != "stdout":
+        if t.kind not in ("stdout", "append"):
             _format_of_name(t.option, t.given)
     return targets
+
+
+#: The output that may name an appended file (GITHUB_STEP_SUMMARY): it holds the same Markdown.
+_APPENDS_AS = "--markdown"
+
+
+def _merge_append(targets: list[Target], appended: Target, seen: dict) -> list[Target]:
+    """``targets`` with ``appended`` (a file appended to: ``GITHUB_STEP_SUMMARY``) added last.
+
+    The same file named by ``--markdown`` (the common ``--markdown "$GITHUB_STEP_SUMMARY"``) is
+    appended to once, not replaced: replacing it would destroy what earlier steps wrote, and the
+    verdict would stand in it twice. The same file named by any other output is refused: it
+    would be replaced, then appended to."""
+    ident = _identity(appended.path)
+    key = ident or appended.path
+    other = seen.get(key)
+    if other is None:
+        other = next((t for t in targets if t.kind != "stdout" and
+                      (t.path == appended.path or (t.kind == "stream" and os.path.realpath(t.given) == appended.path))),
+                     None)
+    if other is None:
+        return [*targets, appended]
+    if other.option == _APPENDS_AS:
+        return [t for t in targets if t is not other] + [appended]
+    raise UsageError(f"{other.option} {display_path(other.given)}: is the step summary ({appended.option}), which is "
+                     f"appended to; {other.option} would replace what earlier steps wrote — choose another output")
 
 
 def write_all(outputs: list[tuple[Target, str]]) -> None:
@@ -175,7 +203,7 @@ def write_all(outputs: list[tuple[Target, str]]) -> None:
             if target.kind == "file":
                 staged.append((_stage(target, text), target))
         for target, text in outputs:
-            if target.kind != "file":
+            if target.kind != "file":  # standard output, a stream, a file appended to
                 _write_stream(target, text)
         for tmp, target in staged:
             try:
@@ -212,6 +240,7 @@ def _stage(target: Target, text: str) -> str:
 def _write_stream(target: Target, text: str) -> None:
     data = text.encode("utf-8", "surrogateescape")
     if target.kind == "stdout":
+        where = f"standard output ({target.option} -)"
         try:
             out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
             if out is None:
@@ -219,17 +248,37 @@ def _write_stream(target: Target, text: str) -> None:
                 sys.stdout.flush()
             else:
                 sys.stdout.flush()
-                out.write(data)
-                out.flush()
+                write_fully(out, data, where)
         except OSError as err:
             _silence_stdout()
-            raise OutputError(f"standard output ({target.option} -): cannot write ({_reason(err)})") from None
+            raise OutputError(f"{where}: cannot write ({_reason(err)})") from None
+        except OutputError:
+            _silence_stdout()
+            raise
         return
+    where = display_path(target.given) + (f" ({target.option})" if target.kind == "append" else "")
     try:  # appending: a device or FIFO ignores it, and a link to a file is never truncated
         with open(target.given, "ab") as f:
-            f.write(data)
+            write_fully(f, data, where)
     except OSError as err:
-        raise OutputError(f"{display_path(target.given)}: cannot write ({_reason(err)})") from None
+        raise OutputError(f"{where}: cannot write ({_reason(err)})") from None
+
+
+def write_fully(f, data: bytes, where: str) -> None:
+    """Write all of ``data`` to the binary stream ``f`` and flush it, or raise: a write may take
+    only part of what it is given (a file-size limit, a nearly full disk: the 8 KB of a 28 KB
+    JSON that fit) and say so only in the count it returns. Each short write is retried with the
+    rest, which then fails with the reason (EFBIG, ENOSPC); a write that takes nothing is an
+    :class:`OutputError` naming ``where``."""
+    view = memoryview(data)
+    while len(view):
+        n = f.write(view)
+        if n is None:  # a non-blocking stream that would block: nothing was taken
+            n = 0
+        if n <= 0:
+            raise OutputError(f"{where}: cannot write (it took {len(data) - len(view):,} of {len(data):,} bytes)")
+        view = view[n:]
+    f.flush()
 
 
 def _silence_stdout() -> None:

@@ -66,9 +66,21 @@ class ClassRow:
     ci95: tuple[float, float] | None = None  # of the class's band score
 
 
+#: What a slice row stands for: a value of the data, the rows without a value, or the values folded
+#: beyond --max-slices. The last two have no value (``value`` is None), so no value of the data —
+#: not even the text "(missing)" or "(other)" — can be taken for them.
+SLICE_KINDS = ("value", "missing", "other")
+#: How the rows without a value and the folded values are shown (marked apart from data values).
+SLICE_LABELS = {"missing": "(missing)", "other": "(other)"}
+
+
+def slice_label(kind: str, value: str | None) -> str:
+    return value if kind == "value" else SLICE_LABELS[kind]
+
+
 @dataclass(frozen=True)
 class SliceRow:
-    value: str
+    value: str | None  # None for the "missing" and "other" rows (see kind)
     rows: int
     weight: float
     cross_entropy: float | None
@@ -82,6 +94,12 @@ class SliceRow:
     folded: int = 0  # for the "(other)" row: how many values it stands for
     ece: float | None = None  # top-label ECE of the slice (15 bins); None beyond MAX_CAL_SLICES values
     miscalibration_share: float | None = None  # of its log loss (CORP, on the row sample); None on few rows
+    kind: str = "value"  # see SLICE_KINDS
+
+    @property
+    def label(self) -> str:
+        """How the row is shown: its value, or "(missing)" / "(other)" (marked as such by kind)."""
+        return slice_label(self.kind, self.value)
 
 
 @dataclass(frozen=True)
@@ -235,6 +253,86 @@ class Decomposition:
 
 
 @dataclass(frozen=True)
+class SequenceFigures:
+    """Figures of a set of sequences (all, a slice, a task): ratios of sums, in the result's unit
+    where they are a loss (perplexities are plain numbers). None where the input has no such count."""
+
+    sequences: int
+    tokens: float | None
+    bytes: float | None
+    words: float | None
+    nll: float  # Σ −log-likelihood, in the unit
+    cross_entropy: float | None  # per token
+    ci95: tuple[float, float] | None  # of cross_entropy
+    perplexity: float | None  # exp(per-token cross-entropy in nats)
+    perplexity_ci95: tuple[float, float] | None
+    bits_per_token: float | None
+    bits_per_byte: float | None
+    bits_per_byte_ci95: tuple[float, float] | None
+    word_perplexity: float | None = None  # exp(Σ nll / Σ words), the harness's ratio
+    byte_perplexity: float | None = None  # exp(Σ nll / Σ bytes)
+
+
+@dataclass(frozen=True)
+class SequenceSlice:
+    """One slice value's sequence figures (kind as SliceRow's)."""
+
+    value: str | None
+    figures: SequenceFigures
+    kind: str = "value"
+
+    @property
+    def label(self) -> str:
+        return slice_label(self.kind, self.value)
+
+
+@dataclass(frozen=True)
+class WorstSequenceRow:
+    row: int
+    id: str
+    nll: float  # in the unit
+    tokens: float | None
+    bytes: float | None
+    loss: float  # per token (else per byte, else the sequence's nll), in the unit
+
+
+@dataclass(frozen=True)
+class TaskFigures:
+    """One harness task under one filter: the harness's figures computed the harness's way, under
+    its names, and ours beside them."""
+
+    task: str
+    filter: str
+    kind: str  # "multiple_choice" or "loglikelihood_rolling"
+    documents: int
+    options: int | None  # multiple choice: options per document
+    harness: dict  # acc, acc_norm, brier_score / word_perplexity, byte_perplexity, bits_per_byte
+    stderr: dict  # the harness's standard errors (acc, acc_norm), where it has one
+    reported: dict  # the same figures as results_*.json holds them (None where it has none)
+    cross_entropy: float | None  # ours, in the unit: over options (multiple choice), per byte (rolling)
+    ci95: tuple[float, float] | None
+    per: str  # what cross_entropy is per: "document" (over its options) or "byte"
+    band: str | None = None  # multiple choice: the band of the cross-entropy over options
+    band_label: str | None = None
+    accuracy_ci95: tuple[float, float] | None = None  # of acc, from the run's bootstrap
+
+
+@dataclass(frozen=True)
+class LMSection:
+    """A language-model evaluation: a harness run's tasks, or a file of sequences."""
+
+    source: str  # "lm-eval" (a harness run), "sequences", "tokens" or "choices"
+    tasks: tuple[TaskFigures, ...] = ()
+    overall: SequenceFigures | None = None
+    groups: dict = field(default_factory=dict)  # column → [SequenceSlice]
+    worst: tuple[WorstSequenceRow, ...] = ()
+    worst_per: str = "token"  # what the worst sequences' loss is per
+    model: str | None = None  # the harness's model name
+    filter: str | None = None
+    skipped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Result:
     source: SourceInfo
     mode: str  # "labels", "score" (binary, one score column) or "soft"
@@ -260,10 +358,17 @@ class Result:
     alerts: tuple[str, ...] = ()  # doubts about how the input was read: shown first (also among the warnings)
     decomposition: Decomposition | None = None  # why the loss is what it is (compute/decomposition.py)
     decomposition_text: tuple[str, ...] = ()  # the decomposition in words, for the report
+    lm: LMSection | None = None  # a language-model evaluation (its multiple-choice rows are the classifier's)
 
     @property
     def soft(self) -> bool:
         return self.mode == "soft"
+
+    @property
+    def classifier(self) -> bool:
+        """Whether the result holds classifier figures (a distribution over classes or options per
+        row): False for a language model's sequences alone, which have no classes, band or ladder."""
+        return self.overall is not None
 
     def _worst_first(self, items):
         """Highest band score first (ties keep their order); items without rows last."""
@@ -363,6 +468,7 @@ class Difference:
     difference: float | None
     ci95: tuple[float, float] | None
     rows: float | None = None  # support of a class / rows of a slice
+    kind: str = "value"  # of a slice: see SLICE_KINDS (name is then its label)
 
     @property
     def verdict(self) -> str:

@@ -351,7 +351,7 @@ def test_each_slice_has_its_ece_however_the_rows_are_chunked():
     q = np.where((region == "b")[:, None], q_hot, q)  # one slice badly calibrated
     df = pd.DataFrame({"label": y, "region": region, **{f"p_{j}": q[:, j] for j in range(4)}})
     r = evaluate(df, group_by="region", bootstrap=0, max_slices=3, chunk_rows=701)
-    rows = {s.value: s for s in r.groups["region"]}
+    rows = {s.label: s for s in r.groups["region"]}
     for value in "abcd":
         if value in rows:
             alone = evaluate(df[df.region == value], bootstrap=0).calibration.ece
@@ -359,7 +359,7 @@ def test_each_slice_has_its_ece_however_the_rows_are_chunked():
     other = rows["(other)"]
     folded = [v for v in "abcd" if v not in rows]
     assert other.ece == pytest.approx(evaluate(df[df.region.isin(folded)], bootstrap=0).calibration.ece, abs=1e-12)
-    assert max(rows.values(), key=lambda s: s.ece or 0).value in ("b", "(other)")
+    assert max(rows.values(), key=lambda s: s.ece or 0).label in ("b", "(other)")
     assert r.to_dict()["groups"]["region"][0]["ece"] is not None
 
 
@@ -485,7 +485,7 @@ def test_each_slice_has_its_miscalibration_share_as_if_evaluated_alone(monkeypat
         return p.miscalibration / p.score
 
     r = evaluate(df, group_by="region", bootstrap=0, max_slices=3, chunk_rows=333)
-    rows = {s.value: s for s in r.groups["region"]}
+    rows = {s.label: s for s in r.groups["region"]}
     assert set(rows) == {"a", "b", "c", "(other)"}
     for value in "abc":
         assert rows[value].miscalibration_share == pytest.approx(share(df[df.region == value]), abs=1e-12)

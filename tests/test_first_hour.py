@@ -385,11 +385,11 @@ def test_a_missing_slice_value_is_the_slice_missing_and_counted(tmp_path, iris_m
     df.to_csv(src, index=False)
     data = _report_json(tmp_path, src, "--group-by", "fold")
     values = [s["value"] for s in data["groups"]["fold"]]
-    assert values[-1] == "(missing)" and "" not in values
+    assert values[-1] is None and data["groups"]["fold"][-1]["kind"] == "missing" and "" not in values
     assert values[:-1] == sorted(values[:-1], key=float)
     missing = (df["fold"] == "").sum()
     assert data["groups"]["fold"][-1]["rows"] == missing
-    assert f"column 'fold' (--group-by): {missing} row(s) have no value; they form the slice '(missing)'" in data["warnings"]
+    assert f"column 'fold' (--group-by): {missing} row(s) have no value; they form the slice '(missing)', marked apart from the values" in data["warnings"]
     from evalreport import evaluate
 
     frame = df.assign(fold=df["fold"].replace("", None))  # None in a DataFrame: the same slice

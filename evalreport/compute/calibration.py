@@ -9,6 +9,7 @@ import numpy as np
 
 from ..load import Batch
 from .minimize import minimize_bounded
+from .slices import slice_names
 
 #: Top-label calibration: 15 equal-width bins of the top probability over (0, 1];
 #: a row with confidence c falls in the bin (lo, hi] that holds it. The edges are
@@ -136,7 +137,7 @@ def row_sample(batch: Batch, w: np.ndarray, eps: float, keys: np.ndarray, below:
     logq = np.log(np.clip(batch.q[keep], eps, 1.0 - eps))
     slices = np.empty((len(keep), len(batch.groups)), dtype=object)
     for j, values in enumerate(batch.groups.values()):
-        slices[:, j] = np.asarray(values[keep]).astype(str)  # as SliceSums names them
+        slices[:, j] = slice_names(values[keep])  # as SliceSums names them
     return RowSample(keys[keep], ((logq, target[keep], w[keep], slices),), size)
 
 

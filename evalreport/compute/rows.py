@@ -33,7 +33,11 @@ def _unmix64(z: np.ndarray) -> np.ndarray:
 
 
 def _positions(batch: Batch) -> np.ndarray:
-    """The batch's row positions in the whole input (0-based)."""
+    """The batch's row positions in the whole input (0-based) — or, for rows known by their id
+    (``Batch.keys``), the ids' hashes, which stand in for positions: a row then gets its bootstrap
+    block and its place in the row sample from its id, wherever it stands in the file."""
+    if batch.keys is not None:
+        return batch.keys
     return np.arange(batch.row0, batch.row0 + len(batch), dtype=np.uint64)
 
 

@@ -42,12 +42,12 @@ class TooManySlices(Exception):
 
 @dataclass
 class SliceSums:
-    """One column's slices: ``values`` (text), ``sums`` (a row per value, GROUP_FIELDS; a total
+    """One column's slices: ``values`` (text; None for the rows without a value), ``sums`` (a row per value, GROUP_FIELDS; a total
     holds spare rows beyond ``len(values)``) and ``blocks`` ([weight, score] per value and
     bootstrap block, or None when not kept)."""
 
     column: str
-    values: list[str]
+    values: list[str | None]
     sums: np.ndarray
     blocks: ItemBlocks | None
     cal: ItemBlocks | None = None  # per value and calibration bin: Σ w·confidence, Σ w·correct (or None)
@@ -177,4 +177,9 @@ def batch_slices(column: str, codes: np.ndarray, uniques, per_field: list[np.nda
 
         bins, w_conf, w_correct = cal
         cal_sums = item_block_sums(codes, bins, m, SLICE_CAL_BINS, [w_conf, w_correct])
-    return SliceSums(column, [str(v) for v in uniques], sums, blocks, cal_sums)
+    return SliceSums(column, slice_names(uniques), sums, blocks, cal_sums)
+
+
+def slice_names(values) -> list[str | None]:
+    """Slice values as SliceSums names them: text, and None (the rows without a value) kept None."""
+    return [None if v is None else str(v) for v in values]

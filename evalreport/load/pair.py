@@ -177,6 +177,30 @@ class JsonBaseline:
             )
 
 
+def _is_json_number(value) -> bool:
+    """A JSON number as Python's json reads it: an int or a float — never a bool (``true``), a
+    string (``"0.15"``) or anything else a loose reading would turn into a number."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _shown(value) -> str:
+    return printable(repr(value))[:80]
+
+
+def _json_number(value, what: str) -> float:
+    """A finite JSON number as a float; anything else — ``true``, ``" 9 "``, ``"0.15"``, a number
+    beyond the largest float — is a TypeError naming ``what`` (a gate never decides on it)."""
+    if not _is_json_number(value):
+        raise TypeError(f"{what} must be a JSON number, got {_shown(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise TypeError(f"{what} is beyond the largest float ({len(str(value)):,} digits)") from None
+    if not math.isfinite(number):
+        raise TypeError(f"{what} must be a finite number, got {_shown(value)}")
+    return number
+
+
 def read_json_baseline(path: str) -> JsonBaseline:
     """A JSON written by ``evalreport report --json`` (or ``check --json``, whose ``report`` it reads)."""
     import json
@@ -194,11 +218,14 @@ def read_json_baseline(path: str) -> JsonBaseline:
         if isinstance(data, dict) and "overall" not in data and isinstance(data.get("report"), dict):
             data = data["report"]  # the JSON of 'evalreport check'
         unit = data["unit"]
-        score = float(data["overall"]["band_score"])
+        score = _json_number(data["overall"]["band_score"], "overall.band_score")
+        rows = data["rows"]
+        if not (_is_json_number(rows) and isinstance(rows, int) and rows >= 0):
+            raise TypeError(f"rows must be a whole JSON number, got {_shown(rows)}")
         classes = data["classes"]
-        if not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)) or not math.isfinite(score):
-            raise TypeError("classes must be a list of names and band_score a number")
-        return JsonBaseline(path, score / UNITS[unit], int(data["rows"]), tuple(classes), data.get("targets", "hard"))
+        if not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
+            raise TypeError("classes must be a list of names")
+        return JsonBaseline(path, score / UNITS[unit], rows, tuple(classes), data.get("targets", "hard"))
     except (ValueError, KeyError, TypeError, RecursionError, UnicodeDecodeError) as err:
         raise InputError(name, f"is not an evalreport JSON report ({type(err).__name__}: {printable(str(err))[:120]})",
                          hint="pass the JSON written by 'evalreport report --json', or the baseline's predictions") from None

@@ -35,7 +35,9 @@ DEFAULT_EPS = float(np.finfo(np.float64).eps)
 #: Strings read as "missing" in numeric columns. Label, id and slice columns
 #: keep every string as it is, so a class called "NA" stays a class.
 NUMERIC_NA = ["", "NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "null", "NULL", "None", "#N/A", "<NA>"]
-MISSING_GROUP = "(missing)"
+#: A --group-by column's missing or blank value: None, never a text, so that no value of the data
+#: (not even the text "(missing)") can be taken for it. Reports show it as "(missing)", marked apart.
+MISSING_GROUP = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class InputSpec:
     classes: tuple[str, ...] | None = None  # the classes, in column order: columns prob_prefix + class
     delimiter: str = ","  # of a CSV file's fields
     decimal: str = "."  # of a CSV file's numbers ("," in many European exports)
+    keyed: bool = False  # rows are known by their id: bootstrap blocks by a hash of it, not by position
 
     @classmethod
     def from_options(cls, options: Mapping) -> InputSpec:
@@ -139,7 +142,8 @@ def is_frame(x) -> bool:
 @dataclass(frozen=True, eq=False)  # arrays: no element-wise ==
 class Codes:
     """A text column as codes into its distinct values: ``categories[codes]`` are the rows' values.
-    (A label column may have code −1, missing; a slice column never has — see MISSING_GROUP.)
+    (A label column may have code −1, missing; a slice column never has: its missing or blank
+    values are the category MISSING_GROUP, None.)
     The fields are named as pandas.Categorical's, which validation also reads this way."""
 
     codes: np.ndarray  # (n,) integer
@@ -178,6 +182,7 @@ class Batch:
     ids: pd.Series | object | None = None  # read only for the rows a report names; see id_text
     renormalized: int = 0
     w_exp: int = 0  # the weights as given are w · 2**w_exp
+    keys: np.ndarray | None = None  # (n,) uint64 hashes of the rows' ids when the input is keyed (see InputSpec)
 
     def __len__(self) -> int:
         return self.q.shape[0]

@@ -308,6 +308,8 @@ class _Validator:
             batch = self._frame_batch(frame if is_frame(frame) else frame.to_pandas(), row0)
         if batch.w is not None:
             batch.w, batch.w_exp = _normalised_weights(batch.w)
+        if self.spec.keyed:
+            batch.keys = key_hashes([id_text(batch.ids, i) for i in range(len(batch))])
         return batch
 
     def _arrow_batch(self, table, row0: int) -> Batch | None:
@@ -382,20 +384,22 @@ def _normalised_weights(w: np.ndarray) -> tuple[np.ndarray, int]:
 
 def _slice_values(values) -> Codes:
     """A --group-by column's values (Codes or a pandas.Categorical of text), a missing or blank
-    one as the slice MISSING_GROUP (not an empty name)."""
+    one as the slice MISSING_GROUP (None: not a text, so no value of the data is merged with it)."""
     categories = np.asarray(values.categories, dtype=object)
     codes = np.asarray(values.codes)
     blank = [not str(c).strip() for c in categories]
     if not any(blank) and not (codes < 0).any():
         return Codes(codes, categories)
     kept = [c for c, b in zip(categories, blank) if not b]
-    if MISSING_GROUP not in kept:
-        kept.append(MISSING_GROUP)
+    missing = len(kept)
+    categories = np.empty(missing + 1, dtype=object)
+    categories[:missing] = kept
+    categories[missing] = MISSING_GROUP
     position = {c: i for i, c in enumerate(kept)}
-    missing = position[MISSING_GROUP]
     # each old code's new one; the last entry is for code −1 (missing)
-    renumber = np.array([missing if b else position[c] for c, b in zip(categories, blank)] + [missing], dtype=np.intp)
-    return Codes(renumber[codes], np.array(kept, dtype=object))
+    renumber = np.array([missing if b else position[c] for c, b in zip(values.categories, blank)] + [missing],
+                        dtype=np.intp)
+    return Codes(renumber[codes], categories)
 
 
 def _fill(dst: np.ndarray, column) -> None:
@@ -509,6 +513,14 @@ def _text_values(s: pd.Series) -> pd.Categorical:
     if len(set(text)) < len(text):  # e.g. 1 and "1" in one column: convert row by row
         return pd.Categorical(_as_text(s))
     return pd.Categorical.from_codes(codes, categories=pd.Index(text, dtype=object))
+
+
+def key_hashes(texts) -> np.ndarray:
+    """Stable 64-bit hashes of texts (pandas' hash_array: SipHash with a fixed key), the keys by
+    which rows known by an id — a harness document, a sequence — find their bootstrap block."""
+    from pandas.util import hash_array
+
+    return hash_array(np.asarray(texts, dtype=object), categorize=False)
 
 
 def id_text(ids, i: int) -> str | None:

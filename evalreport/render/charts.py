@@ -256,6 +256,9 @@ def _bars(r, items, names, title: str, note: str) -> Chart | None:
         ax.barh(y, values, color=[colours[it.band][0] for it in items], edgecolor="#333333", linewidth=0.4)
         labels, key = _labels(names, 32)
         ax.set_yticks(y, labels)
+        for tick, it in zip(ax.get_yticklabels(), items):
+            if getattr(it, "kind", "value") != "value":  # "(missing)", "(other)": no value of the data
+                tick.set_fontstyle("italic")
         top = max(max(values), r.overall.band_score)
         right = top * 1.08
         ax.set_xlim(0, right)
@@ -296,7 +299,7 @@ def slice_bars(r, column: str) -> Chart | None:
     title = f"{_what(r).capitalize()} by {_label(column, 40)}"
     if len(shown) < len(slices):
         title += f": worst {len(shown)} of {len(slices)}"
-    return _bars(r, shown, [s.value for s in shown], title, "")
+    return _bars(r, shown, [s.label for s in shown], title, "")
 
 
 # --------------------------------------------------------------------------- histogram

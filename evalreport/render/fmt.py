@@ -90,3 +90,9 @@ def md_escape(text: str) -> str:
     and line ends shown as escapes) and every ASCII punctuation character backslash-escaped, so no
     link, image, heading, list, emphasis, HTML or table break can come from a class name."""
     return _MD_SPECIAL.sub(r"\\\1", printable(str(text)))
+
+
+def slice_cell(kind: str, label: str) -> str:
+    """A slice's name in a Markdown table: a value of the data escaped (so "(missing)" in the data
+    shows as written), the rows without a value and the folded values in italics — never the same."""
+    return md_escape(label) if kind == "value" else f"*{label}*"

@@ -38,7 +38,13 @@ def environment() -> jinja2.Environment:
     )
     env.filters.update(num=fmt.num, pct=fmt.pct, count=fmt.count, threshold=fmt.threshold, interval=fmt.interval,
                        points=fmt.points, points_interval=fmt.points_interval)
+    env.globals["reserved_title"] = RESERVED_TITLES
     return env
+
+
+#: The hover text of the slice rows that are no value of the data (shown in italics).
+RESERVED_TITLES = {"missing": "the rows without a value in this column (not a value of the data)",
+                   "other": "the values beyond --max-slices, folded together (not a value of the data)"}
 
 
 def to_html(r, created: _dt.datetime | None = None, processes: int = 1, drawn: dict | None = None) -> str:

@@ -93,7 +93,8 @@ def to_dict(r) -> dict:
             "groups": {
                 col: [
                     {
-                        "value": s.value,
+                        "value": s.value,  # null for the rows without a value and for the folded values
+                        "kind": s.kind,  # "value", "missing" (no value) or "other" (folded)
                         "rows": s.rows,
                         "weight": s.weight,
                         "cross_entropy": s.cross_entropy,
@@ -271,7 +272,8 @@ def comparison_to_dict(c) -> dict:
                 "brier": c.brier.difference,
             },
             "per_class": [{"class": d.name, "support": d.rows, **_diff(d)} for d in c.per_class],
-            "groups": {col: [{"value": d.name, "rows": d.rows, **_diff(d)} for d in diffs] for col, diffs in c.groups.items()},
+            "groups": {col: [{"value": d.name if d.kind == "value" else None, "kind": d.kind, "rows": d.rows, **_diff(d)}
+                             for d in diffs] for col, diffs in c.groups.items()},
             "rising_rows": [
                 {"row": x.row, "id": x.id, "true_class": x.true_class, "baseline": x.baseline,
                  "candidate": x.candidate, "increase": x.increase}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import __version__
-from .fmt import count, interval, md_escape, num, pct, points, points_interval, signed
+from .fmt import count, interval, md_escape, num, pct, points, points_interval, signed, slice_cell
 
 MAX_CLASSES = 8
 MAX_SLICES = 6  # rows over all slice columns
@@ -67,7 +67,7 @@ def to_markdown(r) -> str:
             head = f"### By {md_escape(col)}: worst {per_column} of {len(worst)} values"
         lines += ["", head, "", f"| value | rows | CE ({u}) | band |", "|---|---:|---:|---|"]
         for s in worst[:per_column]:
-            lines.append(f"| {md_escape(s.value)} | {count(s.rows)} | {num(s.cross_entropy)} | {s.band_label or '—'} |")
+            lines.append(f"| {slice_cell(s.kind, s.label)} | {count(s.rows)} | {num(s.cross_entropy)} | {s.band_label or '—'} |")
 
     if r.calibration:
         c, lc = r.calibration, r.loss_concentration
@@ -140,7 +140,7 @@ def comparison_to_markdown(c) -> str:
         lines += ["", f"### By {md_escape(col)}, largest rise first", "",
                   "| value | rows | difference | 95% interval | |", "|---|---:|---:|---|---|"]
         for x in moved[:MAX_SLICES // 2]:
-            lines.append(f"| {md_escape(x.name)} | {count(x.rows)} | {signed(x.difference)} | {_signed_interval(x.ci95)} | {x.verdict} |")
+            lines.append(f"| {slice_cell(x.kind, x.name)} | {count(x.rows)} | {signed(x.difference)} | {_signed_interval(x.ci95)} | {x.verdict} |")
     if c.rising:
         lines += ["", "**Rows whose loss rose the most**", "", f"| row | true | baseline | candidate ({u}) |",
                   "|---:|---|---:|---:|"]

@@ -1,7 +1,7 @@
 """The figures a tracker logs, named stably from the JSON: ``evalreport.cross_entropy``,
 ``evalreport.class.<name>.cross_entropy``, ``evalreport.slice.<column>.<value>.cross_entropy``.
 
-Names keep to the characters MLflow accepts (letters, digits, ``_ - . /`` and space); any other
+Names keep to the characters MLflow accepts (letters, digits, ``_ - .`` and space); any other
 character in a class or slice name becomes ``_``, and a name is cut to MAX_SEGMENT characters. Two names that come out the same get ``_2``,
 ``_3``, … in the order of the JSON, and each renaming is reported.
 """
@@ -12,11 +12,25 @@ import math
 import re
 from dataclasses import dataclass
 
+from ..result import slice_label
+
 PREFIX = "evalreport"
 #: A class, slice column or slice value keeps at most this many characters of its name, so that the
 #: longest key (evalreport.slice.<column>.<value>.band_score.ci95_high) stays within MLflow's 250.
 MAX_SEGMENT = 95
-_NOT_ALLOWED = re.compile(r"[^A-Za-z0-9_\-. /]")
+#: A name's segment (a class, a slice column or value) keeps letters, digits, ``_ - .`` and space:
+#: no ``/``, which would make path segments (``../../x``) that MLflow refuses.
+_NOT_ALLOWED = re.compile(r"[^A-Za-z0-9_\-. ]")
+#: A whole name as MLflow takes it: those characters and ``/`` ``:``, and no path that resolves
+#: elsewhere (MLflow's path_not_unique).
+_VALID_NAME = re.compile(r"[A-Za-z0-9_\-. /:]+")
+
+
+def valid_name(name: str) -> bool:
+    import posixpath
+
+    norm = posixpath.normpath(name)
+    return bool(_VALID_NAME.fullmatch(name)) and norm == name and norm != "." and not norm.startswith(("..", "/"))
 #: Overall figures logged, as the JSON's ``overall`` names them.
 OVERALL = ("cross_entropy", "log_loss", "entropy", "kl_divergence", "brier", "accuracy", "band_score",
            "skill_vs_prior", "median_row_cross_entropy")
@@ -31,13 +45,16 @@ class Names:
         self._taken: dict[str, str] = {}  # sanitised → original
         self.renamed: list[str] = []
 
-    def __call__(self, kind: str, original: str) -> str:
+    def __call__(self, kind: str, original: str, key=None) -> str:
+        """The name of ``original``; ``key`` tells apart items shown alike (the slice of rows without
+        a value, shown "(missing)", from a value "(missing)" of the data): default, the text itself."""
+        key = original if key is None else key
         clean = _NOT_ALLOWED.sub("_", str(original))[:MAX_SEGMENT] or "_"
         name, n = clean, 1
-        while self._taken.get(name, original) != original:
+        while self._taken.get(name, key) != key:
             n += 1
             name = f"{clean}_{n}"
-        self._taken[name] = original
+        self._taken[name] = key
         if name != str(original):
             self.renamed.append(f"{kind} {original!r} is logged as {name!r}")
         return name
@@ -103,7 +120,9 @@ def _items(out: dict, d: dict, keys, interval: str) -> list[str]:
         values = Names()
         col = Names()("slice column", column)
         for row in rows:
-            put(f"{PREFIX}.slice.{col}.{values(f'slice {column}', row['value'])}", row)
+            kind = row.get("kind", "value")
+            name = values(f"slice {column}", slice_label(kind, row["value"]), (kind, row["value"]))
+            put(f"{PREFIX}.slice.{col}.{name}", row)
         renamed += values.renamed
     return renamed
 

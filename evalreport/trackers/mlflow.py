@@ -37,15 +37,24 @@ def _client():
 
 
 def log(payload: Payload, run_id: str | None = None, experiment: str | None = None) -> str:
-    """Log ``payload``; returns the run's id."""
+    """Log ``payload``; returns the run's id.
+
+    The run: ``run_id``, else the active run of a program that has one open (``with
+    mlflow.start_run():``), else ``MLFLOW_RUN_ID``, else a new run. Everything that can refuse the
+    log is checked before the first write — every name, the run's state, a param the run already
+    holds with another value (another input, another unit) — so a refused log writes nothing. A
+    log that fails part-way (the server goes away) says what the run holds; a run it created is
+    marked FAILED."""
     client = _client()
     from mlflow.entities import Metric, Param, RunTag
 
-    run_id = run_id or os.environ.get("MLFLOW_RUN_ID") or None
+    _check_names(payload)
+    run_id = run_id or _active_run_id() or os.environ.get("MLFLOW_RUN_ID") or None
     created = False
+    written: list[str] = []
     try:
         if run_id:
-            client.get_run(run_id)  # an unknown run is an error here, not a new run
+            _check_run(client.get_run(run_id), payload)  # an unknown run is an error here, not a new run
         else:
             exp = None
             if experiment:
@@ -56,13 +65,15 @@ def log(payload: Payload, run_id: str | None = None, experiment: str | None = No
             run_id = client.create_run(exp, run_name="evalreport").info.run_id
             created = True
         now = int(time.time() * 1000)
+        params = [Param(k, _param_value(v)) for k, v in payload.params.items()]
         metrics = [Metric(k, v, now, 0) for k, v in payload.metrics.items()]
-        params = [Param(k, v[:6000]) for k, v in payload.params.items()]
         tags = [RunTag(k, v[:5000]) for k, v in payload.tags.items()]
-        for kind, items in (("metrics", metrics), ("params", params), ("tags", tags)):
+        for kind, items in (("params", params), ("metrics", metrics), ("tags", tags)):  # params first: they can refuse
             step = _BATCH[kind]
             for i in range(0, len(items), step):
                 client.log_batch(run_id, **{kind: items[i : i + step]})
+                if kind not in written:
+                    written.append(kind)
         with tempfile.TemporaryDirectory(prefix="evalreport-mlflow-") as tmp:
             for name, data in payload.files.items():
                 (Path(tmp) / name).write_bytes(data)
@@ -84,8 +95,53 @@ def log(payload: Payload, run_id: str | None = None, experiment: str | None = No
             keys = re.findall(r"'key': '([^']+)'", text)
             text = (f"run {run_id} already holds another evaluation (its params differ: "
                     f"{', '.join(keys[:3]) or 'see MLflow'}); log this one to a new run")
+        if written:
+            text += (f"; the run {run_id} now holds part of this evaluation (its {' and '.join(written)}, not all "
+                     "of its files)" + (", and is marked FAILED" if created else "") + ": log it again to a new run")
         raise TrackerError(f"MLflow: {text}") from None
     return run_id
+
+
+def _param_value(value: str) -> str:
+    return value[:6000]
+
+
+def _active_run_id() -> str | None:
+    """The run a program has open with ``mlflow.start_run()`` (only if it imported mlflow itself)."""
+    import sys
+
+    fluent = sys.modules.get("mlflow")
+    if fluent is None or not hasattr(fluent, "active_run"):
+        return None
+    try:
+        active = fluent.active_run()
+    except Exception:  # noqa: BLE001 — no usable active run
+        return None
+    return active.info.run_id if active is not None else None
+
+
+def _check_run(run, payload: Payload) -> None:
+    """Refuse, before any write, a run MLflow would refuse part-way: a deleted run, or one that
+    holds another evaluation (a param with another value: another input, unit or option)."""
+    if run.info.lifecycle_stage != "active":
+        raise TrackerError(f"MLflow: run {run.info.run_id} is {run.info.lifecycle_stage}; log to another run")
+    held = run.data.params
+    differ = [k for k, v in payload.params.items() if k in held and held[k] != _param_value(v)]
+    if differ:
+        shown = ", ".join(f"{k}={held[k][:40]!r}, not {_param_value(payload.params[k])[:40]!r}" for k in differ[:2])
+        raise TrackerError(f"MLflow: run {run.info.run_id} already holds another evaluation (its params differ: "
+                           f"{shown}{', …' if len(differ) > 2 else ''}); nothing was logged — log this one to a new run")
+
+
+def _check_names(payload: Payload) -> None:
+    """Every name as MLflow will check it, before any write (figures.py makes them so; a name that
+    is not is a bug, caught here rather than half-way through a log)."""
+    from .figures import valid_name
+
+    for kind, names in (("metric", payload.metrics), ("param", payload.params), ("tag", payload.tags)):
+        bad = next((n for n in names if not valid_name(n)), None)
+        if bad is not None:
+            raise TrackerError(f"MLflow: the {kind} name {bad!r} is not one MLflow takes; nothing was logged")
 
 
 def _default_experiment(client) -> str:

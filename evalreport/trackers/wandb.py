@@ -81,5 +81,5 @@ def tables_of(d: dict) -> dict:
 
     out = {"evalreport/per_class": table(d["per_class"], ["class"])}
     for column, rows in d["groups"].items():
-        out[f"evalreport/slices/{column}"] = table(rows, ["value"])
+        out[f"evalreport/slices/{column}"] = table(rows, ["value", "kind"])
     return out

@@ -1,0 +1,294 @@
+"""Issue 23: fail closed where evalreport meets other systems — baselines, the step summary,
+streams, Dask, MLflow, settings and the Python API. One test per reported behaviour; each failed
+on main ed04ee8."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import EXAMPLES, run
+from test_hardening import one_error_line
+
+IRIS = EXAMPLES / "iris_predictions.csv"
+
+
+def evalreport_cmd(*args, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "evalreport", *map(str, args)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, **kw)
+
+
+# --------------------------------------------------------------------------- 1. JSON baselines
+
+
+@pytest.fixture
+def iris_json(tmp_path):
+    path = tmp_path / "base.json"
+    assert run(["report", IRIS, "-o", tmp_path / "r.html", "--json", path]).exit_code == 0
+    return path
+
+
+@pytest.mark.parametrize("score", [True, " 9 ", "0.15", "nan", None, [0.1], 10 ** 400],
+                         ids=["true", "spaced-string", "numeric-string", "nan-string", "null", "list", "401-digits"])
+def test_a_baseline_score_that_is_not_a_json_number_fails_closed(tmp_path, iris_json, score):
+    data = json.loads(iris_json.read_text())
+    data["overall"]["band_score"] = score
+    iris_json.write_text(json.dumps(data))
+    line = one_error_line(run(["check", IRIS, "--baseline", iris_json, "--max-regression", "0.5"]),
+                          r"base\.json: is not an evalreport JSON report \(TypeError: overall\.band_score ")
+    assert len(line) < 300  # a 401-digit number is not printed whole
+
+
+@pytest.mark.parametrize("rows", ["150", 150.0, True])
+def test_a_baseline_row_count_that_is_not_a_whole_json_number_fails_closed(tmp_path, iris_json, rows):
+    data = json.loads(iris_json.read_text())
+    data["rows"] = rows
+    iris_json.write_text(json.dumps(data))
+    one_error_line(run(["check", IRIS, "--baseline", iris_json, "--max-regression", "0.5"]), r"rows must be a whole")
+
+
+# --------------------------------------------------------------------------- 2. the step summary
+
+
+def test_markdown_to_the_step_summary_appends_once_and_keeps_what_was_there(tmp_path, monkeypatch):
+    summary = tmp_path / "summary.md"
+    summary.write_text("# an earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    done = run(["check", IRIS, "--max-score", "1", "--markdown", summary])
+    assert done.exit_code == 0, done.stderr
+    text = summary.read_text()
+    assert text.startswith("# an earlier step\n")
+    assert text.count("## evalreport check") == 1
+
+
+@pytest.mark.parametrize("option,name", [("--json", "summary.json"), ("--junit", "summary.xml"),
+                                         ("-o", "summary.html")])
+def test_another_output_on_the_step_summary_is_refused_before_any_work(tmp_path, monkeypatch, option, name):
+    summary = tmp_path / name
+    summary.write_text("earlier\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    one_error_line(run(["check", IRIS, "--max-score", "1", option, summary]),
+                   rf"{option} .*{name}: is the step summary \(GITHUB_STEP_SUMMARY\)")
+    assert summary.read_text() == "earlier\n"
+
+
+# --------------------------------------------------------------------------- 3. short writes
+
+
+def _file_size_limit(limit: int):
+    def limit_it():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return limit_it
+
+
+@pytest.mark.parametrize("command", [["report", IRIS, "-o", os.devnull, "--json", "-"],
+                                     ["check", IRIS, "--max-score", "1", "--json", "-"]], ids=["report", "check"])
+def test_a_short_write_to_standard_output_is_exit_2_naming_it(tmp_path, command):
+    out = tmp_path / "out.json"
+    with open(out, "wb") as f:
+        done = subprocess.run([sys.executable, "-m", "evalreport", *map(str, command)], stdout=f,
+                              stderr=subprocess.PIPE, preexec_fn=_file_size_limit(8192))
+    err = done.stderr.decode()
+    assert done.returncode == 2, err
+    assert "evalreport: error: standard output (--json -): cannot write (File too large)" in err
+    assert out.stat().st_size <= 8192
+
+
+def test_a_short_write_to_the_step_summary_is_exit_2(tmp_path):
+    summary = tmp_path / "summary.md"
+    summary.write_text("x" * 8000)
+    env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary)}
+    done = subprocess.run([sys.executable, "-m", "evalreport", "check", str(IRIS), "--max-score", "1"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                          preexec_fn=_file_size_limit(8192))
+    assert done.returncode == 2, done.stderr
+    assert b"summary.md (GITHUB_STEP_SUMMARY): cannot write" in done.stderr
+
+
+def test_write_fully_retries_a_short_write_and_names_a_stream_that_takes_nothing():
+    from evalreport.errors import OutputError
+    from evalreport.output import write_fully
+
+    class Stingy:
+        def __init__(self, takes):
+            self.takes, self.got = list(takes), b""
+
+        def write(self, data):
+            n = min(self.takes.pop(0), len(data))
+            self.got += bytes(data[:n])
+            return n
+
+        def flush(self):
+            pass
+
+    whole = Stingy([3, 4, 100])
+    write_fully(whole, b"0123456789", "a stream")
+    assert whole.got == b"0123456789"
+    with pytest.raises(OutputError, match=r"a stream: cannot write \(it took 3 of 10 bytes\)"):
+        write_fully(Stingy([3, 0]), b"0123456789", "a stream")
+
+
+# --------------------------------------------------------------------------- 4. Dask on a mixed folder
+
+
+def test_dask_refuses_a_folder_of_csv_and_parquet_parts(tmp_path):
+    pytest.importorskip("dask.dataframe")
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    df = pd.read_csv(IRIS)
+    df.iloc[:50].to_parquet(parts / "a.parquet")
+    df.iloc[50:].to_csv(parts / "b.csv", index=False)
+    one_error_line(run(["report", parts, "--engine", "dask", "-o", tmp_path / "r.html"]),
+                   r"parts: holds both Parquet \(1 files, e\.g\. 'a\.parquet'\) and CSV parts \(1 files, e\.g\. "
+                   r"'b\.csv'\); --engine dask reads one format")
+    assert not (tmp_path / "r.html").exists()
+
+
+# --------------------------------------------------------------------------- 5. reserved slice names
+
+
+@pytest.fixture
+def hostile_slices(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 600
+    p = rng.uniform(0.05, 0.95, n)
+    g = np.array(["a", "(missing)", "", "(other)", "b", "c"])[np.arange(n) % 6]
+    df = pd.DataFrame({"label": (rng.uniform(size=n) < p).astype(int), "p_0": 1 - p, "p_1": p, "g": g})
+    path = tmp_path / "slices.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_a_value_named_missing_is_not_merged_with_the_rows_without_a_value(tmp_path, hostile_slices):
+    assert run(["report", hostile_slices, "--group-by", "g", "-o", tmp_path / "r.html", "--json", tmp_path / "r.json",
+                "--markdown", tmp_path / "r.md"]).exit_code == 0
+    rows = json.loads((tmp_path / "r.json").read_text())["groups"]["g"]
+    by = {(r["kind"], r["value"]): r["rows"] for r in rows}
+    assert by == {("value", "a"): 100, ("value", "(missing)"): 100, ("value", "(other)"): 100, ("value", "b"): 100,
+                  ("value", "c"): 100, ("missing", None): 100}
+    warnings = json.loads((tmp_path / "r.json").read_text())["warnings"]
+    assert any("100 row(s) have no value" in w for w in warnings)
+    md = (tmp_path / "r.md").read_text()
+    assert "| \\(missing\\) | 100 |" in md and "| *(missing)* | 100 |" in md
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup((tmp_path / "r.html").read_text(), "html.parser")
+    cells = soup.select("section.slices td.name")
+    assert [c.get_text() for c in cells if c.select_one("em")] == ["(missing)"]
+    assert sorted(c.get_text() for c in cells if not c.select_one("em")) == ["(missing)", "(other)", "a", "b", "c"]
+
+
+def test_a_value_named_other_does_not_stand_beside_the_folded_row_under_one_name(tmp_path, hostile_slices):
+    assert run(["report", hostile_slices, "--group-by", "g", "--max-slices", "3", "-o", tmp_path / "r.html",
+                "--json", tmp_path / "r.json", "--markdown", tmp_path / "r.md"]).exit_code == 0
+    rows = json.loads((tmp_path / "r.json").read_text())["groups"]["g"]
+    other = [r for r in rows if r["kind"] == "other"]
+    assert len(other) == 1 and other[0]["value"] is None and other[0]["folded_values"] == 3
+    assert sum(r["rows"] for r in rows) == 600
+    assert all(r["value"] is not None for r in rows if r["kind"] == "value")
+
+
+def test_compare_pairs_the_missing_slice_with_the_missing_slice(tmp_path, hostile_slices):
+    from evalreport import compare
+
+    df = pd.read_csv(hostile_slices, keep_default_na=False)
+    other = df.assign(p_1=np.clip(df["p_1"] * 0.9, 0, 1), p_0=lambda d: 1 - d["p_1"])
+    c = compare(df, other, group_by="g")
+    by = {(d.kind, d.name): d for d in c.groups["g"]}
+    assert ("missing", "(missing)") in by and ("value", "(missing)") in by
+    data = c.to_dict()["groups"]["g"]
+    assert sorted((r["kind"], r["value"] or "") for r in data) == [
+        ("missing", ""), ("value", "(missing)"), ("value", "(other)"), ("value", "a"), ("value", "b"), ("value", "c")]
+    missing = by[("missing", "(missing)")]
+    alone_b = compare(df[df.g == ""].reset_index(drop=True), other[other.g == ""].reset_index(drop=True))
+    assert missing.difference == pytest.approx(alone_b.score.difference, rel=1e-12)
+
+
+# --------------------------------------------------------------------------- 6, 7, 14. MLflow
+
+mlflow = pytest.importorskip("mlflow") if not os.environ.get("CI") else __import__("mlflow")
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    for name in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient()
+
+
+def _run_id(stderr: str) -> str:
+    return stderr.rsplit("logged to MLflow run ", 1)[1].split()[0]
+
+
+def _snapshot(client, run_id):
+    run = client.get_run(run_id)
+    history = {k: [m.value for m in client.get_metric_history(run_id, k)] for k in run.data.metrics}
+    return run.info.status, dict(run.data.params), dict(run.data.tags), history
+
+
+@pytest.mark.parametrize("second", [[EXAMPLES / "digits_predictions.csv"], [IRIS, "--unit", "bits"]],
+                         ids=["another-input", "another-unit"])
+def test_a_refused_mlflow_log_writes_nothing(store, tmp_path, monkeypatch, second):
+    first = run(["report", IRIS, "-o", "a.html", "--mlflow"])
+    assert first.exit_code == 0, first.stderr
+    run_id = _run_id(first.stderr)
+    before = _snapshot(store, run_id)
+    monkeypatch.setenv("MLFLOW_RUN_ID", run_id)
+    refused = run(["report", *second, "-o", "b.html", "--mlflow"])
+    assert refused.exit_code == 2
+    assert "already holds another evaluation" in refused.stderr and "nothing was logged" in refused.stderr
+    assert _snapshot(store, run_id) == before
+
+
+def test_slice_values_that_are_paths_are_logged_under_clean_names(store, tmp_path):
+    df = pd.read_csv(IRIS)
+    df["g"] = np.array(["../../x", "a/b", "..", "/abs"])[np.arange(len(df)) % 4]
+    df.to_csv(tmp_path / "p.csv", index=False)
+    done = run(["report", tmp_path / "p.csv", "--group-by", "g", "-o", "r.html", "--json", "r.json", "--mlflow"])
+    assert done.exit_code == 0, done.stderr
+    got = store.get_run(_run_id(done.stderr))
+    assert got.info.status == "FINISHED"
+    names = {k.split(".cross_entropy")[0] for k in got.data.metrics if k.startswith("evalreport.slice.g.")
+             and k.endswith(".cross_entropy")}
+    assert len(names) == 4 and not any("/" in n for n in names)
+    assert "evalreport.cross_entropy" in got.data.metrics
+
+
+def test_a_log_that_fails_part_way_says_what_the_run_holds(store, tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    from evalreport import TrackerError, evaluate
+
+    def no_artifacts(self, *a, **k):
+        raise OSError("the artifact store went away")
+
+    monkeypatch.setattr(MlflowClient, "log_artifacts", no_artifacts)
+    with pytest.raises(TrackerError, match=r"the artifact store went away; the run (\w+) now holds part of this "
+                                           r"evaluation \(its params and metrics and tags, not all of its files\), "
+                                           r"and is marked FAILED: log it again to a new run") as err:
+        evaluate(IRIS).log_mlflow()
+    run_id = str(err.value).split("the run ")[1].split()[0]
+    assert store.get_run(run_id).info.status == "FAILED"
+
+
+def test_log_mlflow_inside_start_run_logs_to_the_active_run(store):
+    from evalreport import evaluate
+
+    result = evaluate(IRIS)
+    with mlflow.start_run() as active:
+        got = result.log_mlflow()
+    assert got == active.info.run_id
+    assert store.get_run(got).data.metrics["evalreport.cross_entropy"] == result.overall.cross_entropy
+    assert len(store.search_runs([active.info.experiment_id])) == 1
