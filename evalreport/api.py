@@ -51,6 +51,7 @@ def evaluate(
     sample_weight: ArrayLike | None = None,
     groups: ArrayLike | Mapping[str, ArrayLike] | None = None,
     on_figures: Callable[[Result], None] | None = None,
+    filter: str | None = None,
 ) -> Result:
     """Evaluate predicted class probabilities against labels or target distributions.
 
@@ -93,6 +94,14 @@ def evaluate(
         row-sample calibration errors, the temperature fit, the per-slice
         miscalibration shares), before those are computed: the command line
         starts drawing the charts that need none of them.
+    filter : an lm-evaluation-harness run logged under several filters: the one
+        to read (each document is logged once per filter).
+
+    Language-model evaluations need no option: a folder written by
+    ``lm_eval --log_samples --output_path`` (or one of its results or samples
+    files) is read as a harness run — its multiple-choice tasks as classifier
+    rows over the options, its perplexity tasks as sequences — with the
+    harness's own figures beside ours in ``result.lm``.
 
     Returns
     -------
@@ -119,7 +128,16 @@ def evaluate(
     ladder = _ladder(ladder)
     boot = _bootstrap(bootstrap, seed)
     _check_max_slices(max_slices)
+    run = _harness_run(data)
+    if filter is not None and run is None:
+        raise UsageError(f"{opt('filter')} chooses a filter of an lm-evaluation-harness run; "
+                         "the input is not one")
     with _one_blas_thread():
+        if run is not None:
+            from .evaluate_lm import evaluate_harness
+
+            return evaluate_harness(os.fspath(data), run, spec, unit=unit, ladder=ladder, boot=boot,
+                                    max_slices=max_slices, chunk_rows=chunk_rows, filter_name=filter)
         if _is_dask(data):
             from .dask_engine import reduce_dask
 
@@ -176,6 +194,16 @@ def _check_max_slices(max_slices: int) -> None:
         raise UsageError(f"{opt('max_slices')} must be a whole number from 1 to {MAX_SLICES_LIMIT:,}, got {max_slices}")
 
 
+def _harness_run(data):
+    """The files of an lm-evaluation-harness run when ``data`` names one (a folder, a results or
+    samples file, recognised by content), else None."""
+    if not isinstance(data, (str, os.PathLike)) or os.fspath(data) in ("-", ""):
+        return None
+    from .load.harness import harness_files
+
+    return harness_files(os.fspath(data))
+
+
 def _is_dask(data) -> bool:
     return type(data).__module__.split(".")[0] in ("dask", "dask_expr")
 
@@ -226,6 +254,7 @@ def compare(
     baseline_score_col: str | None = None,
     baseline_positive_label: str | None = None,
     baseline_classes: Sequence[str] | str | None = None,
+    filter: str | None = None,
 ) -> Comparison:
     """Two models' predictions for the same rows: both evaluations and their paired differences.
 
@@ -238,6 +267,9 @@ def compare(
     logits: ``logits=True, baseline_logits=False``).
     """
     spec = InputSpec.from_options(locals())
+    runs = (_harness_run(baseline), _harness_run(candidate))
+    if filter is not None and runs == (None, None):
+        raise UsageError(f"{opt('filter')} chooses a filter of an lm-evaluation-harness run; the inputs are not runs")
     base_spec = _baseline_spec(spec, logits=baseline_logits, prob_prefix=baseline_prob_prefix,
                                score_col=baseline_score_col, positive_label=baseline_positive_label,
                                classes=baseline_classes)

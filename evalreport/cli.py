@@ -176,6 +176,7 @@ Seed = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap (same s
 Classes = Annotated[Optional[str], typer.Option("--classes", help="The classes, comma-separated, in column order: the columns are PREFIX + class (with --prob-prefix '' the bare names, as model.classes_); other PREFIX columns are ignored.")]
 Delimiter = Annotated[str, typer.Option("--delimiter", help="The CSV field delimiter: one character, or 'tab'.")]
 Decimal = Annotated[str, typer.Option("--decimal", help="The CSV decimal mark: '.' or ','.")]
+FilterOpt = Annotated[Optional[str], typer.Option("--filter", help="An lm-evaluation-harness run logged under several filters: the one to read (a document is logged once per filter).")]
 MaxSlices = Annotated[int, typer.Option("--max-slices", help="Per --group-by column, the slices with the most weight shown; the rest are folded into '(other)' (1–10,000).")]
 class Engine(str, Enum):
     local = "local"
@@ -208,6 +209,7 @@ _SHARED_OPTIONS = [
     ("bootstrap", Bootstrap, 200),
     ("seed", Seed, 0),
     ("max_slices", MaxSlices, 100),
+    ("filter", FilterOpt, None),
     ("bands", Bands, None),
     ("config", Config, None),
 ]
@@ -483,6 +485,9 @@ class _Progress:
 
 
 def _summary(result, written: list[str]) -> None:
+    if result.lm is not None:
+        _lm_summary(result, written)
+        return
     o = result.overall
     score = "mean KL" if result.soft else "cross-entropy"
     ci = f" [95% {o.band_score_ci95[0]:.4f}–{o.band_score_ci95[1]:.4f}]" if o.band_score_ci95 else ""
@@ -493,6 +498,31 @@ def _summary(result, written: list[str]) -> None:
         + alert,
         markup=False,
     )
+    _warnings(result.warnings)
+
+
+def _lm_summary(result, written: list[str]) -> None:
+    """A language-model evaluation's one line: its tasks (the multiple-choice documents as a
+    classifier over their options), or its sequences' per-token cross-entropy."""
+    lm, u = result.lm, result.unit
+    parts = []
+    if lm.tasks:
+        parts.append(f"lm-eval run{' ' + lm.model if lm.model else ''}: {len(lm.tasks)} task(s), "
+                     f"{sum(t.documents for t in lm.tasks):,} documents")
+    if result.classifier:
+        o = result.overall
+        ci = f" [95% {o.band_score_ci95[0]:.4f}–{o.band_score_ci95[1]:.4f}]" if o.band_score_ci95 else ""
+        parts.append(f"multiple choice: {o.band_label}, cross-entropy over the options {o.band_score:.4f}{ci} {u}, "
+                     f"accuracy {100 * o.accuracy:.1f}%")
+    s = lm.overall
+    if s is not None and s.cross_entropy is not None:
+        ci = f" [95% {s.ci95[0]:.4f}–{s.ci95[1]:.4f}]" if s.ci95 else ""
+        parts.append(f"cross-entropy {s.cross_entropy:.4f}{ci} {u} per token, perplexity {s.perplexity:,.2f} "
+                     f"({s.sequences:,} sequences, {s.tokens:,.0f} tokens)")
+    elif s is not None and s.bits_per_byte is not None:
+        ci = f" [95% {s.bits_per_byte_ci95[0]:.4f}–{s.bits_per_byte_ci95[1]:.4f}]" if s.bits_per_byte_ci95 else ""
+        parts.append(f"{s.bits_per_byte:.4f}{ci} bits per byte ({s.sequences:,} sequences)")
+    err_console.print("; ".join(parts) + (f" → {', '.join(written)}" if written else ""), markup=False)
     _warnings(result.warnings)
 
 

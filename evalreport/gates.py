@@ -147,6 +147,11 @@ def evaluate_gates(
 ) -> CheckReport:
     """Decide every gate asked for."""
     spec.require_any()
+    if not result.classifier:
+        asked = next((k for k in GATE_KEYS if getattr(spec, k) is not None), None)
+        if asked is not None:
+            raise UsageError(f"--{asked.replace('_', '-')} grades a distribution over classes or options, and "
+                             f"{result.source.name} holds sequences alone: gate on their figures instead")
     ladder, unit, o = result.ladder, result.unit, result.overall
     f = UNITS[unit]
     sig = spec.significant

@@ -42,3 +42,24 @@ def random_predictions(rng: np.random.Generator, n: int, k: int, *, soft: bool =
     if groups:
         df["g"] = rng.integers(0, groups, size=n).astype(str)
     return df
+
+
+@pytest.fixture(scope="session")
+def lm_runs(tmp_path_factory):
+    """Two lm-evaluation-harness runs written by lm-eval itself (offline: a character n-gram of our
+    own on local task files; see examples/lm_eval/make_runs.py): the same tasks, the model trained
+    on 30% and on all of its text. Returns {"tasks": folder, "step1000": run, "step2000": run}."""
+    import sys
+
+    sys.path.insert(0, str(EXAMPLES / "lm_eval"))
+    try:
+        import make_runs
+    finally:
+        sys.path.pop(0)
+    root = tmp_path_factory.mktemp("lm_eval")
+    tasks = root / "tasks"
+    make_runs.write_data(tasks, make_runs.corpus())
+    out = {"tasks": tasks}
+    for step, share in (("step1000", 0.3), ("step2000", 1.0)):
+        out[step] = make_runs.write_run(root / step, tasks, training_share=share)
+    return out

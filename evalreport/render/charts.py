@@ -533,6 +533,8 @@ def all_charts(r, processes: int = 1, then=None) -> dict:
     ROW_SAMPLE_CHARTS are drawn from what it returns. The other charts are the
     same drawn from either result (tested). Returns None without a full result.
     """
+    if not r.classifier:  # sequences alone: their figures are tables
+        return {"slices": {}}
     jobs = {
         "reliability": reliability_chart,
         "corp": corp_chart,

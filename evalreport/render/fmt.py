@@ -64,6 +64,16 @@ def count(x: float) -> str:
     return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
 
 
+def ratio(x: float | None) -> str:
+    """A figure with no unit that may be large (a perplexity, a share): 4 significant digits below
+    1,000, whole numbers with separators above."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    if math.isinf(x):
+        return "∞"
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+
+
 def threshold(x: float) -> str:
     return "∞" if math.isinf(x) else f"{x:g}"
 

@@ -37,7 +37,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(num=fmt.num, pct=fmt.pct, count=fmt.count, threshold=fmt.threshold, interval=fmt.interval,
-                       points=fmt.points, points_interval=fmt.points_interval)
+                       points=fmt.points, points_interval=fmt.points_interval, ratio=fmt.ratio)
     env.globals["reserved_title"] = RESERVED_TITLES
     return env
 
@@ -58,6 +58,7 @@ def to_html(r, created: _dt.datetime | None = None, processes: int = 1, drawn: d
     factor = UNITS[r.unit]
     ladder_rows = [dict(row, range=fmt.band_range(row, factor)) for row in r.ladder.rows()]
     return environment().get_template("report.html.j2").render(
+        **_lm_context(r),
         r=r,
         o=r.overall,
         version=__version__,
@@ -71,8 +72,27 @@ def to_html(r, created: _dt.datetime | None = None, processes: int = 1, drawn: d
         loss_at={p: -math.log(p) * factor for p in (0.5, 0.01)},  # the curve's two worked examples
         has_ids=any(w.id is not None for w in r.worst),
         decomposition_text=r.decomposition_text,
-        title=f"evalreport — {r.overall.band_label} ({fmt.num(r.overall.band_score)} {r.unit}) — {r.source.name}",
+        title=_title(r),
     )
+
+
+def _title(r) -> str:
+    if r.classifier:
+        return f"evalreport — {r.overall.band_label} ({fmt.num(r.overall.band_score)} {r.unit}) — {r.source.name}"
+    o = r.lm.overall
+    if o is not None and o.cross_entropy is not None:
+        return f"evalreport — {fmt.num(o.cross_entropy)} {r.unit} per token — {r.source.name}"
+    if o is not None and o.bits_per_byte is not None:
+        return f"evalreport — {fmt.num(o.bits_per_byte)} bits per byte — {r.source.name}"
+    return f"evalreport — {r.source.name}"
+
+
+def _lm_context(r) -> dict:
+    """What the language-model section reads beside the result: the harness's figures in words."""
+    from ..interpret_lm import NO_BAND, RELATIONS
+
+    used = {name: any(t.harness.get(name) is not None for t in r.lm.tasks) for name in RELATIONS} if r.lm else {}
+    return {"relations": RELATIONS, "used": used, "no_band": NO_BAND}
 
 
 def comparison_to_html(c, created: _dt.datetime | None = None) -> str:

@@ -2,7 +2,10 @@
 
 Schema history:
 - 1: first version (evalreport 0.1): overall, per_class, groups, ladder,
-  histogram, confusion, worst_examples, warnings.
+  histogram, confusion, worst_examples, warnings. Added since, within version 1:
+  groups[].kind (slice rows that are no value of the data); lm (language-model
+  evaluations: a harness run's tasks, sequences), with overall null when the
+  input has no classifier rows.
 
 The JSON holds no time stamp, so the same input gives byte-identical JSON.
 """
@@ -61,96 +64,150 @@ def overall_dict(r) -> dict:
 
 
 def to_dict(r) -> dict:
-    ladder_rows = r.ladder.rows()
-    return _clean(
-        {
-            "schema_version": SCHEMA_VERSION,
-            "tool": {"name": "evalreport", "version": __version__},
-            "input": {"path": r.source.path, "sha256": r.source.sha256, "format": r.source.format},
-            "rows": r.rows,
+    """The report as JSON (see the module's notes; the keys CONTRACT.md fixes are stable). A
+    language-model evaluation adds ``lm``; without classifier rows (sequences alone) the
+    classifier's keys are empty: ``overall`` null, no classes."""
+    head = {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "evalreport", "version": __version__},
+        "input": {"path": r.source.path, "sha256": r.source.sha256, "format": r.source.format},
+        "rows": r.rows,
+        "unit": r.unit,
+        "classes": list(r.classes),
+        "targets": ("soft" if r.soft else "hard") if r.classifier else None,
+        "weighted": r.weighted,
+        "total_weight": r.total_weight,
+        "eps": r.eps,
+    }
+    body = _classifier_dict(r) if r.classifier else _no_classifier_dict(r)
+    lm = {"lm": lm_dict(r.lm)} if r.lm is not None else {}
+    return _clean({**head, **body, **lm, "warnings": list(r.warnings)})
+
+
+def _no_classifier_dict(r) -> dict:
+    return {"overall": None, "bootstrap": r.bootstrap, "per_class": [], "groups": {}, "ladder": _ladder_dict(r),
+            "histogram": None, "confusion": None, "worst_examples": [], "calibration": None,
+            "loss_concentration": None, "decomposition": None}
+
+
+def _ladder_dict(r) -> dict:
+    return {
+        "source": r.ladder.source,
+        "unit": "nats",
+        "bands": [
+            {"id": b["id"], "label": b["label"], "upper": b["upper"], "upper_inclusive": b["upper_inclusive"]}
+            for b in r.ladder.rows()
+        ],
+    }
+
+
+def _classifier_dict(r) -> dict:
+    return {
+        "overall": overall_dict(r),
+        "bootstrap": r.bootstrap,
+        "per_class": [
+            {
+                "class": c.name,
+                "support": c.support,
+                "weight": c.weight,
+                "cross_entropy": c.cross_entropy,
+                "kl_divergence": c.kl_divergence,
+                "band": c.band,
+                "loss_share": c.loss_share,
+                "accuracy": c.accuracy,
+                "ci95": c.ci95,
+            }
+            for c in r.per_class
+        ],
+        "groups": {
+            col: [
+                {
+                    "value": s.value,  # null for the rows without a value and for the folded values
+                    "kind": s.kind,  # "value", "missing" (no value) or "other" (folded)
+                    "rows": s.rows,
+                    "weight": s.weight,
+                    "cross_entropy": s.cross_entropy,
+                    "kl_divergence": s.kl_divergence,
+                    "entropy": s.entropy,
+                    "accuracy": s.accuracy,
+                    "brier": s.brier,
+                    "band": s.band,
+                    "ci95": s.ci95,
+                    "ece": s.ece,
+                    "miscalibration_share": s.miscalibration_share,
+                    **({"folded_values": s.folded} if s.folded else {}),  # the "(other)" row
+                }
+                for s in slices
+            ]
+            for col, slices in r.groups.items()
+        },
+        "ladder": _ladder_dict(r),
+        "histogram": {
+            "of": "per-row cross-entropy",
             "unit": r.unit,
-            "classes": list(r.classes),
-            "targets": "soft" if r.soft else "hard",
-            "weighted": r.weighted,
-            "total_weight": r.total_weight,
-            "eps": r.eps,
-            "overall": overall_dict(r),
-            "bootstrap": r.bootstrap,
-            "per_class": [
-                {
-                    "class": c.name,
-                    "support": c.support,
-                    "weight": c.weight,
-                    "cross_entropy": c.cross_entropy,
-                    "kl_divergence": c.kl_divergence,
-                    "band": c.band,
-                    "loss_share": c.loss_share,
-                    "accuracy": c.accuracy,
-                    "ci95": c.ci95,
-                }
-                for c in r.per_class
-            ],
-            "groups": {
-                col: [
-                    {
-                        "value": s.value,  # null for the rows without a value and for the folded values
-                        "kind": s.kind,  # "value", "missing" (no value) or "other" (folded)
-                        "rows": s.rows,
-                        "weight": s.weight,
-                        "cross_entropy": s.cross_entropy,
-                        "kl_divergence": s.kl_divergence,
-                        "entropy": s.entropy,
-                        "accuracy": s.accuracy,
-                        "brier": s.brier,
-                        "band": s.band,
-                        "ci95": s.ci95,
-                        "ece": s.ece,
-                        "miscalibration_share": s.miscalibration_share,
-                        **({"folded_values": s.folded} if s.folded else {}),  # the "(other)" row
-                    }
-                    for s in slices
-                ]
-                for col, slices in r.groups.items()
-            },
-            "ladder": {
-                "source": r.ladder.source,
-                "unit": "nats",
-                "bands": [
-                    {"id": b["id"], "label": b["label"], "upper": b["upper"], "upper_inclusive": b["upper_inclusive"]}
-                    for b in ladder_rows
-                ],
-            },
-            "histogram": {
-                "of": "per-row cross-entropy",
-                "unit": r.unit,
-                "edges": list(r.histogram.edges),
-                "counts": list(r.histogram.counts),
-            },
-            "confusion": {
-                "rows": "true class",
-                "columns": "predicted class",
-                # the whole matrix up to 256 classes (65,536 cells); beyond, null: see largest
-                "matrix": r.confusion.tolist() if isinstance(r.confusion, np.ndarray) else None,
-                "largest": [{"true_class": t, "pred_class": p, "weight": w} for t, p, w in r.largest_confusions()],
-            },
-            "worst_examples": [
-                {
-                    "row": w.row,
-                    "id": w.id,
-                    "true_class": w.true_class,
-                    "true_prob": w.true_prob,
-                    "pred_class": w.pred_class,
-                    "pred_prob": w.pred_prob,
-                    "cross_entropy": w.cross_entropy,
-                }
-                for w in r.worst
-            ],
-            "calibration": calibration_dict(r.calibration) if r.calibration else None,
-            "loss_concentration": concentration_dict(r.loss_concentration) if r.loss_concentration else None,
-            "decomposition": decomposition_dict(r.decomposition) if r.decomposition else None,
-            "warnings": list(r.warnings),
-        }
-    )
+            "edges": list(r.histogram.edges),
+            "counts": list(r.histogram.counts),
+        },
+        "confusion": {
+            "rows": "true class",
+            "columns": "predicted class",
+            # the whole matrix up to 256 classes (65,536 cells); beyond, null: see largest
+            "matrix": r.confusion.tolist() if isinstance(r.confusion, np.ndarray) else None,
+            "largest": [{"true_class": t, "pred_class": p, "weight": w} for t, p, w in r.largest_confusions()],
+        },
+        "worst_examples": [
+            {
+                "row": w.row,
+                "id": w.id,
+                "true_class": w.true_class,
+                "true_prob": w.true_prob,
+                "pred_class": w.pred_class,
+                "pred_prob": w.pred_prob,
+                "cross_entropy": w.cross_entropy,
+            }
+            for w in r.worst
+        ],
+        "calibration": calibration_dict(r.calibration) if r.calibration else None,
+        "loss_concentration": concentration_dict(r.loss_concentration) if r.loss_concentration else None,
+        "decomposition": decomposition_dict(r.decomposition) if r.decomposition else None,
+    }
+
+
+def sequence_dict(f) -> dict:
+    """One set of sequences' figures (``lm.overall``, a slice's): counts, Σ nll, and the ratios."""
+    return {"sequences": f.sequences, "tokens": f.tokens, "bytes": f.bytes, "words": f.words, "nll": f.nll,
+            "cross_entropy": f.cross_entropy, "ci95": f.ci95, "perplexity": f.perplexity,
+            "perplexity_ci95": f.perplexity_ci95, "bits_per_token": f.bits_per_token,
+            "bits_per_byte": f.bits_per_byte, "bits_per_byte_ci95": f.bits_per_byte_ci95,
+            "word_perplexity": f.word_perplexity, "byte_perplexity": f.byte_perplexity}
+
+
+def task_dict(t) -> dict:
+    """One harness task: the harness's figures under its names, its standard errors, what its
+    results file reported, and ours (``cross_entropy`` per ``per``, with ``ci95``)."""
+    return {"task": t.task, "filter": t.filter, "kind": t.kind, "documents": t.documents, "options": t.options,
+            **t.harness, "stderr": {k: v for k, v in t.stderr.items()}, "reported": dict(t.reported),
+            "cross_entropy": t.cross_entropy, "per": t.per, "ci95": t.ci95, "band": t.band,
+            "accuracy_ci95": t.accuracy_ci95}
+
+
+def lm_dict(lm) -> dict:
+    from ..interpret_lm import NO_BAND
+
+    return {
+        "source": lm.source,
+        "model": lm.model,
+        "filter": lm.filter,
+        "tasks": [task_dict(t) for t in lm.tasks],
+        "overall": sequence_dict(lm.overall) if lm.overall is not None else None,
+        "groups": {col: [{"value": s.value, "kind": s.kind, **sequence_dict(s.figures)} for s in slices]
+                   for col, slices in lm.groups.items()},
+        "worst_sequences": {"per": lm.worst_per,
+                            "rows": [{"row": w.row, "id": w.id, "nll": w.nll, "tokens": w.tokens, "bytes": w.bytes,
+                                      "loss": w.loss} for w in lm.worst]},
+        "skipped": list(lm.skipped),
+        "note": NO_BAND,
+    }
 
 
 def _parts(p) -> dict:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import __version__
-from .fmt import count, interval, md_escape, num, pct, points, points_interval, signed, slice_cell
+from .fmt import count, interval, md_escape, num, pct, points, points_interval, ratio, signed, slice_cell
 
 MAX_CLASSES = 8
 MAX_SLICES = 6  # rows over all slice columns
@@ -13,6 +13,8 @@ MAX_LINES = 60
 
 
 def to_markdown(r) -> str:
+    if r.lm is not None:
+        return lm_markdown(r)
     o, u = r.overall, r.unit
     score_name = "mean KL(P‖Q)" if r.soft else "cross-entropy"
     lines = [
@@ -98,6 +100,63 @@ def to_markdown(r) -> str:
     ]
     if len(r.groups) > MAX_SLICE_COLUMNS:
         lines.insert(-2, f"\n_{len(r.groups) - MAX_SLICE_COLUMNS} more slice columns are in the HTML report._")
+    return "\n".join(lines) + "\n"
+
+
+def _harness_figures(t) -> str:
+    parts = []
+    for name, value in t.harness.items():
+        if value is not None:
+            se = t.stderr.get(name)
+            parts.append(f"{name} {ratio(value)}" + (f" ± {num(se)}" if se is not None else ""))
+    return ", ".join(parts)
+
+
+def lm_markdown(r) -> str:
+    """A language-model evaluation in Markdown: the tasks (the harness's figures and ours), the
+    sequences' figures, the worst sequences."""
+    from ..interpret_lm import NO_BAND
+
+    lm, u = r.lm, r.unit
+    if lm.tasks:
+        title = f"## evalreport: lm-eval run{' ' + md_escape(lm.model) if lm.model else ''} — {len(lm.tasks)} task(s)"
+    else:
+        o = lm.overall
+        title = (f"## evalreport: cross-entropy {num(o.cross_entropy)} {u} per token, perplexity {ratio(o.perplexity)}"
+                 if o.cross_entropy is not None else f"## evalreport: {num(o.bits_per_byte)} bits per byte")
+    lines = [title, ""]
+    if lm.tasks:
+        lines += ["| task | documents | the harness's figures | cross-entropy | 95% interval | band |",
+                  "|---|---:|---|---:|---|---|"]
+        for t in lm.tasks[:20]:
+            per = "per byte" if t.per == "byte" else "over options"
+            lines.append(f"| {md_escape(t.task)} | {count(t.documents)} | {_harness_figures(t)} | "
+                         f"{num(t.cross_entropy)} {u} {per} | {interval(t.ci95)} | {t.band_label or 'no band'} |")
+        if len(lm.tasks) > 20:
+            lines.append(f"\n_{len(lm.tasks) - 20} more tasks are in the HTML report and the JSON._")
+        lines.append("")
+        if r.classifier:
+            o = r.overall
+            lines += [f"All {count(r.rows)} multiple-choice documents as a classifier over their options: **{o.band_label}**, "
+                      f"cross-entropy {num(o.cross_entropy)} {u} ({interval(o.band_score_ci95)}), accuracy "
+                      f"{pct(o.accuracy)}, ECE {num(r.calibration.ece, 3) if r.calibration else '—'}.", ""]
+    o = lm.overall
+    if o is not None:
+        lines += ["| sequences | figure | value | 95% interval |", "|---|---|---:|---|"]
+        if o.cross_entropy is not None:
+            lines += [f"| {count(o.sequences)} | cross-entropy per token | {num(o.cross_entropy)} {u} | {interval(o.ci95)} |",
+                      f"| | perplexity | {ratio(o.perplexity)} | {interval(o.perplexity_ci95, 2)} |",
+                      f"| | bits per token | {num(o.bits_per_token)} | |"]
+        if o.bits_per_byte is not None:
+            lines.append(f"| {'' if o.cross_entropy is not None else count(o.sequences)} | bits per byte | "
+                         f"{num(o.bits_per_byte)} | {interval(o.bits_per_byte_ci95)} |")
+        lines += ["", f"> {NO_BAND}", ""]
+        for w in lm.worst[:MAX_WORST]:
+            lines.append(f"- worst: {md_escape(w.id)} ({num(w.loss, 3)} {u} per {lm.worst_per})")
+    if r.warnings:
+        lines += ["", "**Warnings**", ""] + [f"- {md_escape(w)}" for w in r.warnings[:3]]
+    sha = (r.source.sha256 or "")[:12]
+    lines += ["", f"<sub>evalreport {__version__} · {md_escape(r.source.name)}{' · sha256 ' + sha if sha else ''}</sub>"]
     return "\n".join(lines) + "\n"
 
 
