@@ -14,8 +14,8 @@ from .compute import (BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, MAX_REPLICATES, Boot
                       reduce_batches, rising_rows, row_figures)
 from .interpret import (DEFAULT_LADDER, MAX_SLICES, MAX_SLICES_LIMIT, Ladder, build_comparison, build_result,
                         with_sample_fits)
-from .load import (DEFAULT_CHUNK_ROWS, DEFAULT_EPS, Batch, InputSpec, LoadedInput, align_pair, check_two_sources,
-                   read_table)
+from .load import (DEFAULT_CHUNK_ROWS, DEFAULT_EPS, Batch, InputSpec, LanguageInput, LoadedInput, align_pair,
+                   check_two_sources, open_input, read_table)
 from .load.spec import is_frame
 from .result import Comparison, Result
 
@@ -143,7 +143,12 @@ def evaluate(
 
             stats, loaded = _slices_bounded(lambda: reduce_dask(data, spec, boot, chunk_rows), "dask DataFrame")
         else:
-            loaded = LoadedInput(data, spec, chunk_rows=chunk_rows)
+            loaded = open_input(data, spec, chunk_rows)
+            if isinstance(loaded, LanguageInput):
+                from .evaluate_lm import evaluate_language
+
+                return evaluate_language(loaded, spec, unit=unit, ladder=ladder, boot=boot, max_slices=max_slices,
+                                         chunk_rows=chunk_rows, on_rows=on_rows)
             stats = _slices_bounded(lambda: reduce_batches(_counted(loaded.batches(), on_rows),
                                                            len(loaded.layout.classes), spec.eps, boot),
                                     loaded.source.name)
@@ -202,6 +207,27 @@ def _harness_run(data):
     from .load.harness import harness_files
 
     return harness_files(os.fspath(data))
+
+
+def _language_kind(source, spec: InputSpec) -> str | None:
+    """A language model's output in a table — "sequences", "tokens" or "choices" — told by the
+    header of a file or a DataFrame's columns (a stream is not read ahead: None)."""
+    from .load.sequences import lm_kind
+
+    if is_frame(source):
+        return lm_kind([str(c) for c in source.columns], spec)
+    if not isinstance(source, (str, os.PathLike)) or os.fspath(source) in ("-", "") or not os.path.isfile(source):
+        return None
+    from .load.source import _open_reader
+
+    try:
+        reader = _open_reader(source, spec)
+    except Exception:  # noqa: BLE001 — the reader names the problem when it is read for real
+        return None
+    try:
+        return lm_kind(reader.columns, spec)
+    finally:
+        reader.close()
 
 
 def _is_dask(data) -> bool:
@@ -270,6 +296,15 @@ def compare(
     runs = (_harness_run(baseline), _harness_run(candidate))
     if filter is not None and runs == (None, None):
         raise UsageError(f"{opt('filter')} chooses a filter of an lm-evaluation-harness run; the inputs are not runs")
+    kinds = (_language_kind(baseline, spec), _language_kind(candidate, spec))
+    if runs != (None, None) or kinds != (None, None):
+        from .evaluate_lm import compare_language
+
+        check_two_sources(baseline, candidate)
+        with _one_blas_thread():
+            return compare_language(baseline, candidate, runs, kinds, spec, unit=unit, ladder=_ladder(ladder),
+                                    boot=_bootstrap(bootstrap, seed), max_slices=max_slices, chunk_rows=chunk_rows,
+                                    filter_name=filter, pair=_compare)
     base_spec = _baseline_spec(spec, logits=baseline_logits, prob_prefix=baseline_prob_prefix,
                                score_col=baseline_score_col, positive_label=baseline_positive_label,
                                classes=baseline_classes)

@@ -546,6 +546,9 @@ def check(
     max_ece: Annotated[Optional[float], typer.Option("--max-ece", help="Fail above this expected calibration error (top label, 15 bins).")] = None,
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="The baseline model's predictions for the same rows, or a JSON report of a previous run.")] = None,
     max_regression: Annotated[Optional[float], typer.Option("--max-regression", help="Fail when the score rises above the baseline's by more than this (in --unit).")] = None,
+    max_bits_per_byte: Annotated[Optional[float], typer.Option("--max-bits-per-byte", help="Language models: fail above this many bits per byte (a file's sequences; each perplexity task of a harness run).")] = None,
+    max_perplexity: Annotated[Optional[float], typer.Option("--max-perplexity", help="Language models: fail above this per-token perplexity (a file's sequences; the word_perplexity of each perplexity task).")] = None,
+    min_acc: Annotated[Optional[float], typer.Option("--min-acc", help="Language models: fail when a multiple-choice task's acc (the harness's) is below this share.")] = None,
     significant: Annotated[bool, typer.Option("--significant", help="Fail a gate only when its whole 95% interval lies beyond the threshold.")] = False,
     output: Annotated[Optional[str], typer.Option("-o", "--output", help="Also write the HTML report.")] = None,
     json_path: Annotated[Optional[str], typer.Option("--json", help="Write the verdicts and figures as JSON (- for stdout).")] = None,
@@ -570,7 +573,8 @@ def check(
     settings, where = read_settings(opts["config"])
     gates = gate_spec_from(settings, where, max_score=max_score, max_band=max_band, max_class_score=max_class_score,
                            max_class_band=max_class_band, min_accuracy=min_accuracy, max_ece=max_ece,
-                           max_regression=max_regression, significant=significant)
+                           max_regression=max_regression, max_bits_per_byte=max_bits_per_byte,
+                           max_perplexity=max_perplexity, min_acc=min_acc, significant=significant)
     baseline = baseline or settings.get("gates", {}).get("baseline")
     if baseline and gates.max_regression is None:
         raise UsageError("--baseline is given, but no --max-regression: say how much the score may rise over the "

@@ -23,7 +23,10 @@ from .load import JsonBaseline
 from .result import Comparison, Result
 
 PRECISION = 4
-GATE_KEYS = ("max_score", "max_band", "max_class_score", "max_class_band", "min_accuracy", "max_ece", "max_regression")
+#: The classifier's gates (on a distribution over classes or options), the language model's, and both.
+CLASSIFIER_GATES = ("max_score", "max_band", "max_class_score", "max_class_band", "min_accuracy", "max_ece")
+LM_GATES = ("max_bits_per_byte", "max_perplexity", "min_acc")
+GATE_KEYS = (*CLASSIFIER_GATES, "max_regression", *LM_GATES)
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,11 @@ class GateSpec:
     min_accuracy: float | None = None
     max_ece: float | None = None
     max_regression: float | None = None
+    max_bits_per_byte: float | None = None
+    max_perplexity: float | None = None
+    min_acc: float | None = None
     significant: bool = False
+    tasks: dict = field(default_factory=dict)  # task → {min_acc, max_bits_per_byte, max_perplexity}: per-task thresholds
 
     def __post_init__(self) -> None:
         for key in ("max_score", "max_class_score"):
@@ -50,9 +57,15 @@ class GateSpec:
             raise UsageError(f"--min-accuracy is a share between 0 and 1, got {self.min_accuracy}")
         if self.max_regression is not None and not math.isfinite(self.max_regression):
             raise UsageError(f"--max-regression must be a number, got {self.max_regression}")
+        for key in ("max_bits_per_byte", "max_perplexity"):
+            v = getattr(self, key)
+            if v is not None and not (math.isfinite(v) and v >= 0):
+                raise UsageError(f"--{key.replace('_', '-')} must be a number ≥ 0, got {v}")
+        if self.min_acc is not None and not (0 <= self.min_acc <= 1):
+            raise UsageError(f"--min-acc is a share between 0 and 1, got {self.min_acc}")
 
     def any(self) -> bool:
-        return any(getattr(self, k) is not None for k in GATE_KEYS)
+        return any(getattr(self, k) is not None for k in GATE_KEYS) or bool(self.tasks)
 
     def check_bands(self, ladder) -> None:
         """An unknown band is a usage error before the evaluation, not after it."""
@@ -64,7 +77,8 @@ class GateSpec:
         if not self.any():
             raise UsageError(
                 "no gates to check: pass --max-score, --max-band, --max-class-score, --max-class-band, "
-                "--min-accuracy, --max-ece or --baseline with --max-regression (or set [tool.evalreport.gates])"
+                "--min-accuracy, --max-ece, --max-bits-per-byte, --max-perplexity, --min-acc or --baseline with "
+                "--max-regression (or set [tool.evalreport.gates])"
             )
 
 
@@ -148,10 +162,12 @@ def evaluate_gates(
     """Decide every gate asked for."""
     spec.require_any()
     if not result.classifier:
-        asked = next((k for k in GATE_KEYS if getattr(spec, k) is not None), None)
+        asked = next((k for k in CLASSIFIER_GATES if getattr(spec, k) is not None), None)
         if asked is not None:
             raise UsageError(f"--{asked.replace('_', '-')} grades a distribution over classes or options, and "
-                             f"{result.source.name} holds sequences alone: gate on their figures instead")
+                             f"{result.source.name} holds sequences alone: gate on their figures instead "
+                             "(--max-bits-per-byte, --max-perplexity, --baseline with --max-regression)")
+        return _lm_check(result, spec, comparison, json_baseline)
     ladder, unit, o = result.ladder, result.unit, result.overall
     f = UNITS[unit]
     sig = spec.significant
@@ -241,12 +257,109 @@ def evaluate_gates(
                 spec.max_regression, diff, None, not _beyond_max(diff, None, spec.max_regression, False), detail))
         else:
             raise UsageError("--max-regression needs --baseline FILE (the baseline model's predictions or JSON)")
+    gates += lm_gates(result, spec)
 
     if sig:
         notes.append("rule: --significant — a gate fails only when its whole 95% interval lies beyond the threshold")
     else:
         notes.append("rule: point estimate — a gate fails when the value (rounded to 4 decimals) is beyond the threshold")
     return CheckReport(result, tuple(gates), "significant" if sig else "point", comparison, tuple(notes))
+
+
+def _rule_notes(sig: bool) -> tuple[str, ...]:
+    if sig:
+        return ("rule: --significant — a gate fails only when its whole 95% interval lies beyond the threshold",)
+    return ("rule: point estimate — a gate fails when the value (rounded to 4 decimals) is beyond the threshold",)
+
+
+def _lm_check(result: Result, spec: GateSpec, comparison: Comparison | None, json_baseline) -> CheckReport:
+    """The gates of a language-model evaluation without classifier rows: its own, and a regression
+    over a baseline of the same sequences (per-token cross-entropy, else bits per byte)."""
+    gates = []
+    if spec.max_regression is not None:
+        if comparison is None:
+            raise UsageError("--max-regression needs --baseline (the baseline model's sequences or run; a JSON "
+                             "report allows only classifier figures)")
+        d = comparison.score
+        unit = result.unit if d.name == "cross_entropy" else "bits"
+        what = "cross-entropy per token" if d.name == "cross_entropy" else "bits per byte"
+        gates.append(GateResult(
+            "max-regression", f"{what} rises by ≤ {spec.max_regression:g} {unit} over the baseline",
+            spec.max_regression, d.difference, d.ci95,
+            not _beyond_max(d.difference, d.ci95, spec.max_regression, spec.significant),
+            f"baseline {d.baseline:.4f}, candidate {d.candidate:.4f} {unit}; matched by {comparison.matched_by}"))
+    gates += lm_gates(result, spec)
+    if not gates:
+        spec.require_any()
+    return CheckReport(result, tuple(gates), "significant" if spec.significant else "point", comparison,
+                       _rule_notes(spec.significant))
+
+
+def _threshold(spec: GateSpec, key: str, task: str | None):
+    """A gate's threshold for a task: its own in the settings' [gates.tasks.<task>], else the general one."""
+    if task is not None and key in spec.tasks.get(task, {}):
+        return spec.tasks[task][key]
+    return getattr(spec, key)
+
+
+def lm_gates(result: Result, spec: GateSpec) -> list[GateResult]:
+    """--min-acc (each multiple-choice task's acc, the harness's; or the accuracy over options),
+    --max-bits-per-byte and --max-perplexity (a file's sequences, or each perplexity task: the
+    harness's bits_per_byte and word_perplexity)."""
+    lm, sig, out = result.lm, spec.significant, []
+    asked = [k for k in LM_GATES if getattr(spec, k) is not None or any(k in t for t in spec.tasks.values())]
+    if not asked:
+        return out
+    if lm is None:
+        if asked == ["min_acc"] and result.classifier:
+            o = result.overall  # multiple-choice answers in a table: acc is the accuracy over the options
+            return [GateResult("min-acc", f"acc ≥ {spec.min_acc:g}", spec.min_acc, o.accuracy, o.accuracy_ci95,
+                               not _below_min(o.accuracy, o.accuracy_ci95, spec.min_acc, sig))]
+        raise UsageError(f"--{asked[0].replace('_', '-')} gates a language model's figures; {result.source.name} is a "
+                         "classifier's predictions")
+    unknown = sorted(set(spec.tasks) - {t.task for t in lm.tasks})
+    if unknown:
+        raise UsageError(f"the gates settings name task(s) the run does not have: {', '.join(map(quote, unknown))}; "
+                         f"its tasks: {', '.join(quote(t.task) for t in lm.tasks) or 'none (a file of sequences)'}")
+    for t in lm.tasks:
+        if t.kind == "multiple_choice" and (x := _threshold(spec, "min_acc", t.task)) is not None:
+            acc = t.harness["acc"]
+            out.append(GateResult("min-acc", f"{t.task}: acc ≥ {x:g}", x, acc, t.accuracy_ci95,
+                                  not _below_min(acc, t.accuracy_ci95, x, sig), f"{t.documents:,} documents"))
+        if t.kind != "multiple_choice":
+            if (x := _threshold(spec, "max_bits_per_byte", t.task)) is not None:
+                bpb = t.harness["bits_per_byte"]
+                ci = None if t.ci95 is None else (t.ci95[0] / UNITS[result.unit] / math.log(2),
+                                                  t.ci95[1] / UNITS[result.unit] / math.log(2))
+                out.append(GateResult("max-bits-per-byte", f"{t.task}: bits_per_byte ≤ {x:g}", x, bpb, ci,
+                                      not _beyond_max(bpb, ci, x, sig)))
+            if (x := _threshold(spec, "max_perplexity", t.task)) is not None:
+                ppl = t.harness["word_perplexity"]
+                out.append(GateResult("max-perplexity", f"{t.task}: word_perplexity ≤ {x:g}", x, ppl, None,
+                                      not _beyond_max(ppl, None, x, False),
+                                      "the harness's word perplexity (no interval)"))
+    o = lm.overall
+    if not lm.tasks and o is not None:
+        if spec.max_bits_per_byte is not None:
+            if o.bits_per_byte is None:
+                raise UsageError(f"--max-bits-per-byte needs the bytes of each sequence: {result.source.name} has no "
+                                 "'bytes' or 'text' column")
+            out.append(GateResult("max-bits-per-byte", f"bits per byte ≤ {spec.max_bits_per_byte:g}",
+                                  spec.max_bits_per_byte, o.bits_per_byte, o.bits_per_byte_ci95,
+                                  not _beyond_max(o.bits_per_byte, o.bits_per_byte_ci95, spec.max_bits_per_byte, sig)))
+        if spec.max_perplexity is not None:
+            if o.perplexity is None:
+                raise UsageError(f"--max-perplexity needs each sequence's tokens: {result.source.name} has no 'tokens' "
+                                 "column (or one row per token)")
+            out.append(GateResult("max-perplexity", f"perplexity ≤ {spec.max_perplexity:g}", spec.max_perplexity,
+                                  o.perplexity, o.perplexity_ci95,
+                                  not _beyond_max(o.perplexity, o.perplexity_ci95, spec.max_perplexity, sig)))
+        if spec.min_acc is not None:
+            raise UsageError(f"--min-acc gates multiple-choice tasks; {result.source.name} holds sequences")
+    if asked and not out:
+        raise UsageError(f"--{asked[0].replace('_', '-')}: the run has no task it applies to "
+                         "(--min-acc: multiple-choice tasks; --max-bits-per-byte, --max-perplexity: perplexity tasks)")
+    return out
 
 
 def _names(items, limit: int = 5) -> str:
@@ -256,10 +369,13 @@ def _names(items, limit: int = 5) -> str:
 
 #: The type each gate setting must have in a settings file.
 _SETTING_TYPES = {key: "number" for key in GATE_KEYS} | {"max_band": "band id", "max_class_band": "band id",
-                                                        "significant": "boolean", "baseline": "path"}
+                                                        "significant": "boolean", "baseline": "path",
+                                                        "tasks": "table of tasks"}
 
 
 def _setting_ok(kind: str, value) -> bool:
+    if kind == "table of tasks":
+        return isinstance(value, dict)
     if kind == "number":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind == "boolean":
@@ -287,7 +403,25 @@ def gate_spec_from(settings: dict, where: str | None = None, **cli) -> GateSpec:
                              + (" (write true or false, without quotes)" if kind == "boolean" else ""))
     values = {k: table.get(k) for k in GATE_KEYS}
     values["significant"] = table.get("significant", False)
+    values["tasks"] = _task_gates(table.get("tasks", {}), here)
     for key, value in cli.items():
         if key in values and value is not None and value is not False:
             values[key] = value
     return GateSpec(**values)
+
+
+def _task_gates(tasks: dict, here: str) -> dict:
+    """``[gates.tasks.<task>]``: per-task thresholds of the language-model gates, each a number."""
+    out = {}
+    for task, table in tasks.items():
+        if not isinstance(table, dict):
+            raise UsageError(f"{here}: tasks.{task} must be a table of gate = value")
+        unknown = set(table) - set(LM_GATES)
+        if unknown:
+            raise UsageError(f"{here}: tasks.{task}: unknown gate setting(s) {', '.join(sorted(unknown))}; known: "
+                             f"{', '.join(LM_GATES)}")
+        for key, value in table.items():
+            if not _setting_ok("number", value):
+                raise UsageError(f"{here}: tasks.{task}.{key} must be a number, got {printable(repr(value))[:80]}")
+        out[str(task)] = dict(table)
+    return out

@@ -496,7 +496,8 @@ def build_comparison(base: Result, cand: Result, base_stats: Stats, cand_stats: 
         score_ci = accuracy_ci = None
         class_ci = [None] * len(cand.per_class)
     score = diff("band score", base.overall.band_score, cand.overall.band_score, score_ci)
-    accuracy = diff("accuracy", base.overall.accuracy, cand.overall.accuracy, accuracy_ci, factor=1.0)
+    accuracy = replace(diff("accuracy", base.overall.accuracy, cand.overall.accuracy, accuracy_ci, factor=1.0),
+                       higher_is_better=True)
     brier = diff("Brier", base.overall.brier, cand.overall.brier, None, factor=1.0)
 
     def item_score(item):

@@ -220,3 +220,55 @@ def lm_verdict(lm: LMSection, unit: str) -> str:
 
 def seq_field_index(name: str) -> int:
     return SEQ_FIELDS.index(name)
+
+
+# --------------------------------------------------------------------------- two evaluations
+
+
+def paired(name: str, num_a: float, den_a: float, num_b: float, den_b: float, blocks_a, blocks_b, v, factor: float,
+           rows: float | None = None, higher_is_better: bool = False, kind: str = "value"):
+    """Candidate − baseline of a ratio of sums, both sides in ``factor`` units; its interval from a
+    paired bootstrap: both sides' block sums (numerator, denominator) get the same replicate weights,
+    each sequence or document in the block of its key."""
+    from .compute import paired_intervals
+    from .result import Difference
+
+    a, b = _ratio(num_a, den_a), _ratio(num_b, den_b)
+    ci = None
+    if v is not None and blocks_a is not None and blocks_b is not None:
+        ci = paired_intervals(blocks_a[0], blocks_a[1], blocks_b[0], blocks_b[1], v)[0]
+    scale = (lambda x: None if x is None else x * factor)
+    return Difference(name, scale(a), scale(b), None if a is None or b is None else (b - a) * factor, _scaled(ci, factor),
+                      rows, kind, higher_is_better)
+
+
+def choice_differences(a: ChoiceStats, b: ChoiceStats, v, unit: str) -> dict:
+    """A multiple-choice task of two runs: acc, acc_norm, our cross-entropy over the options (paired
+    intervals) and the harness's Brier score (no interval)."""
+    from .result import Difference
+
+    f, n_a, n_b = UNITS[unit], a.sums["documents"], b.sums["documents"]
+    out = {}
+    for name, i, factor, better in (("acc", 1, 1.0, True), ("acc_norm", 2, 1.0, True), ("cross_entropy", 3, f, False)):
+        if name == "acc_norm" and ("acc_norm" not in a.sums or "acc_norm" not in b.sums):
+            continue
+        out[name] = paired(name, a.sums[name], n_a, b.sums[name], n_b, a.blocks[[i, 0]], b.blocks[[i, 0]], v, factor,
+                           rows=n_b, higher_is_better=better)
+    brier_a, brier_b = a.sums["brier_score"] / n_a, b.sums["brier_score"] / n_b
+    out["brier_score"] = Difference("brier_score", brier_a, brier_b, brier_b - brier_a, None, n_b)
+    return out
+
+
+def sequence_differences(sa: np.ndarray, ba, sb: np.ndarray, bb, v, unit: str, has: dict) -> dict:
+    """Two evaluations of the same sequences (sums SEQ_FIELDS, blocks nll/tokens/bytes/words):
+    the per-token cross-entropy and the bits per byte, paired."""
+    out = {}
+    if has["tokens"]:
+        out["cross_entropy"] = paired("cross_entropy", sa[1], sa[2], sb[1], sb[2],
+                                      None if ba is None else ba[[0, 1]], None if bb is None else bb[[0, 1]], v,
+                                      UNITS[unit], rows=sb[0])
+    if has["bytes"]:
+        out["bits_per_byte"] = paired("bits_per_byte", sa[1], sa[3], sb[1], sb[3],
+                                      None if ba is None else ba[[0, 2]], None if bb is None else bb[[0, 2]], v,
+                                      1 / LN2, rows=sb[0])
+    return out

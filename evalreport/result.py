@@ -469,21 +469,45 @@ class Difference:
     ci95: tuple[float, float] | None
     rows: float | None = None  # support of a class / rows of a slice
     kind: str = "value"  # of a slice: see SLICE_KINDS (name is then its label)
+    higher_is_better: bool = False  # accuracy: a rise is better
 
     @property
     def verdict(self) -> str:
-        """'worse', 'better' or 'no clear difference' (lower is better; the interval decides)."""
+        """'worse', 'better' or 'no clear difference' (the interval decides; a loss is lower-is-better,
+        an accuracy higher-is-better)."""
         if self.ci95 is None or self.difference is None:
             return "no interval"
+        rise, fall = ("better", "worse") if self.higher_is_better else ("worse", "better")
         if self.ci95[0] > 0:
-            return "worse"
+            return rise
         if self.ci95[1] < 0:
-            return "better"
+            return fall
         return "no clear difference"
 
     @property
     def headline(self) -> str:
         return {"worse": "the candidate is worse", "better": "the candidate is better"}.get(self.verdict, self.verdict)
+
+
+@dataclass(frozen=True)
+class TaskDifference:
+    """One harness task of two runs: each figure's candidate − baseline, with paired intervals."""
+
+    task: str
+    filter: str
+    kind: str
+    documents: int
+    differences: dict  # figure name → Difference (acc, acc_norm, brier_score, cross_entropy, bits_per_byte, …)
+
+
+@dataclass(frozen=True)
+class LMComparison:
+    """Two language-model evaluations of the same documents or sequences, paired by their keys."""
+
+    tasks: tuple[TaskDifference, ...] = ()
+    overall: dict = field(default_factory=dict)  # sequences: cross_entropy (per token), bits_per_byte → Difference
+    groups: dict = field(default_factory=dict)  # column → [Difference] of the per-token (else per-byte) loss
+    matched_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -509,10 +533,15 @@ class Comparison:
     per_class: tuple[Difference, ...]
     groups: dict[str, list[Difference]]
     rising: tuple[RisingExample, ...]
+    lm: LMComparison | None = None  # language-model evaluations: per task, per sequence set
 
     @property
     def unit(self) -> str:
         return self.candidate.unit
+
+    @property
+    def classifier(self) -> bool:
+        return self.candidate.classifier
 
     @staticmethod
     def _by_rise(diffs) -> list[Difference]:

@@ -14,8 +14,10 @@ from scipy.special import softmax
 
 from evalreport import InputError, UsageError, evaluate
 
-from conftest import run
+from conftest import EXAMPLES, run
 from test_hardening import one_error_line
+
+EXAMPLES_DIGITS = EXAMPLES / "digits_predictions.csv"
 
 pytest.importorskip("lm_eval")
 TASKS = {"nextword4": "multiple_choice", "ending2": "multiple_choice", "docs_ppl": "loglikelihood_rolling"}
@@ -238,3 +240,104 @@ def test_two_runs_in_one_folder_are_named(lm_runs, tmp_path):
     for f in list(folder.iterdir()):
         f.with_name(f.name.replace("2026", "2025") if "2026" in f.name else "x" + f.name).write_bytes(f.read_bytes())
     one_error_line(run(["report", folder, "-o", tmp_path / "r.html"]), r"holds 2 runs .*pass one run's results file")
+
+
+# --------------------------------------------------------------------------- two checkpoints
+
+
+def _paired_numpy(keys, num_a, den_a, num_b, den_b, replicates=200, seed=0):
+    """A paired bootstrap written out in numpy: each document's Poisson weight from the run's
+    replicate weights of its block (its key's hash), the ratio of weighted sums per side per
+    replicate, the 2.5% and 97.5% percentiles of the difference."""
+    from evalreport.compute import Bootstrap, replicate_weights
+    from evalreport.compute.lm import sequence_blocks
+
+    w = replicate_weights(Bootstrap(replicates, seed))[sequence_blocks(keys)].astype(float)  # (docs, R)
+    diff = (w.T @ num_b) / (w.T @ den_b) - (w.T @ num_a) / (w.T @ den_a)
+    return tuple(np.percentile(diff, [2.5, 97.5]))
+
+
+def test_compare_two_checkpoints_pairs_documents_with_a_numpy_paired_bootstrap(lm_runs):
+    from evalreport import compare
+    from evalreport.load.harness import document_key
+    from evalreport.load.validate import key_hashes
+
+    a_dir, b_dir = lm_runs["step1000"], lm_runs["step2000"]
+    c = compare(a_dir, b_dir)
+    by_task = {t.task: t for t in c.lm.tasks}
+    assert c.matched_by == "task and doc_id" and set(by_task) == set(TASKS)
+    ra, rb = _results(a_dir)["results"], _results(b_dir)["results"]
+    for task in ("nextword4", "ending2"):
+        d = by_task[task].differences["acc"]
+        assert d.difference == pytest.approx(rb[task]["acc,none"] - ra[task]["acc,none"], rel=1e-9)
+        docs_a, docs_b = _samples(a_dir, task), _samples(b_dir, task)
+        b_by_id = {x["doc_id"]: x for x in docs_b}
+        acc = [np.array([float(x["acc"]) for x in docs]) for docs in (docs_a, [b_by_id[x["doc_id"]] for x in docs_a])]
+        keys = key_hashes([document_key(task, x["doc_id"]) for x in docs_a])
+        ones = np.ones(len(docs_a))
+        assert d.ci95 == pytest.approx(_paired_numpy(keys, acc[0], ones, acc[1], ones), rel=1e-12)
+        assert d.higher_is_better and d.verdict in ("better", "no clear difference", "worse")
+    bpb = by_task["docs_ppl"].differences["bits_per_byte"]
+    assert bpb.difference == pytest.approx(rb["docs_ppl"]["bits_per_byte,none"] - ra["docs_ppl"]["bits_per_byte,none"],
+                                           rel=1e-9)
+    assert bpb.verdict == "better"  # the model trained on all of the text reads it better
+    assert c.score.name == "band score" and c.score.ci95 is not None  # the classifier part: CE over the options
+
+
+def test_compare_cli_and_check_baseline_on_runs(lm_runs, tmp_path):
+    a_dir, b_dir = lm_runs["step1000"], lm_runs["step2000"]
+    done = run(["compare", a_dir, b_dir, "-o", tmp_path / "c.html", "--json", tmp_path / "c.json", "--markdown",
+                tmp_path / "c.md"])
+    assert done.exit_code == 0, done.stderr
+    data = json.loads((tmp_path / "c.json").read_text())
+    tasks = {t["task"]: t for t in data["lm"]["tasks"]}
+    assert set(tasks["nextword4"]["difference"]) == {"acc", "acc_norm", "cross_entropy", "brier_score"}
+    assert tasks["docs_ppl"]["difference"]["bits_per_byte"]["ci95"][1] < 0
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup((tmp_path / "c.html").read_text(), "html.parser")
+    assert len(soup.select("#lm-task-differences tbody tr")) == 4 + 4 + 2
+    assert "| nextword4 | `acc` |" in (tmp_path / "c.md").read_text()
+    better = run(["check", b_dir, "--baseline", a_dir, "--max-regression", "0", "--significant"])
+    assert better.exit_code == 0, better.stdout + better.stderr
+    worse = run(["check", a_dir, "--baseline", b_dir, "--max-regression", "0", "--significant"])
+    assert worse.exit_code == 1
+
+
+def test_compare_refuses_runs_of_other_documents(lm_runs, tmp_path):
+    a_dir = lm_runs["step1000"]
+    other = _mutate(lm_runs, tmp_path, "ending2", 3, _edit("doc_hash", "0" * 64))
+    one_error_line(run(["compare", a_dir, other, "-o", tmp_path / "c.html"]),
+                   r"task 'ending2': doc_id '2' is another document than the baseline's \(its doc_hash differs\)")
+    fewer = _copy_run(lm_runs["step2000"], tmp_path / "fewer")
+    next(fewer.glob("samples_docs_ppl_*.jsonl")).unlink()
+    one_error_line(run(["compare", a_dir, fewer, "-o", tmp_path / "c.html"]),
+                   r"its tasks differ from the baseline's: only the baseline has 'docs_ppl'")
+    one_error_line(run(["compare", a_dir, EXAMPLES_DIGITS, "-o", tmp_path / "c.html"]),
+                   r"compare needs two evaluations of one kind: the baseline .* is an lm-eval run, the candidate .* a "
+                   r"predictions file")
+
+
+# --------------------------------------------------------------------------- gates
+
+
+def test_lm_gates_on_a_run_per_task_and_from_settings(lm_runs, tmp_path, monkeypatch):
+    folder = lm_runs["step2000"]
+    reported = _results(folder)["results"]
+    acc = {t: reported[t]["acc,none"] for t in ("nextword4", "ending2")}
+    low = min(acc.values())
+    assert run(["check", folder, "--min-acc", f"{low - 0.01:.4f}"]).exit_code == 0
+    failed = run(["check", folder, "--min-acc", f"{low + 0.01:.4f}", "--json", tmp_path / "c.json"])
+    assert failed.exit_code == 1
+    gates = json.loads((tmp_path / "c.json").read_text())["gates"]
+    assert [g["passed"] for g in gates] == [acc[g["condition"].split(":")[0]] >= low + 0.01 for g in gates]
+    bpb = reported["docs_ppl"]["bits_per_byte,none"]
+    assert run(["check", folder, "--max-bits-per-byte", f"{bpb + 0.01:.4f}"]).exit_code == 0
+    assert run(["check", folder, "--max-bits-per-byte", f"{bpb - 0.01:.4f}"]).exit_code == 1
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "evalreport.toml").write_text(f"[gates]\nmin_acc = 0.1\n[gates.tasks.nextword4]\nmin_acc = "
+                                              f"{acc['nextword4'] + 0.01:.4f}\n")
+    per_task = run(["check", folder])
+    assert per_task.exit_code == 1 and "nextword4: acc ≥" in per_task.stdout
+    (tmp_path / "evalreport.toml").write_text("[gates.tasks.hellaswag]\nmin_acc = 0.5\n")
+    one_error_line(run(["check", folder]), r"the gates settings name task\(s\) the run does not have: 'hellaswag'")

@@ -17,7 +17,7 @@ DataFrame → batches) and ``pair`` (two inputs matched row by row).
 
 from .frame import Table
 from .pair import JsonBaseline, align_pair, check_two_sources, read_json_baseline, read_table
-from .source import LoadedInput
+from .source import LanguageInput, LoadedInput, open_input
 from .spec import (
     DEFAULT_CHUNK_ROWS,
     DEFAULT_EPS,
@@ -36,7 +36,8 @@ from .spec import (
 from .validate import _arrow_categories, _class_codes, _Validator, id_text, parse_distribution
 
 __all__ = [
-    "Batch", "DEFAULT_CHUNK_ROWS", "DEFAULT_EPS", "InputSpec", "MAX_CLASSES", "JsonBaseline", "Layout", "LoadedInput",
+    "Batch", "DEFAULT_CHUNK_ROWS", "DEFAULT_EPS", "InputSpec", "MAX_CLASSES", "JsonBaseline", "LanguageInput", "Layout",
+    "LoadedInput", "open_input",
     "MISSING_GROUP", "NUMERIC_NA", "SUM_TOLERANCE", "SourceInfo", "Table", "align_pair", "check_two_sources", "check_whole",
     "classes_of", "id_text", "parse_distribution", "plan_layout", "read_json_baseline", "read_table",
     "_Validator", "_arrow_categories", "_class_codes",

@@ -100,9 +100,13 @@ def harness_files(path: str) -> tuple[Path | None, list[Path]] | None:
     Decided by content: names as lm-eval writes them, or a JSON-lines file whose first object has
     lm-eval's fields. A folder holding runs of several dates is an error naming them."""
     p = Path(path)
-    if p.is_dir():
+    try:
+        folder, file = p.is_dir(), p.is_file()
+    except OSError:  # a name too long, a folder that cannot be searched: the reader names the problem
+        return None
+    if folder:
         return _folder_files(p)
-    if not p.is_file():
+    if not file:
         return None
     if _RESULTS.match(p.name):
         date = _RESULTS.match(p.name)["date"]
@@ -114,7 +118,10 @@ def harness_files(path: str) -> tuple[Path | None, list[Path]] | None:
 
 
 def _folder_files(folder: Path) -> tuple[Path | None, list[Path]] | None:
-    entries = sorted(folder.iterdir())
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return None
     results = [f for f in entries if f.is_file() and _RESULTS.match(f.name)]
     samples = [f for f in entries if f.is_file() and _SAMPLES.match(f.name)]
     if not results and not samples:  # lm_eval writes OUT/<model>/: one model folder inside

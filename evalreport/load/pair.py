@@ -47,7 +47,7 @@ def _stream_key(source):
         st = os.stat(path)
     except (OSError, ValueError):
         return None  # the reader names the problem
-    return None if stat.S_ISREG(st.st_mode) else (st.st_dev, st.st_ino)
+    return None if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode) else (st.st_dev, st.st_ino)
 
 
 def read_table(source: str | os.PathLike | pd.DataFrame, spec: InputSpec) -> tuple[Table, Layout]:

@@ -7,6 +7,7 @@ import os
 import stat
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,6 +16,7 @@ from ..errors import InputError, display_path
 from .csv import _CsvReader, _Prefixed, _read_exactly
 from .frame import Table, _FrameReader
 from .ipc import FILE_MAGIC, STREAM_MAGIC, _IpcReader
+from .jsonl import _JsonlReader, looks_like_jsonl
 from .parquet import _ParquetReader, spool
 from .spec import (DEFAULT_CHUNK_ROWS, Batch, InputSpec, SourceInfo, batch_rows, check_whole, classes_of, is_frame,
                    plan_layout)
@@ -106,7 +108,32 @@ def _open_reader(source: str | os.PathLike | pd.DataFrame | Table, spec: InputSp
         f.close()
         return _IpcReader(name, name, path, head)
     _other_format(name, head)
+    jsonl = _jsonl_kind(name, head, lambda: _gunzipped_head(path))
+    if jsonl is not None:
+        return _JsonlReader(name, name, f, gz=jsonl == "gz")
     return _CsvReader(name, name, f, delimiter=delimiter, decimal=decimal)
+
+
+def _gunzipped_head(path: str) -> bytes:
+    """The first bytes inside a gzip-compressed file (empty if they cannot be read: the CSV reader
+    then names the problem)."""
+    import gzip
+    import zlib
+
+    try:
+        with gzip.open(path, "rb") as g:
+            return g.read(64)
+    except (OSError, EOFError, zlib.error):
+        return b""
+
+
+def _jsonl_kind(name: str, head: bytes, inner) -> str | None:
+    """"plain" or "gz" when the input is JSON lines (by content: a JSON object first), else None."""
+    if looks_like_jsonl(head):
+        return "plain"
+    if head.startswith(b"\x1f\x8b") and looks_like_jsonl(inner()):
+        return "gz"
+    return None
 
 
 def _stream_reader(name: str, path: str | None, stream, owned: bool = True, delimiter: str = ",",
@@ -126,10 +153,37 @@ def _stream_reader(name: str, path: str | None, stream, owned: bool = True, deli
         return _IpcReader(name, path, spooled, head, sha)
     if head:
         _other_format(name, head)
+    if looks_like_jsonl(head):
+        return _JsonlReader(name, path, stream, owned=owned)
     return _CsvReader(name, path, stream, delimiter=delimiter, decimal=decimal)
 
 
 # --------------------------------------------------------------------------- entry point
+
+
+@dataclass(frozen=True)
+class LanguageInput:
+    """A language model's output in a table (see load.sequences): its kind ("sequences", "tokens"
+    or "choices") and the open reader."""
+
+    kind: str
+    reader: _Reader
+
+
+def open_input(source, spec: InputSpec, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> LoadedInput | LanguageInput:
+    """The input, told apart by its columns: a classifier's predictions (a :class:`LoadedInput`),
+    or a language model's log-probabilities (a :class:`LanguageInput`)."""
+    from .sequences import lm_kind
+
+    reader = _open_reader(source, spec)
+    try:
+        kind = lm_kind(reader.columns, spec)
+    except BaseException:
+        reader.close()
+        raise
+    if kind is not None:
+        return LanguageInput(kind, reader)
+    return LoadedInput(source, spec, chunk_rows=chunk_rows, reader=reader)
 
 
 class LoadedInput:
@@ -147,11 +201,13 @@ class LoadedInput:
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
         row0: int = 0,
         partial: bool = False,
+        reader: _Reader | None = None,
     ) -> None:
         """``row0``: the position of the first row in a larger input (a partition's offset);
-        ``partial``: a part of an input, so the whole-input checks are left to the caller."""
+        ``partial``: a part of an input, so the whole-input checks are left to the caller;
+        ``reader``: the source's reader, when it is open already (see :func:`open_input`)."""
         self.spec = spec or InputSpec()
-        self._reader = _open_reader(source, self.spec)
+        self._reader = reader if reader is not None else _open_reader(source, self.spec)
         try:
             self.layout = plan_layout(self._reader.columns, self.spec, self.source.name)
         except BaseException:

@@ -101,6 +101,11 @@ def comparison_to_html(c, created: _dt.datetime | None = None) -> str:
     created = created or _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
     d = c.score
     title = f"evalreport compare — {d.headline} ({fmt.num(d.difference)} {c.unit})"
+    if not c.classifier:
+        return environment().get_template("compare.html.j2").render(
+            c=c, b=c.baseline, k=c.candidate, version=__version__, created=created.isoformat(), title=title,
+            colours=fmt.band_colours(c.candidate.ladder), signed=fmt.signed, per_class=[], groups={}, chart=None,
+            score_name=d.name)
     return environment().get_template("compare.html.j2").render(
         c=c,
         b=c.baseline,

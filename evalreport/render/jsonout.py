@@ -317,16 +317,17 @@ def comparison_to_dict(c) -> dict:
             "unit": k.unit,
             "classes": list(k.classes),
             "bootstrap": k.bootstrap,
-            "baseline": overall_dict(b),
-            "candidate": overall_dict(k),
+            "baseline": overall_dict(b) if c.classifier else None,
+            "candidate": overall_dict(k) if c.classifier else None,
             "difference": {
                 "cross_entropy": c.score.difference,
                 "ci95": c.score.ci95,
                 "verdict": c.score.verdict,
-                "band_score": c.score.difference,
+                "band_score": c.score.difference if c.classifier else None,
                 "accuracy": c.accuracy.difference,
                 "accuracy_ci95": c.accuracy.ci95,
                 "brier": c.brier.difference,
+                **({"of": c.score.name} if not c.classifier else {}),
             },
             "per_class": [{"class": d.name, "support": d.rows, **_diff(d)} for d in c.per_class],
             "groups": {col: [{"value": d.name if d.kind == "value" else None, "kind": d.kind, "rows": d.rows, **_diff(d)}
@@ -336,8 +337,30 @@ def comparison_to_dict(c) -> dict:
                  "candidate": x.candidate, "increase": x.increase}
                 for x in c.rising
             ],
+            **({"lm": lm_comparison_dict(c)} if c.lm is not None else {}),
         }
     )
+
+
+def _paired(d) -> dict:
+    return {"baseline": d.baseline, "candidate": d.candidate, "difference": d.difference, "ci95": d.ci95,
+            "verdict": d.verdict}
+
+
+def lm_comparison_dict(c) -> dict:
+    """Two language-model evaluations: each side's LM section, and per task (and over the
+    sequences) each figure's paired difference: ``tasks[].difference.<figure>`` with ``ci95``."""
+    lm = c.lm
+    return {
+        "matched_by": lm.matched_by,
+        "baseline": lm_dict(c.baseline.lm) if c.baseline.lm else None,
+        "candidate": lm_dict(c.candidate.lm) if c.candidate.lm else None,
+        "tasks": [{"task": t.task, "filter": t.filter, "kind": t.kind, "documents": t.documents,
+                   "difference": {name: _paired(d) for name, d in t.differences.items()}} for t in lm.tasks],
+        "overall": {name: _paired(d) for name, d in lm.overall.items()},
+        "groups": {col: [{"value": d.name if d.kind == "value" else None, "kind": d.kind, "sequences": d.rows,
+                          **_paired(d)} for d in diffs] for col, diffs in lm.groups.items()},
+    }
 
 
 def check_to_dict(report) -> dict:

@@ -108,7 +108,7 @@ def _harness_figures(t) -> str:
     for name, value in t.harness.items():
         if value is not None:
             se = t.stderr.get(name)
-            parts.append(f"{name} {ratio(value)}" + (f" ± {num(se)}" if se is not None else ""))
+            parts.append(f"`{name}` {ratio(value)}" + (f" ± {num(se)}" if se is not None else ""))
     return ", ".join(parts)
 
 
@@ -164,7 +164,47 @@ def _signed_interval(ci) -> str:
     return "—" if ci is None else f"{signed(ci[0])} to {signed(ci[1])}"
 
 
+def _lm_cells(name: str, d) -> str:
+    if name in ("acc", "acc_norm"):
+        return f"{pct(d.baseline)} | {pct(d.candidate)} | {points(d.difference)} | {points_interval(d.ci95)}"
+    return f"{num(d.baseline)} | {num(d.candidate)} | {signed(d.difference)} | {_signed_interval(d.ci95)}"
+
+
+def lm_comparison_markdown(c) -> str:
+    """Two language-model evaluations in Markdown: per task and figure, candidate − baseline with
+    its paired interval; then the multiple-choice documents as a classifier, in one line."""
+    lm, u = c.lm, c.unit
+    d = c.score
+    lines = [f"## evalreport compare: {d.headline} — {md_escape(c.baseline.source.name)} → "
+             f"{md_escape(c.candidate.source.name)}", ""]
+    if lm.tasks:
+        lines += ["| task | figure | baseline | candidate | difference | 95% interval | verdict |",
+                  "|---|---|---:|---:|---:|---|---|"]
+        rows = [(t, name, x) for t in lm.tasks for name, x in t.differences.items()]
+        for t, name, x in rows[:40]:
+            lines.append(f"| {md_escape(t.task)} | `{name}` | {_lm_cells(name, x)} | {x.verdict} |")
+        if len(rows) > 40:
+            lines.append(f"\n_{len(rows) - 40} more rows are in the HTML report and the JSON._")
+        lines.append("")
+    if lm.overall:
+        lines += ["| sequences | baseline | candidate | difference | 95% interval | verdict |",
+                  "|---|---:|---:|---:|---|---|"]
+        for name, x in lm.overall.items():
+            what = f"cross-entropy per token ({u})" if name == "cross_entropy" else "bits per byte"
+            lines.append(f"| {what} | {_lm_cells(name, x)} | {x.verdict} |")
+        lines.append("")
+    if c.classifier:
+        lines += [f"The multiple-choice documents as a classifier over their options: cross-entropy "
+                  f"{num(d.baseline)} → {num(d.candidate)} {u}, {signed(d.difference)} ({_signed_interval(d.ci95)}): "
+                  f"{d.verdict}.", ""]
+    lines.append(f"<sub>evalreport {__version__} · matched by {md_escape(lm.matched_by)} · paired bootstrap over "
+                 "documents and sequences</sub>")
+    return "\n".join(lines) + "\n"
+
+
 def comparison_to_markdown(c) -> str:
+    if c.lm is not None:
+        return lm_comparison_markdown(c)
     u, d = c.unit, c.score
     b, k = c.baseline.overall, c.candidate.overall
     what = "mean KL(P‖Q)" if c.candidate.soft else "cross-entropy"

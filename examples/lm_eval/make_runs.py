@@ -8,7 +8,7 @@ three tasks on local data files (``dataset_path: json``): a 4-option and a 2-opt
 ``lm_eval --log_samples --output_path`` does. Two "checkpoints" — the same model trained on
 less and on more text — make a pair to compare.
 
-    python examples/lm_eval/make_runs.py            # writes examples/lm_eval/runs/ and the reports
+    python examples/lm_eval/make_runs.py    # writes examples/lm_eval/runs/ (tasks/: their data) and the reports
 
 The test suite calls :func:`write_run` to make its fixtures the same way. Needs
 ``pip install lm-eval`` (the test extra has it).
@@ -184,15 +184,16 @@ def main() -> None:
     write_data(data, corpus())
     for step, share in (("step1000", 0.3), ("step2000", 1.0)):
         write_run(runs / step, data, training_share=share)
-    reports = HERE.parent / "reports"
+    root = HERE.parent.parent  # paths as a user in the repository writes them
+    runs, reports = runs.relative_to(root), Path("examples/reports")
     cli = [sys.executable, "-m", "evalreport"]
     for step in ("step1000", "step2000"):
         subprocess.run([*cli, "report", str(runs / step), "-o", str(reports / f"lm_eval_{step}.html"),
                         "--json", str(reports / f"lm_eval_{step}.json"), "--markdown",
-                        str(reports / f"lm_eval_{step}.md")], check=True)
+                        str(reports / f"lm_eval_{step}.md")], check=True, cwd=root)
     subprocess.run([*cli, "compare", str(runs / "step1000"), str(runs / "step2000"), "-o",
                     str(reports / "lm_eval_compare.html"), "--json", str(reports / "lm_eval_compare.json"),
-                    "--markdown", str(reports / "lm_eval_compare.md")], check=True)
+                    "--markdown", str(reports / "lm_eval_compare.md")], check=True, cwd=root)
 
 
 if __name__ == "__main__":
