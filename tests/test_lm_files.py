@@ -320,3 +320,40 @@ def test_lm_gates_on_a_sequence_file(tmp_path):
     mc = tmp_path / "mc.csv"
     mc.write_text("id,option,logprob,label\nq0,A,-0.1,A\nq0,B,-3,A\nq1,A,-2.0,B\nq1,B,-0.2,B\nq2,A,-1,B\nq2,B,-2,B\n")
     assert run(["check", mc, "--min-acc", "0.6"]).exit_code == 0 and run(["check", mc, "--min-acc", "0.7"]).exit_code == 1
+
+
+def test_sequence_sums_merge_the_same_however_the_sequences_are_split():
+    """The sums of sequences add up: two parts (two partitions, two chunks) merged equal the whole,
+    figures and intervals to 1e-12."""
+    from evalreport.compute import Bootstrap
+    from evalreport.compute.lm import SequenceStats, reduce_sequences
+    from evalreport.interpret_lm import sequence_section
+    from evalreport.load.validate import key_hashes
+
+    _, seqs = _data(8)
+    codes = pd.factorize(seqs.part)[0]
+    values = list(pd.factorize(seqs.part)[1])
+
+    def reduce(rows):
+        part = seqs.iloc[rows]
+        c = codes[rows]
+        used = sorted(set(c))
+        remap = {old: new for new, old in enumerate(used)}
+        return reduce_sequences(key_hashes(part.id.tolist()), -part.logprob.to_numpy(), part.tokens.to_numpy(float),
+                                part.bytes.to_numpy(float), None,
+                                {"part": (np.array([remap[x] for x in c]), [values[u] for u in used])},
+                                part.id.tolist(), np.arange(len(part)))
+
+    whole = reduce(np.arange(len(seqs)))
+    for cut in (1, 77, 250):
+        merged = SequenceStats()
+        merged += reduce(np.arange(cut))
+        merged += reduce(np.arange(cut, len(seqs)))
+        a = sequence_section(whole, "sequences", Bootstrap(200, 0), "nats", 100, [])
+        b = sequence_section(merged, "sequences", Bootstrap(200, 0), "nats", 100, [])
+        assert b.overall.cross_entropy == pytest.approx(a.overall.cross_entropy, rel=1e-12)
+        assert b.overall.ci95 == pytest.approx(a.overall.ci95, rel=1e-12)
+        ours = {s.value: s.figures.ci95 for s in b.groups["part"]}
+        for s in a.groups["part"]:
+            assert ours[s.value] == pytest.approx(s.figures.ci95, rel=1e-12)
+        assert [w.id for w in b.worst] == [w.id for w in a.worst]

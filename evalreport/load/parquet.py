@@ -43,8 +43,23 @@ class _ParquetReader(_Reader):
         return _prefetch(self._decode(layout, chunk_rows))
 
     def _decode(self, layout: Layout, chunk_rows: int) -> Iterator:
-        return _arrow_batches(self, lambda: self._file.iter_batches(batch_size=chunk_rows, columns=layout.usecols),
+        return _arrow_batches(self, lambda: self._for(layout).iter_batches(batch_size=chunk_rows,
+                                                                            columns=layout.usecols),
                               layout, "Parquet file")
+
+    def _for(self, layout):
+        """The file as the layout reads it: text columns it names in ``dictionary_cols`` (a language
+        model's ids and slices, repeated on every token) decoded as dictionaries — the ids' codes,
+        not a string per row."""
+        import pyarrow.parquet as pq
+
+        wanted = [c for c in getattr(layout, "dictionary_cols", ()) if c in self.columns]
+        if not wanted:
+            return self._file
+        if self._opened is not None:
+            self._opened.seek(0)
+        return pq.ParquetFile(self._fs_path if self._fs_path is not None else self._opened, pre_buffer=False,
+                              buffer_size=1 << 20, read_dictionary=wanted)
 
 
 def spool(stream, name: str) -> tuple:

@@ -71,6 +71,11 @@ class SequenceLayout:
     def usecols(self) -> list[str]:
         return list(dict.fromkeys(self.numeric_cols + self.text_cols))
 
+    @property
+    def dictionary_cols(self) -> list[str]:
+        """Text columns a reader may decode as dictionaries (each repeats over a sequence's tokens)."""
+        return [c for c in (self.id_col, *self.group_cols) if c] if self.level == "tokens" else list(self.group_cols)
+
 
 def sequence_layout(columns: list[str], spec: InputSpec, level: str, name: str) -> SequenceLayout:
     present = set(columns)
@@ -178,18 +183,18 @@ class SequenceInput:
         nbytes = self._counts(t, lay.bytes_col, row0, minimum=0) if lay.bytes_col else None
         if lay.text_col:
             nbytes = self._text_bytes(t, lay.text_col, row0)
-        groups = {g: self._texts(t, g, row0) for g in lay.group_cols}
+        groups = {g: _slice_codes(t.column(g)) for g in lay.group_cols}
         if lay.level == "sequences":
             tokens = self._counts(t, lay.tokens_col, row0, minimum=1)
             ids = self._ids(t, row0) if lay.id_col else [str(row0 + i + 1) for i in range(n)]
             rows = np.arange(row0 + 1, row0 + n + 1, dtype=np.int64)
-            return _make(ids, -logprob, tokens, nbytes, {g: list(v) for g, v in groups.items()}, rows)
+            return _make(ids, -logprob, tokens, nbytes, groups, rows)
         return self._runs(t, -logprob, nbytes, groups, row0)
 
     def _runs(self, t, nll: np.ndarray, nbytes, groups: dict, row0: int) -> SequenceBatch | None:
         """Token rows → the sequences they complete (runs of one id), the last one kept open: it
         may go on in the next chunk."""
-        import pyarrow.compute as pc
+        import pyarrow as pa
 
         ids = t.column(self.layout.id_col)
         if ids.null_count:
@@ -197,15 +202,15 @@ class SequenceInput:
             raise InputError(self.name, "missing values", column=self.layout.id_col,
                              rows=(rows[:5] + row0 + 1).tolist(), more=len(rows) > 5)
         n = len(ids)
-        change = np.ones(n, dtype=bool)
-        if n > 1:
-            change[1:] = pc.not_equal(ids.slice(1), ids.slice(0, n - 1)).to_numpy(zero_copy_only=False)
-        starts = np.flatnonzero(change)
-        run_ids = [str(x) for x in ids.take(starts).to_pylist()]
+        starts = _run_starts(ids)
+        change = np.zeros(n, dtype=bool)
+        change[starts] = True
+        run_ids = [str(x) for x in ids.take(pa.array(starts)).to_pylist()]
         runs = {"nll": np.add.reduceat(nll, starts), "tokens": np.diff(np.append(starts, n)).astype(np.float64),
                 "bytes": np.add.reduceat(nbytes, starts) if nbytes is not None else np.zeros(len(starts)),
                 "rows": starts.astype(np.int64) + row0 + 1}
-        run_groups = {g: self._run_values(g, values, change, starts, row0) for g, values in groups.items()}
+        run_groups = {g: self._run_values(g, codes, values, change, starts, row0)
+                      for g, (codes, values) in groups.items()}
         closed = []
         first = 0
         if self._open is not None and run_ids[0] == self._open.id:  # the open sequence goes on here
@@ -234,18 +239,18 @@ class SequenceInput:
             return np.concatenate([np.array([x[i] for x in closed], dtype=runs[key].dtype), runs[key][middle]])
 
         nbytes_out = joined("bytes", 4) if self.layout.bytes_col or self.layout.text_col else None
-        groups_out = {g: [x[5][g] for x in closed] + run_groups[g][middle] for g in groups}
+        groups_out = {g: _codes([x[5][g] for x in closed] + run_groups[g][middle]) for g in groups}
         return _make(ids_out, joined("nll", 2), joined("tokens", 3), nbytes_out, groups_out, joined("rows", 1))
 
-    def _run_values(self, g: str, values: list, change: np.ndarray, starts: np.ndarray, row0: int) -> list:
-        """A slice column's value per run of tokens; a value that changes inside a run is an error."""
-        codes = _codes(values)[0]
-        run_of = np.cumsum(change) - 1
-        changed = np.flatnonzero(codes != codes[starts][run_of])
+    def _run_values(self, g: str, codes: np.ndarray, values: list, change: np.ndarray, starts: np.ndarray,
+                    row0: int) -> list:
+        """A slice column's value per run of tokens (from its codes); a value that changes inside a
+        run (where the id does not) is an error."""
+        changed = np.flatnonzero((codes[1:] != codes[:-1]) & ~change[1:]) + 1
         if len(changed):
             raise InputError(self.name, "a slice value changes inside a sequence (its tokens must share one)",
                              column=g, rows=(changed[:5] + row0 + 1).tolist(), more=len(changed) > 5)
-        return [values[s] for s in starts]
+        return [values[c] for c in codes[starts]]
 
     def _close_open(self, as_list: bool = False):
         o, self._open = self._open, None
@@ -263,7 +268,7 @@ class SequenceInput:
         tokens = np.array([x[3] for x in items], dtype=np.float64)
         nbytes = np.array([x[4] for x in items], dtype=np.float64) if self.layout.bytes_col or self.layout.text_col \
             else None
-        groups = {g: [x[5][g] for x in items] for g in self.layout.group_cols}
+        groups = {g: _codes([x[5][g] for x in items]) for g in self.layout.group_cols}
         return _make(ids, nll, tokens, nbytes, groups, rows)
 
     # ----------------------------------------------------------------- columns
@@ -316,12 +321,6 @@ class SequenceInput:
             raise InputError(self.name, "missing values", column=col, rows=(rows[:5] + row0 + 1).tolist())
         return pc.binary_length(a.cast(pa.string()).cast(pa.binary())).to_numpy(zero_copy_only=False).astype(np.float64)
 
-    def _texts(self, t, col: str, row0: int) -> list:
-        from .spec import MISSING_GROUP
-
-        values = t.column(col).to_pylist()
-        return [MISSING_GROUP if v is None or not str(v).strip() else str(v) for v in values]
-
     def _ids(self, t, row0: int) -> list[str]:
         values = t.column(self.layout.id_col).to_pylist()
         missing = [i for i, v in enumerate(values) if v is None]
@@ -354,8 +353,59 @@ class SequenceInput:
 
 
 def _make(ids: list, nll, tokens, nbytes, groups: dict, rows) -> SequenceBatch:
-    return SequenceBatch(key_hashes(ids), ids, np.asarray(nll, dtype=np.float64), tokens, nbytes,
-                         {g: _codes(v) for g, v in groups.items()}, rows)
+    """``groups``: column → (codes, values)."""
+    return SequenceBatch(key_hashes(ids), ids, np.asarray(nll, dtype=np.float64), tokens, nbytes, groups, rows)
+
+
+def _dictionary(column):
+    """A text column of a chunk as one dictionary array (as read, or encoded here)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_dictionary(arr.type):
+        return arr
+    if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.string())
+    return pc.dictionary_encode(arr)
+
+
+def _unique_codes(enc) -> np.ndarray:
+    """The codes of a dictionary array (no nulls) with one code per distinct value: its indices as
+    they are when its dictionary holds each value once (as Arrow's readers and encoder give it),
+    else renumbered (Arrow allows a dictionary to repeat a value)."""
+    import pyarrow.compute as pc
+
+    codes = enc.indices.to_numpy(zero_copy_only=False)
+    if pc.count_distinct(enc.dictionary).as_py() == len(enc.dictionary):
+        return codes
+    index: dict = {}
+    renumber = np.array([index.setdefault(v, len(index)) for v in enc.dictionary.to_pylist()], dtype=np.intp)
+    return renumber[codes]
+
+
+def _run_starts(ids) -> np.ndarray:
+    """Where each run of one id starts in a chunk's id column: by the ids' codes (a dictionary as
+    read, or as encoded here), compared as integers."""
+    codes = _unique_codes(_dictionary(ids))
+    if len(codes) == 0:
+        return np.zeros(0, dtype=np.intp)
+    return np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
+
+
+def _slice_codes(column) -> tuple[np.ndarray, list]:
+    """A slice column of a chunk as (codes, values) through Arrow's dictionary encoding, with no
+    Python object per row; missing and blank values are the one value MISSING_GROUP (None)."""
+    from .spec import MISSING_GROUP
+
+    enc = _dictionary(column)
+    values = [MISSING_GROUP if v is None or not str(v).strip() else str(v) for v in enc.dictionary.to_pylist()]
+    codes = enc.indices.fill_null(len(values)).to_numpy(zero_copy_only=False).astype(np.intp)
+    values.append(MISSING_GROUP)  # the code of a null
+    used = np.bincount(codes, minlength=len(values)) > 0  # a dictionary may hold values no row of the chunk has
+    index: dict = {}
+    renumber = np.array([index.setdefault(v, len(index)) if u else -1 for v, u in zip(values, used)], dtype=np.intp)
+    return renumber[codes], list(index)  # blanks and nulls: one value, MISSING_GROUP
 
 
 def _codes(values: list) -> tuple[np.ndarray, list]:
