@@ -110,3 +110,33 @@ def test_the_notebook_display_renders_the_report_inside_a_cell(tmp_path):
     assert int(images) >= 5 and decoded == images and int(sections) >= 8
     assert font == "serif"  # the report's stylesheet stays in its frame
     assert int(scroll) <= 800  # no sideways scrolling at a notebook's width
+
+
+@pytest.mark.parametrize("name", ["lm_eval_step2000.html", "lm_eval_compare.html"])
+def test_chromium_loads_the_language_model_example_reports(name, tmp_path):
+    """The example harness run's report and its comparison (examples/reports, made by
+    examples/lm_eval/make_runs.py), freshly rendered: every chart decodes, the task tables render
+    with a row per task (per task and figure in the comparison), no sideways scrolling."""
+    from evalreport import compare
+
+    runs = EXAMPLES / "lm_eval" / "runs"
+    html = (evaluate(runs / "step2000").to_html() if "compare" not in name
+            else compare(runs / "step1000", runs / "step2000").to_html())
+    page = tmp_path / name
+    page.write_text(html.replace("</body>", """<script>
+window.addEventListener('load', () => {
+  const imgs = Array.from(document.images);
+  const ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
+  const rows = document.querySelectorAll('#lm-tasks tbody tr, #lm-task-differences tbody tr').length;
+  document.title = 'PROBE images=' + imgs.length + ' decoded=' + ok + ' rows=' + rows
+    + ' scroll=' + document.documentElement.scrollWidth + ' width=' + window.innerWidth;
+});
+</script></body>"""), encoding="utf-8")
+    done = chromium(tmp_path, "--window-size=1100,1600", "--virtual-time-budget=5000", "--dump-dom", page.as_uri())
+    assert done.returncode == 0, done.stderr[-2000:]
+    m = re.search(r"<title>PROBE images=(\d+) decoded=(\d+) rows=(\d+) scroll=(\d+) width=(\d+)</title>", done.stdout)
+    assert m, done.stdout[:500]
+    images, decoded, rows, scroll, width = map(int, m.groups())
+    assert decoded == images and images >= (6 if "compare" not in name else 1)
+    assert rows == (3 if "compare" not in name else 4 + 4 + 2)
+    assert scroll <= width

@@ -29,6 +29,8 @@ from test_hardening import _svgs
 
 settings.register_profile("ci", max_examples=50, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.register_profile("fuzz-short", max_examples=300, deadline=None,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 settings.register_profile("fuzz", max_examples=2000, deadline=None,
                           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
@@ -48,12 +50,36 @@ def _parquet(df: pd.DataFrame) -> bytes:
     return buf.getvalue()
 
 
+def _jsonl(df: pd.DataFrame) -> bytes:
+    return "".join(json.dumps(r) + "\n" for r in df.to_dict("records")).encode()
+
+
+#: A language model's output: sequences, tokens, options (one row each, and as JSON objects), and the
+#: first lines of a samples file lm-eval wrote (examples/lm_eval).
+_SEQUENCES = pd.DataFrame({"id": [f"s{i}" for i in range(12)], "logprob": [-3.5 * (i + 1) for i in range(12)],
+                           "tokens": [i + 2 for i in range(12)], "bytes": [4 * i + 9 for i in range(12)],
+                           "part": ["a", "b", "c"] * 4})
+_TOKENS = pd.DataFrame({"id": [f"s{i // 4}" for i in range(40)], "logprob": [-0.1 - (i % 7) / 3 for i in range(40)],
+                        "bytes": [1 + i % 5 for i in range(40)]})
+_OPTIONS = pd.DataFrame({"id": [f"q{i // 4}" for i in range(40)], "option": list("ABCD") * 10,
+                         "logprob": [-0.2 - (i % 5) for i in range(40)], "label": [("ABCD")[(i // 4) % 4] for i in range(40)]})
+_OBJECTS = b"".join(json.dumps({"id": f"q{q}", "label": "AB"[q % 2], "logprobs": {"A": -0.3 - q / 10, "B": -1.5}}).encode()
+                    + b"\n" for q in range(10))
+_SAMPLES = b"".join(next((EXAMPLES / "lm_eval" / "runs" / "step2000" / "char-ngram").glob("samples_nextword4_*.jsonl"))
+                    .read_bytes().splitlines(keepends=True)[:8])
+
 VALID = {
     "csv": _csv(_IRIS),
     "soft": _csv(_SOFT),
     "score": _csv(_SCORE),
     "gzip": gzip.compress(_csv(_IRIS), mtime=0),
     "parquet": _parquet(_IRIS),
+    "jsonl": _jsonl(_IRIS),
+    "sequences": _csv(_SEQUENCES),
+    "tokens": _jsonl(_TOKENS),
+    "options": _csv(_OPTIONS),
+    "objects": _OBJECTS,
+    "lm-eval samples": _SAMPLES,
 }
 
 
@@ -87,13 +113,14 @@ INPUT_OPTIONS = {
     "--positive-label": st.sampled_from(["1", "0", "True", "x"]), "--target-prefix": st.sampled_from(["t_", "p_"]),
     "--logits": None, "--weight-col": _NAME, "--group-by": _NAME, "--id-col": _NAME,
     "--unit": st.sampled_from(["nats", "bits", "furlongs"]), "--eps": _NUMBER, "--renormalize": None,
-    "--bootstrap": _INT, "--seed": _INT, "--max-slices": _INT, "--bands": st.sampled_from(
+    "--bootstrap": _INT, "--seed": _INT, "--max-slices": _INT, "--filter": st.sampled_from(["none", "strict", ""]), "--bands": st.sampled_from(
         ["great=0.01", "fine=0.1,great=0.5", "x=1", "great=nan", "great=", "="]) | _TEXT,
 }
 GATES = {
     "--max-score": _NUMBER, "--max-band": st.sampled_from(["fine", "broken", "perfect", "nope"]),
     "--max-class-score": _NUMBER, "--max-class-band": st.sampled_from(["fine", "x"]), "--min-accuracy": _NUMBER,
-    "--max-ece": _NUMBER, "--significant": None,
+    "--max-ece": _NUMBER, "--significant": None, "--max-bits-per-byte": _NUMBER, "--max-perplexity": _NUMBER,
+    "--min-acc": _NUMBER,
 }
 
 
@@ -158,7 +185,7 @@ def _prepare(workdir, content: bytes, name: str = "preds.csv"):
 
 @settings(settings.get_profile(PROFILE))
 @given(content=file_bytes(), opts=options(INPUT_OPTIONS), name=st.sampled_from(["preds.csv", "preds.csv.gz",
-                                                                                  "preds.parquet"]))
+                                                                                  "preds.parquet", "preds.jsonl"]))
 def test_fuzz_report(workdir, content, opts, name):
     src, keep = _prepare(workdir, content, name)
     written = {keep: "html", workdir / "m.json": "json", workdir / "s.md": "markdown"}
