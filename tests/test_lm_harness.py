@@ -341,3 +341,31 @@ def test_lm_gates_on_a_run_per_task_and_from_settings(lm_runs, tmp_path, monkeyp
     assert per_task.exit_code == 1 and "nextword4: acc ≥" in per_task.stdout
     (tmp_path / "evalreport.toml").write_text("[gates.tasks.hellaswag]\nmin_acc = 0.5\n")
     one_error_line(run(["check", folder]), r"the gates settings name task\(s\) the run does not have: 'hellaswag'")
+
+
+def test_a_run_and_a_comparison_are_logged_to_mlflow(lm_runs, tmp_path, monkeypatch):
+    mlflow = pytest.importorskip("mlflow")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    for name in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    from mlflow.tracking import MlflowClient
+
+    done = run(["report", lm_runs["step2000"], "-o", "r.html", "--json", "r.json", "--mlflow"])
+    assert done.exit_code == 0, done.stderr
+    run_id = done.stderr.rsplit("logged to MLflow run ", 1)[1].split()[0]
+    m = MlflowClient().get_run(run_id).data.metrics
+    d = json.loads((tmp_path / "r.json").read_text())
+    for t in d["lm"]["tasks"]:
+        for key in ("acc", "bits_per_byte", "cross_entropy"):
+            if t.get(key) is not None:
+                assert m[f"evalreport.task.{t['task']}.{key}"] == t[key]
+    assert m["evalreport.lm.bits_per_byte"] == d["lm"]["overall"]["bits_per_byte"]
+    done = run(["compare", lm_runs["step1000"], lm_runs["step2000"], "-o", "c.html", "--json", "c.json", "--mlflow"])
+    assert done.exit_code == 0, done.stderr
+    run_id = done.stderr.rsplit("logged to MLflow run ", 1)[1].split()[0]
+    m = MlflowClient().get_run(run_id).data.metrics
+    c = json.loads((tmp_path / "c.json").read_text())
+    acc = next(t for t in c["lm"]["tasks"] if t["task"] == "nextword4")["difference"]["acc"]
+    assert m["evalreport.difference.task.nextword4.acc"] == acc["difference"]
+    assert m["evalreport.difference.task.nextword4.acc.ci95_low"] == acc["ci95"][0]

@@ -79,14 +79,41 @@ def _interval(out: dict, name: str, ci) -> None:
 def result_metrics(d: dict) -> tuple[dict[str, float], list[str]]:
     """A result's JSON → {metric name: value} and the renamings made."""
     out: dict[str, float] = {}
-    o = d["overall"]
+    o = d["overall"] or {}  # null for a language model's sequences alone
     for key in OVERALL:
         _put(out, f"{PREFIX}.{key}", o.get(key))
     _interval(out, f"{PREFIX}.band_score", o.get("band_score_ci95"))
     _interval(out, f"{PREFIX}.accuracy", o.get("accuracy_ci95"))
     for key in CALIBRATION:
         _put(out, f"{PREFIX}.{key}", (d.get("calibration") or {}).get(key))
-    return out, _items(out, d, PER_ITEM, "band_score")
+    renamed = _lm_metrics(out, d.get("lm"))
+    return out, _items(out, d, PER_ITEM, "band_score") + renamed
+
+
+#: A language model's figures logged: over the sequences (evalreport.lm.<key>) and per harness task
+#: (evalreport.task.<task>.<key>), the harness's under its own names.
+LM_SEQUENCES = ("cross_entropy", "perplexity", "bits_per_token", "bits_per_byte", "word_perplexity",
+                "byte_perplexity")
+LM_TASK = ("acc", "acc_norm", "brier_score", "word_perplexity", "byte_perplexity", "bits_per_byte", "cross_entropy")
+
+
+def _lm_metrics(out: dict, lm: dict | None) -> list[str]:
+    if not lm:
+        return []
+    o = lm.get("overall") or {}
+    for key in LM_SEQUENCES:
+        _put(out, f"{PREFIX}.lm.{key}", o.get(key))
+    _interval(out, f"{PREFIX}.lm.cross_entropy", o.get("ci95"))
+    _interval(out, f"{PREFIX}.lm.bits_per_byte", o.get("bits_per_byte_ci95"))
+    names = Names()
+    for t in lm.get("tasks", []):
+        base = f"{PREFIX}.task.{names('task', t['task'])}"
+        for key in LM_TASK:
+            _put(out, f"{base}.{key}", t.get(key))
+        for key, value in (t.get("stderr") or {}).items():
+            _put(out, f"{base}.{key}_stderr", value)
+        _interval(out, f"{base}.cross_entropy", t.get("ci95"))
+    return names.renamed
 
 
 def comparison_metrics(d: dict) -> tuple[dict[str, float], list[str]]:
@@ -94,14 +121,27 @@ def comparison_metrics(d: dict) -> tuple[dict[str, float], list[str]]:
     figures under ``evalreport.baseline.``, the paired differences under ``evalreport.difference.``."""
     out: dict[str, float] = {}
     for key in OVERALL:
-        _put(out, f"{PREFIX}.{key}", d["candidate"].get(key))
-        _put(out, f"{PREFIX}.baseline.{key}", d["baseline"].get(key))
+        _put(out, f"{PREFIX}.{key}", (d["candidate"] or {}).get(key))
+        _put(out, f"{PREFIX}.baseline.{key}", (d["baseline"] or {}).get(key))
     diff = d["difference"]
     for key in ("cross_entropy", "band_score", "accuracy", "brier"):
         _put(out, f"{PREFIX}.difference.{key}", diff.get(key))
     _interval(out, f"{PREFIX}.difference.band_score", diff.get("ci95"))
     _interval(out, f"{PREFIX}.difference.accuracy", diff.get("accuracy_ci95"))
-    return out, _items(out, d, ("baseline", "candidate", "difference"), "difference")
+    renamed = []
+    lm = d.get("lm")
+    if lm:
+        for key, x in (lm.get("overall") or {}).items():
+            _put(out, f"{PREFIX}.difference.lm.{key}", x.get("difference"))
+            _interval(out, f"{PREFIX}.difference.lm.{key}", x.get("ci95"))
+        names = Names()
+        for t in lm.get("tasks", []):
+            base = f"{PREFIX}.difference.task.{names('task', t['task'])}"
+            for key, x in t["difference"].items():
+                _put(out, f"{base}.{key}", x.get("difference"))
+                _interval(out, f"{base}.{key}", x.get("ci95"))
+        renamed = names.renamed
+    return out, _items(out, d, ("baseline", "candidate", "difference"), "difference") + renamed
 
 
 def _items(out: dict, d: dict, keys, interval: str) -> list[str]:
@@ -155,7 +195,8 @@ def result_payload(result, files: dict, check: dict | None = None) -> Payload:
     metrics, renamed = result_metrics(d)
     params = {**_input_params("input.", d["input"]), **_option_params(result.options),
               f"{PREFIX}.version": d["tool"]["version"] if isinstance(d.get("tool"), dict) else str(d.get("tool"))}
-    tags = {f"{PREFIX}.band": d["overall"]["band"], f"{PREFIX}.band_label": d["overall"]["band_label"]}
+    o = d["overall"] or {}
+    tags = {f"{PREFIX}.band": o.get("band") or "", f"{PREFIX}.band_label": o.get("band_label") or ""}
     if check is not None:
         tags[f"{PREFIX}.passed"] = "true" if check["passed"] else "false"
         names = Names()
@@ -170,5 +211,6 @@ def comparison_payload(comparison, files: dict) -> Payload:
     params = {**_input_params("baseline.", d["inputs"]["baseline"]),
               **_input_params("candidate.", d["inputs"]["candidate"]),
               **_option_params(comparison.candidate.options)}
-    tags = {f"{PREFIX}.verdict": d["difference"].get("verdict") or "", f"{PREFIX}.band": d["candidate"]["band"]}
+    tags = {f"{PREFIX}.verdict": d["difference"].get("verdict") or "",
+            f"{PREFIX}.band": (d["candidate"] or {}).get("band") or ""}
     return Payload(metrics, params, tags, files, renamed, d)
