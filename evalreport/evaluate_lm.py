@@ -18,8 +18,8 @@ from .compute import Bootstrap, reduce_batches, replicate_weights
 from .compute.lm import SequenceStats, choice_stats, reduce_sequences
 from .errors import UsageError, opt
 from .interpret import build_result
-from .interpret_lm import (LN2, choice_task, lm_only_result, rolling_task, sequence_figures, sequence_section,
-                           worst_rows)
+from .interpret_lm import (LN2, NO_BAND, choice_task, lm_only_result, relations_of, rolling_task, sequence_figures,
+                           sequence_section, worst_rows)
 from .ladder import UNITS, Ladder
 from .load import InputSpec, LoadedInput, Table
 from .load.harness import (MULTIPLE_CHOICE, TASK_COLUMN, HarnessRun, choice_arrays, choices_frame, document_key,
@@ -100,7 +100,8 @@ def harness_section(run: HarnessRun, group_by: tuple[str, ...], eps: float, boot
             sl = seq.groups[TASK_COLUMN]
             tasks.append(rolling_task(run, t, sl.sums[i], None if sl.blocks is None else sl.blocks[i], v, unit))
     lm = LMSection(source="lm-eval", tasks=tuple(tasks), model=run.model,
-                   filter=", ".join(sorted({t.filter for t in run.tasks})), skipped=tuple(run.skipped))
+                   filter=", ".join(sorted({t.filter for t in run.tasks})), skipped=tuple(run.skipped),
+                   note=NO_BAND, relations=relations_of(tasks))
     if seq is not None:
         section = sequence_section(seq, "lm-eval", boot, unit, max_slices, warnings)
         lm = replace(lm, overall=section.overall, groups=section.groups, worst=section.worst,

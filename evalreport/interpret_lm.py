@@ -99,7 +99,13 @@ def sequence_section(stats: SequenceStats, source: str, bootstrap, unit: str, ma
     overall = sequence_figures(stats.sums, stats.blocks, v, unit, stats.has)
     groups = {col: _slices(col, sl, v, unit, stats.has, max_slices, warnings) for col, sl in stats.groups.items()}
     return LMSection(source=source, overall=overall, groups=groups, worst=worst_rows(stats, unit),
-                     worst_per=stats.unit_of_loss())
+                     worst_per=stats.unit_of_loss(), note=NO_BAND)
+
+
+def relations_of(tasks) -> tuple[tuple[str, str], ...]:
+    """How each harness figure the tasks have relates to ours, in words (for the report)."""
+    return tuple((name, text) for name, text in RELATIONS.items()
+                 if any(t.harness.get(name) is not None for t in tasks))
 
 
 def worst_rows(stats: SequenceStats, unit: str) -> tuple[WorstSequenceRow, ...]:

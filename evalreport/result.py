@@ -330,6 +330,8 @@ class LMSection:
     model: str | None = None  # the harness's model name
     filter: str | None = None
     skipped: tuple[str, ...] = ()
+    note: str = ""  # why per-token cross-entropy has no band, in one sentence
+    relations: tuple[tuple[str, str], ...] = ()  # each harness figure of the tasks: how it relates to ours
 
 
 @dataclass(frozen=True)

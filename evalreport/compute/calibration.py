@@ -9,7 +9,7 @@ import numpy as np
 
 from ..load import Batch
 from .minimize import minimize_bounded
-from .slices import slice_names
+from .rows import slice_names
 
 #: Top-label calibration: 15 equal-width bins of the top probability over (0, 1];
 #: a row with confidence c falls in the bin (lo, hi] that holds it. The edges are

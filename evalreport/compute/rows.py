@@ -32,6 +32,11 @@ def _unmix64(z: np.ndarray) -> np.ndarray:
     return z - np.uint64(0x9E3779B97F4A7C15)
 
 
+def slice_names(values) -> list[str | None]:
+    """Slice values as the sums name them: text, and None (the rows without a value) kept None."""
+    return [None if v is None else str(v) for v in values]
+
+
 def _positions(batch: Batch) -> np.ndarray:
     """The batch's row positions in the whole input (0-based) — or, for rows known by their id
     (``Batch.keys``), the ids' hashes, which stand in for positions: a row then gets its bootstrap

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .bootstrap import BLOCK_CELLS, BOOT_BLOCKS, ItemBlocks
+from .rows import slice_names
 
 #: Per slice value: the sums kept, in this order (rows count rows; the rest are weighted).
 GROUP_FIELDS = ("rows", "weight", "ce", "h", "kl", "correct", "brier")
@@ -178,8 +179,3 @@ def batch_slices(column: str, codes: np.ndarray, uniques, per_field: list[np.nda
         bins, w_conf, w_correct = cal
         cal_sums = item_block_sums(codes, bins, m, SLICE_CAL_BINS, [w_conf, w_correct])
     return SliceSums(column, slice_names(uniques), sums, blocks, cal_sums)
-
-
-def slice_names(values) -> list[str | None]:
-    """Slice values as SliceSums names them: text, and None (the rows without a value) kept None."""
-    return [None if v is None else str(v) for v in values]

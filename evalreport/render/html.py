@@ -89,10 +89,7 @@ def _title(r) -> str:
 
 def _lm_context(r) -> dict:
     """What the language-model section reads beside the result: the harness's figures in words."""
-    from ..interpret_lm import NO_BAND, RELATIONS
-
-    used = {name: any(t.harness.get(name) is not None for t in r.lm.tasks) for name in RELATIONS} if r.lm else {}
-    return {"relations": RELATIONS, "used": used, "no_band": NO_BAND}
+    return {"relations": dict(r.lm.relations) if r.lm else {}, "no_band": r.lm.note if r.lm else ""}
 
 
 def comparison_to_html(c, created: _dt.datetime | None = None) -> str:

@@ -192,8 +192,6 @@ def task_dict(t) -> dict:
 
 
 def lm_dict(lm) -> dict:
-    from ..interpret_lm import NO_BAND
-
     return {
         "source": lm.source,
         "model": lm.model,
@@ -206,7 +204,7 @@ def lm_dict(lm) -> dict:
                             "rows": [{"row": w.row, "id": w.id, "nll": w.nll, "tokens": w.tokens, "bytes": w.bytes,
                                       "loss": w.loss} for w in lm.worst]},
         "skipped": list(lm.skipped),
-        "note": NO_BAND,
+        "note": lm.note,
     }
 
 

@@ -115,8 +115,6 @@ def _harness_figures(t) -> str:
 def lm_markdown(r) -> str:
     """A language-model evaluation in Markdown: the tasks (the harness's figures and ours), the
     sequences' figures, the worst sequences."""
-    from ..interpret_lm import NO_BAND
-
     lm, u = r.lm, r.unit
     if lm.tasks:
         title = f"## evalreport: lm-eval run{' ' + md_escape(lm.model) if lm.model else ''} — {len(lm.tasks)} task(s)"
@@ -150,7 +148,7 @@ def lm_markdown(r) -> str:
         if o.bits_per_byte is not None:
             lines.append(f"| {'' if o.cross_entropy is not None else count(o.sequences)} | bits per byte | "
                          f"{num(o.bits_per_byte)} | {interval(o.bits_per_byte_ci95)} |")
-        lines += ["", f"> {NO_BAND}", ""]
+        lines += ["", f"> {lm.note}", ""]
         for w in lm.worst[:MAX_WORST]:
             lines.append(f"- worst: {md_escape(w.id)} ({num(w.loss, 3)} {u} per {lm.worst_per})")
     if r.warnings:

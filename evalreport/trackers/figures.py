@@ -12,8 +12,6 @@ import math
 import re
 from dataclasses import dataclass
 
-from ..result import slice_label
-
 PREFIX = "evalreport"
 #: A class, slice column or slice value keeps at most this many characters of its name, so that the
 #: longest key (evalreport.slice.<column>.<value>.band_score.ci95_high) stays within MLflow's 250.
@@ -161,7 +159,8 @@ def _items(out: dict, d: dict, keys, interval: str) -> list[str]:
         col = Names()("slice column", column)
         for row in rows:
             kind = row.get("kind", "value")
-            name = values(f"slice {column}", slice_label(kind, row["value"]), (kind, row["value"]))
+            shown = row["value"] if kind == "value" else f"({kind})"  # the JSON's rows without a value, folded ones
+            name = values(f"slice {column}", shown, (kind, row["value"]))
             put(f"{PREFIX}.slice.{col}.{name}", row)
         renamed += values.renamed
     return renamed
