@@ -357,3 +357,11 @@ def test_sequence_sums_merge_the_same_however_the_sequences_are_split():
         for s in a.groups["part"]:
             assert ours[s.value] == pytest.approx(s.figures.ci95, rel=1e-12)
         assert [w.id for w in b.worst] == [w.id for w in a.worst]
+
+
+def test_log_probability_columns_under_other_names_get_a_hint(tmp_path):
+    path = tmp_path / "lm.csv"
+    path.write_text("id,task,sum_logprob,n_tokens,n_bytes\na,x,-3,2,5\n")
+    one_error_line(run(["report", path, "-o", tmp_path / "r.html"]),
+                   r"a language model's log-probabilities\? name the column 'logprob' .* 'sum_logprob' is not read by "
+                   r"its name")

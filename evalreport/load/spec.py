@@ -263,11 +263,13 @@ def plan_layout(columns: list[str], spec: InputSpec, name: str) -> Layout:
             c for c in columns if c.startswith(spec.prob_prefix) and c not in named and c not in target_cols_all
         ]
     if not prob_cols:
-        raise InputError(
-            name,
-            f"no probability columns (no column name starts with '{spec.prob_prefix}')",
-            hint=f"the columns are {_list_cols(columns)}; pass {opt('prob_prefix')}, or {opt('score_col')} for one binary score",
-        )
+        lm = [c for c in columns if any(k in c.lower() for k in ("logprob", "log_prob", "nll", "loglik"))]
+        hint = (f"the columns are {_list_cols(columns)}; a language model's log-probabilities? name the column "
+                f"{quote('logprob')} (the sum over a sequence's tokens, with {quote('tokens')} for their number and "
+                f"{quote('bytes')}; or one row per token) — {quote(lm[0])} is not read by its name"
+                if lm else f"the columns are {_list_cols(columns)}; pass {opt('prob_prefix')}, or {opt('score_col')} "
+                "for one binary score")
+        raise InputError(name, f"no probability columns (no column name starts with '{spec.prob_prefix}')", hint=hint)
     classes = [c[len(spec.prob_prefix) :] for c in prob_cols]
     for col, cls in zip(prob_cols, classes):
         if cls == "":
