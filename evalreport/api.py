@@ -141,7 +141,8 @@ def evaluate(
         if _is_dask(data):
             from .dask_engine import reduce_dask
 
-            stats, loaded = _slices_bounded(lambda: reduce_dask(data, spec, boot, chunk_rows), "dask DataFrame")
+            stats, loaded = _slices_bounded(lambda: reduce_dask(data, spec, boot, chunk_rows),
+                                            getattr(data, "name", "dask DataFrame"))
         else:
             loaded = open_input(data, spec, chunk_rows)
             if isinstance(loaded, LanguageInput):
@@ -231,7 +232,8 @@ def _language_kind(source, spec: InputSpec) -> str | None:
 
 
 def _is_dask(data) -> bool:
-    return type(data).__module__.split(".")[0] in ("dask", "dask_expr")
+    """A dask DataFrame, or the parts of a folder read for --engine dask (dask_engine.DaskFiles)."""
+    return type(data).__module__.split(".")[0] in ("dask", "dask_expr") or type(data).__name__ == "DaskFiles"
 
 
 def _counted(batches, on_rows):

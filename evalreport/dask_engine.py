@@ -10,6 +10,7 @@ merged statistics give the same report. Needs ``pip install "evalreport[dask]"``
 from __future__ import annotations
 
 import glob as _glob
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .compute import Bootstrap, Stats, reduce_batches
-from .errors import InputError, UsageError, quote
+from .errors import InputError, UsageError, display_path, quote
 from .load import (
     NUMERIC_NA,
     InputSpec,
@@ -50,26 +51,37 @@ class _Part:
 
 
 def _reduce_partition(frame: pd.DataFrame, spec: InputSpec, row0: int, name: str, n_classes: int,
-                      boot: Bootstrap | None, chunk_rows: int) -> _Part:
+                      boot: Bootstrap | None, chunk_rows: int, option_style: str = "python") -> _Part:
+    from . import errors
+
+    errors.OPTION_STYLE = option_style  # a worker's messages name the options as the caller spells them
     loaded = LoadedInput(Table(frame, SourceInfo(name, None, None, "dask")), spec, chunk_rows, row0=row0, partial=True)
     stats = reduce_batches(loaded.batches(), n_classes, spec.eps, boot, workers=1)  # Dask runs the partitions in parallel
     return _Part(stats, loaded.rows - row0, loaded.total_weight, loaded.negative_labels)
 
 
 def reduce_dask(ddf, spec: InputSpec, boot: Bootstrap | None, chunk_rows: int,
-                name: str = "dask DataFrame") -> tuple[Stats, DaskInput]:
-    """Reduce every partition on the cluster and merge, in partition order."""
+                name: str | None = None) -> tuple[Stats, DaskInput]:
+    """Reduce every partition on the cluster and merge, in partition order. ``ddf``: a dask
+    DataFrame, or the :class:`DaskFiles` of a folder (named after it in messages)."""
     import dask
 
+    from . import errors
+
+    if isinstance(ddf, DaskFiles):
+        name, ddf = name or ddf.name, ddf.frame
+    name = name or "dask DataFrame"
     layout = plan_layout([str(c) for c in ddf.columns], spec, name)
     ddf = ddf[layout.usecols]
-    lengths = ddf.map_partitions(len).compute()  # a first pass places every partition's rows
-    offsets = np.concatenate([[0], np.cumsum(np.asarray(lengths))[:-1]]).astype(np.int64)
-    k = len(layout.classes)
-    tasks = [dask.delayed(_reduce_partition)(part, spec, int(row0), name, k, boot, chunk_rows)
-             for part, row0 in zip(ddf.to_delayed(), offsets)]
+    with _quiet():
+        lengths = _computed(ddf.map_partitions(len), name)  # a first pass places every partition's rows
+        offsets = np.concatenate([[0], np.cumsum(np.asarray(lengths))[:-1]]).astype(np.int64)
+        k = len(layout.classes)
+        tasks = [dask.delayed(_reduce_partition)(part, spec, int(row0), name, k, boot, chunk_rows, errors.OPTION_STYLE)
+                 for part, row0 in zip(ddf.to_delayed(), offsets)]
+        parts = _computed(tasks, name, many=True)
     stats, rows, weight, negatives = Stats(k), 0, 0.0, {}
-    for part in dask.compute(*tasks):
+    for part in parts:
         stats += part.stats
         rows += part.rows
         weight += part.weight
@@ -80,8 +92,55 @@ def reduce_dask(ddf, spec: InputSpec, boot: Bootstrap | None, chunk_rows: int,
     return stats, DaskInput(spec, layout, classes, SourceInfo(name, None, None, "dask"))
 
 
-def read_files(path: str, spec: InputSpec):
-    """A dask DataFrame over a directory or glob of Parquet or CSV files (sorted by name)."""
+def _computed(what, name: str, many: bool = False):
+    """Compute on the cluster; an input error on a worker comes back as itself, any other failure
+    of the cluster or a part (a file that cannot be read) as one InputError naming the input."""
+    import dask
+
+    try:
+        return dask.compute(*what) if many else what.compute()
+    except (InputError, UsageError):
+        raise
+    except Exception as err:  # noqa: BLE001 — the cluster's and the readers' errors, as one line
+        text = " ".join(str(err).split())[:200] or type(err).__name__
+        raise InputError(name, f"the cluster could not read it ({type(err).__name__}: {text})") from None
+
+
+@contextmanager
+def _quiet():
+    """Distributed's and dask's own loggers say nothing while a command runs: a worker's error
+    reaches the user as evalreport's one line, not as pages of worker log."""
+    import logging
+
+    loggers = [logging.getLogger(n) for n in ("distributed", "dask", "tornado", "bokeh")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+@dataclass(frozen=True)
+class DaskFiles:
+    """A folder or glob of Parquet or CSV parts as a dask DataFrame, with the name messages use."""
+
+    frame: object
+    name: str
+    parts: tuple[str, ...]
+
+    @property
+    def columns(self):
+        return self.frame.columns
+
+
+def read_files(path: str, spec: InputSpec) -> DaskFiles:
+    """A dask DataFrame over a directory or glob of Parquet or CSV files (sorted by name). Every
+    part's columns are checked here, before any work on the cluster, so that a part that cannot be
+    read or lacks a column is named: one line, exit 2. CSV parts are one partition each (a CSV
+    file is not cut: a quoted field may hold a line break)."""
     import dask.dataframe as dd
 
     p = Path(path)
@@ -97,28 +156,79 @@ def read_files(path: str, spec: InputSpec):
                          hint="--engine dask reads one format: convert the parts to one, or name one kind with a glob "
                               "(e.g. 'parts/*.parquet')")
     if parquet:
-        return dd.read_parquet(parquet)
+        columns = _same_columns(path, parquet, _parquet_columns, spec)
+        return DaskFiles(dd.read_parquet(parquet, columns=columns), path, tuple(parquet))
     if not csv:
         raise UsageError(f"{path}: no .parquet or .csv files to read with --engine dask")
-    header = pd.read_csv(csv[0], nrows=0, encoding="utf-8")
-    layout = plan_layout([str(c) for c in header.columns], spec, csv[0])
-    return dd.read_csv(
+    columns = _same_columns(path, csv, _csv_columns, spec)
+    layout = plan_layout(columns, spec, csv[0])
+    frame = dd.read_csv(
         csv,
         usecols=layout.usecols,
         dtype={c: str for c in layout.text_cols} | {c: "float64" for c in layout.numeric_cols},
         keep_default_na=False,
         na_values={c: NUMERIC_NA for c in layout.numeric_cols},
         encoding="utf-8",
-        blocksize="64MB",
+        blocksize=None,
     )
+    return DaskFiles(frame, path, tuple(csv))
+
+
+def _parquet_columns(path: str) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return list(pq.read_schema(path).names)
+
+
+def _csv_columns(path: str) -> list[str]:
+    return [str(c) for c in pd.read_csv(path, nrows=0, encoding="utf-8").columns]
+
+
+def _same_columns(name: str, parts: list[str], read, spec: InputSpec) -> list[str]:
+    """The parts' columns: each part readable, with every column the first one's layout reads."""
+    columns = None
+    needed: list[str] = []
+    for part in parts:
+        shown = display_path(part)
+        try:
+            found = read(part)
+        except Exception as err:  # noqa: BLE001 — the readers' errors for a part that is no table
+            text = " ".join(str(err).split())[:160] or type(err).__name__
+            raise InputError(shown, f"a part of {display_path(name)} cannot be read ({text})") from None
+        if columns is None:
+            columns = found
+            needed = plan_layout(found, spec, shown).usecols
+            continue
+        missing = [c for c in needed if c not in found]
+        if missing:
+            raise InputError(shown, f"a part of {display_path(name)} has no column {quote(missing[0])}",
+                             hint=f"every part needs the columns of the first, {display_path(parts[0])}")
+    return needed
 
 
 def client(scheduler: str | None):
-    """A client of the cluster at ``scheduler``, or of a new local cluster (closed with the client)."""
+    """A client of the cluster at ``scheduler`` (reached within CONNECT_TIMEOUT seconds, else one
+    line, exit 2), or of a new local cluster (closed with the client)."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
         raise UsageError('--engine dask needs dask: pip install "evalreport[dask]"') from None
     if scheduler:
-        return Client(scheduler)
-    return Client(LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None))
+        if "://" not in scheduler and ":" not in scheduler:
+            raise UsageError(f"--scheduler {quote(scheduler)}: not an address (tcp://host:port)")
+        with _quiet():
+            try:
+                return Client(scheduler, timeout=CONNECT_TIMEOUT)
+            except Exception as err:  # noqa: BLE001 — OSError, TimeoutError, ValueError of a bad address
+                text = " ".join(str(err).split())[:160] or type(err).__name__
+                raise UsageError(f"--scheduler {quote(scheduler)}: no scheduler reached within {CONNECT_TIMEOUT} s "
+                                 f"({text})") from None
+    import logging
+
+    with _quiet():  # the workers' own logs too: an error reaches the user as evalreport's one line
+        return Client(LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None,
+                                   silence_logs=logging.CRITICAL))
+
+
+#: Seconds to reach a scheduler before giving up.
+CONNECT_TIMEOUT = 10

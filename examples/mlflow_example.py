@@ -10,7 +10,8 @@ server), writes the held-out predictions to a CSV, then runs
     MLFLOW_RUN_ID=<the run> evalreport report predictions.csv --mlflow
 
 so the report's figures, band, HTML, JSON and Markdown land in the same run; and prints the
-command that shows them (``mlflow ui``).
+command that shows them (``mlflow ui``, which needs the full ``mlflow`` package: the [mlflow] extra
+is the client alone, mlflow-skinny).
 """
 
 from __future__ import annotations
@@ -69,8 +70,20 @@ def main() -> None:
     metrics = client.get_run(run_id).data.metrics
     print(f"run {run_id}: cross-entropy {metrics['evalreport.cross_entropy']:.4f} nats, "
           f"accuracy {metrics['evalreport.accuracy']:.3f} (train accuracy {metrics['train_accuracy']:.3f})")
-    print(f"see it:  mlflow ui --backend-store-uri {uri}   (then open the 'digits' experiment)")
+    print(ui_hint(uri))
     np.testing.assert_allclose(metrics["evalreport.accuracy"], model.score(X_test, y_test))
+
+
+def ui_hint(uri: str) -> str:
+    """How to look at the run: ``mlflow ui`` where the full MLflow (its server) is installed; with
+    the [mlflow] extra alone (mlflow-skinny, no server) what to install first."""
+    import importlib.util
+
+    command = f"mlflow ui --backend-store-uri {uri}"
+    if importlib.util.find_spec("flask") is not None:  # the server 'mlflow ui' runs is a Flask app
+        return f"see it:  {command}   (then open the 'digits' experiment)"
+    return (f"see it:  pip install mlflow && {command}   (the [mlflow] extra installs mlflow-skinny, "
+            "a client without the server that 'mlflow ui' runs; then open the 'digits' experiment)")
 
 
 if __name__ == "__main__":

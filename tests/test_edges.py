@@ -5,6 +5,7 @@ on main ed04ee8."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import resource
 import shutil
@@ -292,3 +293,149 @@ def test_log_mlflow_inside_start_run_logs_to_the_active_run(store):
     assert got == active.info.run_id
     assert store.get_run(got).data.metrics["evalreport.cross_entropy"] == result.overall.cross_entropy
     assert len(store.search_runs([active.info.experiment_id])) == 1
+
+
+# --------------------------------------------------------------------------- 8–11. Dask
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc:
+        with distributed.Client(lc) as client:
+            yield client
+
+
+def _parts(tmp_path, kind="parquet", n=4):
+    df = pd.read_csv(IRIS)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i in range(n):
+        part = df.iloc[i * len(df) // n:(i + 1) * len(df) // n]
+        if kind == "parquet":
+            part.to_parquet(folder / f"part-{i}.parquet", index=False)
+        else:
+            part.to_csv(folder / f"part-{i}.csv", index=False)
+    return folder, df
+
+
+@pytest.mark.parametrize("kind", ["parquet", "csv"])
+def test_dask_names_a_part_missing_a_column(cluster, tmp_path, kind):
+    folder, df = _parts(tmp_path, kind)
+    bad = folder / f"part-2.{kind}"
+    part = df.iloc[75:112].drop(columns=["p_virginica"])
+    part.to_parquet(bad, index=False) if kind == "parquet" else part.to_csv(bad, index=False)
+    one_error_line(run(["report", folder, "--engine", "dask", "--scheduler", cluster.scheduler.address, "-o",
+                        tmp_path / "r.html"]), rf"part-2\.{kind}: a part of .*parts has no column 'p_virginica'")
+
+
+def test_dask_names_a_zero_byte_parquet_part(cluster, tmp_path):
+    folder, _ = _parts(tmp_path)
+    (folder / "part-1.parquet").write_bytes(b"")
+    one_error_line(run(["report", folder, "--engine", "dask", "--scheduler", cluster.scheduler.address, "-o",
+                        tmp_path / "r.html"]), r"part-1\.parquet: a part of .*parts cannot be read")
+
+
+def test_dask_reads_a_csv_with_line_breaks_in_quoted_fields_as_the_local_reader_does(cluster, tmp_path):
+    df = pd.read_csv(IRIS)
+    df["id"] = [f"row {i}\nsecond line, with a comma" for i in range(len(df))]
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    df.to_csv(folder / "all.csv", index=False)
+    dask_json, local_json = tmp_path / "d.json", tmp_path / "l.json"
+    done = run(["report", folder, "--engine", "dask", "--scheduler", cluster.scheduler.address, "-o",
+                tmp_path / "r.html", "--json", dask_json])
+    assert done.exit_code == 0, done.stderr
+    assert run(["report", folder / "all.csv", "-o", tmp_path / "l.html", "--json", local_json]).exit_code == 0
+    a, b = json.loads(dask_json.read_text()), json.loads(local_json.read_text())
+    assert a["rows"] == b["rows"] == 150 and a["overall"]["log_loss"] == pytest.approx(b["overall"]["log_loss"], rel=1e-12)
+    assert {w["id"] for w in a["worst_examples"]} == {w["id"] for w in b["worst_examples"]}
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", "not a url"])
+def test_a_scheduler_that_cannot_be_reached_is_one_line_soon(tmp_path, address):
+    import time
+
+    folder, _ = _parts(tmp_path)
+    started = time.monotonic()
+    one_error_line(run(["report", folder, "--engine", "dask", "--scheduler", address, "-o", tmp_path / "r.html"]),
+                   r"--scheduler .*(no scheduler reached within 10 s|not an address)")
+    assert time.monotonic() - started < 25
+
+
+def test_a_bad_row_under_dask_is_one_line_in_the_clis_words(tmp_path):
+    """A local cluster of the command's own (worker processes write to the same stderr): one line,
+    naming --renormalize and the folder, not 'renormalize=True' and 'dask DataFrame'."""
+    pytest.importorskip("distributed")
+    folder, df = _parts(tmp_path)
+    bad = df.iloc[112:].copy()
+    bad.iloc[3, bad.columns.get_loc("p_setosa")] = 0.9
+    bad.to_parquet(folder / "part-3.parquet", index=False)
+    done = evalreport_cmd("report", folder, "--engine", "dask", "-o", tmp_path / "r.html")
+    err = done.stderr.decode()
+    assert done.returncode == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "parts: column 'p_*': probabilities do not sum to 1" in lines[0] and "(rows 116)" in lines[0]
+    assert "--renormalize" in lines[0] and "renormalize=True" not in lines[0] and "dask DataFrame" not in lines[0]
+
+
+# --------------------------------------------------------------------------- 12, 13, 15. MLflow stores
+
+
+@pytest.mark.parametrize("uri,pattern", [
+    ("file:///{tmp}/mlruns", r"maintenance mode"),
+    ("foo://bar", r"unsupported URI 'foo://bar'"),
+    ("postgresql://u@localhost/db", r"No module named"),
+    ("http://[::1", r"Invalid IPv6 URL"),
+], ids=["file-store", "unknown-scheme", "no-driver", "malformed"])
+def test_a_tracking_store_mlflow_refuses_is_one_line_and_a_tracker_error(tmp_path, monkeypatch, uri, pattern):
+    from evalreport import TrackerError, evaluate
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri.format(tmp=tmp_path))
+    done = run(["report", IRIS, "-o", tmp_path / "r.html", "--mlflow"])
+    assert done.exit_code == 2, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("evalreport: error: MLflow: the tracking store") and re.search(pattern, last), last
+    assert (tmp_path / "r.html").exists()  # the local outputs were written first
+    with pytest.raises(TrackerError, match=pattern):
+        evaluate(IRIS, bootstrap=0).log_mlflow()
+
+
+def test_a_sqlite_store_that_cannot_be_written_is_refused_at_once(tmp_path, monkeypatch):
+    """As root every folder is writable, so the read-only folder is the one os.access says is."""
+    import time
+
+    from evalreport import TrackerError, evaluate
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **k: False if str(p).startswith(str(ro)) and mode & os.W_OK
+                        else real(p, mode, **k))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{ro / 'mlflow.db'}")
+    started = time.monotonic()
+    with pytest.raises(TrackerError, match=r"ro' is not writable"):
+        evaluate(IRIS, bootstrap=0).log_mlflow()
+    assert time.monotonic() - started < 20
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'missing' / 'mlflow.db'}")
+    with pytest.raises(TrackerError, match=r"the folder .*missing' does not exist"):
+        evaluate(IRIS, bootstrap=0).log_mlflow()
+
+
+def test_the_mlflow_example_says_what_mlflow_ui_needs(monkeypatch):
+    import importlib.util
+    import sys as _sys
+
+    _sys.path.insert(0, str(EXAMPLES))
+    try:
+        import mlflow_example
+    finally:
+        _sys.path.pop(0)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "flask" else real(name, *a))
+    hint = mlflow_example.ui_hint("sqlite:///x.db")
+    assert hint.startswith("see it:  pip install mlflow && mlflow ui --backend-store-uri sqlite:///x.db")
+    assert "mlflow-skinny" in hint

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import TrackerError
@@ -27,13 +28,45 @@ _BATCH = {"metrics": 1000, "params": 100, "tags": 100}  # MLflow's limits per lo
 
 
 def _client():
+    """A client of the tracking store MLFLOW_TRACKING_URI names; a store it cannot use — a URI it
+    refuses (an unknown scheme, a malformed address, a database without its driver, a file store
+    MLflow 3 keeps in maintenance mode), a SQLite file it cannot write — is one TrackerError, at once."""
     for key, value in HTTP_DEFAULTS.items():
         os.environ.setdefault(key, value)
     try:
         from mlflow.tracking import MlflowClient
     except ImportError:
         raise TrackerError("--mlflow needs MLflow, which is not installed: pip install 'evalreport[mlflow]'") from None
-    return MlflowClient()
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or ""
+    _check_sqlite(uri)
+    try:
+        client = MlflowClient()
+        client.search_experiments(max_results=1)  # the store answers, or says why not
+    except TrackerError:
+        raise
+    except BaseException as err:  # noqa: BLE001 — MlflowException, a driver's ImportError, ValueError of an address
+        if isinstance(err, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise TrackerError(f"MLflow: the tracking store {uri or '(MLflow default)'!r} cannot be used: "
+                           f"{_one_line(err)}") from None
+    return client
+
+
+def _check_sqlite(uri: str) -> None:
+    """A SQLite store whose file (or folder, for a new file) cannot be written is refused before
+    MLflow retries for minutes."""
+    if not uri.startswith("sqlite:///"):
+        return
+    path = Path(uri[len("sqlite:///"):].split("?", 1)[0])
+    if not path.is_absolute():
+        path = Path.cwd() / path
+    target = path if path.exists() else path.parent
+    if not target.exists():
+        raise TrackerError(f"MLflow: the tracking store {uri!r} cannot be used: the folder {str(path.parent)!r} does "
+                           "not exist")
+    if not os.access(target, os.W_OK) or (path.exists() and not os.access(path.parent, os.W_OK)):
+        raise TrackerError(f"MLflow: the tracking store {uri!r} cannot be used: {str(target)!r} is not writable "
+                           "(SQLite writes beside its file too)")
 
 
 def log(payload: Payload, run_id: str | None = None, experiment: str | None = None) -> str:
@@ -45,6 +78,31 @@ def log(payload: Payload, run_id: str | None = None, experiment: str | None = No
     holds with another value (another input, another unit) — so a refused log writes nothing. A
     log that fails part-way (the server goes away) says what the run holds; a run it created is
     marked FAILED."""
+    with _quiet():
+        return _log(payload, run_id, experiment)
+
+
+@contextmanager
+def _quiet():
+    """MLflow's, SQLAlchemy's and Alembic's own logging and warnings say nothing while evalreport
+    logs: a problem reaches the user as one TrackerError line."""
+    import logging
+    import warnings
+
+    loggers = [logging.getLogger(n) for n in ("mlflow", "alembic", "sqlalchemy", "urllib3")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _log(payload: Payload, run_id: str | None, experiment: str | None) -> str:
     client = _client()
     from mlflow.entities import Metric, Param, RunTag
 
