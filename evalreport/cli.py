@@ -570,12 +570,13 @@ def check(
 
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY") or None
     _check_trackers(tracking)
-    settings, where = read_settings(opts["config"])
+    settings, where, settings_path = read_settings(opts["config"])
     gates = gate_spec_from(settings, where, max_score=max_score, max_band=max_band, max_class_score=max_class_score,
                            max_class_band=max_class_band, min_accuracy=min_accuracy, max_ece=max_ece,
                            max_regression=max_regression, max_bits_per_byte=max_bits_per_byte,
                            max_perplexity=max_perplexity, min_acc=min_acc, significant=significant)
-    baseline = baseline or settings.get("gates", {}).get("baseline")
+    from_settings = not baseline and bool((settings.get("gates") or {}).get("baseline"))
+    baseline = baseline or _settings_baseline(settings, settings_path)
     if baseline and gates.max_regression is None:
         raise UsageError("--baseline is given, but no --max-regression: say how much the score may rise over the "
                          "baseline's (e.g. --max-regression 0.02); without it the baseline would not be used")
@@ -624,11 +625,25 @@ def check(
     out.print(table)
     for note in report.notes:
         out.print(note, markup=False)
+    if from_settings:
+        out.print(f"baseline: {printable(baseline)} (named by {printable(str(settings_path))})", markup=False)
     _summary(result, _written(targets))
     _track(tracking, lambda: _tracked().result_payload(
         result, _encoded({"report.html": render("-o"), "check.json": render("--json"), "check.md": md,
                           "junit.xml": render("--junit")}), check=check_to_dict(report)))
     raise typer.Exit(report.return_code)
+
+
+def _settings_baseline(settings: dict, path) -> str | None:
+    """The baseline a settings file names, resolved against the file's own folder (as tools that
+    read pyproject.toml do: one config gates against one baseline from any folder)."""
+    baseline = (settings.get("gates") or {}).get("baseline")
+    if not baseline or path is None:
+        return baseline
+    from pathlib import Path
+
+    resolved = Path(baseline) if Path(baseline).is_absolute() else path.parent / baseline
+    return str(resolved)
 
 
 @app.command("compare")

@@ -54,7 +54,7 @@ class GateSpec:
         if self.max_ece is not None and not (0 <= self.max_ece <= 1):
             raise UsageError(f"--max-ece is a share between 0 and 1, got {self.max_ece}")
         if self.min_accuracy is not None and not (0 <= self.min_accuracy <= 1):
-            raise UsageError(f"--min-accuracy is a share between 0 and 1, got {self.min_accuracy}")
+            raise UsageError(f"--min-accuracy is a share between 0 and 1, got {quote(self.min_accuracy)}")
         if self.max_regression is not None and not math.isfinite(self.max_regression):
             raise UsageError(f"--max-regression must be a number, got {self.max_regression}")
         for key in ("max_bits_per_byte", "max_perplexity"):
@@ -388,6 +388,7 @@ def gate_spec_from(settings: dict, where: str | None = None, **cli) -> GateSpec:
 
     Every setting must have its type (``significant = "false"`` is an error, not true)."""
     table = settings.get("gates", {}) or {}
+    table = dict(table) if isinstance(table, dict) else table
     here = where.format("gates") if where else "the gates settings"
     if not isinstance(table, dict):
         raise UsageError(f"{here}: must be a table of gate = value")
@@ -401,6 +402,11 @@ def gate_spec_from(settings: dict, where: str | None = None, **cli) -> GateSpec:
             shown = quote(value) if isinstance(value, str) else printable(repr(value))[:80]
             raise UsageError(f"{here}: {key} must be a {kind}, got {shown}"
                              + (" (write true or false, without quotes)" if kind == "boolean" else ""))
+        if kind == "number":
+            try:
+                table[key] = float(value)
+            except OverflowError:
+                raise UsageError(f"{here}: {key} is beyond the largest float ({len(str(value)):,} digits)") from None
     values = {k: table.get(k) for k in GATE_KEYS}
     values["significant"] = table.get("significant", False)
     values["tasks"] = _task_gates(table.get("tasks", {}), here)
@@ -423,5 +429,7 @@ def _task_gates(tasks: dict, here: str) -> dict:
         for key, value in table.items():
             if not _setting_ok("number", value):
                 raise UsageError(f"{here}: tasks.{task}.{key} must be a number, got {printable(repr(value))[:80]}")
-        out[str(task)] = dict(table)
+            if abs(value) > 1e300:
+                raise UsageError(f"{here}: tasks.{task}.{key} is beyond any threshold ({len(str(value)):,} digits)")
+        out[str(task)] = {k: float(v) for k, v in table.items()}
     return out

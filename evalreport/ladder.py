@@ -66,12 +66,13 @@ class Ladder:
                 raise UsageError(
                     f"{source}: unknown band {quote(key)} (thresholds can be set for {', '.join(ids[:-1])})"
                 )
+            if isinstance(value, bool) or not isinstance(value, (int, float)):  # a string is no number
+                raise UsageError(f"{source}: the threshold of '{key}' must be a number, got {quote(value)}")
             try:
-                if isinstance(value, bool):
-                    raise TypeError
                 value = float(value)
-            except (TypeError, ValueError):
-                raise UsageError(f"{source}: the threshold of '{key}' must be a number, got {quote(value)}") from None
+            except OverflowError:
+                raise UsageError(f"{source}: the threshold of '{key}' is beyond the largest float "
+                                 f"({len(str(value)):,} digits)") from None
             if not (math.isfinite(value) and value > 0):
                 raise UsageError(f"{source}: the threshold of '{key}' must be a positive number, got {value}")
             bands[ids.index(key)] = replace(bands[ids.index(key)], upper=value)

@@ -439,3 +439,74 @@ def test_the_mlflow_example_says_what_mlflow_ui_needs(monkeypatch):
     hint = mlflow_example.ui_hint("sqlite:///x.db")
     assert hint.startswith("see it:  pip install mlflow && mlflow ui --backend-store-uri sqlite:///x.db")
     assert "mlflow-skinny" in hint
+
+
+# --------------------------------------------------------------------------- 16–20. settings, baselines, numbers
+
+HUGE = str(10 ** 400)
+
+
+@pytest.mark.parametrize("toml,command,pattern", [
+    (f"[gates]\nmax_score = {HUGE}\n", "check", r"\[gates\]: max_score is beyond the largest float \(401 digits\)"),
+    (f"[gates]\nmax_regression = {HUGE}\nbaseline = 'x.csv'\n", "check", r"max_regression is beyond the largest float"),
+    (f"[gates]\nmin_accuracy = {HUGE}\n", "check", r"min_accuracy is beyond the largest float"),
+    (f"[bands]\ngreat = {HUGE}\n", "report", r"\[bands\]: the threshold of 'great' is beyond the largest float"),
+    ("[bands]\ngreat = \"0.01\"\n", "report", r"the threshold of 'great' must be a number, got '0\.01'"),
+    ("a = " + "[" * 5000 + "]" * 5000 + "\n", "report", r"not valid TOML \(arrays or tables nested too deep\)"),
+], ids=["huge-max-score", "huge-regression", "huge-min-accuracy", "huge-band", "string-band", "nested-5000"])
+def test_settings_that_are_no_usable_number_are_one_short_line(tmp_path, monkeypatch, toml, command, pattern):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "evalreport.toml").write_text(toml)
+    args = ["report", IRIS, "-o", tmp_path / "r.html"] if command == "report" else ["check", IRIS]
+    line = one_error_line(run(args), pattern)
+    assert len(line) < 300
+
+
+def test_a_huge_min_accuracy_option_is_cut_in_its_message():
+    from evalreport.gates import GateSpec
+
+    with pytest.raises(Exception, match=r"--min-accuracy is a share between 0 and 1, got '1{80}…' \(401 characters\)"):
+        GateSpec(min_accuracy=int("1" * 401))
+
+
+def test_a_band_named_twice_in_bands_is_refused(tmp_path):
+    one_error_line(run(["report", IRIS, "-o", tmp_path / "r.html", "--bands", "great=0.01,great=0.02"]),
+                   r"--bands: the band 'great' is named twice")
+
+
+def test_a_current_folder_that_cannot_be_searched_is_one_line(tmp_path, monkeypatch):
+    import pathlib
+
+    monkeypatch.chdir(tmp_path)
+    real = pathlib.Path.is_file
+
+    def no_search(self):
+        if self.name in ("evalreport.toml", "pyproject.toml") and self.parent == pathlib.Path.cwd():
+            raise PermissionError(13, "Permission denied")
+        return real(self)
+
+    monkeypatch.setattr(pathlib.Path, "is_file", no_search)
+    one_error_line(run(["report", IRIS, "-o", tmp_path / "r.html"]),
+                   r"cannot look for evalreport\.toml in the current folder \(Permission denied\).*--config FILE")
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_config_naming_a_directory_or_a_fifo_says_what_it_is(tmp_path, kind):
+    target = tmp_path / "cfg"
+    target.mkdir() if kind == "directory" else os.mkfifo(target)
+    pattern = r"cfg: is a directory, not a config file" if kind == "directory" else r"cfg: is not a regular file"
+    one_error_line(run(["report", IRIS, "-o", tmp_path / "r.html", "--config", target]), pattern)
+
+
+def test_a_baseline_in_a_settings_file_resolves_against_its_folder(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    (project / "models").mkdir(parents=True)
+    shutil.copy(EXAMPLES / "digits_predictions_logreg.csv", project / "models" / "baseline.csv")
+    (project / "evalreport.toml").write_text("[gates]\nbaseline = \"models/baseline.csv\"\nmax_regression = 0.2\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    done = run(["check", EXAMPLES / "digits_predictions.csv", "--config", project / "evalreport.toml"])
+    assert done.exit_code == 0, done.stdout + done.stderr
+    said = done.stdout.replace("\n", "")  # the console wraps long lines
+    assert f"baseline: {project / 'models' / 'baseline.csv'} (named by {project / 'evalreport.toml'})" in said
