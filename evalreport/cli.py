@@ -70,6 +70,22 @@ class _OneLineErrors(typer.core.TyperGroup):
             if not standalone_mode:
                 raise
             sys.exit(130)
+        except EvalReportError as err:  # --version on a standard output that cannot be written
+            if not standalone_mode:
+                raise
+            err_console.print(f"evalreport: error: {printable(str(err))}", markup=False)
+            sys.exit(err.exit_code)
+        except OSError as err:  # the parser's own help on a standard output that cannot be written
+            if not standalone_mode:
+                raise
+            if isinstance(err, BrokenPipeError):
+                console.on_broken_pipe()
+                sys.exit(0)
+            console.quiet = True
+            console._to_devnull()
+            err_console.print(f"evalreport: error: standard output: cannot write ({os.strerror(err.errno) if err.errno else err})",
+                              markup=False)
+            sys.exit(2)
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
@@ -102,16 +118,38 @@ app = typer.Typer(
 class _Console(Console):
     """Rich's console, but a reader that goes away (``evalreport check … | head``) silences it
     instead of ending the command with exit 1, which is a failed gate's code: the exit code
-    stays the verdict, and what is written to files is written."""
+    stays the verdict, and what is written to files is written.
+
+    A write that fails otherwise (a full device, a file-size limit): on standard output, the
+    table or JSON the user asked for is lost, which is exit 2 naming the stream; on standard
+    error, nothing can be said, and the stream is silenced — the exit code never depends on it."""
 
     def on_broken_pipe(self) -> None:
         self.quiet = True
+        self._to_devnull()
+
+    def _to_devnull(self) -> None:
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, self.file.fileno())  # Python's flush at exit then meets no broken pipe
             os.close(devnull)
         except (OSError, ValueError, AttributeError):  # no file descriptor (a test's buffer)
             pass
+
+    def print(self, *args, **kwargs) -> None:
+        from .errors import OutputError
+
+        try:
+            super().print(*args, **kwargs)
+            self.file.flush()
+        except BrokenPipeError:
+            self.on_broken_pipe()
+        except OSError as err:
+            self.quiet = True
+            self._to_devnull()
+            if not self.stderr:
+                raise OutputError(f"standard output: cannot write ({os.strerror(err.errno) if err.errno else err})") \
+                    from None
 
 
 err_console = _Console(stderr=True, highlight=False, soft_wrap=True)
@@ -758,6 +796,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
     # a terminal or pipe that cannot encode "≤" or "→" (PYTHONIOENCODING=ascii, a legacy code page)
     # gets them as \u2264, as stderr does by default — not a failed command after the work is done
-    if getattr(sys.stdout, "errors", None) == "strict" and hasattr(sys.stdout, "reconfigure"):
+    # (LC_ALL=C with PYTHONUTF8=0 gives an ASCII stdout whose errors are "surrogateescape": no help)
+    if getattr(sys.stdout, "errors", None) in ("strict", "surrogateescape") and hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="backslashreplace")
     app(prog_name="evalreport")

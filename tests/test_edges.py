@@ -510,3 +510,41 @@ def test_a_baseline_in_a_settings_file_resolves_against_its_folder(tmp_path, mon
     assert done.exit_code == 0, done.stdout + done.stderr
     said = done.stdout.replace("\n", "")  # the console wraps long lines
     assert f"baseline: {project / 'models' / 'baseline.csv'} (named by {project / 'evalreport.toml'})" in said
+
+
+# --------------------------------------------------------------------------- 21–23. standard streams and locale
+
+DIST = ["dist", "--p", "0.1,0.4,0.5", "--q", "0.8,0.15,0.05"]
+
+
+@pytest.mark.parametrize("args", [["check", IRIS, "--max-score", "1"], ["bands"], DIST], ids=["check", "bands", "dist"])
+def test_an_ascii_c_locale_is_no_failure(args):
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "LANG": "C"}
+    env.pop("PYTHONIOENCODING", None)
+    done = evalreport_cmd(*args, env=env)
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"\\u2264" in done.stdout or b"\\u2016" in done.stdout or args == ["bands"]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+@pytest.mark.parametrize("args", [["check", IRIS, "--max-score", "1"], [*DIST, "--json"], DIST, ["bands"], ["--version"],
+                                  ["--help"]], ids=["check", "dist-json", "dist", "bands", "version", "help"])
+def test_a_full_standard_output_is_exit_2_naming_it(args):
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run([sys.executable, "-m", "evalreport", *map(str, args)], stdout=full, stderr=subprocess.PIPE)
+    err = done.stderr.decode()
+    assert done.returncode == 2, err
+    assert err.strip().splitlines()[-1] == "evalreport: error: standard output: cannot write (No space left on device)"
+    assert "Traceback" not in err
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+@pytest.mark.parametrize("args,code", [
+    (["check", IRIS, "--max-score", "1"], 0), (["check", IRIS, "--max-score", "0.01"], 1),
+    (["report", "no-such-file.csv"], 2), (["report", IRIS, "-o", "{tmp}/r.html"], 0), (DIST, 0),
+], ids=["passing-check", "failing-check", "missing-input", "report", "dist"])
+def test_the_exit_code_does_not_depend_on_standard_error(tmp_path, args, code):
+    args = [str(a).format(tmp=tmp_path) for a in args]
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run([sys.executable, "-m", "evalreport", *args], stdout=subprocess.DEVNULL, stderr=full)
+    assert done.returncode == code
