@@ -180,6 +180,12 @@ def _cli_errors(func):
             raise typer.Exit(130) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise
+        except MemoryError as err:  # the machine's (or ulimit's) bound, not a bug
+            size = f" ({err})" if str(err) else ""
+            err_console.print(f"evalreport: error: not enough memory for this input{printable(size)[:200]}; "
+                              "give the command more memory, or fewer classes or rows per row group",
+                              markup=False)
+            raise typer.Exit(2) from None
         except Exception as err:  # a bug: one line, unless asked for the traceback
             if os.environ.get("EVALREPORT_DEBUG"):
                 raise

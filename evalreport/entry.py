@@ -31,13 +31,34 @@ def command():
 
 def prepare(argv: list[str]) -> None:
     """One BLAS thread, set before numpy loads here or in the drawing process (a user's own setting
-    wins; see the same line in cli.py, which covers a program that imports the CLI itself); and a
-    report's drawing process, forked before the options are parsed."""
+    wins; see the same line in cli.py, which covers a program that imports the CLI itself); memory
+    reserved as it is used (below); and a report's drawing process, forked before the options are
+    parsed."""
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    reserve_less()
     if draws_charts(argv):
         from .render.drawer import start_early
 
         start_early()
+
+
+def reserve_less() -> None:
+    """Address space reserved as it is used, so that the documented bounds run under an
+    address-space limit (``ulimit -v``) of 2 GiB: Arrow allocates through the system's malloc
+    (its default pool, jemalloc, reserves far more than it uses), and glibc keeps two arenas, not
+    eight per core for the threads that read and hash (64 MiB reserved each). Measured on 3,000
+    rows × 2,000 classes: 2.2 GB of address space at 711 MB resident before, 0.98 GB at 602 MB after.
+    A user's own ARROW_DEFAULT_MEMORY_POOL or MALLOC_ARENA_MAX wins."""
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    if "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc (musl has no arenas to cap)
+        pass
 
 
 def let_go() -> None:

@@ -45,6 +45,7 @@ from .result import (
     SLICE_LABELS,
     SliceRow,
     WorstExample,
+    shown_id,
 )
 
 
@@ -163,7 +164,8 @@ def build_result(
     worst = [
         WorstExample(
             row=r.row,
-            id=r.id,
+            id=shown_id(r.id)[0],
+            id_length=shown_id(r.id)[1],
             true_class=classes[r.true_class],
             true_prob=r.true_prob,
             pred_class=classes[r.pred_class],
@@ -512,7 +514,8 @@ def build_comparison(base: Result, cand: Result, base_stats: Stats, cand_stats: 
               for col in cand.groups}
     classes = cand.classes
     rising_examples = tuple(
-        RisingExample(r.row, r.id, classes[r.true_class], r.baseline * f, r.candidate * f, r.increase * f)
+        RisingExample(r.row, shown_id(r.id)[0], classes[r.true_class], r.baseline * f, r.candidate * f,
+                      r.increase * f, shown_id(r.id)[1])
         for r in rising
     )
     return Comparison(base, cand, matched_by, score, accuracy, brier, per_class, groups, rising_examples)

@@ -23,6 +23,7 @@ from .result import (
     SourceInfo,
     TaskFigures,
     WorstSequenceRow,
+    shown_id,
 )
 
 LN2 = math.log(2)
@@ -110,7 +111,8 @@ def relations_of(tasks) -> tuple[tuple[str, str], ...]:
 
 def worst_rows(stats: SequenceStats, unit: str) -> tuple[WorstSequenceRow, ...]:
     f = UNITS[unit]
-    return tuple(WorstSequenceRow(w.row, w.id, w.nll * f, w.tokens, w.bytes, w.loss * f)
+    return tuple(WorstSequenceRow(w.row, shown_id(w.id)[0], w.nll * f, w.tokens, w.bytes, w.loss * f,
+                                  id_length=shown_id(w.id)[1])
                  for w in sorted(stats.worst, reverse=True))
 
 

@@ -66,6 +66,18 @@ class ClassRow:
     ci95: tuple[float, float] | None = None  # of the class's band score
 
 
+#: The longest id shown in a table of rows (worst rows, rising rows, worst sequences); a longer one
+#: is cut, with its length kept beside it (``id_length``): a 2 MB id would make a 40 MB report.
+MAX_SHOWN_ID = 200
+
+
+def shown_id(text: str | None) -> tuple[str | None, int | None]:
+    """An id as the tables show it, and its full length when it was cut (else None)."""
+    if text is None or len(text) <= MAX_SHOWN_ID:
+        return text, None
+    return text[:MAX_SHOWN_ID] + "…", len(text)
+
+
 #: What a slice row stands for: a value of the data, the rows without a value, or the values folded
 #: beyond --max-slices. The last two have no value (``value`` is None), so no value of the data —
 #: not even the text "(missing)" or "(other)" — can be taken for them.
@@ -105,12 +117,13 @@ class SliceRow:
 @dataclass(frozen=True)
 class WorstExample:
     row: int
-    id: str | None
+    id: str | None  # cut to MAX_SHOWN_ID characters (see id_length)
     true_class: str
     true_prob: float
     pred_class: str
     pred_prob: float
     cross_entropy: float
+    id_length: int | None = None  # the id's full length, when it was cut
 
 
 @dataclass(frozen=True)
@@ -289,11 +302,12 @@ class SequenceSlice:
 @dataclass(frozen=True)
 class WorstSequenceRow:
     row: int
-    id: str
+    id: str  # cut as WorstExample's
     nll: float  # in the unit
     tokens: float | None
     bytes: float | None
     loss: float  # per token (else per byte, else the sequence's nll), in the unit
+    id_length: int | None = None
 
 
 @dataclass(frozen=True)
@@ -515,11 +529,12 @@ class LMComparison:
 @dataclass(frozen=True)
 class RisingExample:
     row: int
-    id: str | None
+    id: str | None  # cut as WorstExample's
     true_class: str
     baseline: float
     candidate: float
     increase: float
+    id_length: int | None = None
 
 
 @dataclass(frozen=True)

@@ -548,3 +548,78 @@ def test_the_exit_code_does_not_depend_on_standard_error(tmp_path, args, code):
     with open("/dev/full", "wb") as full:
         done = subprocess.run([sys.executable, "-m", "evalreport", *args], stdout=subprocess.DEVNULL, stderr=full)
     assert done.returncode == code
+
+
+# --------------------------------------------------------------------------- 24–26. resources and sizes
+
+
+def _wide_parquet(path, rows, k, row_group=None):
+    rng = np.random.default_rng(0)
+    q = rng.dirichlet(np.full(k, 0.1), rows)
+    df = pd.DataFrame(q, columns=[f"p_c{j}" for j in range(k)])
+    df.insert(0, "label", [f"c{j}" for j in rng.integers(0, k, rows)])
+    df.to_parquet(path, row_group_size=row_group)
+    return path
+
+
+def _limited(limit_bytes: int, *args) -> subprocess.CompletedProcess:
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+    return subprocess.run([str(SCRIPT) if SCRIPT.exists() else sys.executable, *([] if SCRIPT.exists() else
+                           ["-m", "evalreport"]), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          preexec_fn=limit)
+
+
+SCRIPT = __import__("pathlib").Path(sys.executable).with_name("evalreport")
+
+
+@pytest.mark.parametrize("rows,k,limit", [(3000, 2000, 2 << 30), (300, 10_000, 1 << 30)], ids=["2000-classes-2GiB",
+                                                                                                "10000-classes-1GiB"])
+def test_the_documented_class_bounds_run_under_an_address_space_limit(tmp_path, rows, k, limit):
+    path = _wide_parquet(tmp_path / "wide.parquet", rows, k)
+    done = _limited(limit, "report", path, "-o", tmp_path / "r.html", "--json", tmp_path / "r.json")
+    assert done.returncode == 0, done.stderr.decode()[-500:]
+    assert json.loads((tmp_path / "r.json").read_text())["rows"] == rows
+
+
+def test_a_real_memory_error_is_exit_2_not_a_bug(tmp_path):
+    path = _wide_parquet(tmp_path / "wide.parquet", 3000, 2000)
+    done = _limited(600 << 20, "report", path, "-o", tmp_path / "r.html")
+    err = done.stderr.decode()
+    assert done.returncode == 2, err[-500:]
+    assert err.strip().splitlines()[-1].startswith("evalreport: error: not enough memory") and "bug" not in err
+
+
+def test_a_wide_row_group_is_read_a_slice_of_columns_at_a_time(tmp_path):
+    """20,000 rows × 2,000 classes in one row group (as pandas writes them): the memory its rows take
+    is their decoded size (320 MB) plus the run's own, not several times that (1.7 GB before)."""
+    path = _wide_parquet(tmp_path / "wide.parquet", 20_000, 2000, row_group=20_000)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    done = _limited(4 << 30, "report", path, "-o", tmp_path / "r.html", "--json", tmp_path / "r.json")
+    assert done.returncode == 0, done.stderr.decode()[-500:]
+    peak_mib = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
+    assert peak_mib < 1100, peak_mib
+    from evalreport import evaluate
+
+    df = pd.read_parquet(path)
+    columns = list(df.columns[1:])
+    q = df[columns].to_numpy()[np.arange(len(df)), [columns.index("p_" + y) for y in df["label"]]]
+    eps = np.finfo(float).eps
+    expected = float(-np.log(np.clip(q, eps, 1 - eps)).mean())
+    assert json.loads((tmp_path / "r.json").read_text())["overall"]["log_loss"] == pytest.approx(expected, rel=1e-9)
+    assert evaluate(path, bootstrap=0, chunk_rows=777).overall.log_loss == pytest.approx(expected, rel=1e-9)
+
+
+def test_long_ids_are_cut_in_every_output_and_said_so(tmp_path):
+    df = pd.read_csv(IRIS)
+    df["id"] = [f"row-{i}-" + "x" * 2_000_000 for i in range(len(df))]
+    path = tmp_path / "ids.csv"
+    df.to_csv(path, index=False)
+    assert run(["report", path, "-o", tmp_path / "r.html", "--json", tmp_path / "r.json", "--markdown",
+                tmp_path / "r.md"]).exit_code == 0
+    for name in ("r.html", "r.json", "r.md"):
+        assert (tmp_path / name).stat().st_size < 400_000, name
+    worst = json.loads((tmp_path / "r.json").read_text())["worst_examples"][0]
+    assert len(worst["id"]) == 201 and worst["id"].endswith("…") and worst["id_length"] > 2_000_000
+    assert max(len(line) for line in (tmp_path / "r.md").read_text().splitlines()) < 1000
+    assert "Ids longer than 200 characters are cut" in (tmp_path / "r.html").read_text()

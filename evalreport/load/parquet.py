@@ -11,6 +11,11 @@ from ..errors import InputError
 from .spec import Layout, SourceInfo
 from .stream import _arrow_batches, _first_line, _prefetch, _Reader
 
+#: A row group read a slice of columns at a time when its columns decode to more than this.
+WIDE_ROW_GROUP_BYTES = 128 << 20
+COLUMN_SLICE = 128
+
+
 class _ParquetReader(_Reader):
     """Parquet through Arrow, page by page (never a whole row group or file in memory),
     decoded on a second thread; a file is hashed on a third as it is read.
@@ -43,9 +48,31 @@ class _ParquetReader(_Reader):
         return _prefetch(self._decode(layout, chunk_rows))
 
     def _decode(self, layout: Layout, chunk_rows: int) -> Iterator:
-        return _arrow_batches(self, lambda: self._for(layout).iter_batches(batch_size=chunk_rows,
-                                                                            columns=layout.usecols),
+        return _arrow_batches(self, lambda: self._batches(self._for(layout), layout.usecols, chunk_rows),
                               layout, "Parquet file")
+
+    @staticmethod
+    def _batches(file, columns: list[str], chunk_rows: int) -> Iterator:
+        """Record batches of ``chunk_rows`` rows. A row group whose columns decode to more than
+        WIDE_ROW_GROUP_BYTES (2,000 classes × 20,000 rows, as pandas writes them) is read a slice
+        of columns at a time (COLUMN_SLICE columns), so the memory it takes is its decoded size,
+        not several times that: Arrow's batch reader holds a whole row group's column chunks,
+        compressed and decoded, at once."""
+        import pyarrow as pa
+
+        meta = file.metadata
+        for group in range(meta.num_row_groups):
+            rows = meta.row_group(group).num_rows
+            if rows * len(columns) * 8 <= WIDE_ROW_GROUP_BYTES:
+                yield from file.iter_batches(batch_size=chunk_rows, row_groups=[group], columns=columns)
+                continue
+            parts = [file.read_row_group(group, columns=columns[i : i + COLUMN_SLICE])
+                     for i in range(0, len(columns), COLUMN_SLICE)]
+            whole = pa.Table.from_arrays([c for t in parts for c in t.columns],
+                                         names=[n for t in parts for n in t.column_names])
+            del parts
+            for start in range(0, rows, chunk_rows):
+                yield from whole.slice(start, chunk_rows).combine_chunks().to_batches()
 
     def _for(self, layout):
         """The file as the layout reads it: text columns it names in ``dictionary_cols`` (a language

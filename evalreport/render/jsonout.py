@@ -164,6 +164,7 @@ def _classifier_dict(r) -> dict:
                 "pred_class": w.pred_class,
                 "pred_prob": w.pred_prob,
                 "cross_entropy": w.cross_entropy,
+                **({"id_length": w.id_length} if w.id_length else {}),  # the id was cut (MAX_SHOWN_ID)
             }
             for w in r.worst
         ],
@@ -202,7 +203,8 @@ def lm_dict(lm) -> dict:
                    for col, slices in lm.groups.items()},
         "worst_sequences": {"per": lm.worst_per,
                             "rows": [{"row": w.row, "id": w.id, "nll": w.nll, "tokens": w.tokens, "bytes": w.bytes,
-                                      "loss": w.loss} for w in lm.worst]},
+                                      "loss": w.loss, **({"id_length": w.id_length} if w.id_length else {})}
+                                     for w in lm.worst]},
         "skipped": list(lm.skipped),
         "note": lm.note,
     }
@@ -332,7 +334,7 @@ def comparison_to_dict(c) -> dict:
                              for d in diffs] for col, diffs in c.groups.items()},
             "rising_rows": [
                 {"row": x.row, "id": x.id, "true_class": x.true_class, "baseline": x.baseline,
-                 "candidate": x.candidate, "increase": x.increase}
+                 "candidate": x.candidate, "increase": x.increase, **({"id_length": x.id_length} if x.id_length else {})}
                 for x in c.rising
             ],
             **({"lm": lm_comparison_dict(c)} if c.lm is not None else {}),

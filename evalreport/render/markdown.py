@@ -89,6 +89,8 @@ def to_markdown(r) -> str:
             name = f"{w.row} ({md_escape(w.id)})" if w.id is not None else str(w.row)
             lines.append(f"| {name} | {md_escape(w.true_class)} | {w.true_prob:.3g} | {md_escape(w.pred_class)} "
                          f"| {num(w.cross_entropy, 3)} |")
+        if any(w.id_length for w in r.worst[:MAX_WORST]):
+            lines.append("\n_Ids longer than 200 characters are cut (…); the JSON gives each one's length._")
 
     if r.warnings:
         lines += ["", "**Warnings**", ""] + [f"- {md_escape(w)}" for w in r.warnings[:3]]
