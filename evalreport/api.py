@@ -162,10 +162,11 @@ def evaluate(
 
 def _in_memory(data, proba, options: Mapping) -> tuple[object, dict]:
     """Arrays from Python (``y_true, proba``; ``sample_weight=``, ``groups=``) as a table with the
-    options that name its columns; anything else as it is."""
+    options that name its columns; a path, a table of a kind evalreport reads as it is; anything
+    else a TypeError naming what is read."""
     options = dict(options)
     if proba is None and options["sample_weight"] is None and options["groups"] is None:
-        return data, options
+        return source_of(data), options
     from .load.arrays import arrays_table, with_extra_columns  # pandas: tables made of arrays
 
     if proba is not None:
@@ -176,6 +177,27 @@ def _in_memory(data, proba, options: Mapping) -> tuple[object, dict]:
                          "name its columns with weight_col= and group_by=")
     data, named = with_extra_columns(data, options)
     return data, {**options, **named}
+
+
+#: What ``evaluate()`` and ``compare()`` read, in words (for the TypeError of anything else).
+ACCEPTED = ("a path (str, bytes or os.PathLike; '-' for standard input), a pandas, polars or dask DataFrame, "
+            "a pyarrow Table, or y_true with proba= (arrays)")
+
+
+def source_of(data):
+    """``data`` as the readers take it: a path as text, a table as it is; anything else — None, a
+    dict, an open file, an array without proba= — is a TypeError naming the accepted kinds."""
+    from .load.frame import Table, arrow_table_of
+
+    if isinstance(data, bytes):
+        return os.fsdecode(data)
+    if isinstance(data, (str, os.PathLike)) or is_frame(data) or isinstance(data, Table) or _is_dask(data):
+        return data
+    if arrow_table_of(data) is not None:
+        return data
+    hint = " — arrays need proba= (evaluate(y_true, proba))" if hasattr(data, "__array__") or isinstance(
+        data, (list, tuple)) else ""
+    raise TypeError(f"evaluate() reads {ACCEPTED}; got {type(data).__module__}.{type(data).__qualname__}{hint}")
 
 
 def _one_blas_thread():
@@ -294,6 +316,7 @@ def compare(
     baseline its own way (a baseline of probabilities against a candidate of
     logits: ``logits=True, baseline_logits=False``).
     """
+    baseline, candidate = (_compared(x, locals()) for x in (baseline, candidate))
     spec = InputSpec.from_options(locals())
     runs = (_harness_run(baseline), _harness_run(candidate))
     if filter is not None and runs == (None, None):
@@ -315,6 +338,23 @@ def compare(
     _check_max_slices(max_slices)
     with _one_blas_thread():
         return _compare(baseline, candidate, spec, base_spec, ladder, boot, unit, chunk_rows, max_slices)
+
+
+def _compared(side, options: Mapping):
+    """One side of a comparison: a source as evaluate() reads it, or ``(y_true, proba)`` arrays,
+    which become a table (rows matched by position, as the arrays are)."""
+    if isinstance(side, tuple) and len(side) == 2 and not isinstance(side[0], (str, bytes, os.PathLike)):
+        from .load.arrays import arrays_table
+
+        table, named = arrays_table(side[0], side[1], {**options, "sample_weight": None, "groups": None})
+        if named.get("prob_prefix") not in (None, "p_") or named.get("label_col") not in (None, "label"):
+            raise UsageError("compare((y_true, proba), …) takes labels and class probabilities (a 2-D proba)")
+        return table
+    try:
+        return source_of(side)
+    except TypeError as err:
+        raise TypeError(str(err).replace("evaluate() reads", "compare() reads, for each side,").replace(
+            " or y_true with proba= (arrays)", " or a (y_true, proba) pair of arrays")) from None
 
 
 def _baseline_spec(spec: InputSpec, **overrides) -> InputSpec:

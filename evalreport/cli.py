@@ -418,7 +418,8 @@ def _track(tracking: dict | None, payload) -> None:
 
         html = next((v.decode() for k, v in built.files.items() if k.endswith(".html")), None)
         where = wandb.log(built, wandb.tables_of(built.source), html)
-        err_console.print(f"logged to W&B run {where}", markup=False)
+        err_console.print(f"logged to W&B run {where}" if where is not None else
+                          "note: W&B is disabled (WANDB_MODE=disabled): nothing was logged to it", markup=False)
 
 
 def _drawer(engine):
@@ -789,7 +790,9 @@ def dist(
     table.add_column(f"value ({unit.value})", justify="right")
     for key, label in names.items():
         v = figures[key]
-        table.add_row(label, f"{v:.4f}" if math.isfinite(v) else "∞ (Q is 0 where P is not)")
+        # H(P,Q) and KL(P‖Q) are infinite where Q is 0 and P is not; H(Q,P) and KL(Q‖P) the other way round
+        why = "Q is 0 where P is not" if key.endswith("pq") else "P is 0 where Q is not"
+        table.add_row(label, f"{v:.4f}" if math.isfinite(v) else f"∞ ({why})")
     console.print(table)
 
 

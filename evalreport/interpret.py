@@ -470,10 +470,12 @@ def _natural_order(values) -> list[str]:
     """Slice values in numeric order when they are all numbers, else as text; the slice of rows
     without a value last."""
     keys = [v for v in values if v is not MISSING_GROUP]
-    try:
-        keys = sorted(keys, key=float)
-    except ValueError:
-        keys = sorted(keys)
+    for key in (int, float, str):  # whole numbers exactly (2**60 + 1 after 2**60), then any number, then text
+        try:
+            keys = sorted(keys, key=key)
+            break
+        except ValueError:
+            continue
     return keys + [v for v in values if v is MISSING_GROUP]
 
 

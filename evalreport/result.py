@@ -386,6 +386,23 @@ class Result:
         row): False for a language model's sequences alone, which have no classes, band or ladder."""
         return self.overall is not None
 
+    def __repr__(self) -> str:
+        """A short line, as pandas objects print (the whole result is its to_dict())."""
+        head = f"<evalreport.Result {self.source.name!r}: {self.rows:,} rows"
+        if self.classifier:
+            o = self.overall
+            what = "mean KL" if self.soft else "cross-entropy"
+            head += f", {len(self.classes)} classes, {what} {o.band_score:.4f} {self.unit} ({o.band_label})"
+        if self.lm is not None:
+            if self.lm.tasks:
+                head += f", {len(self.lm.tasks)} lm-eval task(s)"
+            o = self.lm.overall
+            if o is not None and o.cross_entropy is not None:
+                head += f", {o.cross_entropy:.4f} {self.unit} per token (perplexity {o.perplexity:,.2f})"
+            elif o is not None and o.bits_per_byte is not None:
+                head += f", {o.bits_per_byte:.4f} bits per byte"
+        return head + ">"
+
     def _worst_first(self, items):
         """Highest band score first (ties keep their order); items without rows last."""
         key = (lambda x: x.kl_divergence) if self.soft else (lambda x: x.cross_entropy)
@@ -465,7 +482,8 @@ class Result:
 
     def log_wandb(self, run=None, project: str | None = None) -> str:
         """Log this evaluation to Weights & Biases: to ``run``, else the active run, else a new run
-        in ``project``. Returns the run's path (offline: its folder); raises TrackerError."""
+        in ``project``. Returns the run's path (offline: its folder; None when W&B is disabled,
+        WANDB_MODE=disabled: nothing is logged); raises TrackerError."""
         from .trackers import wandb
         from .trackers.figures import result_payload
 
@@ -559,6 +577,13 @@ class Comparison:
     @property
     def classifier(self) -> bool:
         return self.candidate.classifier
+
+    def __repr__(self) -> str:
+        d = self.score
+        ci = f" [95% {d.ci95[0]:+.4f} to {d.ci95[1]:+.4f}]" if d.ci95 else ""
+        diff = "—" if d.difference is None else f"{d.difference:+.4f}"
+        return (f"<evalreport.Comparison {self.baseline.source.name!r} → {self.candidate.source.name!r}: "
+                f"{d.headline}, {diff}{ci} {self.unit}; {self.candidate.rows:,} rows matched by {self.matched_by}>")
 
     @staticmethod
     def _by_rise(diffs) -> list[Difference]:

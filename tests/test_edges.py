@@ -623,3 +623,132 @@ def test_long_ids_are_cut_in_every_output_and_said_so(tmp_path):
     assert len(worst["id"]) == 201 and worst["id"].endswith("…") and worst["id_length"] > 2_000_000
     assert max(len(line) for line in (tmp_path / "r.md").read_text().splitlines()) < 1000
     assert "Ids longer than 200 characters are cut" in (tmp_path / "r.html").read_text()
+
+
+# --------------------------------------------------------------------------- 27–28. the Python API
+
+
+def test_option_values_of_the_wrong_kind_are_usage_errors():
+    from evalreport import InputError, UsageError, evaluate
+
+    df = pd.read_csv(IRIS)
+    with pytest.raises(UsageError, match=r"group_by= names a column by its name \(text, or a whole number\), got tuple"):
+        evaluate(df, group_by=[("fold", "x")])
+    with pytest.raises(UsageError, match=r"label_col= must be text"):
+        evaluate(df, label_col=None)
+    numbered = df.rename(columns={"fold": 7})
+    assert [s.value for s in evaluate(numbered, group_by=[7], bootstrap=0).groups["7"]] == ["0", "1", "2", "3", "4"]
+    y = np.array([0, 1, 0])
+    with pytest.raises(InputError, match="proba holds complex numbers"):
+        evaluate(y, np.array([[0.5 + 1j, 0.5], [0.2, 0.8], [0.9, 0.1]]))
+    with pytest.raises(InputError, match=r"proba has 2 columns but y_true has 4 distinct labels"):
+        evaluate(np.array([0, 1, 2, 3]), np.full((4, 2), 0.5))  # a data problem: the documented InputError
+
+
+def test_polars_and_arrow_tables_and_bytes_paths_are_read_and_anything_else_is_a_type_error():
+    import io
+
+    import pyarrow as pa
+
+    from evalreport import compare, evaluate
+
+    polars = pytest.importorskip("polars")
+    df = pd.read_csv(IRIS)
+    whole = evaluate(df, group_by="fold").to_dict()
+    whole.pop("input")
+    for data in (pa.Table.from_pandas(df), polars.from_pandas(df), os.fsencode(str(IRIS))):
+        other = evaluate(data, group_by="fold").to_dict()
+        other.pop("input")
+        assert other == whole
+    for bad in (None, {"label": [1]}, io.BytesIO(b"label,p_a\n"), [0, 1]):
+        with pytest.raises(TypeError, match=r"evaluate\(\) reads a path .* a pyarrow Table, or y_true with proba="):
+            evaluate(bad)
+    with open(IRIS, "rb") as f, pytest.raises(TypeError, match="got _io.BufferedReader"):
+        evaluate(f)
+    rng = np.random.default_rng(0)
+    y, p, p2 = rng.integers(0, 3, 300), rng.dirichlet(np.ones(3), 300), rng.dirichlet(np.ones(3), 300)
+    c = compare((y, p), (y, p2), bootstrap=0)
+    ce = lambda q: -np.log(q[np.arange(300), y]).mean()  # noqa: E731
+    assert c.score.difference == pytest.approx(ce(p2) - ce(p), rel=1e-12) and c.matched_by == "row order"
+    with pytest.raises(TypeError, match=r"compare\(\) reads, for each side, .* a \(y_true, proba\) pair of arrays"):
+        compare(None, (y, p))
+
+
+def test_a_result_prints_as_one_short_line():
+    from evalreport import compare, evaluate
+
+    r = evaluate(IRIS)
+    assert repr(r) == str(r) == ("<evalreport.Result '" + str(IRIS) + "': 150 rows, 3 classes, cross-entropy 0.1548 "
+                                 "nats (Fine)>")
+    c = compare(EXAMPLES / "digits_predictions.csv", EXAMPLES / "digits_predictions_logreg.csv")
+    assert len(repr(c)) < 400 and "the candidate is better, -0.1444" in repr(c)
+
+
+# --------------------------------------------------------------------------- 29. small ones
+
+
+def test_dist_gives_the_reason_of_each_infinity():
+    done = run(["dist", "--p", "0,1", "--q", "0.5,0.5"])
+    assert done.exit_code == 0
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in done.stdout.splitlines()
+            if line.count("│") >= 3}
+    assert rows["H(Q,P)"] == rows["KL(Q‖P)"] == "∞ (P is 0 where Q is not)"
+    done = run(["dist", "--p", "0.5,0.5", "--q", "0,1"])
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in done.stdout.splitlines()
+            if line.count("│") >= 3}
+    assert rows["H(P,Q)"] == rows["KL(P‖Q)"] == "∞ (Q is 0 where P is not)"
+
+
+def test_options_that_contradict_each_other_or_name_a_class_column(tmp_path):
+    one_error_line(run(["report", EXAMPLES / "iris_soft_targets.csv", "-o", tmp_path / "r.html", "--target-prefix",
+                        "p_"]), r"--target-prefix and --prob-prefix are both 'p_'")
+    one_error_line(run(["report", IRIS, "-o", tmp_path / "r.html", "--label-col", "p_setosa"]),
+                   r"--label-col names 'p_setosa', which starts with the probability prefix 'p_'")
+
+
+def test_wandb_disabled_says_nothing_was_logged(tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    done = run(["report", IRIS, "-o", tmp_path / "r.html", "--wandb"])
+    assert done.exit_code == 0, done.stderr
+    assert "logged to W&B" not in done.stderr and "nothing was logged" in done.stderr
+
+
+@pytest.mark.parametrize("labels,classes", [
+    (pd.to_datetime(["2020-01-01", "2020-01-02"] * 5), ["2020-01-01", "2020-01-02"]),
+    (pd.to_datetime(["2020-01-01", "2020-01-02"] * 5), ["2020-01-01 00:00:00", "2020-01-02 00:00:00"]),
+    (pd.to_timedelta(["1 days", "2 days"] * 5), ["1 days", "2 days"]),
+], ids=["dates-short", "dates-long", "durations"])
+def test_date_and_duration_labels_match_their_class_columns(tmp_path, labels, classes):
+    from evalreport import evaluate
+
+    df = pd.DataFrame({"label": labels, f"p_{classes[0]}": [0.7, 0.2] * 5, f"p_{classes[1]}": [0.3, 0.8] * 5})
+    path = tmp_path / "t.parquet"
+    df.to_parquet(path)
+    r = evaluate(path, bootstrap=0)
+    assert r.overall.log_loss == pytest.approx(-np.log([0.7, 0.8]).mean(), rel=1e-12)
+
+
+def test_a_feather_v1_file_is_read(tmp_path):
+    import pyarrow.feather as feather
+
+    from evalreport import evaluate
+
+    df = pd.read_csv(IRIS)
+    path = tmp_path / "v1.feather"
+    with __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore")
+        feather.write_feather(df, path, version=1)
+    assert evaluate(path, bootstrap=0).overall.log_loss == pytest.approx(evaluate(IRIS, bootstrap=0).overall.log_loss)
+
+
+def test_huge_whole_number_slices_are_in_numeric_order(tmp_path):
+    from evalreport import evaluate
+
+    df = pd.read_csv(IRIS)
+    df["g"] = np.array([2**60 + 1, 2**60, 2**60 + 3] * 50, dtype=np.uint64)
+    path = tmp_path / "u.parquet"
+    df.to_parquet(path)
+    assert [s.value for s in evaluate(path, group_by="g", bootstrap=0).groups["g"]] == [
+        str(2**60), str(2**60 + 1), str(2**60 + 3)]

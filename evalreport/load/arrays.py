@@ -151,6 +151,8 @@ def _matrix(x, what: str) -> tuple[np.ndarray, list | None]:
         x = x.to_numpy()
     elif isinstance(x, pd.Series):
         x = x.to_numpy()
+    if np.iscomplexobj(x):
+        raise InputError(ARRAYS, f"{what} holds complex numbers ({_kind(x)}); probabilities are real")
     try:
         a = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError):
@@ -212,8 +214,8 @@ def _default_classes(y: np.ndarray, k: int) -> list:
     if y.dtype.kind in "iu" and len(y) and y.min() >= 0 and y.max() < k:
         return list(range(k))
     found = f"{len(seen)} distinct labels" if seen is not None else "labels that cannot be sorted"
-    raise UsageError(f"proba has {k} columns but y_true has {found}: pass classes= (the model's classes_, "
-                     "in proba's column order)")
+    raise InputError(ARRAYS, f"proba has {k} columns but y_true has {found}",
+                     hint="pass classes= (the model's classes_, in proba's column order)")
 
 
 def _positive(y: np.ndarray, classes, given) -> str:
@@ -231,5 +233,5 @@ def _positive(y: np.ndarray, classes, given) -> str:
         return "True"
     if seen is not None and y.dtype.kind in "iu" and set(seen) <= {0, 1}:
         return "1"
-    raise UsageError("proba is one score per row: pass classes= (the model's classes_) to say which class it "
-                     "gives the probability of")
+    raise InputError(ARRAYS, "proba is one score per row, and y_true does not say which class it is the "
+                     "probability of", hint="pass classes= (the model's classes_)")

@@ -32,3 +32,31 @@ class _FrameReader(_Reader):
             yield frame
         for start in range(0, len(frame), chunk_rows):
             yield frame.iloc[start : start + chunk_rows]
+
+
+class _ArrowReader(_Reader):
+    """A pyarrow Table (or a polars DataFrame, through its Arrow table), read in slices of rows:
+    the validator reads Arrow columns in place when they are plainly valid."""
+
+    def __init__(self, table, info: SourceInfo | None = None) -> None:
+        self._table = table
+        self.info = info or SourceInfo("Arrow table", None, None, "arrow")
+        self.columns = [str(c) for c in table.column_names]
+
+    def frames(self, layout: Layout, chunk_rows: int) -> Iterator:
+        table = self._table.rename_columns(self.columns).select(layout.usecols)
+        if table.num_rows == 0:
+            yield table.to_pandas()
+        for start in range(0, table.num_rows, chunk_rows):
+            yield table.slice(start, chunk_rows).combine_chunks()
+
+
+def arrow_table_of(data):
+    """A pyarrow Table for a pyarrow Table or a polars DataFrame (asked without importing either),
+    else None."""
+    module = type(data).__module__.split(".")[0]
+    if module == "pyarrow" and type(data).__name__ == "Table":
+        return data
+    if module == "polars" and type(data).__name__ == "DataFrame":
+        return data.to_arrow()
+    return None

@@ -17,9 +17,10 @@ from ..errors import InputError
 from .spec import Layout, SourceInfo
 from .stream import _arrow_batches, _first_line, _prefetch, _Reader
 
-#: The first bytes of an Arrow IPC file (Feather v2), and of a stream's first message.
+#: The first bytes of an Arrow IPC file (Feather v2), of a stream's first message, of a Feather v1 file.
 FILE_MAGIC = b"ARROW1"
 STREAM_MAGIC = b"\xff\xff\xff\xff"
+FEATHER_V1_MAGIC = b"FEA1"
 
 
 class _IpcReader(_Reader):
@@ -35,7 +36,13 @@ class _IpcReader(_Reader):
         try:
             handle = pa.memory_map(str(self._fs_path)) if self._fs_path is not None else source
             self._closing.append(handle)
-            if head.startswith(FILE_MAGIC):
+            if head.startswith(FEATHER_V1_MAGIC):  # the old format: pyarrow reads it whole, as a table
+                import pyarrow.feather as feather
+
+                table = feather.read_table(handle)
+                self._file = table
+                self._batches = lambda: iter(table.to_batches())
+            elif head.startswith(FILE_MAGIC):
                 self._file = ipc.open_file(handle)
                 self._batches = lambda: (self._file.get_batch(i) for i in range(self._file.num_record_batches))
             else:
@@ -44,7 +51,8 @@ class _IpcReader(_Reader):
         except (OSError, pa.ArrowException) as err:
             self.close()
             raise InputError(name, f"is not a readable Arrow IPC (Feather) file ({_first_line(err)})") from None
-        self.info = SourceInfo(name, path, sha256, "feather" if head.startswith(FILE_MAGIC) else "arrow")
+        kind = "feather" if head.startswith(FILE_MAGIC) else "feather v1" if head.startswith(FEATHER_V1_MAGIC) else "arrow"
+        self.info = SourceInfo(name, path, sha256, kind)
         self.columns = [str(c) for c in self._file.schema.names]
 
     def close(self) -> None:

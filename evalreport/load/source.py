@@ -14,8 +14,8 @@ import numpy as np
 
 from ..errors import InputError, display_path
 from .csv import _CsvReader, _Prefixed, _read_exactly
-from .frame import Table, _FrameReader
-from .ipc import FILE_MAGIC, STREAM_MAGIC, _IpcReader
+from .frame import Table, _ArrowReader, _FrameReader, arrow_table_of
+from .ipc import FEATHER_V1_MAGIC, FILE_MAGIC, STREAM_MAGIC, _IpcReader
 from .jsonl import _JsonlReader, looks_like_jsonl
 from .parquet import _ParquetReader, spool
 from .spec import (DEFAULT_CHUNK_ROWS, Batch, InputSpec, SourceInfo, batch_rows, check_whole, classes_of, is_frame,
@@ -78,6 +78,10 @@ def _open_reader(source: str | os.PathLike | pd.DataFrame | Table, spec: InputSp
         return _FrameReader(source)
     if isinstance(source, Table):
         return _FrameReader(source.frame, source.info)
+    arrow = arrow_table_of(source)
+    if arrow is not None:
+        kind = "polars DataFrame" if type(source).__module__.startswith("polars") else "Arrow table"
+        return _ArrowReader(arrow, SourceInfo(kind, None, None, kind.split()[0].lower()))
     path = os.fspath(source) if isinstance(source, os.PathLike) else str(source)
     if path == "-":
         if sys.stdin is None:  # the program was started with no file descriptor 0 (<&-)
@@ -104,7 +108,8 @@ def _open_reader(source: str | os.PathLike | pd.DataFrame | Table, spec: InputSp
     if head.startswith(b"PAR1") or path.lower().endswith((".parquet", ".pq")):
         f.close()
         return _ParquetReader(name, name, path)
-    if head.startswith((FILE_MAGIC, STREAM_MAGIC)) or path.lower().endswith((".feather", ".arrow", ".arrows", ".ipc")):
+    if head.startswith((FILE_MAGIC, STREAM_MAGIC, FEATHER_V1_MAGIC)) or path.lower().endswith(
+            (".feather", ".arrow", ".arrows", ".ipc")):
         f.close()
         return _IpcReader(name, name, path, head)
     _other_format(name, head)

@@ -68,6 +68,22 @@ class InputSpec:
     def __post_init__(self) -> None:
         if isinstance(self.group_by, str):
             object.__setattr__(self, "group_by", (self.group_by,))
+        if self.group_by is not None and not isinstance(self.group_by, (list, tuple)):
+            raise UsageError(f"{opt('group_by')} names columns: a name or a list of names, got "
+                             f"{type(self.group_by).__name__}")
+        named = [g if isinstance(g, str) else _column_name(g, "group_by") for g in self.group_by or ()]
+        object.__setattr__(self, "group_by", tuple(named))
+        for key in ("label_col", "prob_prefix", "positive_label"):
+            if not isinstance(getattr(self, key), str):
+                value = getattr(self, key)
+                if key == "positive_label" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    continue  # str() below: a number names the class it is
+                raise UsageError(f"{opt(key)} must be text (a column's name{' prefix' if key == 'prob_prefix' else ''}),"
+                                 f" got {value!r}")
+        for key in ("score_col", "target_prefix", "weight_col", "id_col"):
+            value = getattr(self, key)
+            if value is not None and not isinstance(value, str):
+                object.__setattr__(self, key, _column_name(value, key))
         if not (0 < self.eps < 0.5):
             raise UsageError(f"{opt('eps')} must lie in (0, 0.5), got {self.eps}")
         delimiter = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}.get(self.delimiter,
@@ -130,6 +146,15 @@ class Layout:
         for c in self.numeric_cols + self.text_cols:
             seen[c] = None
         return list(seen)
+
+
+def _column_name(value, option: str) -> str:
+    """A column named by something else than text: a whole number names the column whose name it is
+    as text (a DataFrame's columns 0, 1, …); anything else (a tuple of a MultiIndex, None) is refused."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise UsageError(f"{opt(option)} names a column by its name (text, or a whole number), got "
+                     f"{type(value).__name__} {value!r}"[:200])
 
 
 def is_frame(x) -> bool:
@@ -226,6 +251,14 @@ def plan_layout(columns: list[str], spec: InputSpec, name: str) -> Layout:
     require(spec.id_col, "id", opt("id_col"))
     id_col = spec.id_col if spec.id_col is not None else ("id" if "id" in present else None)
 
+    if spec.target_prefix is not None and spec.target_prefix == spec.prob_prefix:
+        raise UsageError(f"{opt('target_prefix')} and {opt('prob_prefix')} are both {quote(spec.prob_prefix)}: the "
+                         "targets' columns and the probabilities' must have different prefixes")
+    if (spec.score_col is None and spec.label_col in present and spec.label_col.startswith(spec.prob_prefix)
+            and spec.prob_prefix and spec.classes is None):
+        raise InputError(name, f"{opt('label_col')} names {quote(spec.label_col)}, which starts with the probability "
+                         f"prefix {quote(spec.prob_prefix)}: it would be read as a class's probability too",
+                         hint=f"name the column of true classes with {opt('label_col')}")
     named = {spec.label_col, spec.score_col, spec.weight_col, id_col, *spec.group_by} - {None}
     target_cols_all = (
         [c for c in columns if c.startswith(spec.target_prefix) and c not in named]

@@ -262,6 +262,11 @@ class _Validator:
         classes = self.layout.classes
         codes = _class_codes(values, classes)
         unknown = codes < 0
+        if unknown.any():  # dates and durations: the class names may write them short ("2020-01-01", "1 days")
+            for other in _temporal_texts(frame[col]):
+                other_codes = _class_codes(other, classes)
+                if not (other_codes < 0).any():
+                    return other_codes.astype(np.intp)
         if unknown.any():
             odd = [str(v) for v in pd.unique(np.asarray(values)[unknown])[:5]]
             hint = f"found {_list_cols(odd)}; the classes (from the '{self.spec.prob_prefix}*' columns) are {_list_cols(classes)}"
@@ -502,6 +507,25 @@ def _arrow_ids(column):
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type) or pa.types.is_integer(column.type):
         return column
     return column.to_pandas().reset_index(drop=True)
+
+
+def _temporal_texts(s: pd.Series) -> list:
+    """A date, time or duration label column written the other ways its class names may write it:
+    a date at midnight as "2020-01-01" or "2020-01-01 00:00:00", a whole number of days as "1 days"
+    or "1 days 00:00:00" (an empty list for any other column)."""
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(s):
+        ok = s.dropna()
+        forms = ["%Y-%m-%d %H:%M:%S"] + (["%Y-%m-%d"] if (ok == ok.dt.normalize()).all() else [])
+        return [pd.Categorical(s.dt.strftime(f).where(s.notna(), None)) for f in forms]
+    if pd.api.types.is_timedelta64_dtype(s):
+        ok = s.dropna()
+        out = [pd.Categorical(s.astype(str).where(s.notna(), None))]
+        if (ok % pd.Timedelta(days=1) == pd.Timedelta(0)).all():
+            out.append(pd.Categorical(s.map(lambda v: None if pd.isna(v) else f"{v.days} days")))
+        return out
+    return []
 
 
 def _text_values(s: pd.Series) -> pd.Categorical:

@@ -28,10 +28,21 @@ def _wandb():
     return wandb
 
 
-def log(payload: Payload, tables: dict, html: str | None, run=None, project: str | None = None) -> str:
+def disabled(run=None) -> bool:
+    """Whether W&B is switched off (WANDB_MODE=disabled, WANDB_DISABLED, or a disabled run given):
+    then nothing is logged, and nothing may say it was."""
+    if run is not None and getattr(run, "disabled", False):
+        return True
+    mode = (os.environ.get("WANDB_MODE") or "").lower()
+    return mode == "disabled" or (os.environ.get("WANDB_DISABLED") or "").lower() in ("true", "1", "yes")
+
+
+def log(payload: Payload, tables: dict, html: str | None, run=None, project: str | None = None) -> str | None:
     """Log ``payload``; ``tables``: key → (columns, rows). Returns the run's path (entity/project/id,
-    or the offline run's folder)."""
+    or the offline run's folder); None when W&B is disabled (:func:`disabled`): nothing is logged."""
     wandb = _wandb()
+    if disabled(run):
+        return None
     own = False
     try:
         if run is None:
