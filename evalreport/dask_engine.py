@@ -162,15 +162,20 @@ def read_files(path: str, spec: InputSpec) -> DaskFiles:
         raise UsageError(f"{path}: no .parquet or .csv files to read with --engine dask")
     columns = _same_columns(path, csv, _csv_columns, spec)
     layout = plan_layout(columns, spec, csv[0])
-    frame = dd.read_csv(
-        csv,
-        usecols=layout.usecols,
-        dtype={c: str for c in layout.text_cols} | {c: "float64" for c in layout.numeric_cols},
-        keep_default_na=False,
-        na_values={c: NUMERIC_NA for c in layout.numeric_cols},
-        encoding="utf-8",
-        blocksize=None,
-    )
+    try:  # dask reads a sample of the first part here: a value that is no number fails now
+        frame = dd.read_csv(
+            csv,
+            usecols=layout.usecols,
+            dtype={c: str for c in layout.text_cols} | {c: "float64" for c in layout.numeric_cols},
+            keep_default_na=False,
+            na_values={c: NUMERIC_NA for c in layout.numeric_cols},
+            encoding="utf-8",
+            blocksize=None,
+        )
+    except Exception as err:  # noqa: BLE001 — pandas' parser errors on the sample, as one line
+        text = " ".join(str(err).split())[-200:] or type(err).__name__
+        raise InputError(display_path(csv[0]), f"a part of {display_path(path)} cannot be read as CSV ({text})",
+                         hint="run evalreport report on that part alone to see which row") from None
     return DaskFiles(frame, path, tuple(csv))
 
 

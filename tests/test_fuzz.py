@@ -19,6 +19,7 @@ import json
 import os
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -174,8 +175,10 @@ def workdir(tmp_path_factory):
 
 
 def _prepare(workdir, content: bytes, name: str = "preds.csv"):
+    import shutil
+
     for p in workdir.iterdir():
-        p.unlink()
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
     src = workdir / name
     src.write_bytes(content)
     keep = workdir / "report.html"
@@ -214,4 +217,162 @@ def test_fuzz_compare(workdir, base, cand, same, opts):
     other.write_bytes(cand)
     written = {keep: "html", workdir / "c.json": "json"}
     result = run(["compare", src, other, "-o", keep, "--json", workdir / "c.json", *opts])
+    _check_outcome(result, workdir, written, {keep: b"an earlier report"})
+
+
+# --------------------------------------------------------------------------- where evalreport meets other systems (issue 23)
+
+_TOML_VALUE = st.recursive(
+    st.one_of(st.integers(min_value=-(10 ** 400), max_value=10 ** 400), st.floats(allow_nan=True), st.booleans(),
+              _TEXT, st.sampled_from(["fine", "great", "0.1", "nan"])),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3), max_leaves=6)
+_TOML_KEY = st.sampled_from(["bands", "gates", "tasks", "baseline", "max_score", "great", "fine", "min_accuracy",
+                             "max_band", "significant", "max_regression", "min_acc", "x"])
+
+
+def _toml(value, depth: int = 0) -> str:
+    """A TOML value written out (inline tables and arrays), as a user might write one."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return "nan" if value != value else ("inf" if value == float("inf") else "-inf" if value == float("-inf")
+                                             else repr(value))
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v, depth + 1) for v in value) + "]"
+    return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml(v, depth + 1)}" for k, v in value.items()) + "}"
+
+
+@settings(settings.get_profile(PROFILE))
+@given(tables=st.dictionaries(_TOML_KEY, st.dictionaries(_TOML_KEY, _TOML_VALUE, max_size=4), max_size=3),
+       raw=st.sampled_from(["", "[bands\n", "a = " + "[" * 3000 + "]" * 3000, "\x00", "[gates]\nmax_score = 1\n"]),
+       command=st.sampled_from(["report", "check"]))
+def test_fuzz_settings_files(workdir, tables, raw, command):
+    src, keep = _prepare(workdir, VALID["csv"])
+    text = raw + "".join(f"[{k}]\n" + "".join(f"{json.dumps(str(kk))} = {_toml(v)}\n" for kk, v in t.items())
+                         for k, t in tables.items())
+    (workdir / "evalreport.toml").write_text(text, encoding="utf-8", errors="surrogatepass")
+    written = {workdir / "c.json": "json"}
+    args = (["report", src, "-o", keep, "--json", workdir / "c.json"] if command == "report"
+            else ["check", src, "--json", workdir / "c.json"])
+    result = run([*args, "--config", workdir / "evalreport.toml"])
+    if command == "check" and result.exit_code == 2 and "no gates to check" in result.stderr:
+        return
+    _check_outcome(result, workdir, written, {keep: b"an earlier report"})
+
+
+def _valid_report_json() -> dict:
+    from evalreport import evaluate
+
+    return evaluate(_IRIS, bootstrap=0).to_dict()
+
+
+_REPORT_JSON = _valid_report_json()
+
+
+@settings(settings.get_profile(PROFILE))
+@given(path=st.lists(st.sampled_from(["overall", "band_score", "rows", "classes", "unit", "targets", "report", 0]),
+                     max_size=3),
+       value=_TOML_VALUE | st.none(), raw=st.sampled_from([None, b"", b"{", b"[]", b"null", b'{"overall": 1}']))
+def test_fuzz_json_baselines(workdir, path, value, raw):
+    import copy
+
+    src, keep = _prepare(workdir, VALID["csv"])
+    data = copy.deepcopy(_REPORT_JSON)
+    target = data
+    for key in path[:-1]:
+        target = target.get(key) if isinstance(target, dict) and isinstance(key, str) else None
+        if not isinstance(target, dict):
+            break
+    if isinstance(target, dict) and path and isinstance(path[-1], str):
+        target[path[-1]] = value
+    base = workdir / "base.json"
+    base.write_bytes(raw if raw is not None else json.dumps(data, default=str).encode())
+    written = {workdir / "c.json": "json"}
+    result = run(["check", src, "--baseline", base, "--max-regression", "0.1", "--json", workdir / "c.json"])
+    _check_outcome(result, workdir, written, {keep: b"an earlier report"})
+    if result.exit_code in (0, 1):  # a gate decided: only on a baseline score that is a JSON number
+        score = json.loads(base.read_bytes())
+        score = (score.get("report") or score) if isinstance(score, dict) else {}
+        assert isinstance((score.get("overall") or {}).get("band_score"), (int, float))
+
+
+_KINDS = [None, 0, 7, 1.5, "", "label", b"x", ("fold", "x"), ["fold"], {"a": 1}, np.zeros(3), np.zeros((2, 2)),
+          np.array([1 + 1j, 2]), [1, 2, 3], object()]
+
+
+@settings(settings.get_profile(PROFILE))
+@given(data=st.sampled_from(_KINDS + ["df", "path"]), proba=st.sampled_from(_KINDS + [None] * 4),
+       option=st.sampled_from(["group_by", "label_col", "weight_col", "id_col", "classes", "unit", "eps", "bootstrap",
+                               "max_slices", "positive_label", None]),
+       value=st.sampled_from(_KINDS), compare_too=st.booleans())
+def test_fuzz_python_arguments(data, proba, option, value, compare_too):
+    """Whatever evaluate() and compare() are given, they return a result or raise what they document:
+    an EvalReportError (InputError, UsageError) or a TypeError naming what they read — never another
+    exception from deep inside."""
+    from evalreport import EvalReportError, compare, evaluate
+
+    data = _IRIS if isinstance(data, str) and data == "df" else EXAMPLES / "iris_predictions.csv" \
+        if isinstance(data, str) and data == "path" else data
+    kwargs = {option: value} if option else {}
+    try:
+        evaluate(data, proba, **kwargs, bootstrap=0)
+    except (EvalReportError, TypeError) as err:
+        assert "Traceback" not in str(err) and len(str(err)) < 2000
+    if compare_too:
+        try:
+            compare(data, _IRIS, **{k: v for k, v in kwargs.items()}, bootstrap=0)
+        except (EvalReportError, TypeError) as err:
+            assert len(str(err)) < 2000
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc:
+        with distributed.Client(lc) as client:
+            yield client
+
+
+@settings(settings.get_profile(PROFILE), max_examples=min(settings.get_profile(PROFILE).max_examples, 10))
+@given(cuts=st.lists(st.integers(1, 29), max_size=4, unique=True), kind=st.sampled_from(["csv", "parquet"]),
+       spoil=st.sampled_from([None, "truncate", "drop-column", "empty", "junk", "bad-value"]), which=st.integers(0, 4),
+       opts=options(INPUT_OPTIONS))
+def test_fuzz_dask_parts(workdir, cluster, cuts, kind, spoil, which, opts):
+    """A valid file split into parts at random, one part spoiled at times, under --engine dask: the
+    outcomes of one machine (exit 0 or one line, exit 2), never a worker's traceback."""
+    import shutil
+
+    src, keep = _prepare(workdir, VALID["csv"])
+    parts = workdir / "parts"
+    if parts.exists():
+        shutil.rmtree(parts)
+    parts.mkdir()
+    bounds = [0, *sorted(cuts), len(_IRIS)]
+    files = []
+    for i, (a, b) in enumerate(zip(bounds, bounds[1:])):
+        part = _IRIS.iloc[a:b]
+        path = parts / f"part-{i}.{kind}"
+        part.to_parquet(path, index=False) if kind == "parquet" else part.to_csv(path, index=False)
+        files.append(path)
+    target = files[which % len(files)]
+    if spoil == "truncate":
+        target.write_bytes(target.read_bytes()[: len(target.read_bytes()) // 2])
+    elif spoil == "empty":
+        target.write_bytes(b"")
+    elif spoil == "junk":
+        target.write_bytes(b"\x00\xff junk")
+    elif spoil == "drop-column":
+        part = _IRIS.drop(columns=["p_setosa"]).iloc[:5]
+        part.to_parquet(target, index=False) if kind == "parquet" else part.to_csv(target, index=False)
+    elif spoil == "bad-value":
+        part = _IRIS.iloc[:5].assign(p_setosa=2.0)
+        part.to_parquet(target, index=False) if kind == "parquet" else part.to_csv(target, index=False)
+    written = {keep: "html", workdir / "m.json": "json"}
+    opts = [o for o in opts if o not in ("--bootstrap",)]
+    result = run(["report", parts, "--engine", "dask", "--scheduler", cluster.scheduler.address, "-o", keep, "--json",
+                  workdir / "m.json", *opts])
     _check_outcome(result, workdir, written, {keep: b"an earlier report"})

@@ -31,12 +31,24 @@ LABEL, PREFIX, TARGET, SCORE, WEIGHT = "label", "p_", "t_", "score", "sample_wei
 _DECIDED = ("label_col", "prob_prefix", "score_col", "target_prefix", "weight_col", "group_by", "classes")
 
 
+def _given(value, default) -> bool:
+    """Whether an option was given another value than its default (an array is a value: compared
+    with ``in`` it would answer element by element)."""
+    if value is None:
+        return False
+    if isinstance(value, (str, int, float, bool)):
+        return value != default
+    if isinstance(value, (tuple, list)):
+        return len(value) > 0 and tuple(value) != tuple(default or ())
+    return True
+
+
 def arrays_table(y_true, proba, options: Mapping) -> tuple[Table, dict]:
     """``y_true`` and ``proba`` (and ``sample_weight=``, ``groups=`` among ``options``) → a table
     and the reading options that name its columns."""
     defaults = InputSpec()
     for name in _DECIDED:
-        if name != "classes" and options.get(name) not in (getattr(defaults, name), None, ()):
+        if name != "classes" and _given(options.get(name), getattr(defaults, name)):
             raise UsageError(f"{opt(name)} names a column of a table; with arrays pass "
                              f"{'sample_weight=' if name == 'weight_col' else 'groups=' if name == 'group_by' else 'the arrays'} "
                              "instead")
