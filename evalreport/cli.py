@@ -537,10 +537,11 @@ def _summary(result, written: list[str]) -> None:
     score = "mean KL" if result.soft else "cross-entropy"
     ci = f" [95% {o.band_score_ci95[0]:.4f}–{o.band_score_ci95[1]:.4f}]" if o.band_score_ci95 else ""
     alert = " — CHECK THE WARNING BELOW FIRST" if result.alerts else ""
+    skill = f" — {o.skill_words}" if o.no_skill else ""
     err_console.print(
         f"{o.band_label}: {score} {o.band_score:.4f}{ci} {result.unit} "
-        f"({result.rows:,} rows, {len(result.classes)} classes)" + (f" → {', '.join(written)}" if written else "")
-        + alert,
+        f"({result.rows:,} rows, {len(result.classes)} classes){skill}"
+        + (f" → {', '.join(written)}" if written else "") + alert,
         markup=False,
     )
     _warnings(result.warnings)
@@ -589,6 +590,7 @@ def check(
     max_class_band: Annotated[Optional[str], typer.Option("--max-class-band", help="Fail when any class's band is worse than this one.")] = None,
     min_accuracy: Annotated[Optional[float], typer.Option("--min-accuracy", help="Fail below this accuracy (a share, 0–1).")] = None,
     max_ece: Annotated[Optional[float], typer.Option("--max-ece", help="Fail above this expected calibration error (top label, 15 bins).")] = None,
+    min_skill: Annotated[Optional[float], typer.Option("--min-skill", help="Fail when the skill over always predicting the class frequencies is below this (0: no better than them).")] = None,
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="The baseline model's predictions for the same rows, or a JSON report of a previous run.")] = None,
     max_regression: Annotated[Optional[float], typer.Option("--max-regression", help="Fail when the score rises above the baseline's by more than this (in --unit).")] = None,
     max_bits_per_byte: Annotated[Optional[float], typer.Option("--max-bits-per-byte", help="Language models: fail above this many bits per byte (a file's sequences; each perplexity task of a harness run).")] = None,
@@ -618,7 +620,7 @@ def check(
     settings, where, settings_path = read_settings(opts["config"])
     gates = gate_spec_from(settings, where, max_score=max_score, max_band=max_band, max_class_score=max_class_score,
                            max_class_band=max_class_band, min_accuracy=min_accuracy, max_ece=max_ece,
-                           max_regression=max_regression, max_bits_per_byte=max_bits_per_byte,
+                           min_skill=min_skill, max_regression=max_regression, max_bits_per_byte=max_bits_per_byte,
                            max_perplexity=max_perplexity, min_acc=min_acc, significant=significant)
     from_settings = not baseline and bool((settings.get("gates") or {}).get("baseline"))
     baseline = baseline or _settings_baseline(settings, settings_path)
@@ -670,6 +672,8 @@ def check(
     out.print(table)
     for note in report.notes:
         out.print(note, markup=False)
+    if result.classifier and result.overall.no_skill:
+        out.print(f"note: the model is {result.overall.skill_words}; --min-skill 0 gates on it", markup=False)
     if from_settings:
         out.print(f"baseline: {printable(baseline)} (named by {printable(str(settings_path))})", markup=False)
     _summary(result, _written(targets))

@@ -24,7 +24,7 @@ from .result import Comparison, Result
 
 PRECISION = 4
 #: The classifier's gates (on a distribution over classes or options), the language model's, and both.
-CLASSIFIER_GATES = ("max_score", "max_band", "max_class_score", "max_class_band", "min_accuracy", "max_ece")
+CLASSIFIER_GATES = ("max_score", "max_band", "max_class_score", "max_class_band", "min_accuracy", "max_ece", "min_skill")
 LM_GATES = ("max_bits_per_byte", "max_perplexity", "min_acc")
 GATE_KEYS = (*CLASSIFIER_GATES, "max_regression", *LM_GATES)
 
@@ -39,6 +39,7 @@ class GateSpec:
     max_class_band: str | None = None
     min_accuracy: float | None = None
     max_ece: float | None = None
+    min_skill: float | None = None
     max_regression: float | None = None
     max_bits_per_byte: float | None = None
     max_perplexity: float | None = None
@@ -61,6 +62,8 @@ class GateSpec:
             v = getattr(self, key)
             if v is not None and not (math.isfinite(v) and v >= 0):
                 raise UsageError(f"--{key.replace('_', '-')} must be a number ≥ 0, got {v}")
+        if self.min_skill is not None and not (math.isfinite(self.min_skill) and self.min_skill <= 1):
+            raise UsageError(f"--min-skill is a share of the prior's loss, at most 1, got {quote(self.min_skill)}")
         if self.min_acc is not None and not (0 <= self.min_acc <= 1):
             raise UsageError(f"--min-acc is a share between 0 and 1, got {self.min_acc}")
 
@@ -77,8 +80,8 @@ class GateSpec:
         if not self.any():
             raise UsageError(
                 "no gates to check: pass --max-score, --max-band, --max-class-score, --max-class-band, "
-                "--min-accuracy, --max-ece, --max-bits-per-byte, --max-perplexity, --min-acc or --baseline with "
-                "--max-regression (or set [tool.evalreport.gates])"
+                "--min-accuracy, --min-skill, --max-ece, --max-bits-per-byte, --max-perplexity, --min-acc or "
+                "--baseline with --max-regression (or set [tool.evalreport.gates])"
             )
 
 
@@ -147,6 +150,17 @@ def _below_min(value: float | None, ci, threshold: float, significant: bool) -> 
     if significant and _usable(ci):
         return _r(ci[1]) < threshold
     return _r(value) < threshold
+
+
+def _above_min(value: float | None, ci, threshold: float, significant: bool) -> bool:
+    """Strictly above a minimum (a skill of 0 is no skill): the point (rounded), or with
+    --significant the interval's upper end — the gate fails only when the whole interval is at or
+    below the threshold. A value that is not a number is never above."""
+    if not _number(value):
+        return False
+    if significant and _usable(ci):
+        return _r(ci[1]) > threshold
+    return _r(value) > threshold
 
 
 def _band_rank(ladder: Ladder, band_id: str) -> int:
@@ -231,6 +245,16 @@ def evaluate_gates(
         below = _below_min(o.accuracy, ci, spec.min_accuracy, sig)
         gates.append(GateResult("min-accuracy", f"accuracy ≥ {spec.min_accuracy:g}", spec.min_accuracy,
                                 o.accuracy, ci, not below, no_ci.strip(" ()")))
+
+    if spec.min_skill is not None:
+        ci = o.skill_vs_prior_ci95
+        detail = "no interval: the point rule applies" if sig and not _usable(ci) else ""
+        if o.skill_vs_prior is None:
+            detail = "no skill to gate: the class frequencies leave no loss to remove"
+        else:
+            detail = "; ".join(x for x in (detail, o.skill_words) if x)
+        gates.append(GateResult("min-skill", f"skill over the class frequencies > {spec.min_skill:g}", spec.min_skill,
+                                o.skill_vs_prior, ci, _above_min(o.skill_vs_prior, ci, spec.min_skill, sig), detail))
 
     if spec.max_ece is not None:
         ece = result.calibration.ece

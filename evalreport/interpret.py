@@ -107,6 +107,7 @@ def build_result(
     uniform_ce = math.log(k)
     band_id, band_label = _band(ladder, band_score)
     skill_den = prior_ce - stats.mean_h
+    prior_band, prior_label = _band(ladder, max(skill_den, 0.0) if soft else prior_ce)  # the prior's band score
     overall = Overall(
         cross_entropy=u(stats.mean_ce),
         log_loss=None if soft else u(stats.mean_ce),
@@ -129,7 +130,10 @@ def build_result(
         loss_cap=u(-math.log(spec.eps)),
         band_score_ci95=ci(boot.score, boot.w) if boot else None,
         accuracy_ci95=ci(boot.correct, boot.w, 1.0) if boot else None,
+        prior_band=prior_band,
+        prior_band_label=prior_label,
     )
+    overall = replace(overall, skill_vs_prior_ci95=_skill_interval(overall))
 
     total_ce = stats.ce
     class_acc = stats.class_accuracy
@@ -423,6 +427,37 @@ def decomposition_sentences(d, unit: str, overall_score: float) -> tuple[str, ..
     return tuple(out)
 
 
+def _skill_interval(o: Overall) -> tuple[float, float] | None:
+    """The skill's 95% interval from the band score's, the prior's loss held fixed (it is the
+    class frequencies of these very rows)."""
+    if o.skill_vs_prior is None or o.band_score_ci95 is None:
+        return None
+    removable = o.prior_cross_entropy - o.entropy  # what the prior leaves to remove (unit)
+    if removable <= 0:
+        return None
+    return 1 - o.band_score_ci95[1] / removable, 1 - o.band_score_ci95[0] / removable
+
+
+def _skill_sentence(o: Overall, unit: str) -> str:
+    """When the model is no better than always predicting the class frequencies — its skill over
+    them at most 0, or its interval reaching 0 — say so beside the band, which is absolute: on rare
+    classes the frequencies alone can score a good band."""
+    if not o.no_skill:
+        return ""
+    ci = o.skill_vs_prior_ci95
+    within = f" (95% interval {100 * ci[0]:z.0f}% to {100 * ci[1]:z.0f}%)" if ci else ""
+    if o.skill_vs_prior <= 0:
+        text = (f" The model is no better than always predicting the class frequencies: its skill over them is "
+                f"{100 * o.skill_vs_prior:z.1f}%{within}.")
+    else:
+        text = (f" The model may be no better than always predicting the class frequencies: its skill over them, "
+                f"{100 * o.skill_vs_prior:z.1f}%{within}, could be none.")
+    if o.prior_band_label:
+        text += (f" The frequencies alone score {o.prior_cross_entropy:z.4f} {unit}, '{o.prior_band_label}' on the "
+                 "ladder — the ladder is absolute, and on rare classes a low loss is easy.")
+    return text
+
+
 def _verdict(o: Overall, unit: str, soft: bool) -> str:
     """One plain sentence that translates the score."""
     if soft:
@@ -441,9 +476,9 @@ def _verdict(o: Overall, unit: str, soft: bool) -> str:
     )
     if o.skill_vs_prior is None:
         return head + base + "."
-    if o.skill_vs_prior >= 0:
-        return head + base + f"; the model removes {100 * o.skill_vs_prior:z.1f}% of the loss the prior leaves."
-    return head + base + "; the model does worse than predicting the class frequencies."
+    if o.no_skill:
+        return head + base + "." + _skill_sentence(o, unit)
+    return head + base + f"; the model removes {100 * o.skill_vs_prior:z.1f}% of the loss the prior leaves."
 
 
 
@@ -455,10 +490,9 @@ def _in_context(o: Overall, unit: str, k: int) -> str:
     """The ladder is absolute; a hard task (many classes, noisy labels) can put a useful model in a bad
     band. When the model clearly beats always predicting the class frequencies — the skill's 95%
     interval, from the score's with the prior's loss held fixed, lies above 0 — say both."""
-    if o.band not in _BAD_BANDS or o.band_score_ci95 is None or o.skill_vs_prior is None:
+    if o.band not in _BAD_BANDS or o.skill_vs_prior_ci95 is None or o.skill_vs_prior is None:
         return ""
-    removable = o.prior_cross_entropy - o.entropy  # what the prior leaves to remove (unit)
-    lo, hi = 1 - o.band_score_ci95[1] / removable, 1 - o.band_score_ci95[0] / removable
+    lo, hi = o.skill_vs_prior_ci95
     if lo <= 0:
         return ""
     return (f" The ladder is absolute, and with {k} classes this is a hard task: the band measures how large the "

@@ -50,6 +50,27 @@ class Overall:
     loss_cap: float  # −ln eps in the unit: the most one clipped row can cost
     band_score_ci95: tuple[float, float] | None = None  # bootstrap percentile interval, in the unit
     accuracy_ci95: tuple[float, float] | None = None
+    skill_vs_prior_ci95: tuple[float, float] | None = None  # from the band score's, the prior's loss held fixed
+    prior_band: str | None = None  # the band the class frequencies alone would get
+    prior_band_label: str | None = None
+
+    @property
+    def no_skill(self) -> bool:
+        """Whether the model is no better than always predicting the class frequencies: its skill
+        over them is at most 0, or its 95% interval reaches 0."""
+        if self.skill_vs_prior is None:
+            return False
+        return self.skill_vs_prior <= 0 or (self.skill_vs_prior_ci95 is not None and self.skill_vs_prior_ci95[0] <= 0)
+
+    @property
+    def skill_words(self) -> str:
+        """The skill over the class frequencies in words, for the one-line summaries: empty unless
+        the model is no better than them (see no_skill)."""
+        if not self.no_skill:
+            return ""
+        ci = self.skill_vs_prior_ci95
+        within = f" [95% {100 * ci[0]:z.0f}% to {100 * ci[1]:z.0f}%]" if ci else ""
+        return f"no better than the class frequencies (skill {100 * self.skill_vs_prior:z.1f}%{within})"
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,7 @@ def test_histogram_text_and_warnings_for_clipped_rows():
                          "html.parser")
     assert "5 row(s)" in soup.select_one("#histogram").get_text()
     assert "clipped" in soup.select_one("#warnings").get_text()
-    assert soup.select_one("#verdict li.warn b").get_text() == "5"
+    assert soup.select_one("#verdict li#clipped b").get_text() == "5"
 
 
 def test_many_classes_show_the_worst_and_say_how_many_are_hidden():

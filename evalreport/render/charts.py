@@ -152,7 +152,9 @@ def ladder_chart(r) -> Chart:
     bands = r.ladder.bands
     f = _factor(r)
     uppers = [b.upper for b in bands[:-1]]
-    scores_nats = [s / f for s in [r.overall.band_score] + [_score(r, c) for c in r.per_class if c.band]]
+    o = r.overall
+    prior_nats = max((o.prior_cross_entropy - (o.entropy if r.soft else 0.0)) / f, 0.0)  # the frequencies' own score
+    scores_nats = [s / f for s in [o.band_score] + [_score(r, c) for c in r.per_class if c.band]] + [prior_nats]
     top = max([uppers[-1] * 2] + [s * 1.1 for s in scores_nats])
     bounds = [0.0] + uppers + [top]
 
@@ -176,6 +178,9 @@ def ladder_chart(r) -> Chart:
         ax.plot(class_pos, [-0.12] * len(class_pos), linestyle="none", marker="|", markersize=12, color=_INK,
                 alpha=0.6)
         x = pos(r.overall.band_score_nats)
+        px = pos(prior_nats)
+        ax.plot([px], [1.12], marker="v", markersize=11, markerfacecolor="white", markeredgecolor=_INK,
+                linestyle="none")
         ax.plot([x], [1.12], marker="v", markersize=13, color=_INK, linestyle="none")
         ax.annotate(f"{r.overall.band_score:.3f} {r.unit}", (x, 1.3), ha="center", va="bottom", fontsize=9,
                     fontweight="bold")
@@ -188,11 +193,13 @@ def ladder_chart(r) -> Chart:
         ax.set_xlabel(f"{_what(r)} ({r.unit}); each band has the same width, thresholds on the axis")
         title = "Where the model sits on the ladder"
         ax.set_title(title, loc="left")
-        ax.text(len(bands), 1.45, f"▼ the model    | a class ({len(class_pos)})", ha="right", va="bottom", fontsize=8)
+        ax.text(len(bands), 1.45, f"▼ the model    ▽ the class frequencies alone    | a class ({len(class_pos)})",
+                ha="right", va="bottom", fontsize=8)
     worst = r.classes_worst_first()[:3]
     alt = (
         f"{title}: the model's {_what(r)} of {r.overall.band_score:.3f} {r.unit} is in the band "
-        f"'{r.overall.band_label}'. Worst classes: "
+        f"'{r.overall.band_label}'; always predicting the class frequencies would score "
+        f"{prior_nats * f:.3f} {r.unit} ('{o.prior_band_label}'). Worst classes: "
         + "; ".join(f"{c.name} {(_score(r, c) or 0):.3f} ({c.band_label})" for c in worst if c.band)
     )
     return _chart(fig, title, alt)

@@ -19,7 +19,8 @@ def to_markdown(r) -> str:
     score_name = "mean KL(P‖Q)" if r.soft else "cross-entropy"
     lines = [
         f"## evalreport: **{o.band_label}** — {score_name} {num(o.band_score)} {u}"
-        + (f" (95% interval {interval(o.band_score_ci95)})" if o.band_score_ci95 else ""),
+        + (f" (95% interval {interval(o.band_score_ci95)})" if o.band_score_ci95 else "")
+        + (f" — **{o.skill_words}**" if o.no_skill else ""),
         "",
         *[f"> **Check this first:** {md_escape(a)}\n" for a in r.alerts],
         f"> {r.verdict}",

@@ -1,0 +1,69 @@
+"""Issue 25: verdicts that agree with the numbers beside them — skill over the class frequencies,
+temperature with its uncertainty, calibration in compare, per-slice gates, detectable effects."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evalreport import evaluate
+
+from conftest import EXAMPLES, run
+
+
+# --------------------------------------------------------------------------- 1. skill in every verdict
+
+
+@pytest.fixture(scope="module")
+def rare(tmp_path_factory):
+    """0.5% positives: a constant prediction at the base rate, and a model worse than it."""
+    folder = tmp_path_factory.mktemp("rare")
+    rng = np.random.default_rng(0)
+    n = 20_000
+    y = (rng.uniform(size=n) < 0.005).astype(int)
+    base = y.mean()
+    pd.DataFrame({"label": y, "p_0": 1 - base, "p_1": base}).to_csv(folder / "constant.csv", index=False)
+    p = np.clip(base * rng.lognormal(0, 1.0, n), 1e-6, 0.5)
+    pd.DataFrame({"label": y, "p_0": 1 - p, "p_1": p}).to_csv(folder / "worse.csv", index=False)
+    return folder
+
+
+def test_a_model_no_better_than_the_class_frequencies_is_said_so_everywhere(rare, tmp_path):
+    for name in ("constant.csv", "worse.csv"):
+        done = run(["report", rare / name, "-o", tmp_path / "r.html", "--json", tmp_path / "r.json", "--markdown",
+                    tmp_path / "r.md"])
+        assert done.exit_code == 0, done.stderr
+        assert "no better than the class frequencies" in done.stderr.splitlines()[0]
+        data = json.loads((tmp_path / "r.json").read_text())
+        o = data["overall"]
+        assert o["band"] == "on_track" and o["no_skill"] and o["skill_vs_prior_ci95"][0] <= 0
+        assert o["baselines"]["prior_band"] == "on_track"  # the frequencies alone score a good band
+        assert "no better than the class frequencies" in (tmp_path / "r.md").read_text().splitlines()[0]
+        html = (tmp_path / "r.html").read_text()
+        assert 'id="no-skill"' in html and "the ladder is absolute, and on rare classes a low loss is easy" in html
+    trained = run(["report", EXAMPLES / "digits_predictions.csv", "-o", tmp_path / "d.html"])
+    assert "no better" not in trained.stderr
+
+
+def test_min_skill_fails_the_constant_and_the_worse_model_and_honours_significant(rare, tmp_path):
+    assert run(["check", rare / "constant.csv", "--min-skill", "0"]).exit_code == 1
+    worse = run(["check", rare / "worse.csv", "--max-band", "fine", "--min-skill", "0", "--junit", tmp_path / "j.xml",
+                 "--markdown", tmp_path / "m.md"])
+    assert worse.exit_code == 1 and "min-skill" in worse.stdout
+    assert "min-skill" in (tmp_path / "j.xml").read_text() and "| min-skill |" in (tmp_path / "m.md").read_text()
+    # --significant: fails only when the whole interval is at or below the threshold
+    assert run(["check", rare / "constant.csv", "--min-skill", "0", "--significant"]).exit_code == 0
+    assert run(["check", EXAMPLES / "digits_predictions.csv", "--min-skill", "0.5", "--significant"]).exit_code == 0
+    (tmp_path / "evalreport.toml").write_text("[gates]\nmin_skill = 0\n")
+    assert run(["check", rare / "constant.csv", "--config", tmp_path / "evalreport.toml"]).exit_code == 1
+
+
+def test_the_skill_interval_is_the_band_scores_with_the_prior_held_fixed(rare):
+    r = evaluate(rare / "worse.csv")
+    o = r.overall
+    removable = o.prior_cross_entropy - o.entropy
+    assert o.skill_vs_prior_ci95 == pytest.approx((1 - o.band_score_ci95[1] / removable,
+                                                   1 - o.band_score_ci95[0] / removable))
