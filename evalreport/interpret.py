@@ -638,7 +638,12 @@ def _calibration_fits(c: Calibration, stats: Stats, k: int, unit: str, soft: boo
         found, bins = _row_errors(stats.sample.compact(), v)
         errors += tuple(found)
         sweep_bins = bins if found else None
-    fit = fit_temperature(stats.sample, stats.rows)
+    counts = None
+    if v is not None and stats.sample is not None and len(stats.sample.keys):
+        from .compute.bootstrap import row_replicate_counts
+
+        counts = row_replicate_counts(stats.sample.compact().keys, v)
+    fit = fit_temperature(stats.sample, stats.rows, counts)
     removed = fit.cross_entropy_before - fit.cross_entropy_after
     removable = fit.cross_entropy_before - (stats.mean_h if soft else 0.0)
     share = removed / removable if removable > 0 else 0.0
@@ -655,6 +660,9 @@ def _calibration_fits(c: Calibration, stats: Stats, k: int, unit: str, soft: boo
         fit_rows=fit.rows,
         standard_error=None if fit.standard_error is None else fit.standard_error * f,
         sentence=_temperature_sentence(fit, removed * f, share, unit, stats.rows, k, f),
+        temperature_ci95=fit.ci95,
+        loss_removed_floor=fit.removed_floor * f,
+        temperature_within_noise=fit.within_noise,
     )
 
 
@@ -716,17 +724,22 @@ def _temperature_sentence(fit, removed: float, share: float, unit: str, rows: in
         )
     else:
         t = fit.temperature
-        if abs(t - 1) < 0.02:
-            kind = "well calibrated in this sense: scaling its log-probabilities would change little"
-        elif t < 1:
-            kind = "under-confident: its probabilities should be sharper"
+        ci = f" (95% interval {fit.ci95[0]:z.3f}–{fit.ci95[1]:z.3f})" if fit.ci95 else ""
+        if fit.within_noise:
+            why = ("its interval covers 1" if fit.ci95 and fit.ci95[0] <= 1 <= fit.ci95[1] else
+                   f"the {removed:z.4f} {unit} it would remove is no more than fitting T removes from a calibrated "
+                   f"model's rows by chance (9,999 in 10,000 of them below {fit.removed_floor * f:z.4f} {unit})")
+            text = (f"The best temperature is T = {t:z.3f}{ci}: within noise — scaling would remove nothing "
+                    f"measurable, as {why}.")
         else:
-            kind = "over-confident: its probabilities should be softer"
-        text = (
-            f"The best temperature is T = {t:z.3f}, so the model is {kind}. Dividing its log-probabilities by T "
-            f"would lower the cross-entropy from {before:z.4f} to {after:z.4f} {unit}, removing {removed:z.4f} {unit} "
-            f"({100 * share:z.1f}% of what is removable) with one parameter fitted after training."
-        )
+            kind = ("under-confident: its probabilities should be sharper" if t < 1 else
+                    "over-confident: its probabilities should be softer")
+            text = (
+                f"The best temperature is T = {t:z.3f}{ci}, so the model is {kind}. Dividing its log-probabilities "
+                f"by T would lower the cross-entropy from {before:z.4f} to {after:z.4f} {unit}, removing "
+                f"{removed:z.4f} {unit} ({100 * share:z.1f}% of what is removable) with one parameter fitted after "
+                "training."
+            )
     text += (
         " T is measured on this evaluation data itself, so this is an optimistic estimate of what "
         "recalibration fitted on held-out data would remove."

@@ -181,6 +181,9 @@ class Calibration:
     errors: tuple[ErrorEstimate, ...] = ()
     ece_sentence: str = ""
     sweep_bins: int | None = None  # the bins the sweep rule chose
+    temperature_ci95: tuple[float, float] | None = None  # from the run's bootstrap (one Newton step a replicate)
+    loss_removed_floor: float = 0.0  # what a fit removes from a calibrated model's rows by chance (95%), in the unit
+    temperature_within_noise: bool = False  # the interval covers 1, or the loss removed is within the floor
 
     def error(self, key: str) -> ErrorEstimate | None:
         return next((e for e in self.errors if e.key == key), None)

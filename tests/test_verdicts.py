@@ -67,3 +67,60 @@ def test_the_skill_interval_is_the_band_scores_with_the_prior_held_fixed(rare):
     removable = o.prior_cross_entropy - o.entropy
     assert o.skill_vs_prior_ci95 == pytest.approx((1 - o.band_score_ci95[1] / removable,
                                                    1 - o.band_score_ci95[0] / removable))
+
+
+# --------------------------------------------------------------------------- 2. temperature with its uncertainty
+
+
+def _fit(rng, trial: int, n: int = 2000, k: int = 4, tempered: float | None = None):
+    """A data set whose outcomes follow softmax(z), scored by that model (calibrated) or by
+    softmax(z / tempered); T fitted as a report fits it, with the run's replicate weights."""
+    from evalreport.compute import Bootstrap, replicate_weights
+    from evalreport.compute.bootstrap import row_replicate_counts
+    from evalreport.compute.calibration import RowSample, fit_temperature
+    from evalreport.compute.rows import _splitmix64
+
+    z = rng.normal(0, 1.5, (n, k))
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    y = (rng.uniform(size=(n, 1)) > np.cumsum(p, axis=1)).sum(axis=1)
+    logits = z if tempered is None else z / tempered
+    logq = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    keys = _splitmix64(np.arange(trial * n, (trial + 1) * n, dtype=np.uint64))
+    sample = RowSample(keys, ((logq, y, np.ones(n), np.empty((n, 0), dtype=object)),), n)
+    counts = row_replicate_counts(keys, replicate_weights(Bootstrap(200, 0)))
+    return fit_temperature(sample, n, counts)
+
+
+def test_calibrated_models_are_never_called_over_or_under_confident_and_tempered_ones_are():
+    rng = np.random.default_rng(3)
+    calibrated = [_fit(rng, t) for t in range(200)]
+    assert all(f.within_noise for f in calibrated), sum(not f.within_noise for f in calibrated)
+    tempered = [_fit(rng, 1000 + t, tempered=0.7) for t in range(200)]
+    told = sum(not f.within_noise and f.temperature > 1 for f in tempered)  # over-confident: softer is better
+    assert told >= 0.95 * len(tempered), told
+
+
+def test_the_temperature_interval_covers_the_true_temperature():
+    """A model whose logits are the truth's divided by 0.7 is best scaled by T = 1/0.7."""
+    rng = np.random.default_rng(4)
+    fits = [_fit(rng, 2000 + t, tempered=0.7) for t in range(200)]
+    covered = sum(f.ci95[0] <= 1 / 0.7 <= f.ci95[1] for f in fits) / len(fits)
+    assert 0.90 <= covered <= 0.99, covered
+
+
+def test_the_report_says_within_noise_in_every_output(tmp_path):
+    rng = np.random.default_rng(5)
+    n, k = 3000, 4
+    z = rng.normal(0, 1.5, (n, k))
+    q = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    y = (rng.uniform(size=(n, 1)) > np.cumsum(q, axis=1)).sum(axis=1)
+    df = pd.DataFrame({"label": y, **{f"p_{j}": q[:, j] for j in range(k)}})
+    df.to_csv(tmp_path / "calibrated.csv", index=False)
+    assert run(["report", tmp_path / "calibrated.csv", "-o", tmp_path / "r.html", "--json", tmp_path / "r.json",
+                "--markdown", tmp_path / "r.md"]).exit_code == 0
+    cal = json.loads((tmp_path / "r.json").read_text())["calibration"]
+    assert cal["temperature_within_noise"] and cal["temperature_ci95"][0] <= 1 <= cal["temperature_ci95"][1]
+    assert "within noise" in cal["summary"] and "confident" not in cal["summary"]
+    assert "within noise, scaling would remove nothing measurable" in (tmp_path / "r.md").read_text()
+    assert "within noise" in (tmp_path / "r.html").read_text()

@@ -150,6 +150,20 @@ class TemperatureFit:
     cross_entropy_after: float
     rows: int  # rows the fit used
     standard_error: float | None  # of cross_entropy_after, when fitted on a sample
+    ci95: tuple[float, float] | None = None  # of T, from the run's bootstrap replicates (one Newton step each)
+    removed_floor: float = 0.0  # the loss a fit removes from a calibrated model's rows by chance (nats; see below)
+
+    @property
+    def within_noise(self) -> bool:
+        """Whether scaling would remove nothing measurable: T's interval covers 1, or the loss it
+        removes is within what fitting T to a calibrated model's outcomes removes by chance
+        (REMOVED_FLOOR_LEVEL of such models remove less) — a model is called over- or
+        under-confident only on strong evidence, so that calibrated models are not."""
+        if math.isinf(self.temperature):
+            return False
+        removed = self.cross_entropy_before - self.cross_entropy_after
+        covers = self.ci95 is not None and self.ci95[0] <= 1.0 <= self.ci95[1]
+        return covers or removed <= self.removed_floor
 
 
 def _temperature_loss(beta: float, logq: np.ndarray, target: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -162,9 +176,50 @@ def _temperature_loss(beta: float, logq: np.ndarray, target: np.ndarray, w: np.n
     return -(target * ls).sum(axis=1)
 
 
-def fit_temperature(sample: RowSample, total_rows: int) -> TemperatureFit:
+def _temperature_terms(beta: float, logq: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the first and second derivatives in β of the loss after scaling by β: g = E_s[l] −
+    Σ P·l and h = Var_s[l] ≥ 0, where l = ln(clip(Q)) and s = softmax(β·l)."""
+    from scipy.special import softmax
+
+    s = softmax(beta * logq, axis=1)
+    mean = (s * logq).sum(axis=1)
+    truth = np.take_along_axis(logq, target[:, None], axis=1)[:, 0] if target.ndim == 1 else (target * logq).sum(axis=1)
+    return mean - truth, np.maximum((s * logq * logq).sum(axis=1) - mean * mean, 0.0)
+
+
+#: The share of calibrated models that remove less loss by fitting T than the floor a model must
+#: exceed to be called over- or under-confident, and χ² with one degree of freedom at it.
+REMOVED_FLOOR_LEVEL = 0.9999
+_CHI2_FLOOR = 15.136705226623606  # scipy.stats.chi2.ppf(0.9999, 1)
+
+
+def temperature_spread(sample: RowSample, beta: float, counts: np.ndarray | None) -> tuple[tuple | None, float]:
+    """T's 95% interval over the bootstrap replicates (``counts``: each sample row's weight in each
+    replicate, as every other interval of the run), each replicate's β one Newton step from the
+    fit's (the loss is convex in β); and the loss (nats) that fitting T removes from a calibrated
+    model's rows by chance, at REMOVED_FLOOR_LEVEL: with outcomes drawn from Q, the slope at β = 1 is
+    a sum of independent terms of mean 0 and variance h, so the loss removed is χ²₁·Σw²h / (2·Σwh·Σw)."""
+    from .bootstrap import spread
+
+    sample = sample.compact()
+    logq, target, w = sample.logq, sample.target, sample.w
+    g1, h1 = _temperature_terms(1.0, logq, target)
+    wh1 = float((w * h1).sum())
+    floor = _CHI2_FLOOR * float((w * w * h1).sum()) / (2.0 * wh1 * float(w.sum())) if wh1 > 0 else 0.0
+    if counts is None or len(w) < 2:
+        return None, floor
+    g, h = _temperature_terms(beta, logq, target)
+    c = counts.astype(np.float64) * w[:, None]  # (rows, replicates): each row's weight in each replicate
+    with np.errstate(invalid="ignore", divide="ignore"):
+        betas = beta - (c.T @ g) / (c.T @ h)  # one Newton step from the fit's β
+        temps = np.where(betas > 0, 1.0 / betas, np.nan)
+    return spread(temps, 1.0 / beta), floor
+
+
+def fit_temperature(sample: RowSample, total_rows: int, counts: np.ndarray | None = None) -> TemperatureFit:
     """Fit T on the sample. The loss is convex in β = 1/T, so the optimum is unique;
-    it is searched for β in [1e-4, 1e3] and β at the lower end means T → ∞."""
+    it is searched for β in [1e-4, 1e3] and β at the lower end means T → ∞. ``counts``: the
+    bootstrap replicates' weights of the sample rows, for T's interval (see temperature_spread)."""
     sample = sample.compact()
     logq, target, w = sample.logq, sample.target, sample.w
     wsum = w.sum()
@@ -182,7 +237,8 @@ def fit_temperature(sample: RowSample, total_rows: int) -> TemperatureFit:
         per_row = _temperature_loss(beta, logq, target, w)
         var = np.average((per_row - after) ** 2, weights=w)
         se = float(math.sqrt(var / len(w) * (1 - len(w) / total_rows)))
-    return TemperatureFit(temperature, mean(1.0), after, len(w), se)
+    ci, floor = temperature_spread(sample, beta, counts) if math.isfinite(temperature) else (None, 0.0)
+    return TemperatureFit(temperature, mean(1.0), after, len(w), se, ci, floor)
 
 
 def one_vs_rest_bins(q: np.ndarray, true_prob: np.ndarray | None, true_class: np.ndarray,

@@ -269,6 +269,9 @@ def calibration_dict(c) -> dict:
         "per_class": [{"class": name, "calibration_error": e} for name, e in c.per_class],
         "temperature": c.temperature,  # null with temperature_infinite: the optimum flattens to uniform
         "temperature_infinite": c.temperature is not None and math.isinf(c.temperature),
+        "temperature_ci95": list(c.temperature_ci95) if c.temperature_ci95 else None,
+        "temperature_within_noise": c.temperature_within_noise,
+        "loss_removed_noise_floor": c.loss_removed_floor,
         "cross_entropy_before_temperature": c.cross_entropy_before,
         "cross_entropy_after_temperature": c.cross_entropy_after,
         "loss_removed": c.loss_removed,

@@ -75,10 +75,14 @@ def to_markdown(r) -> str:
     if r.calibration:
         c, lc = r.calibration, r.loss_concentration
         t = "∞" if c.temperature == float("inf") else f"{c.temperature:.3f}"
+        if c.temperature_ci95:
+            t += f" [95% {c.temperature_ci95[0]:.3f}–{c.temperature_ci95[1]:.3f}]"
+        scaling = (f"temperature T = {t}: within noise, scaling would remove nothing measurable"
+                   if c.temperature_within_noise else
+                   f"temperature T = {t} would remove {num(c.loss_removed)} {u} ({pct(c.loss_removed_share)})")
         lines += [
             "",
-            f"**Calibration**: ECE {num(c.ece)}, MCE {num(c.mce)}; temperature T = {t} would remove "
-            f"{num(c.loss_removed)} {u} ({pct(c.loss_removed_share)}). "
+            f"**Calibration**: ECE {num(c.ece)}, MCE {num(c.mce)}; {scaling}. "
             f"**Loss concentration**: the worst 1% of rows carry {pct(lc.worst_1pct_share)} of the loss, "
             f"the worst 10% {pct(lc.worst_10pct_share)}; {lc.thresholds[0]['rows']} row(s) gave the true class "
             f"below 0.01 ({pct(lc.thresholds[0]['loss_share'])} of the loss).",
