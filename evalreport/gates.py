@@ -26,7 +26,7 @@ PRECISION = 4
 #: The classifier's gates (on a distribution over classes or options), the language model's, and both.
 CLASSIFIER_GATES = ("max_score", "max_band", "max_class_score", "max_class_band", "min_accuracy", "max_ece", "min_skill")
 LM_GATES = ("max_bits_per_byte", "max_perplexity", "min_acc")
-GATE_KEYS = (*CLASSIFIER_GATES, "max_regression", *LM_GATES)
+GATE_KEYS = (*CLASSIFIER_GATES, "max_regression", "max_ece_regression", *LM_GATES)
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class GateSpec:
     max_ece: float | None = None
     min_skill: float | None = None
     max_regression: float | None = None
+    max_ece_regression: float | None = None
     max_bits_per_byte: float | None = None
     max_perplexity: float | None = None
     min_acc: float | None = None
@@ -58,6 +59,10 @@ class GateSpec:
             raise UsageError(f"--min-accuracy is a share between 0 and 1, got {quote(self.min_accuracy)}")
         if self.max_regression is not None and not math.isfinite(self.max_regression):
             raise UsageError(f"--max-regression must be a number, got {self.max_regression}")
+        if self.max_ece_regression is not None and not (math.isfinite(self.max_ece_regression)
+                                                        and -1 <= self.max_ece_regression <= 1):
+            raise UsageError(f"--max-ece-regression is a change of a share, between -1 and 1, got "
+                             f"{quote(self.max_ece_regression)}")
         for key in ("max_bits_per_byte", "max_perplexity"):
             v = getattr(self, key)
             if v is not None and not (math.isfinite(v) and v >= 0):
@@ -281,6 +286,15 @@ def evaluate_gates(
                 spec.max_regression, diff, None, not _beyond_max(diff, None, spec.max_regression, False), detail))
         else:
             raise UsageError("--max-regression needs --baseline FILE (the baseline model's predictions or JSON)")
+    if spec.max_ece_regression is not None:
+        d = comparison.calibration.errors["ece"] if comparison is not None and comparison.calibration else None
+        if d is None:
+            raise UsageError("--max-ece-regression needs a baseline of predictions with hard labels")
+        gates.append(GateResult(
+            "max-ece-regression", f"ECE rises by ≤ {spec.max_ece_regression:g} over the baseline",
+            spec.max_ece_regression, d.difference, d.ci95,
+            not _beyond_max(d.difference, d.ci95, spec.max_ece_regression, sig),
+            f"baseline {d.baseline:.4f}, candidate {d.candidate:.4f}; rows matched by {comparison.matched_by}"))
     gates += lm_gates(result, spec)
 
     if sig:

@@ -554,7 +554,11 @@ def build_comparison(base: Result, cand: Result, base_stats: Stats, cand_stats: 
                       r.increase * f, shown_id(r.id)[1])
         for r in rising
     )
-    return Comparison(base, cand, matched_by, score, accuracy, brier, per_class, groups, rising_examples)
+    from .interpret_compare import calibration_comparison
+
+    calibration = calibration_comparison(base, cand, base_stats, cand_stats, v)
+    return Comparison(base, cand, matched_by, score, accuracy, brier, per_class, groups, rising_examples,
+                      calibration=calibration)
 
 
 def _slice_differences(col, base: Result, cand: Result, base_stats: Stats, cand_stats: Stats, v, diff,

@@ -548,6 +548,17 @@ class Difference:
 
 
 @dataclass(frozen=True)
+class CalibrationComparison:
+    """Two models' calibration on the same rows: each error and each part of the main forecast's
+    log loss, candidate − baseline, with paired intervals (lower is better for all but
+    discrimination, where higher is)."""
+
+    errors: dict  # "ece", "debiased_l2_ce", "ece_equal_mass", "ece_sweep" → Difference
+    parts: dict  # "miscalibration", "discrimination", "uncertainty" → Difference (the unit)
+    forecast: str | None  # "binary" or "top_label": which forecast the parts are of
+
+
+@dataclass(frozen=True)
 class TaskDifference:
     """One harness task of two runs: each figure's candidate − baseline, with paired intervals."""
 
@@ -593,6 +604,7 @@ class Comparison:
     groups: dict[str, list[Difference]]
     rising: tuple[RisingExample, ...]
     lm: LMComparison | None = None  # language-model evaluations: per task, per sequence set
+    calibration: CalibrationComparison | None = None  # both models' calibration, paired
 
     @property
     def unit(self) -> str:

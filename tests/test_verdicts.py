@@ -124,3 +124,74 @@ def test_the_report_says_within_noise_in_every_output(tmp_path):
     assert "within noise" in cal["summary"] and "confident" not in cal["summary"]
     assert "within noise, scaling would remove nothing measurable" in (tmp_path / "r.md").read_text()
     assert "within noise" in (tmp_path / "r.html").read_text()
+
+
+# --------------------------------------------------------------------------- 3. calibration in compare
+
+DIGITS, LOGREG = EXAMPLES / "digits_predictions.csv", EXAMPLES / "digits_predictions_logreg.csv"
+
+
+def test_compare_shows_both_models_calibration_with_paired_intervals(tmp_path):
+    from evalreport import compare
+
+    c = compare(DIGITS, LOGREG)
+    base, cand = evaluate(DIGITS), evaluate(LOGREG)
+    ece = c.calibration.errors["ece"]
+    assert ece.baseline == pytest.approx(base.calibration.ece) and ece.candidate == pytest.approx(cand.calibration.ece)
+    for key in ("debiased_l2_ce", "ece_equal_mass", "ece_sweep"):
+        d = c.calibration.errors[key]
+        assert d.baseline == pytest.approx(base.calibration.error(key).value, rel=1e-12)
+        assert d.candidate == pytest.approx(cand.calibration.error(key).value, rel=1e-12)
+        assert d.ci95[0] < d.difference < d.ci95[1]
+    mcb = c.calibration.parts["miscalibration"]
+    assert mcb.baseline == pytest.approx(base.decomposition.top_label["log_loss"].miscalibration, rel=1e-12)
+    assert mcb.verdict == "better" and ece.verdict == "better"  # the regression is calibrated far better
+    done = run(["compare", DIGITS, LOGREG, "-o", tmp_path / "c.html", "--json", tmp_path / "c.json", "--markdown",
+                tmp_path / "c.md"])
+    assert done.exit_code == 0
+    data = json.loads((tmp_path / "c.json").read_text())["calibration"]
+    assert set(data["errors"]) == {"ece", "debiased_l2_ce", "ece_equal_mass", "ece_sweep"}
+    assert set(data["decomposition"]) == {"forecast", "miscalibration", "discrimination", "uncertainty"}
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup((tmp_path / "c.html").read_text(), "html.parser")
+    assert len(soup.select("#calibration-differences tbody tr")) == 7
+    assert "both models" in soup.select_one("#calibration figure img")["title"]
+    assert "| ECE, 15 equal-width bins |" in (tmp_path / "c.md").read_text()
+
+
+def test_the_paired_ece_interval_is_a_paired_bootstrap_of_the_bins():
+    """The ECE difference's replicates are those of each side's per-(bin, block) sums under the same
+    replicate weights, written out in numpy from the rows."""
+    from evalreport import compare
+    from evalreport.compute import Bootstrap, CAL_EDGES, replicate_weights
+    from evalreport.compute.bootstrap import boot_block
+    from evalreport.compute.rows import _splitmix64
+
+    a, b = pd.read_csv(DIGITS), pd.read_csv(LOGREG).set_index("id").loc[pd.read_csv(DIGITS)["id"]].reset_index()
+    cols = [f"p_{j}" for j in range(10)]
+    v = replicate_weights(Bootstrap(200, 0)).astype(float)
+    pos = np.arange(len(a), dtype=np.uint64)
+    w = v[boot_block(pos, _splitmix64(pos))]  # each row's weight in each replicate
+    eces = []
+    for df in (a, b):
+        q = df[cols].to_numpy()
+        conf, right = q.max(axis=1), (q.argmax(axis=1) == df["label"].to_numpy()).astype(float)
+        bins = np.clip(np.searchsorted(CAL_EDGES, conf, side="right") - 1, 0, len(CAL_EDGES) - 2)
+        total = w.sum(axis=0)
+        gap = np.zeros(w.shape[1])
+        for k in range(len(CAL_EDGES) - 1):
+            at = bins == k
+            gap += np.abs((w[at] * right[at, None]).sum(axis=0) - (w[at] * conf[at, None]).sum(axis=0))
+        eces.append(gap / total)
+    expected = tuple(np.percentile(eces[1] - eces[0], [2.5, 97.5]))
+    assert compare(DIGITS, LOGREG).calibration.errors["ece"].ci95 == pytest.approx(expected, rel=1e-9)
+
+
+def test_max_ece_regression_gates_on_the_paired_difference(tmp_path):
+    worse = run(["check", DIGITS, "--baseline", LOGREG, "--max-ece-regression", "0.05", "--significant", "--junit",
+                 tmp_path / "j.xml"])
+    assert worse.exit_code == 1 and "max-ece-regression" in (tmp_path / "j.xml").read_text()
+    assert run(["check", LOGREG, "--baseline", DIGITS, "--max-ece-regression", "0"]).exit_code == 0
+    done = run(["check", LOGREG, "--baseline", tmp_path / "b.json", "--max-ece-regression", "0"])
+    assert done.exit_code == 2 and "needs --baseline FILE with the baseline model's predictions" in done.stderr

@@ -619,6 +619,34 @@ class _Forked:
             return {}
 
 
+def compare_reliability_chart(c) -> Chart | None:
+    """Both models' top-label reliability on one set of axes: accuracy against mean confidence per
+    bin (each point's size the bin's rows), the diagonal perfect calibration."""
+    b, k = c.baseline.calibration, c.candidate.calibration
+    if b is None or k is None:
+        return None
+    with matplotlib.rc_context(_RC):
+        fig = _figure(6.5, 5.0)
+        ax = fig.add_subplot()
+        ax.plot([0, 1], [0, 1], color=_GRID, linestyle="--", linewidth=1.0, label="perfect calibration")
+        for cal, colour, marker, name in ((b, "#7f7f7f", "s", "baseline"), (k, "#d73027", "o", "candidate")):
+            bins = [x for x in cal.bins if x.weight > 0]
+            rows = np.array([x.rows for x in bins], dtype=float)
+            size = 12 + 120 * rows / max(rows.max(), 1.0)
+            ax.plot([x.confidence for x in bins], [x.accuracy for x in bins], color=colour, linewidth=1.0, alpha=0.7)
+            ax.scatter([x.confidence for x in bins], [x.accuracy for x in bins], s=size, color=colour, marker=marker,
+                       alpha=0.85, label=f"{name}: ECE {cal.ece:.3f}", zorder=3)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("mean confidence in the bin (the top predicted probability; 15 bins)")
+        ax.set_ylabel("accuracy in the bin")
+        title = "Reliability of the top class, both models"
+        ax.set_title(title, loc="left")
+        ax.legend(loc="upper left", frameon=False, fontsize=8)
+    alt = f"{title}: baseline ECE {b.ece:.3f}, candidate ECE {k.ece:.3f}."
+    return _chart(fig, title, alt)
+
+
 def difference_chart(c) -> Chart | None:
     """Per class: candidate − baseline with its paired 95% interval, largest rise first."""
     items = [d for d in c.classes_by_rise() if d.difference is not None][:MAX_BARS]

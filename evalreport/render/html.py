@@ -114,6 +114,7 @@ def comparison_to_html(c, created: _dt.datetime | None = None) -> str:
         per_class=c.classes_by_rise(),
         groups={col: c.slices_by_rise(col) for col in c.groups},
         chart=charts.difference_chart(c),
+        reliability=charts.compare_reliability_chart(c) if c.calibration is not None else None,
         score_name="mean KL(P‖Q)" if c.candidate.soft else "cross-entropy",
         signed=fmt.signed,
     )

@@ -343,8 +343,16 @@ def comparison_to_dict(c) -> dict:
                 for x in c.rising
             ],
             **({"lm": lm_comparison_dict(c)} if c.lm is not None else {}),
+            **({"calibration": calibration_comparison_dict(c.calibration)} if c.calibration is not None else {}),
         }
     )
+
+
+def calibration_comparison_dict(cc) -> dict:
+    """Both models' calibration errors and the parts of the main forecast's log loss, each with
+    candidate − baseline and its paired interval."""
+    return {"errors": {key: _diff(d) for key, d in cc.errors.items()},
+            "decomposition": {"forecast": cc.forecast, **{name: _diff(d) for name, d in cc.parts.items()}}}
 
 
 def _paired(d) -> dict:

@@ -245,6 +245,12 @@ def comparison_to_markdown(c) -> str:
                   "| value | rows | difference | 95% interval | |", "|---|---:|---:|---|---|"]
         for x in moved[:MAX_SLICES // 2]:
             lines.append(f"| {slice_cell(x.kind, x.name)} | {count(x.rows)} | {signed(x.difference)} | {_signed_interval(x.ci95)} | {x.verdict} |")
+    if c.calibration is not None:
+        lines += ["", "### Calibration", "", "| | baseline | candidate | difference | 95% interval | |",
+                  "|---|---:|---:|---:|---|---|"]
+        for x in [*c.calibration.errors.values(), *c.calibration.parts.values()]:
+            lines.append(f"| {x.name} | {num(x.baseline)} | {num(x.candidate)} | {signed(x.difference)} "
+                         f"| {_signed_interval(x.ci95)} | {x.verdict} |")
     if c.rising:
         lines += ["", "**Rows whose loss rose the most**", "", f"| row | true | baseline | candidate ({u}) |",
                   "|---:|---|---:|---:|"]
