@@ -140,3 +140,32 @@ window.addEventListener('load', () => {
     assert decoded == images and images >= (6 if "compare" not in name else 1)
     assert rows == (3 if "compare" not in name else 4 + 4 + 2)
     assert scroll <= width
+
+
+def test_chromium_shows_both_models_calibration_in_the_compare_report(tmp_path):
+    """Issue 25, item 3: the example comparison (the digits forest against logistic regression),
+    freshly rendered: the calibration section's table has the four errors and the three parts of the
+    log loss, each with an interval, and the reliability chart of both models decodes."""
+    from evalreport import compare
+
+    html = compare(EXAMPLES / "digits_predictions.csv", EXAMPLES / "digits_predictions_logreg.csv",
+                   group_by="fold").to_html()
+    page = tmp_path / "compare.html"
+    page.write_text(html.replace("</body>", """<script>
+window.addEventListener('load', () => {
+  const sec = document.getElementById('calibration');
+  const img = sec.querySelector('img');
+  const rows = sec.querySelectorAll('#calibration-differences tbody tr');
+  const cis = Array.from(rows).filter(r => /\\d \u2013 -?\\d/.test(r.querySelector('td.ci').textContent)).length;
+  document.title = 'PROBE rows=' + rows.length + ' cis=' + cis + ' decoded=' + (img.complete && img.naturalWidth > 0)
+    + ' width=' + img.naturalWidth + ' alt=' + img.alt.replace(/\\s+/g, '_');
+});
+</script></body>"""), encoding="utf-8")
+    done = chromium(tmp_path, "--window-size=1100,1600", "--virtual-time-budget=5000", "--dump-dom", page.as_uri())
+    assert done.returncode == 0, done.stderr[-2000:]
+    m = re.search(r"<title>PROBE rows=(\d+) cis=(\d+) decoded=(\w+) width=(\d+) alt=(\S+)</title>", done.stdout)
+    assert m, done.stdout[:500]
+    rows, cis, decoded, width, alt = m.groups()
+    assert int(rows) == 4 + 3 and int(cis) == 7
+    assert decoded == "true" and int(width) > 300
+    assert "baseline" in alt and "candidate" in alt
