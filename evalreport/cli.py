@@ -594,6 +594,8 @@ def check(
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="The baseline model's predictions for the same rows, or a JSON report of a previous run.")] = None,
     max_regression: Annotated[Optional[float], typer.Option("--max-regression", help="Fail when the score rises above the baseline's by more than this (in --unit).")] = None,
     max_ece_regression: Annotated[Optional[float], typer.Option("--max-ece-regression", help="Fail when the ECE (15 equal-width bins) rises above the baseline's by more than this (a share).")] = None,
+    max_slice_score: Annotated[Optional[float], typer.Option("--max-slice-score", help="Fail for each slice value (of --group-by) whose score is above this (in --unit).")] = None,
+    max_slice_regression: Annotated[Optional[float], typer.Option("--max-slice-regression", help="Fail for each slice value whose score rises above the baseline's by more than this (--significant: Holm-corrected).")] = None,
     max_bits_per_byte: Annotated[Optional[float], typer.Option("--max-bits-per-byte", help="Language models: fail above this many bits per byte (a file's sequences; each perplexity task of a harness run).")] = None,
     max_perplexity: Annotated[Optional[float], typer.Option("--max-perplexity", help="Language models: fail above this per-token perplexity (a file's sequences; the word_perplexity of each perplexity task).")] = None,
     min_acc: Annotated[Optional[float], typer.Option("--min-acc", help="Language models: fail when a multiple-choice task's acc (the harness's) is below this share.")] = None,
@@ -622,19 +624,22 @@ def check(
     gates = gate_spec_from(settings, where, max_score=max_score, max_band=max_band, max_class_score=max_class_score,
                            max_class_band=max_class_band, min_accuracy=min_accuracy, max_ece=max_ece,
                            min_skill=min_skill, max_regression=max_regression,
-                           max_ece_regression=max_ece_regression, max_bits_per_byte=max_bits_per_byte,
+                           max_ece_regression=max_ece_regression, max_slice_score=max_slice_score,
+                           max_slice_regression=max_slice_regression, max_bits_per_byte=max_bits_per_byte,
                            max_perplexity=max_perplexity, min_acc=min_acc, significant=significant)
     from_settings = not baseline and bool((settings.get("gates") or {}).get("baseline"))
     baseline = baseline or _settings_baseline(settings, settings_path)
-    if baseline and gates.max_regression is None and gates.max_ece_regression is None:
+    if baseline and all(getattr(gates, k) is None for k in ("max_regression", "max_ece_regression",
+                                                           "max_slice_regression")):
         raise UsageError("--baseline is given, but no --max-regression: say how much the score may rise over the "
                          "baseline's (e.g. --max-regression 0.02); without it the baseline would not be used")
     gates.require_any()  # before the evaluation, which may take a while
     if gates.max_regression is not None and not baseline:
         raise UsageError("--max-regression needs --baseline FILE (the baseline model's predictions or JSON)")
-    if gates.max_ece_regression is not None and (not baseline or baseline.lower().endswith(".json")):
-        raise UsageError("--max-ece-regression needs --baseline FILE with the baseline model's predictions (a JSON "
-                         "report holds no replicates to pair)")
+    for key in ("max_ece_regression", "max_slice_regression"):
+        if getattr(gates, key) is not None and (not baseline or baseline.lower().endswith(".json")):
+            raise UsageError(f"--{key.replace('_', '-')} needs --baseline FILE with the baseline model's predictions "
+                             "(a JSON report holds no rows to pair)")
     given = [name for name, value in baseline_opts.items() if value is not None]
     if given and (not baseline or baseline.lower().endswith(".json")):
         raise UsageError(f"--{given[0].replace('_', '-')} reads a baseline's predictions; "

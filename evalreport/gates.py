@@ -18,6 +18,8 @@ import math
 from dataclasses import dataclass, field
 
 from .errors import UsageError, printable, quote
+from .compute.bootstrap import MAX_REPLICATES
+from .compute.power import minimum_detectable, too_close
 from .ladder import UNITS, Ladder
 from .load import JsonBaseline
 from .result import Comparison, Result
@@ -26,7 +28,10 @@ PRECISION = 4
 #: The classifier's gates (on a distribution over classes or options), the language model's, and both.
 CLASSIFIER_GATES = ("max_score", "max_band", "max_class_score", "max_class_band", "min_accuracy", "max_ece", "min_skill")
 LM_GATES = ("max_bits_per_byte", "max_perplexity", "min_acc")
-GATE_KEYS = (*CLASSIFIER_GATES, "max_regression", "max_ece_regression", *LM_GATES)
+SLICE_GATES = ("max_slice_score", "max_slice_regression")
+GATE_KEYS = (*CLASSIFIER_GATES, "max_regression", "max_ece_regression", *SLICE_GATES, *LM_GATES)
+#: The gates a language model's sequences alone cannot answer.
+CLASSIFIER_ONLY = (*CLASSIFIER_GATES, "max_ece_regression", *SLICE_GATES)
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,8 @@ class GateSpec:
     min_skill: float | None = None
     max_regression: float | None = None
     max_ece_regression: float | None = None
+    max_slice_score: float | None = None
+    max_slice_regression: float | None = None
     max_bits_per_byte: float | None = None
     max_perplexity: float | None = None
     min_acc: float | None = None
@@ -49,7 +56,7 @@ class GateSpec:
     tasks: dict = field(default_factory=dict)  # task → {min_acc, max_bits_per_byte, max_perplexity}: per-task thresholds
 
     def __post_init__(self) -> None:
-        for key in ("max_score", "max_class_score"):
+        for key in ("max_score", "max_class_score", "max_slice_score"):
             v = getattr(self, key)
             if v is not None and not (math.isfinite(v) and v >= 0):
                 raise UsageError(f"--{key.replace('_', '-')} must be a number ≥ 0, got {v}")
@@ -57,8 +64,10 @@ class GateSpec:
             raise UsageError(f"--max-ece is a share between 0 and 1, got {self.max_ece}")
         if self.min_accuracy is not None and not (0 <= self.min_accuracy <= 1):
             raise UsageError(f"--min-accuracy is a share between 0 and 1, got {quote(self.min_accuracy)}")
-        if self.max_regression is not None and not math.isfinite(self.max_regression):
-            raise UsageError(f"--max-regression must be a number, got {self.max_regression}")
+        for key in ("max_regression", "max_slice_regression"):
+            v = getattr(self, key)
+            if v is not None and not math.isfinite(v):
+                raise UsageError(f"--{key.replace('_', '-')} must be a number, got {v}")
         if self.max_ece_regression is not None and not (math.isfinite(self.max_ece_regression)
                                                         and -1 <= self.max_ece_regression <= 1):
             raise UsageError(f"--max-ece-regression is a change of a share, between -1 and 1, got "
@@ -85,8 +94,8 @@ class GateSpec:
         if not self.any():
             raise UsageError(
                 "no gates to check: pass --max-score, --max-band, --max-class-score, --max-class-band, "
-                "--min-accuracy, --min-skill, --max-ece, --max-bits-per-byte, --max-perplexity, --min-acc or "
-                "--baseline with --max-regression (or set [tool.evalreport.gates])"
+                "--min-accuracy, --min-skill, --max-ece, --max-slice-score, --max-bits-per-byte, --max-perplexity, "
+                "--min-acc or --baseline with --max-regression (or set [tool.evalreport.gates])"
             )
 
 
@@ -100,6 +109,9 @@ class GateResult:
     passed: bool
     detail: str = ""
     score: float | None = None  # a band gate's score (in the run's unit): the band alone hides how far it is
+    subject: str | None = None  # what the gate is about, when not the whole run: a task, a slice "column=value"
+    minimum_detectable: float | None = None  # --significant: the distance from the threshold 80% power tells apart
+    too_close: bool = False  # --significant: the deciding end lies within its Monte Carlo error of the threshold
 
 
 @dataclass(frozen=True)
@@ -181,54 +193,141 @@ def evaluate_gates(
     """Decide every gate asked for."""
     spec.require_any()
     if not result.classifier:
-        asked = next((k for k in CLASSIFIER_GATES if getattr(spec, k) is not None), None)
+        asked = next((k for k in CLASSIFIER_ONLY if getattr(spec, k) is not None), None)
         if asked is not None:
             raise UsageError(f"--{asked.replace('_', '-')} grades a distribution over classes or options, and "
                              f"{result.source.name} holds sequences alone: gate on their figures instead "
                              "(--max-bits-per-byte, --max-perplexity, --baseline with --max-regression)")
         return _lm_check(result, spec, comparison, json_baseline)
-    ladder, unit, o = result.ladder, result.unit, result.overall
-    f = UNITS[unit]
-    sig = spec.significant
-    what = "mean KL(P‖Q)" if result.soft else "cross-entropy"
-    no_ci = " (no interval: the point rule applies)" if sig and o.band_score_ci95 is None else ""
-    gates = []
-    notes = []
+    judge = _Judge(spec.significant, result)
+    gates = [*_overall_gates(result, spec, judge), *_class_gates(result, spec, judge),
+             *_baseline_gates(result, spec, judge, comparison, json_baseline), *_slice_gates(result, spec, judge, comparison),
+             *lm_gates(result, spec, judge)]
+    return CheckReport(result, tuple(gates), "significant" if spec.significant else "point", comparison,
+                       _rule_notes(spec.significant, result, gates))
 
+
+class _Judge:
+    """Decides a gate on its value (rounded) or, with --significant, on its interval's end, and
+    says how small a difference the interval can tell and whether the end is too close to call.
+
+    ``replicates``: how many bootstrap replicates drew an interval — the overall figures' (at
+    least HEADLINE_REPLICATES) or the per-item figures' (the run's); None without a bootstrap."""
+
+    def __init__(self, significant: bool, result: Result) -> None:
+        from .compute.bootstrap import Bootstrap, headline
+
+        self.sig = significant
+        self.item_replicates = result.bootstrap["replicates"] if result.bootstrap else None
+        self.replicates = headline(Bootstrap(**result.bootstrap)).replicates if result.bootstrap else None
+
+    def __call__(self, gate: str, condition: str, threshold: float, value, ci, kind: str, detail: str = "",
+                 per_item: bool = False, **extra) -> GateResult:
+        """``kind``: "max" (fails above), "min" (fails below), "above" (fails at or below)."""
+        sig = self.sig
+        decide = {"max": lambda: not _beyond_max(value, ci, threshold, sig),
+                  "min": lambda: not _below_min(value, ci, threshold, sig),
+                  "above": lambda: _above_min(value, ci, threshold, sig)}[kind]
+        passed, notes, mdd, close = decide(), [], None, False
+        replicates = self.item_replicates if per_item else self.replicates
+        if sig and not _usable(ci):
+            notes.append("no interval: the point rule applies")
+        elif sig and _number(value):
+            mdd = minimum_detectable(ci)
+            end = ci[0] if kind == "max" else ci[1]
+            if replicates and too_close(end, threshold, ci, replicates):
+                passed, close = False, True
+                notes.append(_too_close_words(end, threshold, ci, replicates, per_item))
+        notes.append(detail)
+        return GateResult(gate, condition, threshold, value, ci, passed, "; ".join(x for x in notes if x),
+                          minimum_detectable=mdd, too_close=close, **extra)
+
+
+def _too_close_words(end: float, threshold: float, ci, replicates: int, per_item: bool) -> str:
+    from .compute.power import end_error, replicates_to_settle
+
+    need = replicates_to_settle(end, threshold, ci, MAX_REPLICATES)
+    if need is not None and not per_item:
+        need = max(need, replicates + 4)
+    how = (f"--bootstrap {need:,} would settle it" if need is not None else
+           f"no number of replicates up to {MAX_REPLICATES:,} settles it: the end is at the threshold")
+    return (f"too close to call at {replicates:,} replicates: the interval's end {end:.4f} is within twice its Monte "
+            f"Carlo error (±{end_error(ci, replicates):.4f}) of {threshold:g}, so it fails closed; {how}")
+
+
+def _what(result: Result) -> str:
+    return "mean KL(P‖Q)" if result.soft else "cross-entropy"
+
+
+def _overall_gates(result: Result, spec: GateSpec, judge: _Judge) -> list[GateResult]:
+    """--max-score, --max-band, --min-accuracy, --min-skill, --max-ece: the overall figures."""
+    o, unit, ladder, out = result.overall, result.unit, result.ladder, []
     if spec.max_score is not None:
-        gates.append(GateResult(
-            "max-score", f"{what} ≤ {spec.max_score:g} {unit}", spec.max_score, o.band_score, o.band_score_ci95,
-            not _beyond_max(o.band_score, o.band_score_ci95, spec.max_score, sig), no_ci.strip(" ()")))
-
+        out.append(judge("max-score", f"{_what(result)} ≤ {spec.max_score:g} {unit}", spec.max_score, o.band_score,
+                         o.band_score_ci95, "max"))
     if spec.max_band is not None:
-        limit = _band_rank(ladder, ladder.by_id(spec.max_band).id)
-        decided_on = o.band_score_nats
-        if sig and _usable(o.band_score_ci95):
-            decided_on = o.band_score_ci95[0] / f
-        band = ladder.band_for(decided_on) if _number(decided_on) else None
-        if band is None:
-            detail = "no band: the score is not a number"
-        else:
-            detail = f"band {o.band_label}" + (f"; the interval's best end is in '{band.label}'"
-                                               if sig and _usable(o.band_score_ci95) else "")
-        gates.append(GateResult(
-            "max-band", f"band '{ladder.by_id(spec.max_band).label}' or better", ladder.by_id(spec.max_band).id, o.band,
-            o.band_score_ci95, band is not None and _band_rank(ladder, band.id) <= limit, detail + no_ci,
-            o.band_score))
+        out.append(_band_gate(result, spec, judge))
+    if spec.min_accuracy is not None:
+        out.append(judge("min-accuracy", f"accuracy ≥ {spec.min_accuracy:g}", spec.min_accuracy, o.accuracy,
+                         o.accuracy_ci95, "min"))
+    if spec.min_skill is not None:
+        detail = ("no skill to gate: the class frequencies leave no loss to remove" if o.skill_vs_prior is None
+                  else o.skill_words)
+        out.append(judge("min-skill", f"skill over the class frequencies > {spec.min_skill:g}", spec.min_skill,
+                         o.skill_vs_prior, o.skill_vs_prior_ci95, "above", detail))
+    if spec.max_ece is not None:
+        cal = result.calibration
+        out.append(judge("max-ece", f"expected calibration error ≤ {spec.max_ece:g}", spec.max_ece, cal.ece,
+                         cal.ece_ci95, "max"))
+    return out
 
-    classes = [c for c in result.per_class if c.support]  # a class without rows has no score to gate
 
+def _band_gate(result: Result, spec: GateSpec, judge: _Judge) -> GateResult:
+    """--max-band: the band of the score (with --significant, of the interval's best end); the
+    Monte Carlo check is against the limit band's upper edge."""
+    ladder, o, f, sig = result.ladder, result.overall, UNITS[result.unit], spec.significant
+    limit_band = ladder.by_id(spec.max_band)
+    limit = _band_rank(ladder, limit_band.id)
+    decided_on = o.band_score_ci95[0] / f if sig and _usable(o.band_score_ci95) else o.band_score_nats
+    band = ladder.band_for(decided_on) if _number(decided_on) else None
+    if band is None:
+        detail = "no band: the score is not a number"
+    else:
+        detail = f"band {o.band_label}" + (f"; the interval's best end is in '{band.label}'"
+                                           if sig and _usable(o.band_score_ci95) else "")
+    passed = band is not None and _band_rank(ladder, band.id) <= limit
+    edge = limit_band.upper * f if limit_band.upper is not None and math.isfinite(limit_band.upper) else None
+    judged = (judge("max-band", "", edge, o.band_score, o.band_score_ci95, "max") if edge is not None
+              else GateResult("", "", 0, None, None, True))
+    note = "; ".join(x for x in (judged.detail, detail) if x)
+    return GateResult("max-band", f"band '{limit_band.label}' or better", limit_band.id, o.band, o.band_score_ci95,
+                      passed and not judged.too_close, note, o.band_score, minimum_detectable=judged.minimum_detectable,
+                      too_close=judged.too_close)
+
+
+def _score(result: Result):
     def score(c) -> float:  # worst first: a score that is not a number counts as the worst
         x = c.kl_divergence if result.soft else c.cross_entropy
         return x if _number(x) else math.inf
-    if spec.max_class_score is not None:
-        failing = [c for c in classes if _beyond_max(score(c), c.ci95, spec.max_class_score, sig)]
-        worst = max(classes, key=score)
-        gates.append(GateResult(
-            "max-class-score", f"every class's {what} ≤ {spec.max_class_score:g} {unit}", spec.max_class_score,
-            score(worst), worst.ci95, not failing,
-            f"worst class {quote(worst.name)}" + (f"; failing: {_names(failing)}" if failing else "")))
+    return score
 
+
+def _class_gates(result: Result, spec: GateSpec, judge: _Judge) -> list[GateResult]:
+    """--max-class-score, --max-class-band: every class with rows."""
+    ladder, unit, f, sig, out = result.ladder, result.unit, UNITS[result.unit], spec.significant, []
+    classes = [c for c in result.per_class if c.support]  # a class without rows has no score to gate
+    score = _score(result)
+    if spec.max_class_score is not None:
+        judged = [judge("max-class-score", "", spec.max_class_score, score(c), c.ci95, "max", per_item=True)
+                  for c in classes]
+        failing = [c for c, g in zip(classes, judged) if not g.passed]
+        worst = max(classes, key=score)
+        notes = [g.detail for c, g in zip(classes, judged) if g.too_close][:1]
+        out.append(GateResult(
+            "max-class-score", f"every class's {_what(result)} ≤ {spec.max_class_score:g} {unit}",
+            spec.max_class_score, score(worst), worst.ci95, not failing,
+            "; ".join([f"worst class {quote(worst.name)}" + (f"; failing: {_names(failing)}" if failing else ""),
+                       *notes]), minimum_detectable=minimum_detectable(worst.ci95) if sig else None))
     if spec.max_class_band is not None:
         limit = _band_rank(ladder, ladder.by_id(spec.max_class_band).id)
 
@@ -239,81 +338,124 @@ def evaluate_gates(
 
         failing = [c for c in classes if class_rank(c) > limit]
         worst = max(classes, key=score)
-        gates.append(GateResult(
+        out.append(GateResult(
             "max-class-band", f"every class in band '{ladder.by_id(spec.max_class_band).label}' or better",
             ladder.by_id(spec.max_class_band).id, worst.band, worst.ci95, not failing,
             f"worst class {quote(worst.name)} ({worst.band_label})" + (f"; failing: {_names(failing)}" if failing else ""),
             score(worst)))
+    return out
 
-    if spec.min_accuracy is not None:
-        ci = o.accuracy_ci95
-        below = _below_min(o.accuracy, ci, spec.min_accuracy, sig)
-        gates.append(GateResult("min-accuracy", f"accuracy ≥ {spec.min_accuracy:g}", spec.min_accuracy,
-                                o.accuracy, ci, not below, no_ci.strip(" ()")))
 
-    if spec.min_skill is not None:
-        ci = o.skill_vs_prior_ci95
-        detail = "no interval: the point rule applies" if sig and not _usable(ci) else ""
-        if o.skill_vs_prior is None:
-            detail = "no skill to gate: the class frequencies leave no loss to remove"
-        else:
-            detail = "; ".join(x for x in (detail, o.skill_words) if x)
-        gates.append(GateResult("min-skill", f"skill over the class frequencies > {spec.min_skill:g}", spec.min_skill,
-                                o.skill_vs_prior, ci, _above_min(o.skill_vs_prior, ci, spec.min_skill, sig), detail))
-
-    if spec.max_ece is not None:
-        ece = result.calibration.ece
-        ci = result.calibration.ece_ci95
-        detail = "no interval: the point rule applies" if sig and not _usable(ci) else ""
-        gates.append(GateResult("max-ece", f"expected calibration error ≤ {spec.max_ece:g}", spec.max_ece, ece, ci,
-                                not _beyond_max(ece, ci, spec.max_ece, sig), detail))
-
+def _baseline_gates(result: Result, spec: GateSpec, judge: _Judge, comparison: Comparison | None,
+                    json_baseline: JsonBaseline | None) -> list[GateResult]:
+    """--max-regression, --max-ece-regression: against a baseline's predictions (paired) or JSON."""
+    unit, out = result.unit, []
     if spec.max_regression is not None:
+        condition = f"{_what(result)} rises by ≤ {spec.max_regression:g} {unit} over the baseline"
         if comparison is not None:
             d = comparison.score
-            gates.append(GateResult(
-                "max-regression", f"{what} rises by ≤ {spec.max_regression:g} {unit} over the baseline",
-                spec.max_regression, d.difference, d.ci95,
-                not _beyond_max(d.difference, d.ci95, spec.max_regression, sig),
-                f"baseline {d.baseline:.4f}, candidate {d.candidate:.4f} {unit}; rows matched by {comparison.matched_by}"))
+            out.append(judge("max-regression", condition, spec.max_regression, d.difference, d.ci95, "max",
+                             f"baseline {d.baseline:.4f}, candidate {d.candidate:.4f} {unit}; rows matched by "
+                             f"{comparison.matched_by}"))
         elif json_baseline is not None:
-            base = json_baseline.band_score_nats * f
-            diff = o.band_score - base
-            detail = (f"baseline {base:.4f} {unit} from {json_baseline.path}: a JSON summary allows only "
-                      "the point comparison, no interval")
-            gates.append(GateResult(
-                "max-regression", f"{what} rises by ≤ {spec.max_regression:g} {unit} over the baseline",
-                spec.max_regression, diff, None, not _beyond_max(diff, None, spec.max_regression, False), detail))
+            base = json_baseline.band_score_nats * UNITS[unit]
+            diff = result.overall.band_score - base
+            out.append(GateResult(
+                "max-regression", condition, spec.max_regression, diff, None,
+                not _beyond_max(diff, None, spec.max_regression, False),
+                f"baseline {base:.4f} {unit} from {json_baseline.path}: a JSON summary allows only the point "
+                "comparison, no interval"))
         else:
             raise UsageError("--max-regression needs --baseline FILE (the baseline model's predictions or JSON)")
     if spec.max_ece_regression is not None:
         d = comparison.calibration.errors["ece"] if comparison is not None and comparison.calibration else None
         if d is None:
             raise UsageError("--max-ece-regression needs a baseline of predictions with hard labels")
-        gates.append(GateResult(
-            "max-ece-regression", f"ECE rises by ≤ {spec.max_ece_regression:g} over the baseline",
-            spec.max_ece_regression, d.difference, d.ci95,
-            not _beyond_max(d.difference, d.ci95, spec.max_ece_regression, sig),
-            f"baseline {d.baseline:.4f}, candidate {d.candidate:.4f}; rows matched by {comparison.matched_by}"))
-    gates += lm_gates(result, spec)
-
-    if sig:
-        notes.append("rule: --significant — a gate fails only when its whole 95% interval lies beyond the threshold")
-    else:
-        notes.append("rule: point estimate — a gate fails when the value (rounded to 4 decimals) is beyond the threshold")
-    return CheckReport(result, tuple(gates), "significant" if sig else "point", comparison, tuple(notes))
+        out.append(judge("max-ece-regression", f"ECE rises by ≤ {spec.max_ece_regression:g} over the baseline",
+                         spec.max_ece_regression, d.difference, d.ci95, "max",
+                         f"baseline {d.baseline:.4f}, candidate {d.candidate:.4f}; rows matched by "
+                         f"{comparison.matched_by}"))
+    return out
 
 
-def _rule_notes(sig: bool) -> tuple[str, ...]:
-    if sig:
-        return ("rule: --significant — a gate fails only when its whole 95% interval lies beyond the threshold",)
-    return ("rule: point estimate — a gate fails when the value (rounded to 4 decimals) is beyond the threshold",)
+def _slice_gates(result: Result, spec: GateSpec, judge: _Judge, comparison: Comparison | None) -> list[GateResult]:
+    """--max-slice-score (every shown slice value) and --max-slice-regression (every slice value both
+    sides have): one gate per failing slice value, worst first, or one naming the worst when all pass.
+    With --significant, a slice value fails when Holm's correction over all of them rejects it."""
+    out = []
+    if spec.max_slice_score is not None:
+        if not result.groups:
+            raise UsageError("--max-slice-score gates the slices of --group-by COLUMN: name the column(s) to slice by")
+        score = _score(result)
+        items = [(col, s.label, score(s), s.ci95) for col, rows in result.groups.items() for s in rows if s.rows]
+        out += _per_slice(judge, "max-slice-score", f"{_what(result)} ≤ {spec.max_slice_score:g} {result.unit}",
+                          spec.max_slice_score, items, "every slice value's")
+    if spec.max_slice_regression is not None:
+        if comparison is None:
+            raise UsageError("--max-slice-regression needs --baseline FILE with the baseline model's predictions "
+                             "(a JSON report holds no paired slices)")
+        if not comparison.groups:
+            raise UsageError("--max-slice-regression gates the slices of --group-by COLUMN: name the column(s) "
+                             "to slice by")
+        items = [(col, d.name, d.difference, d.ci95) for col, diffs in comparison.groups.items() for d in diffs
+                 if d.difference is not None]
+        if not items:
+            raise UsageError("--max-slice-regression: no slice value has rows on both sides")
+        out += _per_slice(judge, "max-slice-regression",
+                          f"{_what(result)} rises by ≤ {spec.max_slice_regression:g} {result.unit} over the baseline",
+                          spec.max_slice_regression, items, "every slice value's")
+    return out
+
+
+def _per_slice(judge: _Judge, gate: str, condition: str, threshold: float, items: list, every: str) -> list[GateResult]:
+    """One gate per failing (column, value, figure, interval), worst first; else one naming the worst."""
+    from .compute.power import holm, p_above
+
+    def key(item) -> float:
+        return item[2] if _number(item[2]) else math.inf
+
+    items = sorted(items, key=key, reverse=True)
+    sig = judge.sig
+    tested = [i for i, it in enumerate(items) if sig and _number(it[2]) and _usable(it[3])]
+    rejected = dict(zip(tested, holm([p_above(items[i][2], items[i][3], threshold) for i in tested])))
+    failing = []
+    for i, (col, label, value, ci) in enumerate(items):
+        if i in rejected:
+            failed, note = rejected[i], f"Holm over {len(tested):,} slice values"
+        else:
+            failed = _beyond_max(value, None, threshold, False)
+            note = "no interval: the point rule applies" if sig else ""
+        if failed:
+            failing.append(GateResult(
+                gate, f"{col} = {printable(label)}: {condition}", threshold, value, ci, False,
+                "; ".join(x for x in (note, f"{len(failing) + 1} of the failing, worst first") if x),
+                subject=f"{col}={label}", minimum_detectable=minimum_detectable(ci) if sig else None))
+    if failing:
+        return failing
+    col, label, value, ci = items[0]
+    return [GateResult(gate, f"{every} {condition}", threshold, value, ci, True,
+                       f"worst slice {col} = {quote(label)} of {len(items):,}" +
+                       (f"; Holm over {len(tested):,} slice values" if tested else ""),
+                       minimum_detectable=minimum_detectable(ci) if sig else None)]
+
+
+def _rule_notes(sig: bool, result: Result | None = None, gates=()) -> tuple[str, ...]:
+    if not sig:
+        return ("rule: point estimate — a gate fails when the value (rounded to 4 decimals) is beyond the threshold",)
+    notes = ["rule: --significant — a gate fails only when its whole 95% interval lies beyond the threshold "
+             "(per slice value: when Holm's correction over the slice values rejects it, family-wise 2.5%)"]
+    if any(g.minimum_detectable is not None for g in gates):
+        rows = f"{result.rows:,} rows" if result is not None else "these rows"
+        notes.append(f"with {rows}, a value closer to its threshold than the gate's 'detectable' distance cannot be "
+                     "told from it (80% power at the 5% level)")
+    return tuple(notes)
 
 
 def _lm_check(result: Result, spec: GateSpec, comparison: Comparison | None, json_baseline) -> CheckReport:
     """The gates of a language-model evaluation without classifier rows: its own, and a regression
-    over a baseline of the same sequences (per-token cross-entropy, else bits per byte)."""
-    gates = []
+    over a baseline of the same sequences (per-token cross-entropy, else bits per byte). Their
+    intervals are drawn from the run's replicates (documents and sequences resampled whole)."""
+    gates, judge = [], _Judge(spec.significant, result)
     if spec.max_regression is not None:
         if comparison is None:
             raise UsageError("--max-regression needs --baseline (the baseline model's sequences or run; a JSON "
@@ -321,16 +463,16 @@ def _lm_check(result: Result, spec: GateSpec, comparison: Comparison | None, jso
         d = comparison.score
         unit = result.unit if d.name == "cross_entropy" else "bits"
         what = "cross-entropy per token" if d.name == "cross_entropy" else "bits per byte"
-        gates.append(GateResult(
+        gates.append(judge(
             "max-regression", f"{what} rises by ≤ {spec.max_regression:g} {unit} over the baseline",
-            spec.max_regression, d.difference, d.ci95,
-            not _beyond_max(d.difference, d.ci95, spec.max_regression, spec.significant),
-            f"baseline {d.baseline:.4f}, candidate {d.candidate:.4f} {unit}; matched by {comparison.matched_by}"))
-    gates += lm_gates(result, spec)
+            spec.max_regression, d.difference, d.ci95, "max",
+            f"baseline {d.baseline:.4f}, candidate {d.candidate:.4f} {unit}; matched by {comparison.matched_by}",
+            per_item=True))
+    gates += lm_gates(result, spec, judge)
     if not gates:
         spec.require_any()
     return CheckReport(result, tuple(gates), "significant" if spec.significant else "point", comparison,
-                       _rule_notes(spec.significant))
+                       _rule_notes(spec.significant, result, gates))
 
 
 def _threshold(spec: GateSpec, key: str, task: str | None):
@@ -340,19 +482,18 @@ def _threshold(spec: GateSpec, key: str, task: str | None):
     return getattr(spec, key)
 
 
-def lm_gates(result: Result, spec: GateSpec) -> list[GateResult]:
+def lm_gates(result: Result, spec: GateSpec, judge: _Judge) -> list[GateResult]:
     """--min-acc (each multiple-choice task's acc, the harness's; or the accuracy over options),
     --max-bits-per-byte and --max-perplexity (a file's sequences, or each perplexity task: the
     harness's bits_per_byte and word_perplexity)."""
-    lm, sig, out = result.lm, spec.significant, []
+    lm, out = result.lm, []
     asked = [k for k in LM_GATES if getattr(spec, k) is not None or any(k in t for t in spec.tasks.values())]
     if not asked:
         return out
     if lm is None:
         if asked == ["min_acc"] and result.classifier:
             o = result.overall  # multiple-choice answers in a table: acc is the accuracy over the options
-            return [GateResult("min-acc", f"acc ≥ {spec.min_acc:g}", spec.min_acc, o.accuracy, o.accuracy_ci95,
-                               not _below_min(o.accuracy, o.accuracy_ci95, spec.min_acc, sig))]
+            return [judge("min-acc", f"acc ≥ {spec.min_acc:g}", spec.min_acc, o.accuracy, o.accuracy_ci95, "min")]
         raise UsageError(f"--{asked[0].replace('_', '-')} gates a language model's figures; {result.source.name} is a "
                          "classifier's predictions")
     unknown = sorted(set(spec.tasks) - {t.task for t in lm.tasks})
@@ -362,36 +503,34 @@ def lm_gates(result: Result, spec: GateSpec) -> list[GateResult]:
     for t in lm.tasks:
         if t.kind == "multiple_choice" and (x := _threshold(spec, "min_acc", t.task)) is not None:
             acc = t.harness["acc"]
-            out.append(GateResult("min-acc", f"{t.task}: acc ≥ {x:g}", x, acc, t.accuracy_ci95,
-                                  not _below_min(acc, t.accuracy_ci95, x, sig), f"{t.documents:,} documents"))
+            out.append(judge("min-acc", f"{t.task}: acc ≥ {x:g}", x, acc, t.accuracy_ci95, "min",
+                             f"{t.documents:,} documents", per_item=True, subject=t.task))
         if t.kind != "multiple_choice":
             if (x := _threshold(spec, "max_bits_per_byte", t.task)) is not None:
                 bpb = t.harness["bits_per_byte"]
                 ci = None if t.ci95 is None else (t.ci95[0] / UNITS[result.unit] / math.log(2),
                                                   t.ci95[1] / UNITS[result.unit] / math.log(2))
-                out.append(GateResult("max-bits-per-byte", f"{t.task}: bits_per_byte ≤ {x:g}", x, bpb, ci,
-                                      not _beyond_max(bpb, ci, x, sig)))
+                out.append(judge("max-bits-per-byte", f"{t.task}: bits_per_byte ≤ {x:g}", x, bpb, ci, "max",
+                                 per_item=True, subject=t.task))
             if (x := _threshold(spec, "max_perplexity", t.task)) is not None:
                 ppl = t.harness["word_perplexity"]
                 out.append(GateResult("max-perplexity", f"{t.task}: word_perplexity ≤ {x:g}", x, ppl, None,
                                       not _beyond_max(ppl, None, x, False),
-                                      "the harness's word perplexity (no interval)"))
+                                      "the harness's word perplexity (no interval)", subject=t.task))
     o = lm.overall
     if not lm.tasks and o is not None:
         if spec.max_bits_per_byte is not None:
             if o.bits_per_byte is None:
                 raise UsageError(f"--max-bits-per-byte needs the bytes of each sequence: {result.source.name} has no "
                                  "'bytes' or 'text' column")
-            out.append(GateResult("max-bits-per-byte", f"bits per byte ≤ {spec.max_bits_per_byte:g}",
-                                  spec.max_bits_per_byte, o.bits_per_byte, o.bits_per_byte_ci95,
-                                  not _beyond_max(o.bits_per_byte, o.bits_per_byte_ci95, spec.max_bits_per_byte, sig)))
+            out.append(judge("max-bits-per-byte", f"bits per byte ≤ {spec.max_bits_per_byte:g}",
+                             spec.max_bits_per_byte, o.bits_per_byte, o.bits_per_byte_ci95, "max", per_item=True))
         if spec.max_perplexity is not None:
             if o.perplexity is None:
                 raise UsageError(f"--max-perplexity needs each sequence's tokens: {result.source.name} has no 'tokens' "
                                  "column (or one row per token)")
-            out.append(GateResult("max-perplexity", f"perplexity ≤ {spec.max_perplexity:g}", spec.max_perplexity,
-                                  o.perplexity, o.perplexity_ci95,
-                                  not _beyond_max(o.perplexity, o.perplexity_ci95, spec.max_perplexity, sig)))
+            out.append(judge("max-perplexity", f"perplexity ≤ {spec.max_perplexity:g}", spec.max_perplexity,
+                             o.perplexity, o.perplexity_ci95, "max", per_item=True))
         if spec.min_acc is not None:
             raise UsageError(f"--min-acc gates multiple-choice tasks; {result.source.name} holds sequences")
     if asked and not out:

@@ -27,6 +27,7 @@ from .compute import (
     replicate_weights,
     top_rows_loss_share,
 )
+from .compute.bootstrap import headline
 from .errors import FigureError, UsageError, opt, quote
 from .ladder import DEFAULT_LADDER, UNITS, Band, Ladder  # noqa: F401 (re-exported)
 from .load import MISSING_GROUP, LoadedInput
@@ -96,9 +97,10 @@ def build_result(
 
     boot = stats.boot if bootstrap else None
     v = replicate_weights(bootstrap) if boot is not None else None
+    vh = replicate_weights(headline(bootstrap)) if boot is not None else None  # the overall figures'
 
     def ci(num, den, factor: float = f) -> tuple[float, float] | None:
-        interval = intervals(num, den, v)[0] if v is not None else None
+        interval = intervals(num, den, vh)[0] if vh is not None else None
         return None if interval is None else (interval[0] * factor, interval[1] * factor)
 
     band_score = stats.mean_kl if soft else stats.mean_ce
@@ -219,7 +221,7 @@ def build_result(
         worst=tuple(worst),
         warnings=tuple(warnings),
         verdict=verdict,
-        calibration=_calibration(stats, classes, unit, v),
+        calibration=_calibration(stats, classes, unit, vh),
         loss_concentration=_concentration(stats, classes, overall),
         decomposition=None,
         decomposition_text=decomposition_sentences(None, unit, overall.band_score),
@@ -517,18 +519,22 @@ def build_comparison(base: Result, cand: Result, base_stats: Stats, cand_stats: 
     """Differences candidate − baseline, overall, per class and per slice, with paired intervals."""
     f = UNITS[cand.unit]
     bb, cb = base_stats.boot, cand_stats.boot
-    v = replicate_weights(Bootstrap(**cand.bootstrap)) if cand.bootstrap and bb is not None and cb is not None else None
+    boot = Bootstrap(**cand.bootstrap) if cand.bootstrap and bb is not None and cb is not None else None
+    v = replicate_weights(boot) if boot is not None else None
+    vh = replicate_weights(headline(boot)) if boot is not None else None  # the overall differences'
 
-    def paired(num_a, den_a, num_b, den_b) -> list:
-        return paired_intervals(num_a, den_a, num_b, den_b, v) if v is not None else [None] * len(np.atleast_2d(num_a))
+    def paired(num_a, den_a, num_b, den_b, weights=v) -> list:
+        if weights is None:
+            return [None] * len(np.atleast_2d(num_a))
+        return paired_intervals(num_a, den_a, num_b, den_b, weights)
 
     def diff(name, b, c, interval, factor=f, rows=None) -> Difference:
         d = None if b is None or c is None else c - b
         return Difference(name, b, c, d, _times(interval, factor), rows)
 
     if v is not None:
-        score_ci, = paired(bb.score, bb.w, cb.score, cb.w)
-        accuracy_ci, = paired(bb.correct, bb.w, cb.correct, cb.w)
+        score_ci, = paired(bb.score, bb.w, cb.score, cb.w, vh)
+        accuracy_ci, = paired(bb.correct, bb.w, cb.correct, cb.w, vh)
         class_ci = paired(bb.class_score, bb.class_w, cb.class_score, cb.class_w)
     else:
         score_ci = accuracy_ci = None
@@ -556,7 +562,7 @@ def build_comparison(base: Result, cand: Result, base_stats: Stats, cand_stats: 
     )
     from .interpret_compare import calibration_comparison
 
-    calibration = calibration_comparison(base, cand, base_stats, cand_stats, v)
+    calibration = calibration_comparison(base, cand, base_stats, cand_stats, v, vh)
     return Comparison(base, cand, matched_by, score, accuracy, brier, per_class, groups, rising_examples,
                       calibration=calibration)
 

@@ -35,9 +35,11 @@ def _diff(name: str, a: float | None, b: float | None, ci, rows=None) -> Differe
     return Difference(name, a, b, None if a is None or b is None else b - a, ci, rows)
 
 
-def calibration_comparison(base, cand, sb, sc, v) -> CalibrationComparison | None:
+def calibration_comparison(base, cand, sb, sc, v, vh=None) -> CalibrationComparison | None:
     """The calibration of two results on the same rows (``sb``, ``sc``: their Stats; ``v``: the
-    replicate weights, or None without a bootstrap). None for soft targets (no 0/1 outcomes)."""
+    replicate weights, or None without a bootstrap; ``vh``: the overall figures' weights, for the
+    ECE from the bins' block sums). None for soft targets (no 0/1 outcomes)."""
+    vh = v if vh is None else vh
     if cand.soft or base.calibration is None or cand.calibration is None:
         return None
     errors = {}
@@ -46,7 +48,7 @@ def calibration_comparison(base, cand, sb, sc, v) -> CalibrationComparison | Non
             and sc.boot.cal is not None:
         from .compute.bootstrap import ece_replicates
 
-        ci = _interval(ece_replicates(sc.boot.cal, v) - ece_replicates(sb.boot.cal, v))
+        ci = _interval(ece_replicates(sc.boot.cal, vh) - ece_replicates(sb.boot.cal, vh))
     errors["ece"] = _diff(ERROR_NAMES["ece"], base.calibration.ece, cand.calibration.ece, ci)
     parts, forecast = {}, None
     same_rows = (sb.sample is not None and sc.sample is not None and len(sb.sample.keys)

@@ -16,29 +16,25 @@ from conftest import random_predictions
 EPS = float(np.finfo(np.float64).eps)
 
 
+def _drop_intervals(d):
+    """Every interval (a key ending in ci95, wherever it sits) and the prose quoting one."""
+    if isinstance(d, dict):
+        return {k: _drop_intervals(v) for k, v in d.items() if not k.endswith("ci95")}
+    if isinstance(d, list):
+        return [_drop_intervals(v) for v in d]
+    return d
+
+
 def _figures(r) -> dict:
     """Every point figure of a result. Left out: where rows are (worst examples)
-    and the bootstrap intervals, whose replicate weights follow row positions."""
+    and the bootstrap intervals, whose replicate weights follow row positions,
+    with what is decided from them (verdicts and prose quoting an interval)."""
     d = r.to_dict()
     d.pop("input")
     d.pop("worst_examples")
-    d["overall"].pop("band_score_ci95"), d["overall"].pop("accuracy_ci95")
     d["calibration"].pop("summary")  # prose quoting the temperature
-    d["calibration"].pop("ece_ci95")
-    for key in ("debiased_l2_ce_ci95", "ece_equal_mass_ci95"):
-        d["calibration"].pop(key)
-    if d["calibration"]["ece_sweep"]:
-        d["calibration"]["ece_sweep"].pop("ci95")
-    for c in d["per_class"]:
-        c.pop("ci95")
-    for slices in d["groups"].values():
-        for s in slices:
-            s.pop("ci95")
-    if d["decomposition"]:
-        for score in ("log_loss", "brier"):
-            for which in ("binary", "top_label"):
-                if d["decomposition"][score][which]:
-                    d["decomposition"][score][which].pop("ci95")
+    d = _drop_intervals(d)
+    assert "band_score_ci95" not in d["overall"]
     return d
 
 

@@ -170,7 +170,9 @@ def test_the_paired_ece_interval_is_a_paired_bootstrap_of_the_bins():
 
     a, b = pd.read_csv(DIGITS), pd.read_csv(LOGREG).set_index("id").loc[pd.read_csv(DIGITS)["id"]].reset_index()
     cols = [f"p_{j}" for j in range(10)]
-    v = replicate_weights(Bootstrap(200, 0)).astype(float)
+    from evalreport.compute.bootstrap import HEADLINE_REPLICATES
+
+    v = replicate_weights(Bootstrap(HEADLINE_REPLICATES, 0)).astype(float)  # the overall figures' replicates
     pos = np.arange(len(a), dtype=np.uint64)
     w = v[boot_block(pos, _splitmix64(pos))]  # each row's weight in each replicate
     eces = []
