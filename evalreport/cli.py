@@ -739,6 +739,8 @@ def compare_cmd(
         f"{c.candidate.rows:,} rows matched by {c.matched_by}) → {', '.join(_written(targets))}{alert}",
         markup=False,
     )
+    if c.detectable_words:
+        err_console.print(c.detectable_words[0].upper() + c.detectable_words[1:] + ".", markup=False)
     _warnings(c.baseline.warnings, "baseline: ")
     _warnings(c.candidate.warnings, "candidate: ")
     _track(tracking, lambda: _tracked().comparison_payload(

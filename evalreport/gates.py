@@ -234,6 +234,7 @@ class _Judge:
             notes.append("no interval: the point rule applies")
         elif sig and _number(value):
             mdd = minimum_detectable(ci)
+            notes.append(_detectable_words(mdd))
             end = ci[0] if kind == "max" else ci[1]
             if replicates and too_close(end, threshold, ci, replicates):
                 passed, close = False, True
@@ -241,6 +242,11 @@ class _Judge:
         notes.append(detail)
         return GateResult(gate, condition, threshold, value, ci, passed, "; ".join(x for x in notes if x),
                           minimum_detectable=mdd, too_close=close, **extra)
+
+
+def _detectable_words(mdd: float | None) -> str:
+    """The distance from the threshold the interval tells apart (80% power, 5% level)."""
+    return "" if mdd is None or not _number(mdd) else f"detectable distance {mdd:.4f}"
 
 
 def _too_close_words(end: float, threshold: float, ci, replicates: int, per_item: bool) -> str:
@@ -326,8 +332,10 @@ def _class_gates(result: Result, spec: GateSpec, judge: _Judge) -> list[GateResu
         out.append(GateResult(
             "max-class-score", f"every class's {_what(result)} ≤ {spec.max_class_score:g} {unit}",
             spec.max_class_score, score(worst), worst.ci95, not failing,
-            "; ".join([f"worst class {quote(worst.name)}" + (f"; failing: {_names(failing)}" if failing else ""),
-                       *notes]), minimum_detectable=minimum_detectable(worst.ci95) if sig else None))
+            "; ".join(x for x in [f"worst class {quote(worst.name)}" + (f"; failing: {_names(failing)}" if failing
+                                                                         else ""),
+                                  *notes, _detectable_words(minimum_detectable(worst.ci95) if sig else None)] if x),
+            minimum_detectable=minimum_detectable(worst.ci95) if sig else None))
     if spec.max_class_band is not None:
         limit = _band_rank(ladder, ladder.by_id(spec.max_class_band).id)
 
@@ -426,17 +434,21 @@ def _per_slice(judge: _Judge, gate: str, condition: str, threshold: float, items
             failed = _beyond_max(value, None, threshold, False)
             note = "no interval: the point rule applies" if sig else ""
         if failed:
+            mdd = minimum_detectable(ci) if sig else None
             failing.append(GateResult(
                 gate, f"{col} = {printable(label)}: {condition}", threshold, value, ci, False,
-                "; ".join(x for x in (note, f"{len(failing) + 1} of the failing, worst first") if x),
-                subject=f"{col}={label}", minimum_detectable=minimum_detectable(ci) if sig else None))
+                "; ".join(x for x in (note, f"{len(failing) + 1} of the failing, worst first",
+                                      _detectable_words(mdd)) if x),
+                subject=f"{col}={label}", minimum_detectable=mdd))
     if failing:
         return failing
     col, label, value, ci = items[0]
+    mdd = minimum_detectable(ci) if sig else None
     return [GateResult(gate, f"{every} {condition}", threshold, value, ci, True,
-                       f"worst slice {col} = {quote(label)} of {len(items):,}" +
-                       (f"; Holm over {len(tested):,} slice values" if tested else ""),
-                       minimum_detectable=minimum_detectable(ci) if sig else None)]
+                       "; ".join(x for x in (f"worst slice {col} = {quote(label)} of {len(items):,}",
+                                             f"Holm over {len(tested):,} slice values" if tested else "",
+                                             _detectable_words(mdd)) if x),
+                       minimum_detectable=mdd)]
 
 
 def _rule_notes(sig: bool, result: Result | None = None, gates=()) -> tuple[str, ...]:

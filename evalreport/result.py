@@ -614,6 +614,25 @@ class Comparison:
     def classifier(self) -> bool:
         return self.candidate.classifier
 
+    @property
+    def minimum_detectable(self) -> float | None:
+        """The smallest true difference of the headline figure its paired interval detects (80% power
+        at the 5% level): 2.80 of the interval's standard errors. None without an interval."""
+        from .compute.power import minimum_detectable
+
+        return minimum_detectable(self.score.ci95) if self.score.difference is not None else None
+
+    @property
+    def detectable_words(self) -> str:
+        """"with 1,797 rows a difference under 0.0210 nats cannot be told from noise", or ""."""
+        mdd = self.minimum_detectable
+        if mdd is None:
+            return ""
+        unit = self.unit if self.classifier or self.score.name == "cross_entropy" else "bits per byte"
+        n = f"{self.candidate.rows:,} rows" if self.classifier else "these sequences"
+        return (f"with {n} a difference under {mdd:.4f} {unit} cannot be told from noise "
+                "(80% power at the 5% level)")
+
     def __repr__(self) -> str:
         d = self.score
         ci = f" [95% {d.ci95[0]:+.4f} to {d.ci95[1]:+.4f}]" if d.ci95 else ""

@@ -328,6 +328,7 @@ def comparison_to_dict(c) -> dict:
                 "cross_entropy": c.score.difference,
                 "ci95": c.score.ci95,
                 "verdict": c.score.verdict,
+                "minimum_detectable": c.minimum_detectable,
                 "band_score": c.score.difference if c.classifier else None,
                 "accuracy": c.accuracy.difference,
                 "accuracy_ci95": c.accuracy.ci95,
@@ -384,8 +385,9 @@ def check_to_dict(report) -> dict:
             "passed": report.passed,
             "rule": report.rule,
             "gates": [
-                {"gate": g.gate, "condition": g.condition, "threshold": g.threshold, "value": g.value,
-                 "ci95": g.ci95, "passed": g.passed, "detail": g.detail}
+                {"gate": g.gate, "subject": g.subject, "condition": g.condition, "threshold": g.threshold,
+                 "value": g.value, "ci95": g.ci95, "passed": g.passed, "detail": g.detail,
+                 "minimum_detectable": g.minimum_detectable, "too_close": g.too_close}
                 for g in report.gates
             ],
             "report": to_dict(report.result),

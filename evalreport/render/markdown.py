@@ -202,6 +202,8 @@ def lm_comparison_markdown(c) -> str:
         lines += [f"The multiple-choice documents as a classifier over their options: cross-entropy "
                   f"{num(d.baseline)} → {num(d.candidate)} {u}, {signed(d.difference)} ({_signed_interval(d.ci95)}): "
                   f"{d.verdict}.", ""]
+    if c.detectable_words:
+        lines += [f"{c.detectable_words[0].upper() + c.detectable_words[1:]}.", ""]
     lines.append(f"<sub>evalreport {__version__} · matched by {md_escape(lm.matched_by)} · paired bootstrap over "
                  "documents and sequences</sub>")
     return "\n".join(lines) + "\n"
@@ -223,7 +225,8 @@ def comparison_to_markdown(c) -> str:
           for a in res.alerts],
         "",
         f"{count(c.candidate.rows)} rows matched by {md_escape(c.matched_by)}; differences are candidate − baseline "
-        "with paired bootstrap intervals; lower loss is better.",
+        "with paired bootstrap intervals; lower loss is better."
+        + (f" {md_escape(c.detectable_words[0].upper() + c.detectable_words[1:])}." if c.detectable_words else ""),
         "",
         "| figure | baseline | candidate | difference | 95% interval |",
         "|---|---:|---:|---:|---|",

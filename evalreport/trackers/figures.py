@@ -200,7 +200,9 @@ def result_payload(result, files: dict, check: dict | None = None) -> Payload:
         tags[f"{PREFIX}.passed"] = "true" if check["passed"] else "false"
         names = Names()
         for gate in check["gates"]:
-            tags[f"{PREFIX}.gate.{names('gate', gate['gate'])}"] = "passed" if gate["passed"] else "failed"
+            subject = gate.get("subject")  # a task, a slice "column=value": one tag each, not one overwritten
+            name = names("gate", gate["gate"] + (f".{subject}" if subject else ""), key=(gate["gate"], subject))
+            tags[f"{PREFIX}.gate.{name}"] = "passed" if gate["passed"] else "failed"
     return Payload(metrics, params, tags, files, renamed, d)
 
 
