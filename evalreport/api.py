@@ -305,13 +305,16 @@ def compare(
     baseline_positive_label: str | None = None,
     baseline_classes: Sequence[str] | str | None = None,
     filter: str | None = None,
+    common_rows: bool = False,
 ) -> Comparison:
     """Two models' predictions for the same rows: both evaluations and their paired differences.
 
     Rows are matched on the id column when both inputs have one (``id_col``,
     default ``id``), else by position; the labels must agree row by row. Both
     sides are bootstrapped with the same replicate weights per matched row, so
-    the intervals of the differences are paired. Options as :func:`evaluate`;
+    the intervals of the differences are paired. ``common_rows=True`` compares
+    the rows whose id both inputs hold (ids required) and says how many each
+    side lost; without it, different ids are an error. Options as :func:`evaluate`;
     they read both files, except where a ``baseline_…`` option reads the
     baseline its own way (a baseline of probabilities against a candidate of
     logits: ``logits=True, baseline_logits=False``).
@@ -322,9 +325,14 @@ def compare(
     if filter is not None and runs == (None, None):
         raise UsageError(f"{opt('filter')} chooses a filter of an lm-evaluation-harness run; the inputs are not runs")
     kinds = (_language_kind(baseline, spec), _language_kind(candidate, spec))
+    if not isinstance(common_rows, bool):
+        raise UsageError(f"{opt('common_rows')} is True or False, got {common_rows!r}")
     if runs != (None, None) or kinds != (None, None):
         from .evaluate_lm import compare_language
 
+        if common_rows:
+            raise UsageError(f"{opt('common_rows', flag=True)} matches the rows of two predictions tables; "
+                             "language-model evaluations are paired by their documents and sequences")
         check_two_sources(baseline, candidate)
         with _one_blas_thread():
             return compare_language(baseline, candidate, runs, kinds, spec, unit=unit, ladder=_ladder(ladder),
@@ -337,7 +345,8 @@ def compare(
     boot = _bootstrap(bootstrap, seed)
     _check_max_slices(max_slices)
     with _one_blas_thread():
-        return _compare(baseline, candidate, spec, base_spec, ladder, boot, unit, chunk_rows, max_slices)
+        return _compare(baseline, candidate, spec, base_spec, ladder, boot, unit, chunk_rows, max_slices,
+                        common_rows)
 
 
 def _compared(side, options: Mapping):
@@ -366,13 +375,14 @@ def _baseline_spec(spec: InputSpec, **overrides) -> InputSpec:
 
 
 def _compare(baseline, candidate, spec: InputSpec, base_spec: InputSpec, ladder: Ladder, boot, unit: str,
-             chunk_rows: int, max_slices: int) -> Comparison:
+             chunk_rows: int, max_slices: int, common_rows: bool = False) -> Comparison:
     from dataclasses import replace
 
     check_two_sources(baseline, candidate)
     base_table, base_layout = read_table(baseline, base_spec)
     cand_table, cand_layout = read_table(candidate, spec)
-    cand_table, matched_by = align_pair(base_table, base_layout, cand_table, cand_layout, spec, base_spec)
+    pair = align_pair(base_table, base_layout, cand_table, cand_layout, spec, base_spec, common=common_rows)
+    base_table, cand_table = pair.base, pair.cand
     if base_layout.mode != "score":  # both sides number the classes alike: the baseline's order
         base_spec = replace(base_spec, classes=base_layout.classes)
         spec = replace(spec, classes=base_layout.classes)
@@ -398,7 +408,7 @@ def _compare(baseline, candidate, spec: InputSpec, base_spec: InputSpec, ladder:
         rising = merge_rising(rising, r)
     rb = build_result(sb, lb, ladder, unit, options=_describe(base_spec, lb, unit), bootstrap=boot, max_slices=max_slices)
     rc = build_result(sc, lc, ladder, unit, options=_describe(spec, lc, unit), bootstrap=boot, max_slices=max_slices)
-    return build_comparison(rb, rc, sb, sc, rising, matched_by)
+    return replace(build_comparison(rb, rc, sb, sc, rising, pair.matched_by), dropped=pair.dropped)
 
 
 def _bootstrap(replicates: int, seed: int) -> Bootstrap | None:

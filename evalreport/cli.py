@@ -272,6 +272,9 @@ _BASELINE_OPTIONS = [
         "--baseline-positive-label", help="The label the baseline's score column is the probability of.")], None),
     ("baseline_classes", Annotated[Optional[str], typer.Option(
         "--baseline-classes", help="The baseline's classes, comma-separated, in its column order.")], None),
+    ("common_rows", Annotated[bool, typer.Option(
+        "--common-rows", help="Compare the rows whose id both files hold, saying how many each lost (default: "
+        "the same ids on both sides, else an error).")], False),
 ]
 
 
@@ -640,7 +643,7 @@ def check(
         if getattr(gates, key) is not None and (not baseline or baseline.lower().endswith(".json")):
             raise UsageError(f"--{key.replace('_', '-')} needs --baseline FILE with the baseline model's predictions "
                              "(a JSON report holds no rows to pair)")
-    given = [name for name, value in baseline_opts.items() if value is not None]
+    given = [name for name, value in baseline_opts.items() if value is not None and value is not False]
     if given and (not baseline or baseline.lower().endswith(".json")):
         raise UsageError(f"--{given[0].replace('_', '-')} reads a baseline's predictions; "
                          + ("the baseline is a JSON report" if baseline else "there is no --baseline"))

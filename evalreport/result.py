@@ -605,6 +605,7 @@ class Comparison:
     rising: tuple[RisingExample, ...]
     lm: LMComparison | None = None  # language-model evaluations: per task, per sequence set
     calibration: CalibrationComparison | None = None  # both models' calibration, paired
+    dropped: tuple[int, int] | None = None  # --common-rows: the rows the baseline and the candidate lost
 
     @property
     def unit(self) -> str:

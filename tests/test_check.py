@@ -178,6 +178,63 @@ def test_baseline_rows_must_match(tmp_path, mutate, message):
     assert len(out.stderr.strip().splitlines()) == 1
 
 
+def test_common_rows_compares_the_ids_both_files_hold(tmp_path):
+    """--common-rows: the rows whose id both hold, each side's losses counted; the figures are those
+    of the common rows alone (scikit-learn on them), and without the option the mismatch stays an error."""
+    from sklearn.metrics import log_loss
+
+    base = pd.read_csv(DIGITS).drop(index=[0, 1, 2])  # the baseline lacks 3 rows
+    cand = pd.read_csv(LOGREG).drop(index=range(10, 15)).sample(frac=1.0, random_state=0)  # the candidate 5
+    b, c = _write(base, tmp_path / "b.csv"), _write(cand, tmp_path / "c.csv")
+    out = run(["compare", b, c, "-o", tmp_path / "x.html"])
+    assert out.exit_code == 2 and "--common-rows compares the rows both hold" in out.stderr
+    out = run(["compare", b, c, "--common-rows", "--json", tmp_path / "x.json", "--markdown", tmp_path / "x.md",
+               "-o", tmp_path / "x.html"])
+    assert out.exit_code == 0, out.stderr
+    assert "the baseline lost 5 rows, the candidate 3" in out.stderr
+    assert "the baseline lost 5 rows\\, the candidate 3" in (tmp_path / "x.md").read_text()
+    d = json.loads((tmp_path / "x.json").read_text())
+    assert d["dropped_rows"] == {"baseline": 5, "candidate": 3} and d["rows"] == 1797 - 8
+    common = set(base["id"]) & set(cand["id"])
+    cols = [f"p_{j}" for j in range(10)]
+    ref = {name: log_loss(df[df["id"].isin(common)]["label"], df[df["id"].isin(common)][cols].to_numpy(),
+                          labels=list(range(10))) for name, df in (("baseline", base), ("candidate", cand))}
+    assert d["baseline"]["cross_entropy"] == pytest.approx(ref["baseline"], abs=1e-9)
+    assert d["candidate"]["cross_entropy"] == pytest.approx(ref["candidate"], abs=1e-9)
+    assert d["difference"]["cross_entropy"] == pytest.approx(ref["candidate"] - ref["baseline"], abs=1e-9)
+    # the gate's baseline reads the same way, and from Python
+    out = run(["check", c, "--baseline", b, "--common-rows", "--max-regression", "0", "--json", tmp_path / "k.json"])
+    assert out.exit_code == 0, out.stdout + out.stderr
+    (gate,) = json.loads((tmp_path / "k.json").read_text())["gates"]
+    assert "the baseline lost 5 rows, the candidate 3" in gate["detail"]
+    assert compare(b, c, common_rows=True).dropped == (5, 3)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("no-ids", "--common-rows matches rows by their ids: both inputs need the id column"),
+    ("disjoint", "has no id in common with the baseline"),
+    ("labels", "labels differ from the baseline's when rows are matched by id column 'id', the rows both hold"),
+    ("json", "--common-rows reads a baseline's predictions; the baseline is a JSON report"),
+])
+def test_common_rows_refuses_what_it_cannot_match(tmp_path, case, message):
+    base, cand = pd.read_csv(DIGITS), pd.read_csv(LOGREG).drop(index=[0])
+    if case == "no-ids":
+        base, cand = base.drop(columns="id"), cand.drop(columns="id")
+    if case == "disjoint":
+        cand = cand.assign(id="x" + cand["id"])
+    if case == "labels":  # the baseline's row 8 (file row 8) gets another label
+        base = base.assign(label=base["label"].where(base.index != 7, (base["label"] + 1) % 10))
+    b, c = _write(base, tmp_path / "b.csv"), _write(cand, tmp_path / "c.csv")
+    if case == "json":
+        run(["report", b, "--json", tmp_path / "b.json", "-o", tmp_path / "b.html"])
+        b = tmp_path / "b.json"
+    out = run(["check", c, "--baseline", b, "--common-rows", "--max-regression", "0.1"])
+    assert out.exit_code == 2 and message in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    if case == "labels":
+        assert "rows 8" in out.stderr or "row 8" in out.stderr
+
+
 def test_rows_without_ids_are_matched_by_position(tmp_path):
     base = pd.read_csv(LOGREG).drop(columns="id")
     cand = pd.read_csv(DIGITS).drop(columns="id")

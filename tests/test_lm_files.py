@@ -313,8 +313,14 @@ def test_lm_gates_on_a_sequence_file(tmp_path):
     assert run(["check", path, "--max-perplexity", f"{o.perplexity + 0.01:.4f}"]).exit_code == 0
     assert run(["check", path, "--max-perplexity", f"{o.perplexity - 0.01:.4f}"]).exit_code == 1
     assert run(["check", path, "--max-bits-per-byte", f"{o.bits_per_byte - 0.01:.4f}"]).exit_code == 1
-    assert run(["check", path, "--max-bits-per-byte", f"{o.bits_per_byte_ci95[0] + 0.001:.4f}",
+    # below the point, above the interval's lower end by far more than its Monte Carlo error: passes
+    assert run(["check", path, "--max-bits-per-byte", f"{(o.bits_per_byte_ci95[0] + o.bits_per_byte) / 2:.4f}",
                 "--significant"]).exit_code == 0
+    # at the lower end itself: another seed could flip it, so it fails closed as too close to call
+    close = run(["check", path, "--max-bits-per-byte", f"{o.bits_per_byte_ci95[0]:.4f}", "--significant",
+                 "--json", tmp_path / "close.json"])
+    (gate,) = json.loads((tmp_path / "close.json").read_text())["gates"]
+    assert close.exit_code == 1 and gate["too_close"] and "too close to call" in gate["detail"]
     one_error_line(run(["check", path, "--max-band", "fine"]), r"--max-band grades a distribution over classes")
     one_error_line(run(["check", path, "--min-acc", "0.5"]), r"--min-acc gates multiple-choice tasks")
     mc = tmp_path / "mc.csv"

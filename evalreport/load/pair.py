@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import errors
-from ..errors import InputError, display_path, printable, quote
+from ..errors import InputError, display_path, opt, printable, quote
 from ..ladder import UNITS
 from .frame import Table
 from .source import _open_reader
@@ -78,15 +78,27 @@ _MODES = {"labels": "labels and one probability column per class", "score": "lab
           "soft": "soft targets"}
 
 
+@dataclass(frozen=True)
+class Pair:
+    """Two tables whose rows match one to one, in the baseline's order."""
+
+    base: Table
+    cand: Table
+    matched_by: str  # in words: "id column 'id'", "row order"
+    dropped: tuple[int, int] | None = None  # common rows only: rows the baseline and the candidate lost
+
+
 def align_pair(base: Table, base_layout: Layout, cand: Table, cand_layout: Layout, spec: InputSpec,
-               base_spec: InputSpec | None = None) -> tuple[Table, str]:
-    """The candidate's rows in the baseline's order, and how they were matched.
+               base_spec: InputSpec | None = None, common: bool = False) -> Pair:
+    """Both tables' rows, matched one to one in the baseline's order, and how they were matched.
 
     Rows are matched on the id column when both inputs have it, else by
     position. Different classes, ids, row counts or labels are input errors;
     each side's labels are checked against its own classes first (the same
     diagnosis as a report of that file: floats for integers, an unknown label).
     ``base_spec``: the baseline's own reading options, when they differ.
+    ``common``: keep the rows whose id both inputs hold (ids are then required),
+    and count what each side lost, instead of requiring the same ids.
     """
     import pandas as pd
 
@@ -106,7 +118,10 @@ def align_pair(base: Table, base_layout: Layout, cand: Table, cand_layout: Layou
         if layout.label_col:
             _Validator(table.info.name, layout, sp).labels(table.frame, 0)
     id_col = spec.id_col or ("id" if base_layout.id_col and cand_layout.id_col else None)
-    frame = cand.frame
+    frame, kept, dropped = cand.frame, None, None
+    if common and not (id_col and id_col in base.frame and id_col in frame):
+        raise errors.UsageError(f"{opt('common_rows', flag=True)} matches rows by their ids: both inputs need the id "
+                                f"column ({opt('id_col')}, default 'id')")
     if id_col and id_col in base.frame and id_col in frame:
         base_ids, cand_ids = _as_text(base.frame[id_col]), _as_text(frame[id_col])
         for table, ids in ((base, base_ids), (cand, cand_ids)):
@@ -116,14 +131,24 @@ def align_pair(base: Table, base_layout: Layout, cand: Table, cand_layout: Layou
                                  rows=(np.flatnonzero(dup)[:5] + 1).tolist(), more=dup.sum() > 5)
         position = pd.Index(cand_ids).get_indexer(base_ids)
         missing = position < 0
-        if missing.any() or len(cand_ids) != len(base_ids):
+        if common:
+            kept = np.flatnonzero(~missing)
+            if not len(kept):
+                raise InputError(name, "has no id in common with the baseline", column=id_col,
+                                 hint=f"e.g. baseline {quote(base_ids[0])}, candidate {quote(cand_ids[0])}")
+            dropped = (int(missing.sum()), len(cand_ids) - len(kept))
+            lost = f"the baseline lost {dropped[0]:,} row{'s' * (dropped[0] != 1)}, the candidate {dropped[1]:,}"
+            base = Table(base.frame.iloc[kept].reset_index(drop=True), base.info)
+            position = position[kept]
+        elif missing.any() or len(cand_ids) != len(base_ids):
             extra = np.setdiff1d(cand_ids.astype(str), base_ids.astype(str))
             what = (f"{missing.sum()} baseline id(s) are missing from it, e.g. {quote(base_ids[missing][0])}" if missing.any()
                     else f"{len(extra)} of its id(s) are not in the baseline, e.g. {quote(extra[0])}")
             raise InputError(name, f"its rows do not match the baseline's: {what}", column=id_col,
-                             hint="both files must hold predictions for the same rows")
+                             hint="both files must hold predictions for the same rows (or "
+                             f"{opt('common_rows', flag=True)} compares the rows both hold)")
         frame = frame.iloc[position].reset_index(drop=True)
-        how = f"id column {quote(id_col)}"
+        how = f"id column {quote(id_col)}" + (f", the rows both hold ({lost})" if common else "")
     else:
         if len(frame) != len(base.frame):
             raise InputError(name, f"has {len(frame)} rows but the baseline has {len(base.frame)}",
@@ -132,12 +157,13 @@ def align_pair(base: Table, base_layout: Layout, cand: Table, cand_layout: Layou
     if base_layout.label_col:
         differ = _text_differs(base.frame[base_layout.label_col], frame[cand_layout.label_col])
         if differ.any():
+            at = np.flatnonzero(differ) if kept is None else kept[differ]  # the baseline's own row numbers
             raise InputError(name, f"labels differ from the baseline's when rows are matched by {how}",
-                             column=cand_layout.label_col, rows=(np.flatnonzero(differ)[:5] + 1).tolist(),
+                             column=cand_layout.label_col, rows=(at[:5] + 1).tolist(),
                              more=differ.sum() > 5, hint="row numbers are in the baseline's order")
     # the same column order as the baseline, so both sides number the classes alike
     order = [c for c in base.frame.columns if c in frame.columns] + [c for c in frame.columns if c not in base.frame.columns]
-    return Table(frame[order], cand.info), how
+    return Pair(base, Table(frame[order], cand.info), how, dropped)
 
 
 def _text_differs(a: pd.Series, b: pd.Series) -> np.ndarray:

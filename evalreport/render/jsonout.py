@@ -318,6 +318,8 @@ def comparison_to_dict(c) -> dict:
                 "candidate": {"path": k.source.path, "sha256": k.source.sha256, "format": k.source.format},
             },
             "matched_by": c.matched_by,
+            "dropped_rows": ({"baseline": c.dropped[0], "candidate": c.dropped[1]} if c.dropped is not None
+                             else None),
             "rows": k.rows,
             "unit": k.unit,
             "classes": list(k.classes),
