@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from itertools import zip_longest
 from typing import TYPE_CHECKING
 
 from numpy.typing import ArrayLike
@@ -14,8 +13,8 @@ from .compute import (BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, MAX_REPLICATES, Boot
                       reduce_batches, rising_rows, row_figures)
 from .interpret import (DEFAULT_LADDER, MAX_SLICES, MAX_SLICES_LIMIT, Ladder, build_comparison, build_result,
                         with_sample_fits)
-from .load import (DEFAULT_CHUNK_ROWS, DEFAULT_EPS, Batch, InputSpec, LanguageInput, LoadedInput, align_pair,
-                   check_two_sources, open_input, read_table)
+from .load import (DEFAULT_CHUNK_ROWS, DEFAULT_EPS, Batch, InputSpec, LanguageInput, LoadedInput, PairedRows,
+                   check_two_sources, open_input, open_pair)
 from .load.spec import is_frame
 from .result import Comparison, Result
 
@@ -379,15 +378,13 @@ def _compare(baseline, candidate, spec: InputSpec, base_spec: InputSpec, ladder:
     from dataclasses import replace
 
     check_two_sources(baseline, candidate)
-    base_table, base_layout = read_table(baseline, base_spec)
-    cand_table, cand_layout = read_table(candidate, spec)
-    pair = align_pair(base_table, base_layout, cand_table, cand_layout, spec, base_spec, common=common_rows)
-    base_table, cand_table = pair.base, pair.cand
-    if base_layout.mode != "score":  # both sides number the classes alike: the baseline's order
-        base_spec = replace(base_spec, classes=base_layout.classes)
-        spec = replace(spec, classes=base_layout.classes)
-    lb = LoadedInput(base_table, base_spec, chunk_rows=chunk_rows)
-    lc = LoadedInput(cand_table, spec, chunk_rows=chunk_rows)
+    lb, lc, by_id = open_pair(baseline, candidate, spec, base_spec, chunk_rows)
+    if common_rows and by_id is None:
+        lb.close()
+        lc.close()
+        raise UsageError(f"{opt('common_rows', flag=True)} matches rows by their ids: both inputs need the id "
+                         f"column ({opt('id_col')}, default 'id')")
+    base_spec, spec = lb.spec, lc.spec
     k = len(lb.layout.classes)
 
     def reduce(pair: tuple[Batch, Batch]) -> tuple[Stats, Stats, tuple]:
@@ -398,17 +395,18 @@ def _compare(baseline, candidate, spec: InputSpec, base_spec: InputSpec, ladder:
 
     sb, sc, rising = Stats(k), Stats(k), ()
 
-    def pairs():
-        for b, c, r in in_order(reduce, zip_longest(lb.batches(), lc.batches())):
+    def pairs(paired: PairedRows):
+        for b, c, r in in_order(reduce, paired.pairs()):
             sb.__iadd__(b)
             sc.__iadd__(c)
             yield r
 
-    for r in _slices_bounded(lambda: list(pairs()), cand_table.info.name):
-        rising = merge_rising(rising, r)
+    with PairedRows(lb, lc, by_id, common_rows) as paired:
+        for r in _slices_bounded(lambda: list(pairs(paired)), lc.source.name):
+            rising = merge_rising(rising, r)
     rb = build_result(sb, lb, ladder, unit, options=_describe(base_spec, lb, unit), bootstrap=boot, max_slices=max_slices)
     rc = build_result(sc, lc, ladder, unit, options=_describe(spec, lc, unit), bootstrap=boot, max_slices=max_slices)
-    return replace(build_comparison(rb, rc, sb, sc, rising, pair.matched_by), dropped=pair.dropped)
+    return replace(build_comparison(rb, rc, sb, sc, rising, paired.matched_by), dropped=paired.dropped)
 
 
 def _bootstrap(replicates: int, seed: int) -> Bootstrap | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..load import Batch, id_text
-from .rows import WORST_ROWS, RowFigures
+from .rows import WORST_ROWS, RowFigures, row_number
 
 @dataclass(frozen=True)
 class RisingRow:
@@ -32,7 +32,7 @@ def rising_rows(base: Batch, fb: RowFigures, fc: RowFigures) -> tuple[RisingRow,
     take = min(WORST_ROWS, len(d))
     idx = np.argpartition(-d, take - 1)[:take] if take < len(d) else np.arange(len(d))
     rows = [
-        RisingRow(base.row0 + int(i) + 1, id_text(base.ids, i), int(fb.true_class[i]),
+        RisingRow(row_number(base, i), id_text(base.ids, i), int(fb.true_class[i]),
                   float(sb[i]), float(sc[i]))
         for i in idx
         if d[i] > 0

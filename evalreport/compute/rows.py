@@ -43,7 +43,14 @@ def _positions(batch: Batch) -> np.ndarray:
     block and its place in the row sample from its id, wherever it stands in the file."""
     if batch.keys is not None:
         return batch.keys
+    if batch.positions is not None:
+        return batch.positions
     return np.arange(batch.row0, batch.row0 + len(batch), dtype=np.uint64)
+
+
+def row_number(batch: Batch, i: int) -> int:
+    """The 1-based number of row ``i`` of a batch in its whole input."""
+    return int(batch.positions[i]) + 1 if batch.positions is not None else batch.row0 + int(i) + 1
 
 
 @dataclass(frozen=True)
@@ -159,7 +166,7 @@ def _worst_of_batch(batch: Batch, f: RowFigures) -> tuple[WorstRow, ...]:
     pred_prob = f.pred_prob
     rows = [
         WorstRow(
-            row=batch.row0 + int(i) + 1,
+            row=row_number(batch, i),
             id=id_text(batch.ids, i),
             true_class=int(f.true_class[i]),
             true_prob=float(f.true_prob[i]),

@@ -16,7 +16,8 @@ DataFrame → batches) and ``pair`` (two inputs matched row by row).
 """
 
 from .frame import Table
-from .pair import JsonBaseline, align_pair, check_two_sources, read_json_baseline, read_table
+from .pair import JsonBaseline, check_two_sources, open_pair, read_json_baseline
+from .spill import PairedRows
 from .source import LanguageInput, LoadedInput, open_input
 from .spec import (
     DEFAULT_CHUNK_ROWS,
@@ -38,7 +39,7 @@ from .validate import _arrow_categories, _class_codes, _Validator, id_text, pars
 __all__ = [
     "Batch", "DEFAULT_CHUNK_ROWS", "DEFAULT_EPS", "InputSpec", "MAX_CLASSES", "JsonBaseline", "LanguageInput", "Layout",
     "LoadedInput", "open_input",
-    "MISSING_GROUP", "NUMERIC_NA", "SUM_TOLERANCE", "SourceInfo", "Table", "align_pair", "check_two_sources", "check_whole",
-    "classes_of", "id_text", "parse_distribution", "plan_layout", "read_json_baseline", "read_table",
+    "MISSING_GROUP", "NUMERIC_NA", "SUM_TOLERANCE", "SourceInfo", "Table", "PairedRows", "check_two_sources", "check_whole",
+    "classes_of", "id_text", "parse_distribution", "plan_layout", "read_json_baseline", "open_pair",
     "_Validator", "_arrow_categories", "_class_codes",
 ]

@@ -14,10 +14,10 @@ import numpy as np
 from .. import errors
 from ..errors import InputError, display_path, opt, printable, quote
 from ..ladder import UNITS
-from .frame import Table
-from .source import _open_reader
-from .spec import InputSpec, Layout, _list_cols, batch_rows, plan_layout
-from .validate import _as_text, _class_codes, _text_values, _Validator
+from .spec import InputSpec, _list_cols
+
+if TYPE_CHECKING:
+    from .source import LoadedInput
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,130 +50,53 @@ def _stream_key(source):
     return None if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode) else (st.st_dev, st.st_ino)
 
 
-def read_table(source: str | os.PathLike | pd.DataFrame, spec: InputSpec) -> tuple[Table, Layout]:
-    """Read the columns an evaluation needs into memory (for aligning two inputs)."""
-    import pandas as pd
-
-    reader = _open_reader(source, spec)
-    try:
-        layout = plan_layout(reader.columns, spec, reader.info.name)
-    except BaseException:
-        reader.close()
-        raise
-    frames = [f for f in reader.frames(layout, batch_rows(len(layout.classes))) if len(f)]
-    if not frames:
-        raise InputError(reader.info.name, "has a header but no rows")
-    if not any(isinstance(f, pd.DataFrame) for f in frames):  # all Arrow: join the pieces, convert once
-        import pyarrow as pa
-
-        frame = pa.concat_tables([pa.table(f) for f in frames]).to_pandas()
-    else:
-        frames = [f if isinstance(f, pd.DataFrame) else f.to_pandas() for f in frames]
-        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
-    return Table(frame, reader.info), layout
-
-
 #: How each mode reads a file, in words (for a message when the two sides differ).
 _MODES = {"labels": "labels and one probability column per class", "score": "labels and one binary score column",
           "soft": "soft targets"}
 
 
-@dataclass(frozen=True)
-class Pair:
-    """Two tables whose rows match one to one, in the baseline's order."""
+def open_pair(baseline, candidate, spec: InputSpec, base_spec: InputSpec | None = None,
+              chunk_rows: int | None = None) -> tuple[LoadedInput, LoadedInput, str | None]:
+    """Both inputs opened (their headers read, nothing else) and checked against each other: the
+    same mode and the same classes, the candidate's classes numbered in the baseline's order. And
+    the id column rows are matched by: the one both have (``id`` by default), else None (by position).
+    ``base_spec``: the baseline's own reading options, when they differ."""
+    from dataclasses import replace
 
-    base: Table
-    cand: Table
-    matched_by: str  # in words: "id column 'id'", "row order"
-    dropped: tuple[int, int] | None = None  # common rows only: rows the baseline and the candidate lost
+    from .source import DEFAULT_CHUNK_ROWS, LoadedInput
 
-
-def align_pair(base: Table, base_layout: Layout, cand: Table, cand_layout: Layout, spec: InputSpec,
-               base_spec: InputSpec | None = None, common: bool = False) -> Pair:
-    """Both tables' rows, matched one to one in the baseline's order, and how they were matched.
-
-    Rows are matched on the id column when both inputs have it, else by
-    position. Different classes, ids, row counts or labels are input errors;
-    each side's labels are checked against its own classes first (the same
-    diagnosis as a report of that file: floats for integers, an unknown label).
-    ``base_spec``: the baseline's own reading options, when they differ.
-    ``common``: keep the rows whose id both inputs hold (ids are then required),
-    and count what each side lost, instead of requiring the same ids.
-    """
-    import pandas as pd
-
-    name = cand.info.name
-    if base_layout.mode != cand_layout.mode:
-        raise InputError(name, f"it is read as {_MODES[cand_layout.mode]}, the baseline as {_MODES[base_layout.mode]}",
-                         hint="read both the same way (" + ("the --baseline-… options set" if errors.OPTION_STYLE == "cli"
-                                                            else "the baseline_… keywords set")
-                         + " the baseline's own reading)")
-    if set(base_layout.classes) != set(cand_layout.classes):
-        raise InputError(
-            name,
-            "its classes differ from the baseline's",
-            hint=f"baseline {_list_cols(base_layout.classes)}, candidate {_list_cols(cand_layout.classes)}",
-        )
-    for table, layout, sp in ((base, base_layout, base_spec or spec), (cand, cand_layout, spec)):
-        if layout.label_col:
-            _Validator(table.info.name, layout, sp).labels(table.frame, 0)
-    id_col = spec.id_col or ("id" if base_layout.id_col and cand_layout.id_col else None)
-    frame, kept, dropped = cand.frame, None, None
-    if common and not (id_col and id_col in base.frame and id_col in frame):
-        raise errors.UsageError(f"{opt('common_rows', flag=True)} matches rows by their ids: both inputs need the id "
-                                f"column ({opt('id_col')}, default 'id')")
-    if id_col and id_col in base.frame and id_col in frame:
-        base_ids, cand_ids = _as_text(base.frame[id_col]), _as_text(frame[id_col])
-        for table, ids in ((base, base_ids), (cand, cand_ids)):
-            dup = pd.Series(ids).duplicated(keep=False).to_numpy()
-            if dup.any():
-                raise InputError(table.info.name, "ids must be unique to match rows", column=id_col,
-                                 rows=(np.flatnonzero(dup)[:5] + 1).tolist(), more=dup.sum() > 5)
-        position = pd.Index(cand_ids).get_indexer(base_ids)
-        missing = position < 0
-        if common:
-            kept = np.flatnonzero(~missing)
-            if not len(kept):
-                raise InputError(name, "has no id in common with the baseline", column=id_col,
-                                 hint=f"e.g. baseline {quote(base_ids[0])}, candidate {quote(cand_ids[0])}")
-            dropped = (int(missing.sum()), len(cand_ids) - len(kept))
-            lost = f"the baseline lost {dropped[0]:,} row{'s' * (dropped[0] != 1)}, the candidate {dropped[1]:,}"
-            base = Table(base.frame.iloc[kept].reset_index(drop=True), base.info)
-            position = position[kept]
-        elif missing.any() or len(cand_ids) != len(base_ids):
-            extra = np.setdiff1d(cand_ids.astype(str), base_ids.astype(str))
-            what = (f"{missing.sum()} baseline id(s) are missing from it, e.g. {quote(base_ids[missing][0])}" if missing.any()
-                    else f"{len(extra)} of its id(s) are not in the baseline, e.g. {quote(extra[0])}")
-            raise InputError(name, f"its rows do not match the baseline's: {what}", column=id_col,
-                             hint="both files must hold predictions for the same rows (or "
-                             f"{opt('common_rows', flag=True)} compares the rows both hold)")
-        frame = frame.iloc[position].reset_index(drop=True)
-        how = f"id column {quote(id_col)}" + (f", the rows both hold ({lost})" if common else "")
-    else:
-        if len(frame) != len(base.frame):
-            raise InputError(name, f"has {len(frame)} rows but the baseline has {len(base.frame)}",
-                             hint="without an id column in both files, rows are matched by position")
-        how = "row order"
-    if base_layout.label_col:
-        differ = _text_differs(base.frame[base_layout.label_col], frame[cand_layout.label_col])
-        if differ.any():
-            at = np.flatnonzero(differ) if kept is None else kept[differ]  # the baseline's own row numbers
-            raise InputError(name, f"labels differ from the baseline's when rows are matched by {how}",
-                             column=cand_layout.label_col, rows=(at[:5] + 1).tolist(),
-                             more=differ.sum() > 5, hint="row numbers are in the baseline's order")
-    # the same column order as the baseline, so both sides number the classes alike
-    order = [c for c in base.frame.columns if c in frame.columns] + [c for c in frame.columns if c not in base.frame.columns]
-    return Pair(base, Table(frame[order], cand.info), how, dropped)
-
-
-def _text_differs(a: pd.Series, b: pd.Series) -> np.ndarray:
-    """Row by row: do two columns hold different text? (Through their distinct values, not a
-    string per row; missing equals missing.)"""
-    import pandas as pd
-
-    ta, tb = _text_values(a), _text_values(b)
-    vocab = pd.Index(ta.categories).append(pd.Index(tb.categories)).unique()
-    return _class_codes(ta, vocab) != _class_codes(tb, vocab)  # missing is −1 on both sides
+    chunk_rows = chunk_rows or DEFAULT_CHUNK_ROWS
+    base_spec = base_spec or spec
+    lb = LoadedInput(baseline, base_spec, chunk_rows=chunk_rows)
+    try:
+        lc = LoadedInput(candidate, spec, chunk_rows=chunk_rows)
+    except BaseException:
+        lb.close()
+        raise
+    try:
+        base_layout, cand_layout, name = lb.layout, lc.layout, lc.source.name
+        if base_layout.mode != cand_layout.mode:
+            raise InputError(name, f"it is read as {_MODES[cand_layout.mode]}, the baseline as "
+                             f"{_MODES[base_layout.mode]}",
+                             hint="read both the same way (" + ("the --baseline-… options set"
+                                                                if errors.OPTION_STYLE == "cli"
+                                                                else "the baseline_… keywords set")
+                             + " the baseline's own reading)")
+        if set(base_layout.classes) != set(cand_layout.classes):
+            raise InputError(name, "its classes differ from the baseline's",
+                             hint=f"baseline {_list_cols(base_layout.classes)}, candidate "
+                             f"{_list_cols(cand_layout.classes)}")
+        if base_layout.mode != "score":  # the baseline's order: both sides number the classes alike
+            classes = base_layout.classes
+            lb = LoadedInput(baseline, replace(base_spec, classes=classes), chunk_rows=chunk_rows, reader=lb.reader)
+            lc = LoadedInput(candidate, replace(spec, classes=classes), chunk_rows=chunk_rows, reader=lc.reader)
+        id_col = spec.id_col or "id"
+        by_id = id_col if base_layout.id_col == id_col and lc.layout.id_col == id_col else None
+        return lb, lc, by_id
+    except BaseException:
+        lb.close()
+        lc.close()
+        raise
 
 
 #: The largest JSON report read as a baseline (a report is a few MB even for thousands of classes).

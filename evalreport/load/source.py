@@ -232,6 +232,14 @@ class LoadedInput:
         return self._reader.info
 
     @property
+    def reader(self) -> _Reader:
+        """The source's open reader (to plan the input again with other options before reading it)."""
+        return self._reader
+
+    def close(self) -> None:
+        self._reader.close()
+
+    @property
     def negative_labels(self) -> list[str]:
         """``--score-col``: the labels other than the positive one, in the order first seen."""
         return list(self._validator.negative_labels)

@@ -208,6 +208,7 @@ class Batch:
     renormalized: int = 0
     w_exp: int = 0  # the weights as given are w · 2**w_exp
     keys: np.ndarray | None = None  # (n,) uint64 hashes of the rows' ids when the input is keyed (see InputSpec)
+    positions: np.ndarray | None = None  # (n,) uint64 positions in the whole input, when not row0, row0 + 1, …
 
     def __len__(self) -> int:
         return self.q.shape[0]
