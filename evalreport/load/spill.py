@@ -28,8 +28,8 @@ from .validate import _as_text, _slice_values, key_hashes
 if TYPE_CHECKING:
     from .source import LoadedInput
 
-#: Partitions of rows matched by id: by the top bits of the id's hash.
-ID_PARTS = 128
+#: Partitions of rows matched by id: by the top ID_BITS bits of the id's hash (128 partitions).
+ID_BITS = 7
 #: Partitions of rows matched by position: this many consecutive rows each.
 POSITION_RANGE = 1 << 18
 #: A side's partitions stay in memory up to this many bytes, then go to disk.
@@ -263,7 +263,7 @@ class PairedRows:
             ids = _id_texts(batch.ids) if self.by_id else None
             hashes = key_hashes(ids) if self.by_id else None
             if self.by_id:
-                part = (hashes >> np.uint64(64 - 7)).astype(np.intp)  # ID_PARTS = 2**7
+                part = (hashes >> np.uint64(64 - ID_BITS)).astype(np.intp)
             else:
                 part = (np.arange(batch.row0, batch.row0 + len(batch)) // POSITION_RANGE).astype(np.intp)
             rb = _record_batch(batch, ids, hashes, groups)
@@ -284,7 +284,8 @@ class PairedRows:
     # ------------------------------------------------------------------ pass 2: match
     def pairs(self) -> Iterator[tuple[Batch, Batch]]:
         """The matched rows, a group of partitions at a time, in the baseline's order within each;
-        every problem of the match is raised, in one line, before the last pair is yielded."""
+        the first problem of the match (see :meth:`_raise`) is raised, in one line, at the end of the
+        iteration — the caller writes nothing before it has taken every pair."""
         self._cut(self.base_input, self.base, "base")
         self._cut(self.cand_input, self.cand, "cand")
         if self.spilled:  # what is still in memory goes to disk too: matching needs the room
