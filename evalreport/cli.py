@@ -484,7 +484,7 @@ def _written(targets) -> list[str]:
 def _html(result, drawer=None) -> str:
     """The report page, its charts drawn by the drawing process when there is one, else on two
     processes where that helps (see all_charts); the same page either way."""
-    from .render.drawer import drawing_processes
+    from .render.pipes import drawing_processes
     from .render.html import to_html
 
     return to_html(result, processes=drawing_processes(), drawn=drawer.charts(result) if drawer else None)

@@ -206,8 +206,9 @@ def test_charts_drawn_in_a_forked_process_are_the_same(monkeypatch):
     import time
 
     from evalreport.render import charts
+    from evalreport.render.pipes import drawing_processes
 
-    if charts.drawing_processes() < 2:
+    if drawing_processes() < 2:
         pytest.skip("charts are drawn in one process here")
     r = evaluate(EXAMPLES / "digits_predictions.csv", group_by="fold")
     serial = charts.all_charts(r, processes=1)

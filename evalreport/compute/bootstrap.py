@@ -320,10 +320,10 @@ def _percentiles(ratios: np.ndarray, level: float) -> list:
 
 
 def bootstrap_sums(batch: Batch, f: RowFigures, w: np.ndarray, correct: np.ndarray, k: int, eps: float,
-                   block: np.ndarray, cal_bin: np.ndarray | None = None) -> BootSums:
+                   block: np.ndarray, cal_bin: np.ndarray | None = None, cal_bins: int = 0) -> BootSums:
     """Per-block sums of one batch: a few bincounts, whatever the number of replicates.
     ``block``: the bootstrap block of each of its rows (:func:`boot_block`); ``cal_bin``: the
-    calibration bin of each row's top probability (for the interval of the ECE)."""
+    calibration bin of each row's top probability, one of ``cal_bins`` (for the interval of the ECE)."""
     m = BOOT_BLOCKS
     score = f.kl if batch.p is not None else f.ce
     ws = w * score
@@ -341,9 +341,7 @@ def bootstrap_sums(batch: Batch, f: RowFigures, w: np.ndarray, correct: np.ndarr
                                   [(w[:, None] * batch.p).reshape(-1), (w[:, None] * class_kl).reshape(-1)])
     cal = None
     if cal_bin is not None:
-        from .calibration import CAL_BINS
-
-        cal = item_block_sums(cal_bin, block, CAL_BINS, m, [w, w * f.pred_prob, w * correct])
+        cal = item_block_sums(cal_bin, block, cal_bins, m, [w, w * f.pred_prob, w * correct])
     return BootSums(
         np.bincount(block, weights=w, minlength=m),
         np.bincount(block, weights=ws, minlength=m),

@@ -347,7 +347,7 @@ def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None 
         hist=np.bincount(hb, minlength=len(HIST_EDGES) - 1),
         groups=groups,
         worst=_worst_of_batch(batch, f),
-        boot=bootstrap_sums(batch, f, w, correct, k, eps, block, b) if boot else None,
+        boot=bootstrap_sums(batch, f, w, correct, k, eps, block, b, CAL_BINS) if boot else None,
         cal=cal,
         ovr=ovr,
         hist_loss=np.bincount(hb, weights=f.ce, minlength=len(HIST_EDGES) - 1),

@@ -27,7 +27,6 @@ from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from ..errors import printable  # noqa: E402
 from ..ladder import UNITS  # noqa: E402
-from .drawer import drawing_processes  # noqa: E402, F401 — the command line's question, asked here before
 from .embed import Chart  # noqa: E402
 from .fmt import band_colours  # noqa: E402
 from .labels import short_labels  # noqa: E402
@@ -609,7 +608,7 @@ class _Forked:
 
     def collect(self) -> dict:
         """The child's charts; empty if it failed or timed out (the caller then draws them)."""
-        from .drawer import read_within
+        from .pipes import read_within
 
         data = read_within(self._fd, self._pid, self.TIMEOUT)
         try:
