@@ -157,6 +157,10 @@ def test_every_gate_with_a_subject_gets_its_own_tracker_tag():
 def test_headline_replicates_hold_the_monte_carlo_error_under_two_percent_of_the_width():
     assert HEADLINE_REPLICATES >= replicates_for(0.02) == 1164
     assert end_error((0.0, 1.0), HEADLINE_REPLICATES) <= 0.02
+    # the JSON says which replicates drew the overall intervals; more asked for are used as asked
+    assert json.loads(evaluate(DIGITS).to_json())["bootstrap"] == {"replicates": 200, "seed": 0,
+                                                                   "overall_replicates": 1200}
+    assert json.loads(evaluate(DIGITS, bootstrap=2000).to_json())["bootstrap"]["overall_replicates"] == 2000
 
 
 def test_the_monte_carlo_error_of_an_end_by_simulation():

@@ -58,7 +58,6 @@ class _Side:
     """One input's rows, cut into partitions, in memory or in files."""
 
     name: str
-    folder: str | None = None  # set when the pair first spills
     memory: dict = field(default_factory=dict)  # partition → [RecordBatch]
     files: dict = field(default_factory=dict)  # partition → [path]
     buffered: int = 0  # bytes held in memory
@@ -193,6 +192,11 @@ def _numpy(table) -> dict:
     """An Arrow table's columns as numpy arrays; text (ids, slice values) stays Arrow."""
     return {name: table.column(name).to_numpy() if not name.startswith(("id", "g:"))
             else table.column(name).combine_chunks() for name in table.column_names}
+
+
+def _first(rows: np.ndarray, n: int = 5) -> list[int]:
+    """The n smallest row numbers, without sorting them all."""
+    return np.sort(np.partition(rows, n - 1)[:n] if len(rows) > n else rows).tolist()
 
 
 @dataclass
@@ -368,7 +372,7 @@ class PairedRows:
         if "y" in tb and "y" in tc:
             differ = tb["y"][rows_b] != tc["y"][rows_c]
             if differ.any():
-                problems.label_rows.add((positions[differ] + 1).tolist())
+                problems.label_rows.add(_first(positions[differ] + 1), int(differ.sum()))
         return rows_b, rows_c, positions
 
     @staticmethod
@@ -381,7 +385,7 @@ class PairedRows:
             texts[key] = t["id"].to_numpy(zero_copy_only=False).astype(object)
             dup = pd.Series(texts[key], dtype=object).duplicated(keep=False).to_numpy()
             if dup.any():
-                problems.duplicates[key].add((t["pos"][dup] + 1).tolist())
+                problems.duplicates[key].add(_first(t["pos"][dup] + 1), int(dup.sum()))
         if problems.duplicates["base"].count or problems.duplicates["cand"].count:
             return None
         return pd.Index(texts["cand"], dtype=object).get_indexer(texts["base"])

@@ -37,6 +37,17 @@ def _clean(x):
     return x
 
 
+def _bootstrap(settings: dict | None) -> dict | None:
+    """A classifier run's bootstrap, with the replicates its overall intervals were drawn from (at
+    least HEADLINE_REPLICATES: the gates decide on them). A language model's sequence figures use
+    the run's own replicates."""
+    if settings is None:
+        return None
+    from ..compute.bootstrap import Bootstrap, headline
+
+    return {**settings, "overall_replicates": headline(Bootstrap(**settings)).replicates}
+
+
 def overall_dict(r) -> dict:
     """A result's overall figures (the shape of ``overall`` in the report JSON)."""
     o = r.overall
@@ -106,7 +117,7 @@ def _ladder_dict(r) -> dict:
 def _classifier_dict(r) -> dict:
     return {
         "overall": overall_dict(r),
-        "bootstrap": r.bootstrap,
+        "bootstrap": _bootstrap(r.bootstrap),
         "per_class": [
             {
                 "class": c.name,
@@ -323,7 +334,7 @@ def comparison_to_dict(c) -> dict:
             "rows": k.rows,
             "unit": k.unit,
             "classes": list(k.classes),
-            "bootstrap": k.bootstrap,
+            "bootstrap": _bootstrap(k.bootstrap) if c.classifier else k.bootstrap,
             "baseline": overall_dict(b) if c.classifier else None,
             "candidate": overall_dict(k) if c.classifier else None,
             "difference": {
