@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from numpy.typing import ArrayLike
 
 from .errors import InputError, UsageError, opt
-from .compute import (BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, MAX_REPLICATES, Bootstrap, TooManySlices, Stats, accumulate, in_order, merge_rising,
-                      reduce_batches, rising_rows, row_figures)
+from .compute import (BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, MAX_REPLICATES, Bootstrap, TooManySlices, Stats, in_order, merge_rising,
+                      reduce_batches, reduce_pair)
 from .interpret import (DEFAULT_LADDER, MAX_SLICES, MAX_SLICES_LIMIT, Ladder, build_comparison, build_result,
                         with_sample_fits)
 from .load import (DEFAULT_CHUNK_ROWS, DEFAULT_EPS, Batch, InputSpec, LanguageInput, LoadedInput, PairedRows,
@@ -320,6 +320,8 @@ def compare(
     """
     baseline, candidate = (_compared(x, locals()) for x in (baseline, candidate))
     spec = InputSpec.from_options(locals())
+    if _is_dask(baseline) or _is_dask(candidate):
+        return _compare_dask(baseline, candidate, spec, locals())
     runs = (_harness_run(baseline), _harness_run(candidate))
     if filter is not None and runs == (None, None):
         raise UsageError(f"{opt('filter')} chooses a filter of an lm-evaluation-harness run; the inputs are not runs")
@@ -388,10 +390,7 @@ def _compare(baseline, candidate, spec: InputSpec, base_spec: InputSpec, ladder:
     k = len(lb.layout.classes)
 
     def reduce(pair: tuple[Batch, Batch]) -> tuple[Stats, Stats, tuple]:
-        bb, bc = pair
-        fb = row_figures(bb.q, bb.y, bb.p, eps=spec.eps)
-        fc = row_figures(bc.q, bc.y, bc.p, eps=spec.eps)
-        return accumulate(bb, k, spec.eps, boot, fb), accumulate(bc, k, spec.eps, boot, fc), rising_rows(bb, fb, fc)
+        return reduce_pair(*pair, k, spec.eps, boot)
 
     sb, sc, rising = Stats(k), Stats(k), ()
 
@@ -407,6 +406,38 @@ def _compare(baseline, candidate, spec: InputSpec, base_spec: InputSpec, ladder:
     rb = build_result(sb, lb, ladder, unit, options=_describe(base_spec, lb, unit), bootstrap=boot, max_slices=max_slices)
     rc = build_result(sc, lc, ladder, unit, options=_describe(spec, lc, unit), bootstrap=boot, max_slices=max_slices)
     return replace(build_comparison(rb, rc, sb, sc, rising, paired.matched_by), dropped=paired.dropped)
+
+
+def _compare_dask(baseline, candidate, spec: InputSpec, options: Mapping) -> Comparison:
+    """Both sides on a Dask cluster (dask DataFrames, or folders read by dask_engine.read_files)."""
+    from dataclasses import replace
+
+    from .dask_pair import compare_dask
+
+    if not (_is_dask(baseline) and _is_dask(candidate)):
+        raise UsageError("compare() on a Dask cluster takes two dask DataFrames (both sides on the cluster)")
+    if options["filter"] is not None:
+        raise UsageError(f"{opt('filter')} chooses a filter of an lm-evaluation-harness run; the inputs are not runs")
+    if not isinstance(options["common_rows"], bool):
+        raise UsageError(f"{opt('common_rows')} is True or False, got {options['common_rows']!r}")
+    base_spec = _baseline_spec(spec, logits=options["baseline_logits"], prob_prefix=options["baseline_prob_prefix"],
+                               score_col=options["baseline_score_col"],
+                               positive_label=options["baseline_positive_label"],
+                               classes=options["baseline_classes"])
+    ladder, unit, max_slices = _ladder(options["ladder"]), options["unit"], options["max_slices"]
+    boot = _bootstrap(options["bootstrap"], options["seed"])
+    _check_max_slices(max_slices)
+    with _one_blas_thread():
+        paired = _slices_bounded(lambda: compare_dask(baseline, candidate, spec, base_spec, boot,
+                                                      options["chunk_rows"], options["common_rows"]),
+                                 getattr(candidate, "name", "dask DataFrame"))
+        lb, lc = paired.base, paired.cand
+        rb = build_result(paired.base_stats, lb, ladder, unit, options=_describe(lb.spec, lb, unit), bootstrap=boot,
+                          max_slices=max_slices)
+        rc = build_result(paired.cand_stats, lc, ladder, unit, options=_describe(lc.spec, lc, unit), bootstrap=boot,
+                          max_slices=max_slices)
+        comparison = build_comparison(rb, rc, paired.base_stats, paired.cand_stats, paired.rising, paired.matched_by)
+    return replace(comparison, dropped=paired.dropped)
 
 
 def _bootstrap(replicates: int, seed: int) -> Bootstrap | None:

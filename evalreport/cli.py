@@ -458,6 +458,27 @@ def _report_result(predictions: str, opts: dict, ladder, engine, scheduler, on_f
     return result
 
 
+def _compare_result(baseline: str, candidate: str, opts: dict, baseline_opts: dict, ladder, engine, scheduler):
+    """Two models compared on this machine, or on a Dask cluster (both sides folders of parts)."""
+    from .api import compare
+
+    options = _inputs(opts)
+    if engine is not Engine.dask:
+        if scheduler:
+            raise UsageError("--scheduler goes with --engine dask")
+        return compare(baseline, candidate, **options, **baseline_opts, ladder=ladder)
+    from .api import _baseline_spec
+    from .dask_engine import client, read_files
+    from .load import InputSpec
+
+    spec = InputSpec.from_options(options)
+    own = ("logits", "prob_prefix", "score_col", "positive_label", "classes")  # how the baseline alone is read
+    base_spec = _baseline_spec(spec, **{k: baseline_opts.get(f"baseline_{k}") for k in own})
+    frames = read_files(baseline, base_spec), read_files(candidate, spec)  # a bad folder costs no cluster
+    with client(scheduler):
+        return compare(*frames, **options, **baseline_opts, ladder=ladder)
+
+
 def _config_files(opts: dict) -> list[str]:
     """The settings files a run may read (an output must not replace them)."""
     return [str(opts["config"])] if opts.get("config") else ["evalreport.toml", "pyproject.toml"]
@@ -470,8 +491,8 @@ def _plan(outputs, inputs, opts: dict, append=(), engine=None):
     if engine is Engine.dask:
         import glob
 
-        inputs = [f for pattern in inputs for f in (glob.glob(os.path.join(pattern, "*")) if os.path.isdir(pattern)
-                                                    else glob.glob(pattern))]
+        inputs = [f for pattern in inputs if pattern for f in (glob.glob(os.path.join(pattern, "*"))
+                                                                if os.path.isdir(pattern) else glob.glob(pattern))]
     return plan_outputs(outputs, [*inputs, *_config_files(opts)], append)
 
 
@@ -610,9 +631,10 @@ def check(
     opts: dict = None,  # the shared input options (see _with_inputs)
     baseline_opts: dict = None,  # how the baseline alone is read (see _with_baseline_inputs)
     tracking: dict = None,  # where else to log it (see _with_trackers)
+    engine: EngineOpt = Engine.local,
+    scheduler: Scheduler = None,
 ) -> None:
     """The CI gate: evaluate, then pass or fail each gate (exit 0 all pass, 1 a gate failed, 2 bad input)."""
-    from .api import compare, evaluate
     from .config import read_settings, resolve_ladder
     from .gates import evaluate_gates, gate_spec_from
     from .load import read_json_baseline
@@ -648,21 +670,19 @@ def check(
         raise UsageError(f"--{given[0].replace('_', '-')} reads a baseline's predictions; "
                          + ("the baseline is a JSON report" if baseline else "there is no --baseline"))
     targets = _plan([("-o", output), ("--json", json_path), ("--markdown", markdown), ("--junit", junit)],
-                    [predictions, baseline], opts, append=[("GITHUB_STEP_SUMMARY", summary_file)])
+                    [predictions, baseline], opts, append=[("GITHUB_STEP_SUMMARY", summary_file)], engine=engine)
     ladder = resolve_ladder(opts["bands"], opts["config"])
     gates.check_bands(ladder)
-    options = _inputs(opts)
     comparison = json_baseline = None
     if baseline and baseline.lower().endswith(".json"):
         json_baseline = read_json_baseline(baseline)
-        result = evaluate(predictions, **options, ladder=ladder)
+        result = _report_result(predictions, opts, ladder, engine, scheduler)
         json_baseline.check_against(result.rows, result.classes, result.soft)
     elif baseline:
-        comparison = compare(baseline, predictions, **options, **baseline_opts, ladder=ladder)
+        comparison = _compare_result(baseline, predictions, opts, baseline_opts, ladder, engine, scheduler)
         result = comparison.candidate
     else:
-        with _Progress() as progress:
-            result = evaluate(predictions, **options, ladder=ladder, on_rows=progress)
+        result = _report_result(predictions, opts, ladder, engine, scheduler)
     report = evaluate_gates(result, gates, comparison, json_baseline)
 
     md = check_to_markdown(report)
@@ -722,16 +742,18 @@ def compare_cmd(
     opts: dict = None,  # the shared input options (see _with_inputs)
     baseline_opts: dict = None,  # how the baseline alone is read (see _with_baseline_inputs)
     tracking: dict = None,  # where else to log it (see _with_trackers)
+    engine: EngineOpt = Engine.local,
+    scheduler: Scheduler = None,
 ) -> None:
     """Two models' predictions for the same rows, side by side, with paired differences."""
-    from .api import compare
     from .config import resolve_ladder
     from .output import write_all
 
-    targets = _plan([("-o", output), ("--json", json_path), ("--markdown", markdown)], [baseline, candidate], opts)
+    targets = _plan([("-o", output), ("--json", json_path), ("--markdown", markdown)], [baseline, candidate], opts,
+                    engine=engine)
     _check_trackers(tracking)
-    c = compare(baseline, candidate, **_inputs(opts), **baseline_opts,
-                ladder=resolve_ladder(opts["bands"], opts["config"]))
+    c = _compare_result(baseline, candidate, opts, baseline_opts, resolve_ladder(opts["bands"], opts["config"]),
+                        engine, scheduler)
     render = _Once({"-o": c.to_html, "--json": c.to_json, "--markdown": c.to_markdown})
     write_all([(t, render(t.option)) for t in targets])
     d = c.score

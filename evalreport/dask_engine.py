@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .compute import Bootstrap, Stats, reduce_batches
+from .compute import Bootstrap, Stats, TooManySlices, reduce_batches
 from .errors import InputError, UsageError, display_path, quote
 from .load import (
     NUMERIC_NA,
@@ -99,7 +99,7 @@ def _computed(what, name: str, many: bool = False):
 
     try:
         return dask.compute(*what) if many else what.compute()
-    except (InputError, UsageError):
+    except (InputError, UsageError, TooManySlices):
         raise
     except Exception as err:  # noqa: BLE001 — the cluster's and the readers' errors, as one line
         text = " ".join(str(err).split())[:200] or type(err).__name__

@@ -74,3 +74,143 @@ def test_cli_on_a_directory_of_parquet_files(cluster, tmp_path):
     _same(json.loads((tmp_path / "s.json").read_text()), json.loads((tmp_path / "d.json").read_text()))
     bad = run(["report", EXAMPLES / "digits_predictions.csv", "--scheduler", "tcp://127.0.0.1:1"])
     assert bad.exit_code == 2 and "--scheduler goes with --engine dask" in bad.stderr
+
+
+# --------------------------------------------------------------------------- compare and check on the cluster
+# Issue 26: rows matched by id with dask's own shuffle (an outer merge), each joined partition reduced on a
+# worker; the figures are the single machine's to 1e-12, the errors its one lines.
+
+def _same_comparison(a: dict, b: dict) -> None:
+    a, b = dict(a), dict(b)
+    a.pop("inputs"), b.pop("inputs")
+    _assert_same(a, b)
+
+
+def _pair(rng, n: int, k: int = 3, **kw) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A baseline and a sharper candidate for the same rows, the candidate's rows in another order."""
+    base = random_predictions(rng, n, k, **kw)
+    base.insert(0, "id", [f"r{i}" for i in range(n)])
+    cand = base.copy()
+    cols = [c for c in base.columns if c.startswith("p_")]
+    q = cand[cols].to_numpy() ** 1.3
+    cand[cols] = q / q.sum(axis=1, keepdims=True)
+    return base, cand.iloc[rng.permutation(n)].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("kw", [dict(groups=4), dict(soft=True, weights=True, groups=3)], ids=["hard", "soft"])
+def test_compare_on_a_cluster_gives_the_single_machine_comparison(cluster, kw):
+    """Rows matched by id across partitions that do not line up (3 against 5), > 2,048 rows so the
+    bootstrap blocks are hashed from positions: every figure of the comparison as one machine's."""
+    from evalreport import compare
+
+    base, cand = _pair(np.random.default_rng(3), 4000, **kw)
+    opts = dict(group_by="g") | (dict(target_prefix="t_", weight_col="w") if kw.get("soft") else {})
+    local = compare(base, cand, **opts).to_dict()
+    spread = compare(dd.from_pandas(base, npartitions=3, sort=False), dd.from_pandas(cand, npartitions=5, sort=False),
+                     **opts).to_dict()
+    _same_comparison(local, spread)
+    assert spread["inputs"]["candidate"]["format"] == "dask" and spread["matched_by"] == local["matched_by"]
+    assert spread["rising_rows"] == local["rising_rows"] and spread["rising_rows"][0]["id"].startswith("r")
+
+
+def test_compare_on_a_cluster_by_position_and_on_common_rows(cluster):
+    from evalreport import compare
+
+    rng = np.random.default_rng(4)
+    base, cand = _pair(rng, 3000)
+    in_order = cand.set_index("id").loc[base["id"]].reset_index().drop(columns="id")
+    local = compare(base.drop(columns="id"), in_order).to_dict()
+    spread = compare(dd.from_pandas(base.drop(columns="id"), npartitions=4, sort=False),
+                     dd.from_pandas(in_order, npartitions=2, sort=False)).to_dict()
+    _same_comparison(local, spread)
+    assert spread["matched_by"] == "row order"
+    # the ids both hold: 100 rows only in the baseline, 40 only in the candidate
+    b, c = base.iloc[100:], pd.concat([cand, cand.iloc[:40].assign(id=[f"x{i}" for i in range(40)])])
+    local = compare(base.iloc[100:], c, common_rows=True)
+    spread = compare(dd.from_pandas(b, npartitions=3, sort=False), dd.from_pandas(c, npartitions=2, sort=False),
+                     common_rows=True)
+    assert spread.dropped == local.dropped == (0, 140)
+    _same_comparison(local.to_dict(), spread.to_dict())
+
+
+@pytest.mark.parametrize("spoil, pattern", [
+    ("duplicate", r"column 'id': ids must be unique to match rows \(rows 7, 8\)"),
+    ("missing", r"its rows do not match the baseline's: 1 baseline id\(s\) are missing from it, e\.g\. 'r5'"),
+    ("extra", r"1 of its id\(s\) are not in the baseline, e\.g\. 'zz'"),
+    ("label", r"labels differ from the baseline's when rows are matched by id column 'id' .*rows 13\)"),
+])
+def test_a_match_problem_on_a_cluster_is_the_local_one_line(cluster, spoil, pattern):
+    from evalreport import compare
+
+    base, cand = _pair(np.random.default_rng(5), 600)
+    if spoil == "duplicate":
+        cand.loc[cand["id"] == "r7", "id"] = "r6"
+        base.loc[7, "id"] = "r6"
+    elif spoil == "missing":
+        cand = cand[cand["id"] != "r5"]
+    elif spoil == "extra":
+        cand = pd.concat([cand, cand.iloc[:1].assign(id="zz")])
+    else:
+        row = cand.index[cand["id"] == "r12"][0]
+        cand.loc[row, "label"] = "c2" if base.loc[12, "label"] != "c2" else "c1"
+    errors = []
+    for b, c in ((base, cand), (dd.from_pandas(base, npartitions=3, sort=False),
+                                dd.from_pandas(cand, npartitions=2, sort=False))):
+        with pytest.raises(InputError, match=pattern) as err:
+            compare(b, c)
+        errors.append(str(err.value).split(":", 1)[1])  # the name differs: 'DataFrame' / 'dask DataFrame'
+    assert errors[0] == errors[1]
+
+
+def test_compare_and_check_on_folders_of_parts_from_the_command_line(cluster, tmp_path):
+    base, cand = _pair(np.random.default_rng(6), 2500, groups=3)
+    for name, df, parts in (("b", base, 3), ("c", cand, 4)):
+        (tmp_path / name).mkdir()
+        size = -(-len(df) // parts)
+        for i in range(parts):
+            df.iloc[i * size:(i + 1) * size].to_parquet(tmp_path / name / f"part-{i}.parquet", index=False)
+        df.to_csv(tmp_path / f"{name}.csv", index=False)
+    address = ["--engine", "dask", "--scheduler", cluster.scheduler.address]
+    local = run(["compare", tmp_path / "b.csv", tmp_path / "c.csv", "-o", tmp_path / "l.html", "--json",
+                 tmp_path / "l.json", "--group-by", "g"])
+    spread = run(["compare", tmp_path / "b", tmp_path / "c", *address, "-o", tmp_path / "d.html", "--json",
+                  tmp_path / "d.json", "--group-by", "g"])
+    assert local.exit_code == spread.exit_code == 0, spread.stderr
+    _same_comparison(json.loads((tmp_path / "l.json").read_text()), json.loads((tmp_path / "d.json").read_text()))
+    gates = ["--baseline", None, "--max-regression", "0", "--significant", "--max-slice-regression", "0.01",
+             "--max-score", "5"]
+    codes = []
+    for folder, extra, out in ((tmp_path, [], "lc.json"), (tmp_path, address, "dc.json")):
+        gates[1] = folder / ("b" if extra else "b.csv")
+        done = run(["check", folder / ("c" if extra else "c.csv"), *gates, *extra, "--json", tmp_path / out,
+                    "--group-by", "g"])
+        codes.append(done.exit_code)
+    assert codes == [1, 1]  # random labels: the sharper candidate is worse, the regression gate fails
+    lc, dc = (json.loads((tmp_path / f).read_text()) for f in ("lc.json", "dc.json"))
+    assert [g["gate"] for g in lc["gates"]] == [g["gate"] for g in dc["gates"]]
+    _assert_same([{k: v for k, v in g.items()} for g in lc["gates"]], [{k: v for k, v in g.items()} for g in dc["gates"]])
+    alone = run(["check", tmp_path / "c", *address, "--max-score", "0.0001"])
+    assert alone.exit_code == 1 and "FAILED" in alone.stdout
+
+
+def test_compare_on_a_cluster_fails_closed_in_one_line(cluster, tmp_path):
+    from test_hardening import one_error_line
+
+    base, cand = _pair(np.random.default_rng(7), 300)
+    for name, df in (("b", base), ("c", cand)):
+        (tmp_path / name).mkdir()
+        df.iloc[:150].to_parquet(tmp_path / name / "part-0.parquet", index=False)
+        df.iloc[150:].drop(columns="p_c1" if name == "c" else []).to_parquet(tmp_path / name / "part-1.parquet",
+                                                                            index=False)
+    address = ["--engine", "dask", "--scheduler", cluster.scheduler.address]
+    one_error_line(run(["compare", tmp_path / "b", tmp_path / "c", *address, "-o", tmp_path / "o.html"]),
+                   r"part-1\.parquet: a part of .* has no column 'p_c1'")
+    (tmp_path / "c" / "part-1.parquet").write_bytes(b"")
+    one_error_line(run(["check", tmp_path / "c", "--baseline", tmp_path / "b", "--max-regression", "0", *address]),
+                   r"part-1\.parquet: a part of .* cannot be read")
+    one_error_line(run(["compare", tmp_path / "b", tmp_path / "b", "--engine", "dask", "--scheduler",
+                        "tcp://127.0.0.1:1", "-o", tmp_path / "o.html"]),
+                   r"--scheduler 'tcp://127\.0\.0\.1:1': no scheduler reached within 10 s")
+    one_error_line(run(["compare", tmp_path / "b.csv", tmp_path / "b.csv", "--scheduler", "tcp://127.0.0.1:1",
+                        "-o", tmp_path / "o.html"]), r"--scheduler goes with --engine dask")
+    assert not (tmp_path / "o.html").exists()

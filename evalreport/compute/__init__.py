@@ -32,7 +32,7 @@ from .bootstrap import (
     replicate_weights,
 )
 from .calibration import CAL_BINS, CAL_EDGES, TEMPERATURE_SAMPLE, RowSample, calibration_bin, fit_temperature, sample_size
-from .compare import RisingRow, merge_rising, rising_rows
+from .compare import RisingRow, merge_rising, reduce_pair, rising_rows
 from .parallel import in_order, reduce_batches
 from .rows import WORST_ROWS, RowFigures, WorstRow, _pick, _row_entropy, _top, distribution_figures, row_figures
 from .slices import GROUP_FIELDS, MAX_BOOT_SLICES, MAX_SLICE_VALUES, SliceSums, TooManySlices
@@ -44,6 +44,6 @@ __all__ = [
     "BootSums", "Bootstrap", "RisingRow", "RowFigures", "RowSample", "SliceSums", "Stats", "TooManySlices", "WorstRow",
     "accumulate", "boot_block", "calibration_bin", "class_blocks", "distribution_figures", "fit_temperature",
     "hist_bin", "histogram_quantile", "in_order", "intervals", "merge_rising", "paired_intervals", "poisson_weights",
-    "reduce_batches", "replicate_weights", "rising_rows", "row_figures", "sample_size", "top_rows_loss_share",
+    "reduce_batches", "reduce_pair", "replicate_weights", "rising_rows", "row_figures", "sample_size", "top_rows_loss_share",
     "_pick", "_row_entropy", "_top",
 ]

@@ -113,11 +113,12 @@ class RowSample:
         return np.partition(self.keys, self.size - 1)[self.size - 1]
 
     def compact(self) -> RowSample:
-        """The ``size`` rows with the smallest keys, in the order they were merged, in one piece."""
-        if len(self.keys) <= self.size:
-            return self if len(self.parts) <= 1 else RowSample(self.keys, (tuple(map(self._joined, range(4))),),
-                                                                  self.size)
-        keep = np.sort(np.argpartition(self.keys, self.size - 1)[: self.size])
+        """The ``size`` rows with the smallest keys, in one piece, in the order of their keys: the
+        same sample in the same order however the rows were split and merged (the partitions of a
+        cluster, or rows matched by id, arrive in another order than the file's)."""
+        keep = np.argsort(self.keys, kind="stable")[: self.size]
+        if len(self.parts) <= 1 and np.array_equal(keep, np.arange(len(self.keys))):
+            return self
         return RowSample(self.keys[keep], (tuple(self._joined(i)[keep] for i in range(4)),), self.size)
 
 

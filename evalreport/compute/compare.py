@@ -40,6 +40,18 @@ def rising_rows(base: Batch, fb: RowFigures, fc: RowFigures) -> tuple[RisingRow,
     return merge_rising((), tuple(rows))
 
 
+def reduce_pair(bb: Batch, bc: Batch, n_classes: int, eps: float, boot=None):
+    """Two aligned batches (the same rows, the baseline's positions) reduced: each side's Stats
+    with the same replicate weights per row, and the rows whose loss rose the most."""
+    from .rows import row_figures
+    from .stats import accumulate
+
+    fb = row_figures(bb.q, bb.y, bb.p, eps=eps)
+    fc = row_figures(bc.q, bc.y, bc.p, eps=eps)
+    return (accumulate(bb, n_classes, eps, boot, fb), accumulate(bc, n_classes, eps, boot, fc),
+            rising_rows(bb, fb, fc))
+
+
 def merge_rising(a: tuple[RisingRow, ...], b: tuple[RisingRow, ...]) -> tuple[RisingRow, ...]:
     """The WORST_ROWS largest rises of both, ties broken by position (so merging is associative)."""
     return tuple(sorted(a + b, key=lambda r: (-r.increase, r.row))[:WORST_ROWS])

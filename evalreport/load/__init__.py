@@ -16,7 +16,7 @@ DataFrame → batches) and ``pair`` (two inputs matched row by row).
 """
 
 from .frame import Table
-from .pair import JsonBaseline, check_two_sources, open_pair, read_json_baseline
+from .pair import JsonBaseline, check_layouts, check_two_sources, open_pair, read_json_baseline
 from .spill import PairedRows
 from .source import LanguageInput, LoadedInput, open_input
 from .spec import (
@@ -40,6 +40,6 @@ __all__ = [
     "Batch", "DEFAULT_CHUNK_ROWS", "DEFAULT_EPS", "InputSpec", "MAX_CLASSES", "JsonBaseline", "LanguageInput", "Layout",
     "LoadedInput", "open_input",
     "MISSING_GROUP", "NUMERIC_NA", "SUM_TOLERANCE", "SourceInfo", "Table", "PairedRows", "check_two_sources", "check_whole",
-    "classes_of", "id_text", "parse_distribution", "plan_layout", "read_json_baseline", "open_pair",
+    "check_layouts", "classes_of", "id_text", "parse_distribution", "plan_layout", "read_json_baseline", "open_pair",
     "_Validator", "_arrow_categories", "_class_codes",
 ]

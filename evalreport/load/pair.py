@@ -55,6 +55,21 @@ _MODES = {"labels": "labels and one probability column per class", "score": "lab
           "soft": "soft targets"}
 
 
+def check_layouts(base_layout, cand_layout, name: str) -> None:
+    """Two inputs compared must be read the same way (mode) and hold the same classes."""
+    if base_layout.mode != cand_layout.mode:
+        raise InputError(name, f"it is read as {_MODES[cand_layout.mode]}, the baseline as "
+                         f"{_MODES[base_layout.mode]}",
+                         hint="read both the same way (" + ("the --baseline-… options set"
+                                                            if errors.OPTION_STYLE == "cli"
+                                                            else "the baseline_… keywords set")
+                         + " the baseline's own reading)")
+    if set(base_layout.classes) != set(cand_layout.classes):
+        raise InputError(name, "its classes differ from the baseline's",
+                         hint=f"baseline {_list_cols(base_layout.classes)}, candidate "
+                         f"{_list_cols(cand_layout.classes)}")
+
+
 def open_pair(baseline, candidate, spec: InputSpec, base_spec: InputSpec | None = None,
               chunk_rows: int | None = None) -> tuple[LoadedInput, LoadedInput, str | None]:
     """Both inputs opened (their headers read, nothing else) and checked against each other: the
@@ -74,18 +89,8 @@ def open_pair(baseline, candidate, spec: InputSpec, base_spec: InputSpec | None 
         lb.close()
         raise
     try:
-        base_layout, cand_layout, name = lb.layout, lc.layout, lc.source.name
-        if base_layout.mode != cand_layout.mode:
-            raise InputError(name, f"it is read as {_MODES[cand_layout.mode]}, the baseline as "
-                             f"{_MODES[base_layout.mode]}",
-                             hint="read both the same way (" + ("the --baseline-… options set"
-                                                                if errors.OPTION_STYLE == "cli"
-                                                                else "the baseline_… keywords set")
-                             + " the baseline's own reading)")
-        if set(base_layout.classes) != set(cand_layout.classes):
-            raise InputError(name, "its classes differ from the baseline's",
-                             hint=f"baseline {_list_cols(base_layout.classes)}, candidate "
-                             f"{_list_cols(cand_layout.classes)}")
+        base_layout = lb.layout
+        check_layouts(base_layout, lc.layout, lc.source.name)
         if base_layout.mode != "score":  # the baseline's order: both sides number the classes alike
             classes = base_layout.classes
             lb = LoadedInput(baseline, replace(base_spec, classes=classes), chunk_rows=chunk_rows, reader=lb.reader)

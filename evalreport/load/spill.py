@@ -110,6 +110,7 @@ def _record_batch(batch: Batch, ids: np.ndarray | None, hashes: np.ndarray | Non
     cols = {"pos": pa.array(np.arange(batch.row0, batch.row0 + n, dtype=np.int64))}
     if ids is not None:
         cols["id"] = pa.array(ids, type=pa.string())
+    if hashes is not None:
         cols["h"] = pa.array(hashes)
     for j in range(batch.q.shape[1]):
         cols[f"q{j}"] = pa.array(np.ascontiguousarray(batch.q[:, j]))
@@ -213,6 +214,10 @@ class _Rows:
         self.count += len(items) if count is None else count
         self.first = sorted(self.first + sorted(items)[:5])[:5]
 
+    def __iadd__(self, other: _Rows) -> _Rows:
+        self.add(other.first, other.count)
+        return self
+
 
 @dataclass
 class _Problems:
@@ -222,6 +227,51 @@ class _Problems:
     missing: _Rows = field(default_factory=_Rows)  # (baseline row number, id) of ids the candidate lacks
     extra: _Rows = field(default_factory=_Rows)  # candidate ids the baseline lacks
     label_rows: _Rows = field(default_factory=_Rows)  # baseline row numbers whose labels differ
+
+    def __iadd__(self, other: _Problems) -> _Problems:
+        """Another part's problems (partitions matched apart, on a cluster)."""
+        for key in ("base", "cand"):
+            self.duplicates[key] += other.duplicates[key]
+        self.missing += other.missing
+        self.extra += other.extra
+        self.label_rows += other.label_rows
+        return self
+
+    def raise_first(self, base_name: str, cand_name: str, by_id: str | None, label_col: str | None,
+                    matched_by: str) -> None:
+        """The first problem found, in the order a reader checks: duplicates, then ids, then labels."""
+        for key, name in (("base", base_name), ("cand", cand_name)):
+            dup = self.duplicates[key]
+            if dup.count:
+                raise InputError(name, "ids must be unique to match rows", column=by_id, rows=dup.first,
+                                 more=dup.count > 5)
+        if self.missing.count or self.extra.count:
+            if self.missing.count:
+                row, first = self.missing.first[0]
+                what = f"{self.missing.count} baseline id(s) are missing from it, e.g. {quote(first)}"
+            else:
+                what = f"{self.extra.count} of its id(s) are not in the baseline, e.g. {quote(self.extra.first[0])}"
+            raise InputError(cand_name, f"its rows do not match the baseline's: {what}", column=by_id,
+                             hint="both files must hold predictions for the same rows (or "
+                             f"{opt('common_rows', flag=True)} compares the rows both hold)")
+        if self.label_rows.count:
+            rows = self.label_rows
+            raise InputError(cand_name, f"labels differ from the baseline's when rows are matched by {matched_by}",
+                             column=label_col, rows=rows.first, more=rows.count > 5,
+                             hint="row numbers are the baseline's")
+
+
+def matched_words(by_id: str | None, common: bool, dropped: tuple[int, int] | None) -> str:
+    """How rows were matched, in words (the report's "matched by …")."""
+    if not by_id:
+        return "row order"
+    how = f"id column {quote(by_id)}"
+    if common and dropped is not None:
+        b, c = dropped
+        how += f", the rows both hold (the baseline lost {b:,} row{'s' * (b != 1)}, the candidate {c:,})"
+    elif common:
+        how += ", the rows both hold"
+    return how
 
 
 class PairedRows:
@@ -411,37 +461,9 @@ class PairedRows:
             problems.extra.add((str(x) for x in first), count)
 
     def _raise(self, problems: _Problems) -> None:
-        """The first problem found, in the order a reader checks: duplicates, then ids, then labels."""
-        for key, side in (("base", self.base), ("cand", self.cand)):
-            dup = problems.duplicates[key]
-            if dup.count:
-                raise InputError(side.name, "ids must be unique to match rows", column=self.by_id, rows=dup.first,
-                                 more=dup.count > 5)
-        if problems.missing.count or problems.extra.count:
-            if problems.missing.count:
-                row, first = problems.missing.first[0]
-                what = f"{problems.missing.count} baseline id(s) are missing from it, e.g. {quote(first)}"
-            else:
-                what = (f"{problems.extra.count} of its id(s) are not in the baseline, e.g. "
-                        f"{quote(problems.extra.first[0])}")
-            raise InputError(self.cand.name, f"its rows do not match the baseline's: {what}", column=self.by_id,
-                             hint="both files must hold predictions for the same rows (or "
-                             f"{opt('common_rows', flag=True)} compares the rows both hold)")
-        if problems.label_rows.count:
-            rows = problems.label_rows
-            how = self.matched_by
-            raise InputError(self.cand.name, f"labels differ from the baseline's when rows are matched by {how}",
-                             column=self.cand_input.layout.label_col, rows=rows.first, more=rows.count > 5,
-                             hint="row numbers are the baseline's")
+        problems.raise_first(self.base.name, self.cand.name, self.by_id, self.cand_input.layout.label_col,
+                             self.matched_by)
 
     @property
     def matched_by(self) -> str:
-        if not self.by_id:
-            return "row order"
-        how = f"id column {quote(self.by_id)}"
-        if self.common and self.dropped is not None:
-            b, c = self.dropped
-            how += f", the rows both hold (the baseline lost {b:,} row{'s' * (b != 1)}, the candidate {c:,})"
-        elif self.common:
-            how += ", the rows both hold"
-        return how
+        return matched_words(self.by_id, self.common, self.dropped)
