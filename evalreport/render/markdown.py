@@ -15,6 +15,22 @@ MAX_LINES = 60
 def to_markdown(r) -> str:
     if r.lm is not None:
         return lm_markdown(r)
+    lines = [*_headline(r), *_per_class(r), *_by_slice(r), *_calibration(r), *_worst_rows(r)]
+    if r.warnings:
+        lines += ["", "**Warnings**", ""] + [f"- {md_escape(w)}" for w in r.warnings[:3]]
+    sha = (r.source.sha256 or "")[:12]
+    lines += [
+        "",
+        f"<sub>evalreport {__version__} · {md_escape(r.source.name)}{' · sha256 ' + sha if sha else ''} "
+        f"· ladder: {md_escape(r.ladder.source)}</sub>",
+    ]
+    if len(r.groups) > MAX_SLICE_COLUMNS:
+        lines.insert(-2, f"\n_{len(r.groups) - MAX_SLICE_COLUMNS} more slice columns are in the HTML report._")
+    return "\n".join(lines) + "\n"
+
+
+def _headline(r) -> list[str]:
+    """The band, the verdict and the overall figures."""
     o, u = r.overall, r.unit
     score_name = "mean KL(P‖Q)" if r.soft else "cross-entropy"
     lines = [
@@ -38,7 +54,7 @@ def to_markdown(r) -> str:
     else:
         lines.append(f"| log loss | {num(o.log_loss)} {u} |")
     skill = pct(o.skill_vs_prior) if o.skill_vs_prior is not None else "—"
-    lines += [
+    return lines + [
         f"| baselines: uniform / class prior | {num(o.uniform_cross_entropy)} / {num(o.prior_cross_entropy)} {u} |",
         f"| skill over the prior | {skill} |",
         f"| Brier | {num(o.brier)} |",
@@ -47,9 +63,12 @@ def to_markdown(r) -> str:
         "",
     ]
 
+
+def _per_class(r) -> list[str]:
+    u = r.unit
     classes = r.classes_worst_first()
     shown = classes[:MAX_CLASSES]
-    lines += [
+    lines = [
         "### Per class (worst first)" if len(shown) == len(classes) else f"### Worst {len(shown)} of {len(classes)} classes",
         "",
         f"| class | support | CE ({u}) |{f' KL ({u}) |' if r.soft else ''} band | share of loss | accuracy |",
@@ -61,53 +80,54 @@ def to_markdown(r) -> str:
             f"| {md_escape(c.name)} | {count(c.support)} | {num(c.cross_entropy)} |{kl} "
             f"{c.band_label or '—'} | {pct(c.loss_share)} | {pct(c.accuracy)} |"
         )
+    return lines
 
+
+def _by_slice(r) -> list[str]:
+    lines = []
     per_column = max(2, MAX_SLICES // max(len(r.groups), 1))
     for col in list(r.groups)[:MAX_SLICE_COLUMNS]:
         worst = r.slices_worst_first(col)
         head = f"### By {md_escape(col)} (worst first)"
         if len(worst) > per_column:
             head = f"### By {md_escape(col)}: worst {per_column} of {len(worst)} values"
-        lines += ["", head, "", f"| value | rows | CE ({u}) | band |", "|---|---:|---:|---|"]
+        lines += ["", head, "", f"| value | rows | CE ({r.unit}) | band |", "|---|---:|---:|---|"]
         for s in worst[:per_column]:
             lines.append(f"| {slice_cell(s.kind, s.label)} | {count(s.rows)} | {num(s.cross_entropy)} | {s.band_label or '—'} |")
+    return lines
 
-    if r.calibration:
-        c, lc = r.calibration, r.loss_concentration
-        t = "∞" if c.temperature == float("inf") else f"{c.temperature:.3f}"
-        if c.temperature_ci95:
-            t += f" [95% {c.temperature_ci95[0]:.3f}–{c.temperature_ci95[1]:.3f}]"
-        scaling = (f"temperature T = {t}: within noise, scaling would remove nothing measurable"
-                   if c.temperature_within_noise else
-                   f"temperature T = {t} would remove {num(c.loss_removed)} {u} ({pct(c.loss_removed_share)})")
-        lines += [
-            "",
-            f"**Calibration**: ECE {num(c.ece)}, MCE {num(c.mce)}; {scaling}. "
-            f"**Loss concentration**: the worst 1% of rows carry {pct(lc.worst_1pct_share)} of the loss, "
-            f"the worst 10% {pct(lc.worst_10pct_share)}; {lc.thresholds[0]['rows']} row(s) gave the true class "
-            f"below 0.01 ({pct(lc.thresholds[0]['loss_share'])} of the loss).",
-        ]
-    if r.worst:
-        lines += ["", f"**Highest-loss rows** (of {count(r.rows)})", "",
-                  f"| row | true | p(true) | predicted | loss ({u}) |", "|---:|---|---:|---|---:|"]
-        for w in r.worst[:MAX_WORST]:
-            name = f"{w.row} ({md_escape(w.id)})" if w.id is not None else str(w.row)
-            lines.append(f"| {name} | {md_escape(w.true_class)} | {w.true_prob:.3g} | {md_escape(w.pred_class)} "
-                         f"| {num(w.cross_entropy, 3)} |")
-        if any(w.id_length for w in r.worst[:MAX_WORST]):
-            lines.append("\n_Ids longer than 200 characters are cut (…); the JSON gives each one's length._")
 
-    if r.warnings:
-        lines += ["", "**Warnings**", ""] + [f"- {md_escape(w)}" for w in r.warnings[:3]]
-    sha = (r.source.sha256 or "")[:12]
-    lines += [
+def _calibration(r) -> list[str]:
+    if not r.calibration:
+        return []
+    c, lc, u = r.calibration, r.loss_concentration, r.unit
+    t = "∞" if c.temperature == float("inf") else f"{c.temperature:.3f}"
+    if c.temperature_ci95:
+        t += f" [95% {c.temperature_ci95[0]:.3f}–{c.temperature_ci95[1]:.3f}]"
+    scaling = (f"temperature T = {t}: within noise, scaling would remove nothing measurable"
+               if c.temperature_within_noise else
+               f"temperature T = {t} would remove {num(c.loss_removed)} {u} ({pct(c.loss_removed_share)})")
+    return [
         "",
-        f"<sub>evalreport {__version__} · {md_escape(r.source.name)}{' · sha256 ' + sha if sha else ''} "
-        f"· ladder: {md_escape(r.ladder.source)}</sub>",
+        f"**Calibration**: ECE {num(c.ece)}, MCE {num(c.mce)}; {scaling}. "
+        f"**Loss concentration**: the worst 1% of rows carry {pct(lc.worst_1pct_share)} of the loss, "
+        f"the worst 10% {pct(lc.worst_10pct_share)}; {lc.thresholds[0]['rows']} row(s) gave the true class "
+        f"below 0.01 ({pct(lc.thresholds[0]['loss_share'])} of the loss).",
     ]
-    if len(r.groups) > MAX_SLICE_COLUMNS:
-        lines.insert(-2, f"\n_{len(r.groups) - MAX_SLICE_COLUMNS} more slice columns are in the HTML report._")
-    return "\n".join(lines) + "\n"
+
+
+def _worst_rows(r) -> list[str]:
+    if not r.worst:
+        return []
+    lines = ["", f"**Highest-loss rows** (of {count(r.rows)})", "",
+             f"| row | true | p(true) | predicted | loss ({r.unit}) |", "|---:|---|---:|---|---:|"]
+    for w in r.worst[:MAX_WORST]:
+        name = f"{w.row} ({md_escape(w.id)})" if w.id is not None else str(w.row)
+        lines.append(f"| {name} | {md_escape(w.true_class)} | {w.true_prob:.3g} | {md_escape(w.pred_class)} "
+                     f"| {num(w.cross_entropy, 3)} |")
+    if any(w.id_length for w in r.worst[:MAX_WORST]):
+        lines.append("\n_Ids longer than 200 characters are cut (…); the JSON gives each one's length._")
+    return lines
 
 
 def _harness_figures(t) -> str:
