@@ -637,7 +637,6 @@ def check(
     """The CI gate: evaluate, then pass or fail each gate (exit 0 all pass, 1 a gate failed, 2 bad input)."""
     from .config import read_settings, resolve_ladder
     from .gates import evaluate_gates, gate_spec_from
-    from .load import read_json_baseline
     from .output import write_all
     from .render.jsonout import check_to_dict, dumps
     from .render.junit import to_junit
@@ -654,35 +653,13 @@ def check(
                            max_perplexity=max_perplexity, min_acc=min_acc, significant=significant)
     from_settings = not baseline and bool((settings.get("gates") or {}).get("baseline"))
     baseline = baseline or _settings_baseline(settings, settings_path)
-    if baseline and all(getattr(gates, k) is None for k in ("max_regression", "max_ece_regression",
-                                                           "max_slice_regression")):
-        raise UsageError("--baseline is given, but no --max-regression: say how much the score may rise over the "
-                         "baseline's (e.g. --max-regression 0.02); without it the baseline would not be used")
-    gates.require_any()  # before the evaluation, which may take a while
-    if gates.max_regression is not None and not baseline:
-        raise UsageError("--max-regression needs --baseline FILE (the baseline model's predictions or JSON)")
-    for key in ("max_ece_regression", "max_slice_regression"):
-        if getattr(gates, key) is not None and (not baseline or baseline.lower().endswith(".json")):
-            raise UsageError(f"--{key.replace('_', '-')} needs --baseline FILE with the baseline model's predictions "
-                             "(a JSON report holds no rows to pair)")
-    given = [name for name, value in baseline_opts.items() if value is not None and value is not False]
-    if given and (not baseline or baseline.lower().endswith(".json")):
-        raise UsageError(f"--{given[0].replace('_', '-')} reads a baseline's predictions; "
-                         + ("the baseline is a JSON report" if baseline else "there is no --baseline"))
+    _check_baseline_gates(gates, baseline, baseline_opts)
     targets = _plan([("-o", output), ("--json", json_path), ("--markdown", markdown), ("--junit", junit)],
                     [predictions, baseline], opts, append=[("GITHUB_STEP_SUMMARY", summary_file)], engine=engine)
     ladder = resolve_ladder(opts["bands"], opts["config"])
     gates.check_bands(ladder)
-    comparison = json_baseline = None
-    if baseline and baseline.lower().endswith(".json"):
-        json_baseline = read_json_baseline(baseline)
-        result = _report_result(predictions, opts, ladder, engine, scheduler)
-        json_baseline.check_against(result.rows, result.classes, result.soft)
-    elif baseline:
-        comparison = _compare_result(baseline, predictions, opts, baseline_opts, ladder, engine, scheduler)
-        result = comparison.candidate
-    else:
-        result = _report_result(predictions, opts, ladder, engine, scheduler)
+    result, comparison, json_baseline = _checked(predictions, baseline, opts, baseline_opts, ladder, engine,
+                                                 scheduler)
     report = evaluate_gates(result, gates, comparison, json_baseline)
 
     md = check_to_markdown(report)
@@ -693,16 +670,7 @@ def check(
 
     # the verdict's table goes where nothing else does: stderr when a file is written to stdout
     out = err_console if any(t.kind == "stdout" for t in targets) else console
-    table = Table(title=f"evalreport check: {'PASSED' if report.passed else 'FAILED'}", title_justify="left")
-    for col in ("gate", "condition", "value", "95% interval", "result"):
-        table.add_column(col, justify="right" if col in ("value",) else "left")
-    for g in report.gates:
-        value = g.value if isinstance(g.value, str) or g.value is None else f"{g.value:.4f}"
-        ci = f"{g.ci95[0]:.4f} – {g.ci95[1]:.4f}" if g.ci95 else "—"
-        condition = g.condition + (f"\n{g.detail}" if g.detail else "")
-        table.add_row(g.gate, condition, str(value), ci, "pass" if g.passed else "FAIL",
-                      style=None if g.passed else "bold red")
-    out.print(table)
+    out.print(_gate_table(report))
     for note in report.notes:
         out.print(note, markup=False)
     if result.classifier and result.overall.no_skill:
@@ -714,6 +682,57 @@ def check(
         result, _encoded({"report.html": render("-o"), "check.json": render("--json"), "check.md": md,
                           "junit.xml": render("--junit")}), check=check_to_dict(report)))
     raise typer.Exit(report.return_code)
+
+
+def _checked(predictions: str, baseline: str | None, opts: dict, baseline_opts: dict, ladder, engine, scheduler):
+    """What check gates on: the result, and the comparison with a baseline of predictions or the
+    JSON report of a previous run (checked to be of the same rows)."""
+    from .load import read_json_baseline
+
+    if baseline and baseline.lower().endswith(".json"):
+        json_baseline = read_json_baseline(baseline)
+        result = _report_result(predictions, opts, ladder, engine, scheduler)
+        json_baseline.check_against(result.rows, result.classes, result.soft)
+        return result, None, json_baseline
+    if baseline:
+        comparison = _compare_result(baseline, predictions, opts, baseline_opts, ladder, engine, scheduler)
+        return comparison.candidate, comparison, None
+    return _report_result(predictions, opts, ladder, engine, scheduler), None, None
+
+
+def _check_baseline_gates(gates, baseline: str | None, baseline_opts: dict) -> None:
+    """The gates and the baseline must make sense together, before the evaluation (which may take a
+    while): a baseline needs a regression gate, a regression gate a baseline (of predictions, for a
+    paired one), a baseline reading option a baseline of predictions."""
+    if baseline and all(getattr(gates, k) is None for k in ("max_regression", "max_ece_regression",
+                                                           "max_slice_regression")):
+        raise UsageError("--baseline is given, but no --max-regression: say how much the score may rise over the "
+                         "baseline's (e.g. --max-regression 0.02); without it the baseline would not be used")
+    gates.require_any()
+    if gates.max_regression is not None and not baseline:
+        raise UsageError("--max-regression needs --baseline FILE (the baseline model's predictions or JSON)")
+    for key in ("max_ece_regression", "max_slice_regression"):
+        if getattr(gates, key) is not None and (not baseline or baseline.lower().endswith(".json")):
+            raise UsageError(f"--{key.replace('_', '-')} needs --baseline FILE with the baseline model's predictions "
+                             "(a JSON report holds no rows to pair)")
+    given = [name for name, value in baseline_opts.items() if value is not None and value is not False]
+    if given and (not baseline or baseline.lower().endswith(".json")):
+        raise UsageError(f"--{given[0].replace('_', '-')} reads a baseline's predictions; "
+                         + ("the baseline is a JSON report" if baseline else "there is no --baseline"))
+
+
+def _gate_table(report) -> Table:
+    """The verdict on the terminal: one row per gate."""
+    table = Table(title=f"evalreport check: {'PASSED' if report.passed else 'FAILED'}", title_justify="left")
+    for col in ("gate", "condition", "value", "95% interval", "result"):
+        table.add_column(col, justify="right" if col in ("value",) else "left")
+    for g in report.gates:
+        value = g.value if isinstance(g.value, str) or g.value is None else f"{g.value:.4f}"
+        ci = f"{g.ci95[0]:.4f} – {g.ci95[1]:.4f}" if g.ci95 else "—"
+        condition = g.condition + (f"\n{g.detail}" if g.detail else "")
+        table.add_row(g.gate, condition, str(value), ci, "pass" if g.passed else "FAIL",
+                      style=None if g.passed else "bold red")
+    return table
 
 
 def _settings_baseline(settings: dict, path) -> str | None:

@@ -91,116 +91,15 @@ def build_result(
     spec, soft = loaded.spec, loaded.layout.mode == "soft"
     classes = loaded.classes
     k = len(classes)
-
-    def u(x: float | None) -> float | None:
-        return None if x is None else x * f
-
     boot = stats.boot if bootstrap else None
     v = replicate_weights(bootstrap) if boot is not None else None
     vh = replicate_weights(headline(bootstrap)) if boot is not None else None  # the overall figures'
-
-    def ci(num, den, factor: float = f) -> tuple[float, float] | None:
-        interval = intervals(num, den, vh)[0] if vh is not None else None
-        return None if interval is None else (interval[0] * factor, interval[1] * factor)
-
-    band_score = stats.mean_kl if soft else stats.mean_ce
-    prior = stats.prior
-    prior_ce = max(0.0, float(-np.sum(prior[prior > 0] * np.log(prior[prior > 0]))))  # one class: 0, not −0
-    uniform_ce = math.log(k)
-    band_id, band_label = _band(ladder, band_score)
-    skill_den = prior_ce - stats.mean_h
-    prior_band, prior_label = _band(ladder, max(skill_den, 0.0) if soft else prior_ce)  # the prior's band score
-    overall = Overall(
-        cross_entropy=u(stats.mean_ce),
-        log_loss=None if soft else u(stats.mean_ce),
-        entropy=u(stats.mean_h),
-        kl_divergence=u(stats.mean_kl),
-        prediction_entropy=u(stats.pred_entropy / stats.weight),
-        brier=stats.brier / stats.weight,
-        accuracy=stats.accuracy,
-        band=band_id,
-        band_label=band_label,
-        band_score=u(band_score),
-        band_score_nats=band_score,
-        geometric_mean_true_prob=math.exp(-stats.mean_ce),
-        uniform_cross_entropy=u(uniform_ce),
-        prior_cross_entropy=u(prior_ce),
-        skill_vs_prior=(1.0 - stats.mean_kl / skill_den) if skill_den > 1e-15 else None,
-        median_row_cross_entropy=u(histogram_quantile(stats.fine, 0.5, FINE_EDGES)),
-        clipped_rows=stats.clipped,
-        renormalized_rows=stats.renormalized,
-        loss_cap=u(-math.log(spec.eps)),
-        band_score_ci95=ci(boot.score, boot.w) if boot else None,
-        accuracy_ci95=ci(boot.correct, boot.w, 1.0) if boot else None,
-        prior_band=prior_band,
-        prior_band_label=prior_label,
-    )
-    overall = replace(overall, skill_vs_prior_ci95=_skill_interval(overall))
-
-    total_ce = stats.ce
-    class_acc = stats.class_accuracy
-    class_ci = intervals(boot.class_score, boot.class_w, v) if boot is not None else [None] * k
-    class_weight = stats.absolute(stats.class_weight)
-    per_class = []
-    for j, name in enumerate(classes):
-        cw = stats.class_weight[j]
-        ce_j = _ratio(stats.class_ce[j], cw)
-        kl_j = _ratio(stats.class_kl[j], cw)
-        b_id, b_label = _band(ladder, kl_j if soft else ce_j)
-        support = stats.class_rows[j]
-        per_class.append(
-            ClassRow(
-                name=name,
-                support=float(support) if soft else int(round(support)),
-                weight=float(class_weight[j]),
-                cross_entropy=u(ce_j),
-                kl_divergence=u(kl_j),
-                band=b_id,
-                band_label=b_label,
-                loss_share=_ratio(stats.class_ce[j], total_ce) if total_ce > 0 else (0.0 if cw > 0 else None),
-                accuracy=None if np.isnan(class_acc[j]) else float(class_acc[j]),
-                ci95=_times(class_ci[j], f) if cw > 0 else None,
-            )
-        )
-
+    overall = _overall(stats, ladder, f, soft, spec.eps, k, vh)
+    per_class = _per_class(stats, classes, ladder, f, soft, v)
     alerts = list(getattr(loaded, "alerts", ()))
     warnings = list(alerts)
     groups = {col: _slice_rows(stats, col, ladder, f, soft, v, max_slices, warnings) for col in spec.group_by}
-
-    worst = [
-        WorstExample(
-            row=r.row,
-            id=shown_id(r.id)[0],
-            id_length=shown_id(r.id)[1],
-            true_class=classes[r.true_class],
-            true_prob=r.true_prob,
-            pred_class=classes[r.pred_class],
-            pred_prob=r.pred_prob,
-            cross_entropy=r.ce * f,
-        )
-        for r in stats.worst
-    ]
-
-    if stats.clipped:
-        warnings.append(
-            f"{stats.clipped} row(s) gave a true class a probability below eps={spec.eps:.3g}; "
-            f"it was clipped to eps, which caps each such row's loss at "
-            f"{overall.loss_cap:z.2f} {unit}"
-        )
-    if stats.renormalized:
-        warnings.append(
-            f"{stats.renormalized} row(s) did not sum to 1 within 0.001 and were rescaled ({opt('renormalize', flag=True)})"
-        )
-    empty = [c.name for c in per_class if c.support == 0]
-    if empty:
-        shown = ", ".join(quote(n) for n in empty[:10]) + (", …" if len(empty) > 10 else "")
-        warnings.append(f"{len(empty)} class(es) have a probability column but no rows: {shown}")
-    if soft:
-        warnings.append("soft targets: log_loss is not defined; the band is decided on the mean KL(P‖Q)")
-    if not math.isfinite(stats.absolute(stats.weight)):
-        warnings.append("the weights sum beyond the largest float (1.8e308): total_weight and the per-class and "
-                        "per-slice weights are written as null; every figure uses the weights relative to each other")
-
+    warnings += _warnings(stats, per_class, overall, spec.eps, unit, soft)
     hist_edges = [e * f if math.isfinite(e) else None for e in HIST_EDGES]
     verdict = _verdict(overall, unit, soft) + _in_context(overall, unit, k)
     first = Result(
@@ -218,7 +117,7 @@ def build_result(
         groups=groups,
         histogram=Histogram(edges=tuple(hist_edges), counts=tuple(int(c) for c in stats.hist)),
         confusion=stats.absolute(stats.confusion.copy()),
-        worst=tuple(worst),
+        worst=_worst_examples(stats, classes, f),
         warnings=tuple(warnings),
         verdict=verdict,
         calibration=_calibration(stats, classes, unit, vh),
@@ -230,6 +129,126 @@ def build_result(
         alerts=tuple(alerts),
     )
     return with_sample_fits(first, stats, bootstrap) if sample_fits else first
+
+
+def _overall(stats: Stats, ladder: Ladder, f: float, soft: bool, eps: float, k: int, vh) -> Overall:
+    """The overall figures in the unit (factor ``f`` from nats), their intervals drawn with the
+    headline replicate weights ``vh``."""
+    boot = stats.boot if vh is not None else None
+
+    def u(x: float | None) -> float | None:
+        return None if x is None else x * f
+
+    def ci(num, den, factor: float = f) -> tuple[float, float] | None:
+        interval = intervals(num, den, vh)[0]
+        return None if interval is None else (interval[0] * factor, interval[1] * factor)
+
+    band_score = stats.mean_kl if soft else stats.mean_ce
+    prior = stats.prior
+    prior_ce = max(0.0, float(-np.sum(prior[prior > 0] * np.log(prior[prior > 0]))))  # one class: 0, not −0
+    band_id, band_label = _band(ladder, band_score)
+    skill_den = prior_ce - stats.mean_h
+    prior_band, prior_label = _band(ladder, max(skill_den, 0.0) if soft else prior_ce)  # the prior's band score
+    overall = Overall(
+        cross_entropy=u(stats.mean_ce),
+        log_loss=None if soft else u(stats.mean_ce),
+        entropy=u(stats.mean_h),
+        kl_divergence=u(stats.mean_kl),
+        prediction_entropy=u(stats.pred_entropy / stats.weight),
+        brier=stats.brier / stats.weight,
+        accuracy=stats.accuracy,
+        band=band_id,
+        band_label=band_label,
+        band_score=u(band_score),
+        band_score_nats=band_score,
+        geometric_mean_true_prob=math.exp(-stats.mean_ce),
+        uniform_cross_entropy=u(math.log(k)),
+        prior_cross_entropy=u(prior_ce),
+        skill_vs_prior=(1.0 - stats.mean_kl / skill_den) if skill_den > 1e-15 else None,
+        median_row_cross_entropy=u(histogram_quantile(stats.fine, 0.5, FINE_EDGES)),
+        clipped_rows=stats.clipped,
+        renormalized_rows=stats.renormalized,
+        loss_cap=u(-math.log(eps)),
+        band_score_ci95=ci(boot.score, boot.w) if boot else None,
+        accuracy_ci95=ci(boot.correct, boot.w, 1.0) if boot else None,
+        prior_band=prior_band,
+        prior_band_label=prior_label,
+    )
+    return replace(overall, skill_vs_prior_ci95=_skill_interval(overall))
+
+
+def _per_class(stats: Stats, classes, ladder: Ladder, f: float, soft: bool, v) -> list[ClassRow]:
+    """One row per class, with its interval from the replicate weights ``v``."""
+    k = len(classes)
+    total_ce = stats.ce
+    class_acc = stats.class_accuracy
+    class_ci = intervals(stats.boot.class_score, stats.boot.class_w, v) if v is not None else [None] * k
+    class_weight = stats.absolute(stats.class_weight)
+    per_class = []
+    for j, name in enumerate(classes):
+        cw = stats.class_weight[j]
+        ce_j = _ratio(stats.class_ce[j], cw)
+        kl_j = _ratio(stats.class_kl[j], cw)
+        b_id, b_label = _band(ladder, kl_j if soft else ce_j)
+        support = stats.class_rows[j]
+        per_class.append(
+            ClassRow(
+                name=name,
+                support=float(support) if soft else int(round(support)),
+                weight=float(class_weight[j]),
+                cross_entropy=None if ce_j is None else ce_j * f,
+                kl_divergence=None if kl_j is None else kl_j * f,
+                band=b_id,
+                band_label=b_label,
+                loss_share=_ratio(stats.class_ce[j], total_ce) if total_ce > 0 else (0.0 if cw > 0 else None),
+                accuracy=None if np.isnan(class_acc[j]) else float(class_acc[j]),
+                ci95=_times(class_ci[j], f) if cw > 0 else None,
+            )
+        )
+    return per_class
+
+
+def _worst_examples(stats: Stats, classes, f: float) -> tuple[WorstExample, ...]:
+    return tuple(
+        WorstExample(
+            row=r.row,
+            id=shown_id(r.id)[0],
+            id_length=shown_id(r.id)[1],
+            true_class=classes[r.true_class],
+            true_prob=r.true_prob,
+            pred_class=classes[r.pred_class],
+            pred_prob=r.pred_prob,
+            cross_entropy=r.ce * f,
+        )
+        for r in stats.worst
+    )
+
+
+def _warnings(stats: Stats, per_class: list[ClassRow], overall: Overall, eps: float, unit: str,
+              soft: bool) -> list[str]:
+    """What the reader of the figures should know: clipped, rescaled, empty classes, soft targets,
+    weights beyond floats."""
+    warnings = []
+    if stats.clipped:
+        warnings.append(
+            f"{stats.clipped} row(s) gave a true class a probability below eps={eps:.3g}; "
+            f"it was clipped to eps, which caps each such row's loss at "
+            f"{overall.loss_cap:z.2f} {unit}"
+        )
+    if stats.renormalized:
+        warnings.append(
+            f"{stats.renormalized} row(s) did not sum to 1 within 0.001 and were rescaled ({opt('renormalize', flag=True)})"
+        )
+    empty = [c.name for c in per_class if c.support == 0]
+    if empty:
+        shown = ", ".join(quote(n) for n in empty[:10]) + (", …" if len(empty) > 10 else "")
+        warnings.append(f"{len(empty)} class(es) have a probability column but no rows: {shown}")
+    if soft:
+        warnings.append("soft targets: log_loss is not defined; the band is decided on the mean KL(P‖Q)")
+    if not math.isfinite(stats.absolute(stats.weight)):
+        warnings.append("the weights sum beyond the largest float (1.8e308): total_weight and the per-class and "
+                        "per-slice weights are written as null; every figure uses the weights relative to each other")
+    return warnings
 
 
 def with_sample_fits(first: Result, stats: Stats, bootstrap: Bootstrap | None = None) -> Result:

@@ -280,20 +280,7 @@ def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None 
     f = f if f is not None else row_figures(batch.q, batch.y, batch.p, eps=eps)
     n, k = len(batch), n_classes
     w = batch.w if batch.w is not None else np.ones(n)
-    if batch.p is None:
-        class_rows = np.bincount(f.true_class, minlength=k).astype(np.float64)
-        class_weight = np.bincount(f.true_class, weights=w, minlength=k)
-        class_ce = np.bincount(f.true_class, weights=w * f.ce, minlength=k)
-        class_kl = class_ce.copy()
-    else:
-        from scipy.special import rel_entr, xlogy
-
-        wp = batch.p * w[:, None]
-        qc = np.clip(batch.q, eps, 1.0 - eps)
-        class_rows = batch.p.sum(axis=0)
-        class_weight = wp.sum(axis=0)
-        class_ce = -xlogy(wp, qc).sum(axis=0)
-        class_kl = (w[:, None] * rel_entr(batch.p, qc)).sum(axis=0)
+    class_rows, class_weight, class_ce, class_kl = _class_sums(batch, f, w, k, eps)
     if k <= DENSE_CONFUSION_CLASSES:
         confusion = np.bincount(f.true_class * k + f.pred_class, weights=w, minlength=k * k).reshape(k, k)
     else:
@@ -320,12 +307,7 @@ def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None 
                       np.bincount(b, weights=w * w * conf * (1.0 - conf), minlength=CAL_BINS)])
     ovr = one_vs_rest_bins(batch.q, f.true_prob if batch.p is None else None, f.true_class, batch.p,
                            batch.w)
-    wrong_rows = np.zeros((len(CONFIDENTLY_WRONG), k))
-    wrong_loss = np.zeros((len(CONFIDENTLY_WRONG), k))
-    for j, t in enumerate(CONFIDENTLY_WRONG):
-        m = f.true_prob < t
-        wrong_rows[j] = np.bincount(f.true_class[m], minlength=k)
-        wrong_loss[j] = np.bincount(f.true_class[m], weights=(w * f.ce)[m], minlength=k)
+    wrong_rows, wrong_loss = _confidently_wrong(f, w, k)
 
     return Stats(
         n_classes=k,
@@ -357,6 +339,31 @@ def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None 
         wrong_loss=wrong_loss,
         sample=row_sample(batch, w, eps, keys, below=sample_below, size=sample_size(k)),
     )
+
+
+def _class_sums(batch: Batch, f: RowFigures, w: np.ndarray, k: int, eps: float):
+    """Per class: rows (target mass for soft targets), weight, cross-entropy and KL sums."""
+    if batch.p is None:
+        class_ce = np.bincount(f.true_class, weights=w * f.ce, minlength=k)
+        return (np.bincount(f.true_class, minlength=k).astype(np.float64),
+                np.bincount(f.true_class, weights=w, minlength=k), class_ce, class_ce.copy())
+    from scipy.special import rel_entr, xlogy
+
+    wp = batch.p * w[:, None]
+    qc = np.clip(batch.q, eps, 1.0 - eps)
+    return (batch.p.sum(axis=0), wp.sum(axis=0), -xlogy(wp, qc).sum(axis=0),
+            (w[:, None] * rel_entr(batch.p, qc)).sum(axis=0))
+
+
+def _confidently_wrong(f: RowFigures, w: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per CONFIDENTLY_WRONG threshold and class: the rows whose true class got less, and their loss."""
+    wrong_rows = np.zeros((len(CONFIDENTLY_WRONG), k))
+    wrong_loss = np.zeros((len(CONFIDENTLY_WRONG), k))
+    for j, t in enumerate(CONFIDENTLY_WRONG):
+        m = f.true_prob < t
+        wrong_rows[j] = np.bincount(f.true_class[m], minlength=k)
+        wrong_loss[j] = np.bincount(f.true_class[m], weights=(w * f.ce)[m], minlength=k)
+    return wrong_rows, wrong_loss
 
 
 def _total(x: np.ndarray) -> float:
