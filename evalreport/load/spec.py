@@ -224,34 +224,9 @@ OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "pipes", ",": "commas"
 def plan_layout(columns: list[str], spec: InputSpec, name: str) -> Layout:
     """Decide from the header which columns are classes, labels, weights, …"""
     present = set(columns)
-    if len(columns) == 1:  # a header of one column: another delimiter? (no evaluation has one column)
-        for d, word in OTHER_DELIMITERS.items():
-            if d != spec.delimiter and d in columns[0]:
-                raise InputError(name, f"the header is one column, {quote(columns[0], 60)}, with {word} in it",
-                                 hint=f"a file separated by {word}? pass {opt('delimiter')} "
-                                 + ("tab" if d == "\t" else quote(d)))
-
-    def require(col: str | None, what: str, option: str) -> None:
-        if col is not None and col not in present:
-            raise InputError(
-                name,
-                f"no {what} column {quote(col)}",
-                hint=f"the columns are {_list_cols(columns)}; name the right one with {option}",
-            )
-
-    require(spec.weight_col, "weight", opt("weight_col"))
-    for g in spec.group_by:
-        parts = [c.strip() for c in g.split(",")]
-        if g not in present and len(parts) > 1 and all(c in present for c in parts):
-            option = opt("group_by")
-            each = (" ".join(f"{option} {c}" for c in parts) if option.startswith("--")
-                    else f"{option}{parts!r}")  # the CLI repeats the option; Python takes a list
-            raise InputError(name, f"no {option.rstrip('=')} column {quote(g)}",
-                             hint=f"to slice by several columns, name each: {each}")
-        require(g, opt("group_by").rstrip("="), opt("group_by"))
-    require(spec.id_col, "id", opt("id_col"))
+    _check_header(columns, spec, name)
+    _require_named(columns, spec, name)
     id_col = spec.id_col if spec.id_col is not None else ("id" if "id" in present else None)
-
     if spec.target_prefix is not None and spec.target_prefix == spec.prob_prefix:
         raise UsageError(f"{opt('target_prefix')} and {opt('prob_prefix')} are both {quote(spec.prob_prefix)}: the "
                          "targets' columns and the probabilities' must have different prefixes")
@@ -261,27 +236,66 @@ def plan_layout(columns: list[str], spec: InputSpec, name: str) -> Layout:
                          f"prefix {quote(spec.prob_prefix)}: it would be read as a class's probability too",
                          hint=f"name the column of true classes with {opt('label_col')}")
     named = {spec.label_col, spec.score_col, spec.weight_col, id_col, *spec.group_by} - {None}
-    target_cols_all = (
-        [c for c in columns if c.startswith(spec.target_prefix) and c not in named]
-        if spec.target_prefix
-        else []
-    )
     common = dict(weight_col=spec.weight_col, group_cols=spec.group_by, id_col=id_col)
-
     if spec.score_col is not None:
         if spec.target_prefix:
             raise UsageError(f"{opt('score_col')} and {opt('target_prefix')} cannot be used together")
-        require(spec.score_col, "score", opt("score_col"))
-        require(spec.label_col, "label", opt("label_col"))
-        return Layout(
-            mode="score",
-            classes=("", spec.positive_label),
-            prob_cols=(spec.score_col,),
-            target_cols=None,
-            label_col=spec.label_col,
-            **common,
-        )
+        _require(columns, spec.score_col, "score", opt("score_col"), name)
+        _require(columns, spec.label_col, "label", opt("label_col"), name)
+        return Layout(mode="score", classes=("", spec.positive_label), prob_cols=(spec.score_col,), target_cols=None,
+                      label_col=spec.label_col, **common)
+    target_cols_all = ([c for c in columns if c.startswith(spec.target_prefix) and c not in named]
+                       if spec.target_prefix else [])
+    prob_cols, target_cols_all = _prob_columns(columns, spec, name, named, target_cols_all)
+    classes = _classes_of_columns(prob_cols, spec, name)
+    if spec.target_prefix:
+        return Layout(mode="soft", classes=tuple(classes), prob_cols=tuple(prob_cols),
+                      target_cols=_target_columns(columns, spec, name, classes, target_cols_all), label_col=None,
+                      **common)
+    _require(columns, spec.label_col, "label", opt("label_col"), name)
+    return Layout(mode="labels", classes=tuple(classes), prob_cols=tuple(prob_cols), target_cols=None,
+                  label_col=spec.label_col, **common)
 
+
+def _check_header(columns: list[str], spec: InputSpec, name: str) -> None:
+    """A header of one column: another delimiter? (no evaluation has one column)"""
+    if len(columns) != 1:
+        return
+    for d, word in OTHER_DELIMITERS.items():
+        if d != spec.delimiter and d in columns[0]:
+            raise InputError(name, f"the header is one column, {quote(columns[0], 60)}, with {word} in it",
+                             hint=f"a file separated by {word}? pass {opt('delimiter')} "
+                             + ("tab" if d == "\t" else quote(d)))
+
+
+def _require(columns: list[str], col: str | None, what: str, option: str, name: str) -> None:
+    """A column the options name must be in the header."""
+    if col is not None and col not in columns:
+        raise InputError(name, f"no {what} column {quote(col)}",
+                         hint=f"the columns are {_list_cols(columns)}; name the right one with {option}")
+
+
+def _require_named(columns: list[str], spec: InputSpec, name: str) -> None:
+    """The weight, slice and id columns the options name."""
+    present = set(columns)
+    _require(columns, spec.weight_col, "weight", opt("weight_col"), name)
+    for g in spec.group_by:
+        parts = [c.strip() for c in g.split(",")]
+        if g not in present and len(parts) > 1 and all(c in present for c in parts):
+            option = opt("group_by")
+            each = (" ".join(f"{option} {c}" for c in parts) if option.startswith("--")
+                    else f"{option}{parts!r}")  # the CLI repeats the option; Python takes a list
+            raise InputError(name, f"no {option.rstrip('=')} column {quote(g)}",
+                             hint=f"to slice by several columns, name each: {each}")
+        _require(columns, g, opt("group_by").rstrip("="), opt("group_by"), name)
+    _require(columns, spec.id_col, "id", opt("id_col"), name)
+
+
+def _prob_columns(columns: list[str], spec: InputSpec, name: str, named: set,
+                  target_cols_all: list[str]) -> tuple[list[str], list[str]]:
+    """The probability columns (those --classes names, in its order, else every column with the
+    prefix), and the target columns that are not among them."""
+    present = set(columns)
     if spec.classes is not None:  # named: PREFIX + class for each, in that order; other columns are ignored
         prob_cols = [spec.prob_prefix + c for c in spec.classes]
         missing = [c for c in prob_cols if c not in present]
@@ -304,6 +318,11 @@ def plan_layout(columns: list[str], spec: InputSpec, name: str) -> Layout:
                 if lm else f"the columns are {_list_cols(columns)}; pass {opt('prob_prefix')}, or {opt('score_col')} "
                 "for one binary score")
         raise InputError(name, f"no probability columns (no column name starts with '{spec.prob_prefix}')", hint=hint)
+    return prob_cols, target_cols_all
+
+
+def _classes_of_columns(prob_cols: list[str], spec: InputSpec, name: str) -> list[str]:
+    """The class names after the prefix: each named, no two alike, from two to MAX_CLASSES."""
     classes = [c[len(spec.prob_prefix) :] for c in prob_cols]
     for col, cls in zip(prob_cols, classes):
         if cls == "":
@@ -324,41 +343,21 @@ def plan_layout(columns: list[str], spec: InputSpec, name: str) -> Layout:
             column=spec.prob_prefix + "*",
             hint=f"is {opt('prob_prefix')} right? columns that are not classes must not start with it",
         )
+    return classes
 
-    if spec.target_prefix:
-        if not target_cols_all:
-            raise InputError(
-                name,
-                f"no target columns (no column name starts with '{spec.target_prefix}')",
-                hint=f"the columns are {_list_cols(columns)}",
-            )
-        by_class = {c[len(spec.target_prefix) :]: c for c in target_cols_all}
-        unknown = [c for k, c in by_class.items() if k not in classes]
-        if unknown:
-            raise InputError(
-                name,
-                "target column for a class that has no probability column",
-                column=unknown[0],
-                hint=f"the classes are {_list_cols(classes)}",
-            )
-        return Layout(
-            mode="soft",
-            classes=tuple(classes),
-            prob_cols=tuple(prob_cols),
-            target_cols=tuple(by_class.get(k) for k in classes),
-            label_col=None,
-            **common,
-        )
 
-    require(spec.label_col, "label", opt("label_col"))
-    return Layout(
-        mode="labels",
-        classes=tuple(classes),
-        prob_cols=tuple(prob_cols),
-        target_cols=None,
-        label_col=spec.label_col,
-        **common,
-    )
+def _target_columns(columns: list[str], spec: InputSpec, name: str, classes: list[str],
+                    target_cols_all: list[str]) -> tuple:
+    """Soft targets: each class's target column (None where a class has none)."""
+    if not target_cols_all:
+        raise InputError(name, f"no target columns (no column name starts with '{spec.target_prefix}')",
+                         hint=f"the columns are {_list_cols(columns)}")
+    by_class = {c[len(spec.target_prefix) :]: c for c in target_cols_all}
+    unknown = [c for k, c in by_class.items() if k not in classes]
+    if unknown:
+        raise InputError(name, "target column for a class that has no probability column", column=unknown[0],
+                         hint=f"the classes are {_list_cols(classes)}")
+    return tuple(by_class.get(k) for k in classes)
 
 
 def _list_cols(cols, limit: int = 8) -> str:
