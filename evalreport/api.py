@@ -96,6 +96,8 @@ def evaluate(
     filter : an lm-evaluation-harness run logged under several filters: the one
         to read (each document is logged once per filter).
 
+    Notes
+    -----
     Language-model evaluations need no option: a folder written by
     ``lm_eval --log_samples --output_path`` (or one of its results or samples
     files) is read as a harness run — its multiple-choice tasks as classifier

@@ -11,20 +11,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .load.spec import SourceInfo  # noqa: F401 — where the rows came from; read by the load stage
+
 if TYPE_CHECKING:
     import pandas as pd
 
     from .ladder import Ladder
-
-
-@dataclass(frozen=True)
-class SourceInfo:
-    """Where the rows came from, for the report's metadata."""
-
-    name: str  # what error messages and the report call it
-    path: str | None
-    sha256: str | None
-    format: str  # csv, csv.gz, parquet, dataframe
 
 
 @dataclass(frozen=True)

@@ -239,8 +239,8 @@ def test_the_readme_states_the_report_size_truly():
 
     from conftest import ROOT
 
-    stated = re_mod.search(r"\((\d+) KB for the 10-class digits report", (ROOT / "README.md").read_text())
-    assert stated, "the README no longer states the digits report's size"
+    stated = re_mod.search(r"\((\d+) KB for the 10-class digits report", (ROOT / "docs" / "report.md").read_text())
+    assert stated, "docs/report.md no longer states the digits report's size"
     size = len(evaluate(EXAMPLES / "digits_predictions.csv", group_by="fold").to_html().encode())
     assert abs(size / 1000 - int(stated.group(1))) <= 0.05 * int(stated.group(1)), size
 

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import InputError, UsageError, opt, quote
-from ..result import SourceInfo  # noqa: F401 — defined with the result it travels in; imported from here
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,6 +38,16 @@ NUMERIC_NA = ["", "NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "null", "NUL
 #: (not even the text "(missing)") can be taken for it. Reports show it as "(missing)", marked apart.
 MISSING_GROUP = None
 
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Where the rows came from, for the report's metadata (it travels on in the Result)."""
+
+    name: str  # what error messages and the report call it
+    path: str | None
+    sha256: str | None
+    format: str  # csv, csv.gz, parquet, dataframe
 
 @dataclass(frozen=True)
 class InputSpec:
