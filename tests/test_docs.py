@@ -187,3 +187,22 @@ def _update(pages: list[Path]) -> None:
 
 if __name__ == "__main__":
     _update([Path(a) for a in sys.argv[1:]] or PAGES)
+
+
+def test_the_docstrings_examples_run():
+    """The Python reference shows the docstrings: their examples are run as doctests."""
+    import doctest
+    import importlib
+    import pkgutil
+
+    import evalreport
+
+    attempted = 0
+    for info in pkgutil.walk_packages(evalreport.__path__, "evalreport."):
+        if info.name.startswith(("evalreport.trackers.", "evalreport.dask")) or info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        failed, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS, verbose=False)
+        assert failed == 0, info.name
+        attempted += tried
+    assert attempted >= 2  # evaluate()'s examples at least
