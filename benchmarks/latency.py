@@ -71,12 +71,18 @@ print(reduce_batches(loaded.batches(), len(loaded.layout.classes), spec.eps,
 """
 
 
+#: The children's environment: CI (no progress bar), and bytecode cached as an installed package has it
+#: (pip compiles on install; with PYTHONDONTWRITEBYTECODE set, an editable checkout would compile every
+#: module of evalreport in every run while the libraries it is measured against load theirs compiled).
+_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | {"CI": "1"}
+
+
 def run(cmd: list[str], cwd: str) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds (user + system) and peak resident memory (MiB) of one fresh
     child process."""
     t0 = time.perf_counter()
     child = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             env=dict(os.environ, CI="1"))
+                             env=_ENV)
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - t0
     if status != 0:
