@@ -60,6 +60,12 @@ def _reduce_partition(frame: pd.DataFrame, spec: InputSpec, row0: int, name: str
     return _Part(stats, loaded.rows - row0, loaded.total_weight, loaded.negative_labels)
 
 
+def _combine(a: _Part, b: _Part) -> _Part:
+    """Two consecutive partitions' reductions as one (new objects: a task's inputs stay as they are)."""
+    return _Part(a.stats + b.stats, a.rows + b.rows, a.weight + b.weight,
+                 list(dict.fromkeys([*a.negatives, *b.negatives])))
+
+
 def reduce_dask(ddf, spec: InputSpec, boot: Bootstrap | None, chunk_rows: int,
                 name: str | None = None) -> tuple[Stats, DaskInput]:
     """Reduce every partition on the cluster and merge, in partition order. ``ddf``: a dask
@@ -79,16 +85,14 @@ def reduce_dask(ddf, spec: InputSpec, boot: Bootstrap | None, chunk_rows: int,
         k = len(layout.classes)
         tasks = [dask.delayed(_reduce_partition)(part, spec, int(row0), name, k, boot, chunk_rows, errors.OPTION_STYLE)
                  for part, row0 in zip(ddf.to_delayed(), offsets)]
-        parts = _computed(tasks, name, many=True)
-    stats, rows, weight, negatives = Stats(k), 0, 0.0, {}
-    for part in parts:
-        stats += part.stats
-        rows += part.rows
-        weight += part.weight
-        for label in part.negatives:
-            negatives.setdefault(label, None)
-    check_whole(name, layout, rows, weight, list(negatives))
-    classes = classes_of(layout, spec, list(negatives))
+        combine = dask.delayed(_combine, pure=True)
+        while len(tasks) > 1:  # merged on the cluster, pairwise in partition order: one Stats reaches this process
+            tasks = [combine(tasks[i], tasks[i + 1]) if i + 1 < len(tasks) else tasks[i]
+                     for i in range(0, len(tasks), 2)]
+        whole = _computed(tasks[0], name)
+    stats, negatives = whole.stats, whole.negatives
+    check_whole(name, layout, whole.rows, whole.weight, negatives)
+    classes = classes_of(layout, spec, negatives)
     return stats, DaskInput(spec, layout, classes, SourceInfo(name, None, None, "dask"))
 
 

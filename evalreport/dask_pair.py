@@ -109,8 +109,8 @@ def compare_dask(baseline, candidate, spec: InputSpec, base_spec: InputSpec, boo
         tasks = [reduce(part, k, tuple(lay_b.group_cols), tuple(lay_c.group_cols), spec.eps, boot, chunk_rows,
                         bool(by_id), common) for part in joined.to_delayed()]
         metas = sides[0][1] + sides[1][1]
-        computed = _computed(tasks + metas, name_c, many=True)
-    reduced, metas = computed[: len(tasks)], computed[len(tasks):]
+        computed = _computed([_tree(tasks), *metas], name_c, many=True)
+    whole, metas = computed[0], computed[1:]
     meta_b, meta_c = _SideMeta(), _SideMeta()
     for i, meta in enumerate(metas):
         (meta_b if i < len(sides[0][1]) else meta_c).__iadd__(meta)
@@ -124,14 +124,9 @@ def compare_dask(baseline, candidate, spec: InputSpec, base_spec: InputSpec, boo
     if not by_id and meta_b.rows != meta_c.rows:
         raise InputError(name_c, f"has {meta_c.rows} rows but the baseline has {meta_b.rows}",
                          hint="without an id column in both files, rows are matched by position")
-    problems, dropped, sb, sc, rising = _Problems(), [0, 0], Stats(k), Stats(k), ()
-    for part in reduced:
-        problems += part.problems
-        dropped = [dropped[0] + part.dropped[0], dropped[1] + part.dropped[1]]
-        if part.base is not None:
-            sb += part.base
-            sc += part.cand
-            rising = merge_rising(rising, part.rising)
+    problems, dropped, rising = whole.problems, whole.dropped, whole.rising
+    sb = whole.base if whole.base is not None else Stats(k)
+    sc = whole.cand if whole.cand is not None else Stats(k)
     sb.renormalized, sc.renormalized = meta_b.renormalized, meta_c.renormalized
     matched = tuple(dropped) if common else None
     problems.raise_first(name_b, name_c, by_id, lay_c.label_col, matched_words(by_id, common, matched))
@@ -140,6 +135,28 @@ def compare_dask(baseline, candidate, spec: InputSpec, base_spec: InputSpec, boo
     source = SourceInfo(name_b, None, None, "dask"), SourceInfo(name_c, None, None, "dask")
     return PairedDask(sb, sc, rising, DaskInput(base_spec, lay_b, classes_b, source[0]),
                       DaskInput(spec, lay_c, classes_c, source[1]), matched_words(by_id, common, matched), matched)
+
+
+def _tree(parts: list):
+    """The joined partitions' reductions merged on the cluster, pairwise in a fixed order (the same
+    figures on every run): the client receives one _Joined, not one per partition — their Stats,
+    row samples and bootstrap sums included, would grow with the input."""
+    combine = _delayed(_combine)
+    while len(parts) > 1:
+        parts = [combine(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i] for i in range(0, len(parts), 2)]
+    return parts[0]
+
+
+def _combine(a: _Joined, b: _Joined) -> _Joined:
+    """Two joined partitions' reductions as one (new objects: a task's inputs stay as they are)."""
+    problems = _Problems()
+    problems += a.problems
+    problems += b.problems
+    dropped = (a.dropped[0] + b.dropped[0], a.dropped[1] + b.dropped[1])
+    if a.base is None or b.base is None:
+        kept = a if b.base is None else b
+        return _Joined(kept.base, kept.cand, kept.rising, problems, dropped)
+    return _Joined(a.base + b.base, a.cand + b.cand, merge_rising(a.rising, b.rising), problems, dropped)
 
 
 def _delayed(fn):
