@@ -9,18 +9,13 @@ import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from .. import errors
-from ..errors import InputError, display_path, opt, printable, quote
+from ..errors import InputError, display_path, printable
 from ..ladder import UNITS
 from .spec import InputSpec, _list_cols
 
 if TYPE_CHECKING:
     from .source import LoadedInput
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 # --------------------------------------------------------------------------- pairs of inputs
 
