@@ -86,11 +86,13 @@ def test_every_fenced_block_runs(page, index, folder):
     if skip is not None:
         assert skip.strip(), f"{where}: a block not run must say why"
         pytest.skip(f"{where}: not run: {skip}")
-    if language == "bash":
-        for command in _commands(body):
-            done = _run(command, folder)
-            allowed = (0, 1) if re.search(r"\bevalreport\s+check\b", command) else (0,)
-            assert done.returncode in allowed, f"{where}: {command}\n{done.stderr}"
+    if language == "bash":  # one shell, as a reader pastes the block: an export holds for the lines after it
+        script = []
+        for i, command in enumerate(_commands(body)):
+            allowed = "0|1" if re.search(r"\bevalreport\s+check\b", command) else "0"
+            script += [command, f'case $? in {allowed}) ;; *) echo "command {i} failed" >&2; exit 97;; esac']
+        done = _run("\n".join(script), folder)
+        assert done.returncode == 0, f"{where}:\n{body}\n{done.stderr[-2000:]}"
     elif language == "console":
         last = 0
         for command, shown in _console(body):
