@@ -54,10 +54,29 @@ def _reduce_partition(frame: pd.DataFrame, spec: InputSpec, row0: int, name: str
                       boot: Bootstrap | None, chunk_rows: int, option_style: str = "python") -> _Part:
     from . import errors
 
-    errors.OPTION_STYLE = option_style  # a worker's messages name the options as the caller spells them
-    loaded = LoadedInput(Table(frame, SourceInfo(name, None, None, "dask")), spec, chunk_rows, row0=row0, partial=True)
+    loaded = partition_input(frame, spec, row0, name, chunk_rows, option_style)
     stats = reduce_batches(loaded.batches(), n_classes, spec.eps, boot, workers=1)  # Dask runs the partitions in parallel
     return _Part(stats, loaded.rows - row0, loaded.total_weight, loaded.negative_labels)
+
+
+def partition_input(frame, spec: InputSpec, row0: int, name: str, chunk_rows: int, option_style: str) -> LoadedInput:
+    """On a worker: a partition as an input of its own whose rows stand at ``row0`` of the whole (row
+    numbers in errors are the whole input's); the whole-input checks are the caller's."""
+    from . import errors
+
+    errors.OPTION_STYLE = option_style  # a worker's messages name the options as the caller spells them
+    return LoadedInput(Table(frame, SourceInfo(name, None, None, "dask")), spec, chunk_rows, row0=row0, partial=True)
+
+
+def merged_on_cluster(tasks: list, combine):
+    """Delayed reductions merged on the cluster, pairwise in their order (the same figures on every
+    run): one result reaches the client, whose memory does not grow with the partitions."""
+    import dask
+
+    combine = dask.delayed(combine, pure=True)
+    while len(tasks) > 1:
+        tasks = [combine(tasks[i], tasks[i + 1]) if i + 1 < len(tasks) else tasks[i] for i in range(0, len(tasks), 2)]
+    return tasks[0]
 
 
 def _combine(a: _Part, b: _Part) -> _Part:
@@ -85,11 +104,7 @@ def reduce_dask(ddf, spec: InputSpec, boot: Bootstrap | None, chunk_rows: int,
         k = len(layout.classes)
         tasks = [dask.delayed(_reduce_partition)(part, spec, int(row0), name, k, boot, chunk_rows, errors.OPTION_STYLE)
                  for part, row0 in zip(ddf.to_delayed(), offsets)]
-        combine = dask.delayed(_combine, pure=True)
-        while len(tasks) > 1:  # merged on the cluster, pairwise in partition order: one Stats reaches this process
-            tasks = [combine(tasks[i], tasks[i + 1]) if i + 1 < len(tasks) else tasks[i]
-                     for i in range(0, len(tasks), 2)]
-        whole = _computed(tasks[0], name)
+        whole = _computed(merged_on_cluster(tasks, _combine), name)
     stats, negatives = whole.stats, whole.negatives
     check_whole(name, layout, whole.rows, whole.weight, negatives)
     classes = classes_of(layout, spec, negatives)

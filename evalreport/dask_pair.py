@@ -19,9 +19,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .compute import Bootstrap, Stats, merge_rising, reduce_pair
-from .dask_engine import DaskFiles, DaskInput, _computed, _quiet
+from .dask_engine import DaskFiles, DaskInput, _computed, _quiet, merged_on_cluster, partition_input
 from .errors import InputError, UsageError, opt
-from .load import InputSpec, LoadedInput, SourceInfo, Table, check_layouts, check_whole, classes_of, plan_layout
+from .load import InputSpec, SourceInfo, check_layouts, check_whole, classes_of, plan_layout
 from .load.spill import _batch, _first, _id_texts, _Problems, _record_batch, matched_words
 
 #: A joined partition holds about this many matched rows at most (more partitions for bigger inputs).
@@ -109,7 +109,7 @@ def compare_dask(baseline, candidate, spec: InputSpec, base_spec: InputSpec, boo
         tasks = [reduce(part, k, tuple(lay_b.group_cols), tuple(lay_c.group_cols), spec.eps, boot, chunk_rows,
                         bool(by_id), common) for part in joined.to_delayed()]
         metas = sides[0][1] + sides[1][1]
-        computed = _computed([_tree(tasks), *metas], name_c, many=True)
+        computed = _computed([merged_on_cluster(tasks, _combine), *metas], name_c, many=True)
     whole, metas = computed[0], computed[1:]
     meta_b, meta_c = _SideMeta(), _SideMeta()
     for i, meta in enumerate(metas):
@@ -135,16 +135,6 @@ def compare_dask(baseline, candidate, spec: InputSpec, base_spec: InputSpec, boo
     source = SourceInfo(name_b, None, None, "dask"), SourceInfo(name_c, None, None, "dask")
     return PairedDask(sb, sc, rising, DaskInput(base_spec, lay_b, classes_b, source[0]),
                       DaskInput(spec, lay_c, classes_c, source[1]), matched_words(by_id, common, matched), matched)
-
-
-def _tree(parts: list):
-    """The joined partitions' reductions merged on the cluster, pairwise in a fixed order (the same
-    figures on every run): the client receives one _Joined, not one per partition — their Stats,
-    row samples and bootstrap sums included, would grow with the input."""
-    combine = _delayed(_combine)
-    while len(parts) > 1:
-        parts = [combine(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i] for i in range(0, len(parts), 2)]
-    return parts[0]
 
 
 def _combine(a: _Joined, b: _Joined) -> _Joined:
@@ -210,10 +200,7 @@ def _validate_partition(frame, spec: InputSpec, row0: int, name: str, by_id: str
     import pandas as pd
     import pyarrow as pa
 
-    from . import errors
-
-    errors.OPTION_STYLE = option_style  # a worker's messages name the options as the caller spells them
-    loaded = LoadedInput(Table(frame, SourceInfo(name, None, None, "dask")), spec, chunk_rows, row0=row0, partial=True)
+    loaded = partition_input(frame, spec, row0, name, chunk_rows, option_style)
     groups = tuple(loaded.layout.group_cols)
     pieces, renormalized = [], 0
     for batch in loaded.batches():
