@@ -191,6 +191,11 @@ def test_compare_and_check_on_folders_of_parts_from_the_command_line(cluster, tm
     _assert_same([{k: v for k, v in g.items()} for g in lc["gates"]], [{k: v for k, v in g.items()} for g in dc["gates"]])
     alone = run(["check", tmp_path / "c", *address, "--max-score", "0.0001"])
     assert alone.exit_code == 1 and "FAILED" in alone.stdout
+    # a JSON report as the baseline: the point gate on the cluster's figures, the same as locally
+    run(["report", tmp_path / "c.csv", "-o", tmp_path / "r.html", "--json", tmp_path / "rc.json"])
+    for target, extra in ((tmp_path / "c.csv", []), (tmp_path / "c", address)):
+        done = run(["check", target, *extra, "--baseline", tmp_path / "rc.json", "--max-regression", "0"])
+        assert done.exit_code == 0 and "max-regression" in done.stdout, done.stderr
 
 
 def test_compare_on_a_cluster_fails_closed_in_one_line(cluster, tmp_path):
