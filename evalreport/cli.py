@@ -439,9 +439,10 @@ def _drawer(engine):
     return early or Drawer.start() or contextlib.nullcontext()
 
 
-def _report_result(predictions: str, opts: dict, ladder, engine, scheduler, on_figures=None):
-    from .api import evaluate
+def _report_result(predictions: str, opts: dict, ladder, engine, scheduler, on_figures=None, sample_fits=True):
+    from .api import evaluate, gate_result
 
+    evaluate = evaluate if sample_fits else gate_result
     if engine is Engine.dask:
         from .dask_engine import client, read_files
         from .load import InputSpec
@@ -658,14 +659,15 @@ def check(
                     [predictions, baseline], opts, append=[("GITHUB_STEP_SUMMARY", summary_file)], engine=engine)
     ladder = resolve_ladder(opts["bands"], opts["config"])
     gates.check_bands(ladder)
+    # the fits on the row sample only show in a file or a tracker's copy: a bare check skips them
+    shown = bool(targets) or _tracking(tracking)
     result, comparison, json_baseline = _checked(predictions, baseline, opts, baseline_opts, ladder, engine,
-                                                 scheduler)
+                                                 scheduler, sample_fits=shown)
     report = evaluate_gates(result, gates, comparison, json_baseline)
 
-    md = check_to_markdown(report)
     render = _Once({"-o": lambda: _html(result), "--json": lambda: dumps(check_to_dict(report)),
-                    "--markdown": lambda: md, "--junit": lambda: to_junit(report),
-                    "GITHUB_STEP_SUMMARY": lambda: md + "\n"})
+                    "--markdown": lambda: check_to_markdown(report), "--junit": lambda: to_junit(report),
+                    "GITHUB_STEP_SUMMARY": lambda: render("--markdown") + "\n"})
     write_all([(t, render(t.option)) for t in targets])
 
     # the verdict's table goes where nothing else does: stderr when a file is written to stdout
@@ -679,25 +681,26 @@ def check(
         out.print(f"baseline: {printable(baseline)} (named by {printable(str(settings_path))})", markup=False)
     _summary(result, _written(targets))
     _track(tracking, lambda: _tracked().result_payload(
-        result, _encoded({"report.html": render("-o"), "check.json": render("--json"), "check.md": md,
+        result, _encoded({"report.html": render("-o"), "check.json": render("--json"), "check.md": render("--markdown"),
                           "junit.xml": render("--junit")}), check=check_to_dict(report)))
     raise typer.Exit(report.return_code)
 
 
-def _checked(predictions: str, baseline: str | None, opts: dict, baseline_opts: dict, ladder, engine, scheduler):
+def _checked(predictions: str, baseline: str | None, opts: dict, baseline_opts: dict, ladder, engine, scheduler,
+             sample_fits: bool = True):
     """What check gates on: the result, and the comparison with a baseline of predictions or the
     JSON report of a previous run (checked to be of the same rows)."""
     from .load import read_json_baseline
 
     if baseline and baseline.lower().endswith(".json"):
         json_baseline = read_json_baseline(baseline)
-        result = _report_result(predictions, opts, ladder, engine, scheduler)
+        result = _report_result(predictions, opts, ladder, engine, scheduler, sample_fits=sample_fits)
         json_baseline.check_against(result.rows, result.classes, result.soft)
         return result, None, json_baseline
     if baseline:
         comparison = _compare_result(baseline, predictions, opts, baseline_opts, ladder, engine, scheduler)
         return comparison.candidate, comparison, None
-    return _report_result(predictions, opts, ladder, engine, scheduler), None, None
+    return _report_result(predictions, opts, ladder, engine, scheduler, sample_fits=sample_fits), None, None
 
 
 def _check_baseline_gates(gates, baseline: str | None, baseline_opts: dict) -> None:

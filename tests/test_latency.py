@@ -319,3 +319,34 @@ print(got == data, sent, os.waitstatus_to_exitcode(status))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["True", "True", "0"]
+
+
+def test_a_bare_check_skips_the_row_sample_fits_and_gates_the_same(tmp_path, monkeypatch):
+    """A check that writes nothing shows nothing fitted on the row sample (the decomposition, the
+    temperature, the row-sample errors): it skips those fits — and SciPy, which only they need on
+    hard labels — yet its gates are those of a check that writes its JSON (where the fits show)."""
+    digits = str(EXAMPLES / "digits_predictions.csv")
+    gates = ["--max-score", "1", "--max-ece", "0.1", "--min-skill", "0", "--max-class-score", "2",
+             "--min-accuracy", "0.9", "--significant"]
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "evalreport", "check", digits, *gates],
+                          cwd=tmp_path, capture_output=True, text=True, env=dict(os.environ, CI="1", COLUMNS="200"),
+                          check=False)
+    assert done.returncode == 1, done.stderr[-2000:]  # the ECE gate fails
+    assert "scipy" not in done.stderr
+    bare = [line for line in done.stdout.splitlines() if "│" in line]
+    written = subprocess.run([sys.executable, "-m", "evalreport", "check", digits, *gates, "--json", "c.json"],
+                             cwd=tmp_path, capture_output=True, text=True,
+                             env=dict(os.environ, CI="1", COLUMNS="200"), check=False)
+    assert written.returncode == 1
+    assert [line for line in written.stdout.splitlines() if "│" in line] == bare
+    import json
+
+    report = json.loads((tmp_path / "c.json").read_text())
+    assert report["report"]["decomposition"] is not None  # the fits are there where they show
+    summary = tmp_path / "summary.md"
+    with_summary = subprocess.run([sys.executable, "-m", "evalreport", "check", digits, *gates], cwd=tmp_path,
+                                  capture_output=True, text=True, check=False,
+                                  env=dict(os.environ, CI="1", GITHUB_STEP_SUMMARY=str(summary)))
+    assert with_summary.returncode == 1
+    assert "temperature T =" in summary.read_text()  # the step summary shows a fit: it was made
