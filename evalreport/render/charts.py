@@ -23,7 +23,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
-from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from ..errors import printable  # noqa: E402
 from ..ladder import UNITS  # noqa: E402
@@ -67,11 +67,32 @@ _GRID = "#9a9a9a"
 
 
 def _to_uri(fig: Figure) -> str:
-    buf = io.BytesIO()
+    """The figure drawn once as SVG, cropped to what is drawn (``bbox_inches="tight"`` draws a
+    figure twice, to measure it and then at its new size: half the charts' time; here the one draw
+    measures it, and the SVG's viewport is set to the same box, padded as matplotlib pads it)."""
+    buf, boxes = io.BytesIO(), []
+    measure = fig.canvas.mpl_connect("draw_event", lambda event: boxes.append(fig.get_tightbbox(event.renderer)))
     with matplotlib.rc_context(_RC), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a glyph no installed font has is drawn as text, without a word
-        fig.savefig(buf, format="svg", bbox_inches="tight", metadata=_NO_METADATA)
-    return "data:image/svg+xml;base64," + base64.b64encode(_trim_svg(buf.getvalue())).decode("ascii")
+        fig.savefig(buf, format="svg", metadata=_NO_METADATA)
+        pad = matplotlib.rcParams["savefig.pad_inches"]
+    fig.canvas.mpl_disconnect(measure)
+    svg = _cropped(buf.getvalue(), boxes[-1].padded(pad), fig.get_figheight())
+    return "data:image/svg+xml;base64," + base64.b64encode(_trim_svg(svg)).decode("ascii")
+
+
+_SIZE = re.compile(rb'<svg ([^>]*?)width="[\d.]+pt" height="[\d.]+pt" viewBox="0 0 [\d.]+ [\d.]+"')
+
+
+def _cropped(svg: bytes, box, fig_height: float) -> bytes:
+    """An SVG of a whole figure shown only within ``box`` (inches, from the figure's bottom left,
+    as matplotlib measures it): its size and viewBox in points (SVG's y runs down)."""
+    x, y, w, h = (round(v * 72, 2) for v in (box.x0, fig_height - box.y1, box.width, box.height))
+    new = f'width="{w:g}pt" height="{h:g}pt" viewBox="{x:g} {y:g} {w:g} {h:g}"'.encode()
+    out, n = _SIZE.subn(lambda m: b"<svg " + m.group(1) + new, svg, count=1)
+    if n != 1:
+        raise ValueError("matplotlib's SVG has no size to crop")  # a matplotlib that writes it otherwise
+    return out
 
 
 #: No date (the same figures give the same bytes), and no creator block: 500 bytes a chart.
@@ -106,8 +127,11 @@ _PLAIN = FuncFormatter(lambda v, _: f"{v:g}")
 
 
 def _plain_log(axis) -> None:
-    """Log-axis tick labels as plain numbers (0.01, 1, 100): clearer, and no mathtext to typeset."""
+    """Log-axis tick labels as plain numbers (0.01, 1, 100): clearer, and no mathtext to typeset;
+    unlabelled minor ticks at 2 and 5 of each decade (not all eight: a tick is matplotlib's most
+    costly object to draw, and these two are what a reader reads values between labels by)."""
     axis.set_major_formatter(_PLAIN)
+    axis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
     axis.set_minor_formatter(NullFormatter())
 
 
