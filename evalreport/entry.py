@@ -18,15 +18,50 @@ def main() -> None:
 
 @contextmanager
 def command():
-    """Around the command line: :func:`prepare` first; at the end, :func:`let_go`; Ctrl-C before the
-    CLI handles it itself (while Typer loads) is the same quiet exit 130."""
+    """Around the command line: :func:`prepare` first; at the end, :func:`let_go`, then
+    :func:`leave` with the command's exit status; Ctrl-C before the CLI handles it itself (while
+    Typer loads) is the same quiet exit 130. Any other exception (a bug) propagates as Python's
+    own traceback."""
     prepare(sys.argv[1:])
+    status = None
     try:
         yield
     except KeyboardInterrupt:
-        sys.exit(130)
+        status = 130
+    except SystemExit as done:
+        status = done.code
     finally:
         let_go()
+    leave(status)
+
+
+def leave(status) -> None:
+    """Exit with ``status`` (as ``sys.exit`` takes it) without tearing the interpreter down:
+    freeing every module and object of numpy, pyarrow, SciPy and Typer took a fifth of a second at
+    the end of every command (0.19 s of a 1.1 s import-and-exit, measured). What teardown does that
+    matters is done first, as Python does it: the ``atexit`` functions (temporary folders'
+    finalizers, logging, a tracker's own), then the standard streams flushed (a flush that fails
+    is exit 120, Python's status for it). While a thread that is not a daemon still runs, Python
+    would wait for it: then the exit is Python's own."""
+    import threading
+
+    if isinstance(status, int) or status is None:
+        code = status or 0
+    else:  # sys.exit("message"): the message on stderr, status 1
+        print(status, file=sys.stderr)
+        code = 1
+    run_exit_functions = getattr(__import__("atexit"), "_run_exitfuncs", None)
+    others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if run_exit_functions is None or others:
+        sys.exit(code)
+    run_exit_functions()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            code = code or 120
+    os._exit(code)
 
 
 def prepare(argv: list[str]) -> None:

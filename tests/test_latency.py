@@ -350,3 +350,18 @@ def test_a_bare_check_skips_the_row_sample_fits_and_gates_the_same(tmp_path, mon
                                   env=dict(os.environ, CI="1", GITHUB_STEP_SUMMARY=str(summary)))
     assert with_summary.returncode == 1
     assert "temperature T =" in summary.read_text()  # the step summary shows a fit: it was made
+
+
+@pytest.mark.parametrize("status, code, err", [(None, 0, ""), (3, 3, ""), ("a message", 1, "a message\n")])
+def test_the_command_leaves_without_teardown_but_as_python_would(status, code, err):
+    """entry.leave skips the interpreter's teardown (a fifth of a second of every command) but not
+    what teardown does that matters: atexit functions run, buffered output is flushed, the status
+    is sys.exit's; a thread that is not a daemon is waited for."""
+    script = ("import atexit, sys; atexit.register(lambda: print('atexit ran')); sys.stdout.write('buffered|'); "
+              f"from evalreport.entry import leave; leave({status!r})")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (code, "buffered|atexit ran\n", err)
+    waits = ("import threading, time; threading.Thread(target=lambda: (time.sleep(0.5), print('thread done'))).start(); "
+             "from evalreport.entry import leave; leave(4)")
+    done = subprocess.run([sys.executable, "-c", waits], capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stdout) == (4, "thread done\n")
