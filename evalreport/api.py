@@ -13,7 +13,7 @@ from .errors import InputError, UsageError, opt
 from .compute import (BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED, MAX_REPLICATES, Bootstrap, TooManySlices, Stats, in_order, merge_rising,
                       reduce_batches, reduce_pair)
 from .interpret import (DEFAULT_LADDER, MAX_SLICES, MAX_SLICES_LIMIT, Ladder, build_comparison, build_result,
-                        with_sample_fits)
+                        check_finite, with_sample_fits)
 from .load import (DEFAULT_CHUNK_ROWS, DEFAULT_EPS, Batch, InputSpec, LanguageInput, LoadedInput, PairedRows,
                    check_two_sources, open_input, open_pair)
 from .load.spec import is_frame
@@ -178,7 +178,10 @@ def _evaluate(arguments: Mapping, sample_fits: bool) -> Result:
                              max_slices=max_slices, sample_fits=False)
         if on_figures is not None:
             on_figures(first)
-        return with_sample_fits(first, stats, boot) if sample_fits else first
+        if not sample_fits:
+            check_finite(first)  # as with_sample_fits checks the full result: a NaN is exit 3, never a pass
+            return first
+        return with_sample_fits(first, stats, boot)
 
 
 def _in_memory(data, proba, options: Mapping) -> tuple[object, dict]:

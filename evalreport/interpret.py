@@ -265,7 +265,7 @@ def with_sample_fits(first: Result, stats: Stats, bootstrap: Bootstrap | None = 
         decomposition=decomposition,
         decomposition_text=decomposition_sentences(decomposition, unit, first.overall.band_score),
     )
-    _check_finite(result)
+    check_finite(result)
     return result
 
 
@@ -357,7 +357,7 @@ def _miscalibration_shares(stats: Stats, col: str, shown: list[str | None], soft
     return {FOLDED if code < 0 else int(code): share for code, share in found.items()}
 
 
-def _check_finite(r: Result) -> None:
+def check_finite(r: Result) -> None:
     """Every figure must be a number: a NaN or ∞ here is a bug, and must reach the user as one
     (exit 3), never as a report — least of all as a passed gate."""
     items = [("overall", r.overall)] + [(f"per_class[{c.name!r}]", c) for c in r.per_class] + \
@@ -374,7 +374,7 @@ def _check_finite(r: Result) -> None:
     if c is not None:
         for name in ("ece", "mce", "cross_entropy_before", "cross_entropy_after", "loss_removed"):
             x = getattr(c, name)
-            if not math.isfinite(x):
+            if x is not None and not math.isfinite(x):  # None: not fitted (a first result)
                 raise FigureError(f"calibration.{name} is {x}")
         for e in c.errors:
             for x in (e.value, e.floor, e.floor_high, *(e.ci95 or ())):
