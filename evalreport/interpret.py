@@ -372,9 +372,10 @@ def check_finite(r: Result) -> None:
                     raise FigureError(f"{where}.{name} is {x}")
     c = r.calibration
     if c is not None:
-        for name in ("ece", "mce", "cross_entropy_before", "cross_entropy_after", "loss_removed"):
+        fitted = ("cross_entropy_before", "cross_entropy_after", "loss_removed") if c.temperature is not None else ()
+        for name in ("ece", "mce", *fitted):  # a first result has no temperature fit yet (NaN placeholders)
             x = getattr(c, name)
-            if x is not None and not math.isfinite(x):  # None: not fitted (a first result)
+            if not math.isfinite(x):
                 raise FigureError(f"calibration.{name} is {x}")
         for e in c.errors:
             for x in (e.value, e.floor, e.floor_high, *(e.ci95 or ())):
