@@ -255,13 +255,21 @@ def with_sample_fits(first: Result, stats: Stats, bootstrap: Bootstrap | None = 
     """The full result: a first one (``build_result(sample_fits=False)``) with what is fitted on
     the row sample — the decomposition, the calibration with the row-sample errors and the
     temperature fit, each shown slice's miscalibration share — every figure checked finite."""
+    from concurrent.futures import ThreadPoolExecutor
+
     soft, unit, classes = first.mode == "soft", first.unit, first.classes
     v = replicate_weights(bootstrap) if bootstrap is not None and stats.boot is not None else None
-    decomposition = _decomposition(stats, classes, unit, soft, v)
+    # the decomposition on a thread of its own while the calibration is fitted here: each reads the
+    # sample and writes nothing shared (the same figures either way); numpy's loops leave the GIL
+    with ThreadPoolExecutor(1, thread_name_prefix="evalreport-fits") as pool:
+        fitting = pool.submit(_decomposition, stats, classes, unit, soft, v)
+        calibration = _calibration_fits(first.calibration, stats, len(classes), unit, soft, v)
+        groups = {col: _with_shares(stats, col, rows, soft) for col, rows in first.groups.items()}
+        decomposition = fitting.result()
     result = replace(
         first,
-        groups={col: _with_shares(stats, col, rows, soft) for col, rows in first.groups.items()},
-        calibration=_calibration_fits(first.calibration, stats, len(classes), unit, soft, v),
+        groups=groups,
+        calibration=calibration,
         decomposition=decomposition,
         decomposition_text=decomposition_sentences(decomposition, unit, first.overall.band_score),
     )
