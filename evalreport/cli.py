@@ -510,7 +510,7 @@ def _html(result, drawer=None) -> str:
     from .render.html import prepare_templates, to_html
 
     if drawer:
-        prepare_templates()  # compiled while the charts are drawn: 0.14 s this process would wait after them
+        prepare_templates()  # loaded (on a first run, compiled) while the charts are drawn
     return to_html(result, processes=drawing_processes(), drawn=drawer.charts(result) if drawer else None)
 
 

@@ -303,3 +303,37 @@ def test_the_templates_compiled_bytecode_is_kept_and_a_bad_cache_is_no_cache(tmp
     env = make()
     assert env.bytecode_cache is None
     assert page(env) == want
+
+
+def test_a_chart_drawn_once_is_cropped_as_matplotlibs_tight_box():
+    """A chart is drawn once and its SVG's viewBox set to the box matplotlib's bbox_inches="tight"
+    would crop to (which draws it twice): the same size to 0.01 pt, nothing of it cut off."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    from evalreport.render import charts
+
+    def figure() -> Figure:  # made as the report's charts are, in their style
+        with matplotlib.rc_context(charts._RC):
+            fig = charts._figure(4, 3)
+            ax = fig.add_subplot()
+            ax.plot([0, 1], [0, 10])
+            ax.set_yscale("log")
+            ax.set_title("a long title that reaches out to the left", loc="left")
+            ax.set_ylabel("a label far to the left")
+            fig.text(1.02, -0.05, "beyond the figure's corner")
+        return fig
+
+    def size(svg: bytes) -> tuple[float, float]:
+        m = re.search(rb'<svg [^>]*?width="([\d.]+)pt" height="([\d.]+)pt"', svg)
+        return float(m.group(1)), float(m.group(2))
+
+    buf = __import__("io").BytesIO()
+    with matplotlib.rc_context(charts._RC):
+        figure().savefig(buf, format="svg", bbox_inches="tight", metadata=charts._NO_METADATA)
+    tight = size(buf.getvalue())
+    once = base64.b64decode(charts._to_uri(figure()).split(",", 1)[1])
+    assert size(once) == pytest.approx(tight, abs=0.011)
+    assert b'viewBox="0 0 ' not in once  # cropped: its origin moved into the figure
+    box = matplotlib.transforms.Bbox([[0, 0], [1, 1]])
+    assert charts._cropped(b"<svg width='1in'>", box, 3.0) == b"<svg width='1in'>"  # a size written otherwise
