@@ -20,7 +20,6 @@ import pandas as pd
 from .compute import Bootstrap, Stats, TooManySlices, reduce_batches
 from .errors import InputError, UsageError, display_path, quote
 from .load import (
-    NUMERIC_NA,
     InputSpec,
     Layout,
     LoadedInput,
@@ -158,8 +157,9 @@ class DaskFiles:
 def read_files(path: str, spec: InputSpec) -> DaskFiles:
     """A dask DataFrame over a directory or glob of Parquet or CSV files (sorted by name). Every
     part's columns are checked here, before any work on the cluster, so that a part that cannot be
-    read or lacks a column is named: one line, exit 2. CSV parts are one partition each (a CSV
-    file is not cut: a quoted field may hold a line break)."""
+    read or lacks a column is named: one line, exit 2. CSV parts are one partition each, read on the
+    workers by the local reader (:func:`read_csv_part`; a CSV file is not cut: a quoted field may
+    hold a line break)."""
     import dask.dataframe as dd
 
     p = Path(path)
@@ -179,23 +179,34 @@ def read_files(path: str, spec: InputSpec) -> DaskFiles:
         return DaskFiles(dd.read_parquet(parquet, columns=columns, blocksize=PARQUET_BLOCKSIZE), path, tuple(parquet))
     if not csv:
         raise UsageError(f"{path}: no .parquet or .csv files to read with --engine dask")
-    columns = _same_columns(path, csv, _csv_columns, spec)
+    columns = _same_columns(path, csv, lambda part: _csv_columns(part, spec.delimiter), spec)
     layout = plan_layout(columns, spec, csv[0])
-    try:  # dask reads a sample of the first part here: a value that is no number fails now
-        frame = dd.read_csv(
-            csv,
-            usecols=layout.usecols,
-            dtype={c: str for c in layout.text_cols} | {c: "float64" for c in layout.numeric_cols},
-            keep_default_na=False,
-            na_values={c: NUMERIC_NA for c in layout.numeric_cols},
-            encoding="utf-8",
-            blocksize=None,
-        )
-    except Exception as err:  # noqa: BLE001 — pandas' parser errors on the sample, as one line
-        text = " ".join(str(err).split())[-200:] or type(err).__name__
-        raise InputError(display_path(csv[0]), f"a part of {display_path(path)} cannot be read as CSV ({text})",
-                         hint="run evalreport report on that part alone to see which row") from None
+    meta = pd.DataFrame({c: pd.Series(dtype=object if c in layout.text_cols else "float64") for c in layout.usecols})
+    frame = dd.from_map(read_csv_part, csv, spec=spec, meta=meta, label="evalreport-read-csv")
     return DaskFiles(frame, path, tuple(csv))
+
+
+def read_csv_part(path: str, spec: InputSpec) -> pd.DataFrame:
+    """On a worker: one CSV part, read by the local engine's own reader — Arrow's parser, and a
+    piece it rejects checked row by row (the number of fields, UTF-8) before pandas reads it — so a
+    part is refused as a file is on one machine, in one line naming the part and its row (pandas
+    alone, given only the columns to read, drops a row's extra fields without a word). Values that
+    are no number stay text, for the validator to name with their rows in the whole input."""
+    loaded = LoadedInput(path, spec)
+    try:
+        pieces = [piece if isinstance(piece, pd.DataFrame) else piece.to_pandas()
+                  for piece in loaded.reader.frames(loaded.layout, loaded.chunk_rows)]
+    finally:
+        loaded.close()
+    usecols = list(loaded.layout.usecols)
+    if not pieces:
+        return pd.DataFrame({c: pd.Series(dtype=object if c in loaded.layout.text_cols else "float64")
+                             for c in usecols})
+    frame = pd.concat([piece[usecols] for piece in pieces], ignore_index=True)
+    for c in usecols:  # Arrow's dictionaries (labels, slices) as the text a CSV file holds
+        if isinstance(frame[c].dtype, pd.CategoricalDtype):
+            frame[c] = frame[c].astype(object)
+    return frame
 
 
 def _parquet_columns(path: str) -> list[str]:
@@ -204,8 +215,8 @@ def _parquet_columns(path: str) -> list[str]:
     return list(pq.read_schema(path).names)
 
 
-def _csv_columns(path: str) -> list[str]:
-    return [str(c) for c in pd.read_csv(path, nrows=0, encoding="utf-8").columns]
+def _csv_columns(path: str, delimiter: str) -> list[str]:
+    return [str(c) for c in pd.read_csv(path, nrows=0, sep=delimiter, encoding="utf-8").columns]
 
 
 def _same_columns(name: str, parts: list[str], read, spec: InputSpec) -> list[str]:

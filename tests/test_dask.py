@@ -219,3 +219,40 @@ def test_compare_on_a_cluster_fails_closed_in_one_line(cluster, tmp_path):
     one_error_line(run(["compare", tmp_path / "b.csv", tmp_path / "b.csv", "--scheduler", "tcp://127.0.0.1:1",
                         "-o", tmp_path / "o.html"]), r"--scheduler goes with --engine dask")
     assert not (tmp_path / "o.html").exists()
+
+
+def test_csv_parts_on_a_cluster_are_read_as_one_machine_reads_a_file(cluster, tmp_path):
+    """CSV parts are read on the workers by the local engine's own reader: a row with a field too
+    many (pandas, given the columns to read, dropped it without a word: the check passed) is refused
+    in one line naming the part and its row; a value that is no number is named with its row in the
+    whole input, as one machine names it; a --delimiter is honoured; the figures equal the local run's."""
+    from test_hardening import one_error_line
+
+    df = random_predictions(np.random.default_rng(8), 400, 3)
+    address = ["--engine", "dask", "--scheduler", cluster.scheduler.address]
+    good = tmp_path / "good"
+    good.mkdir()
+    df.iloc[:200].to_csv(good / "part-0.csv", index=False, sep=";")
+    df.iloc[200:].to_csv(good / "part-1.csv", index=False, sep=";")
+    df.to_csv(tmp_path / "whole.csv", index=False, sep=";")
+    local = run(["report", tmp_path / "whole.csv", "--delimiter", ";", "-o", tmp_path / "l.html", "--json",
+                 tmp_path / "l.json"])
+    spread = run(["report", good, "--delimiter", ";", *address, "-o", tmp_path / "d.html", "--json",
+                  tmp_path / "d.json"])
+    assert local.exit_code == spread.exit_code == 0, spread.stderr
+    _same(json.loads((tmp_path / "l.json").read_text()), json.loads((tmp_path / "d.json").read_text()))
+
+    lines = (good / "part-1.csv").read_text().splitlines()  # the header, then the part's rows 1, 2, …
+    fields = lines[7].split(";")
+    for name, row, pattern in (
+            ("fields", (5, lines[5] + ";extra"),
+             r"part-1\.csv: row 5 has \d+ fields, but the header has \d+; a value with the delimiter in it must be quoted"),
+            ("value", (7, ";".join([fields[0], "abc", *fields[2:]])),
+             r"bad-value: column 'p_c0': values that are not numbers \(rows 207\); e\.g\. 'abc'")):
+        folder = tmp_path / f"bad-{name}"
+        folder.mkdir()
+        (folder / "part-0.csv").write_text((good / "part-0.csv").read_text())
+        rows = list(lines)
+        rows[row[0]] = row[1]
+        (folder / "part-1.csv").write_text("\n".join(rows) + "\n")
+        one_error_line(run(["check", folder, "--delimiter", ";", "--max-score", "5", *address]), pattern)
