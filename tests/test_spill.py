@@ -87,15 +87,31 @@ def test_a_spilled_match_gives_the_figures_of_one_in_memory(pair, tmp_path, monk
     assert in_memory.score.ci95 is not None
 
 
-def test_rows_matched_by_position_spill_alike(pair, tmp_path, monkeypatch):
+def test_rows_matched_by_position_are_read_in_step_without_disk(pair, tmp_path, monkeypatch):
+    """Without ids, both inputs are read in step and matched a group of positions at a time:
+    nothing goes to disk however low the spill bound, and the figures are those of the same rows
+    matched by id in the same order (12 partitions of 1,000 rows, matched two at a time)."""
     b, c = pair
-    for path in (b, c):
-        pd.read_csv(path).sort_values("id").drop(columns="id").to_csv(path, index=False)
-    in_memory = compare(b, c, weight_col="w")
+    for name, path in (("b", b), ("c", c)):
+        df = pd.read_csv(path).sort_values("id")
+        df.to_csv(tmp_path / f"{name}_id.csv", index=False)  # with ids, in the same order
+        df.drop(columns="id").to_csv(path, index=False)  # without: matched by position
+    by_id = compare(tmp_path / "b_id.csv", tmp_path / "c_id.csv", weight_col="w", group_by="g")
     made = _spilling(monkeypatch, tmp_path)
-    spilled = compare(b, c, weight_col="w")
-    assert made and spilled.matched_by == "row order"
-    _close(_figures(in_memory), _figures(spilled))
+    monkeypatch.setattr(spill, "POSITION_RANGE", 1000)
+    in_step = compare(b, c, weight_col="w", group_by="g")
+    assert not made and in_step.matched_by == "row order"
+    def figures(c) -> dict:  # rows are named by id on one side only
+        f = _figures(c)
+        f["rising_rows"] = [{k: v for k, v in row.items() if k != "id"} for row in f["rising_rows"]]
+        return {**f, "matched_by": None}
+
+    _close(figures(by_id), figures(in_step))
+    short = tmp_path / "short.csv"
+    pd.read_csv(c).iloc[:-1].to_csv(short, index=False)
+    with pytest.raises(InputError, match="has 11999 rows but the baseline has 12000"):
+        compare(b, short, weight_col="w")
+    assert not made
 
 
 @pytest.mark.parametrize("mutate, message", [

@@ -2,12 +2,13 @@
 
 Each input is read once, validated batch by batch as a report of it would be, and its rows are
 cut into partitions: by a hash of the id when rows are matched by id (the same id always lands
-in the same partition on both sides), else by position. A partition is kept in memory until a
-side's partitions hold SPILL_BYTES; from then on they go to Arrow IPC files in a temporary
-folder, removed on every exit path. Then the partitions are matched pair by pair — a group of
-them at a time, at most GROUP_CELLS values in memory — and each matched pair of batches carries
-the baseline's row positions, which decide the bootstrap blocks: the figures are the same
-whatever the partitioning (their sums' order aside).
+in the same partition on both sides), else by position. By id, a partition is kept in memory
+until a side's partitions hold SPILL_BYTES; from then on they go to Arrow IPC files in a
+temporary folder, removed on every exit path; then the partitions are matched pair by pair — a
+group of them at a time, at most GROUP_CELLS values in memory. By position, the two inputs are
+read in step and each group is matched once both sides have read past it: nothing goes to disk.
+Each matched pair of batches carries the baseline's row positions, which decide the bootstrap
+blocks: the figures are the same whatever the partitioning (their sums' order aside).
 """
 
 from __future__ import annotations
@@ -274,6 +275,29 @@ def matched_words(by_id: str | None, common: bool, dropped: tuple[int, int] | No
     return how
 
 
+class _Reading:
+    """One input's (partition, record batch) pieces, read on demand and held until released."""
+
+    def __init__(self, pieces: Iterator) -> None:
+        self.pieces, self.held, self.at, self.done = pieces, {}, -1, False
+
+    def read_past(self, part: int) -> None:
+        """Read until a piece beyond ``part`` is held (partitions come in rising order) or the input ends."""
+        while not self.done and self.at <= part:
+            piece = next(self.pieces, None)
+            if piece is None:
+                self.done = True
+            else:
+                self.at = piece[0]
+                self.held.setdefault(piece[0], []).append(piece[1])
+
+    def release(self, start: int, stop: int) -> list:
+        """The held pieces of partitions ``start`` … ``stop - 1``, as tables, let go here."""
+        import pyarrow as pa
+
+        return [pa.Table.from_batches([rb]) for part in range(start, stop) for rb in self.held.pop(part, [])]
+
+
 class PairedRows:
     """Two validated inputs matched row by row: a context manager (the temporary folder is removed
     on leaving it) whose :meth:`pairs` yields (baseline batch, candidate batch) pairs.
@@ -311,7 +335,9 @@ class PairedRows:
             signal.signal(signal.SIGTERM, self._sigterm)
 
     # ------------------------------------------------------------------ pass 1: read and cut
-    def _cut(self, loaded: LoadedInput, side: _Side, label: str) -> None:
+    def _pieces(self, loaded: LoadedInput, side: _Side) -> Iterator[tuple[int, object]]:
+        """An input's rows as (partition, record batch) pieces, in the order read (by position:
+        partitions in rising order); the side counts its rows and renormalised rows as it goes."""
         groups = tuple(loaded.layout.group_cols)
         for batch in loaded.batches():
             ids = _id_texts(batch.ids) if self.by_id else None
@@ -321,14 +347,18 @@ class PairedRows:
             else:
                 part = (np.arange(batch.row0, batch.row0 + len(batch)) // POSITION_RANGE).astype(np.intp)
             rb = _record_batch(batch, ids, hashes, groups)
-            side.buffered += rb.nbytes
             side.rows += len(batch)
             side.renormalized += batch.renormalized
             order = np.argsort(part, kind="stable")
             bounds = np.flatnonzero(np.diff(part[order])) + 1
             rb = rb.take(order)
             for start, stop in zip(np.r_[0, bounds], np.r_[bounds, len(order)]):
-                side.add(int(part[order[start]]), rb.slice(start, stop - start))
+                yield int(part[order[start]]), rb.slice(start, stop - start)
+
+    def _cut(self, loaded: LoadedInput, side: _Side, label: str) -> None:
+        for part, rb in self._pieces(loaded, side):
+            side.add(part, rb)
+            side.buffered += rb.nbytes
             if side.buffered > self.spill_bytes:
                 if self.folder is None:
                     self.folder = tempfile.mkdtemp(prefix="evalreport-")
@@ -340,6 +370,9 @@ class PairedRows:
         """The matched rows, a group of partitions at a time, in the baseline's order within each;
         the first problem of the match (see :meth:`_raise`) is raised, in one line, at the end of the
         iteration — the caller writes nothing before it has taken every pair."""
+        if not self.by_id:
+            yield from self._in_step()
+            return
         self._cut(self.base_input, self.base, "base")
         self._cut(self.cand_input, self.cand, "cand")
         if self.spilled:  # what is still in memory goes to disk too: matching needs the room
@@ -375,6 +408,47 @@ class PairedRows:
             if dropped[0] == self.base.rows:
                 raise InputError(self.cand.name, "has no id in common with the baseline", column=self.by_id)
             self.dropped = (dropped[0], dropped[1])
+
+    def _in_step(self) -> Iterator[tuple[Batch, Batch]]:
+        """Rows matched by position, both inputs read in step: a group of consecutive partitions is
+        matched once both sides have read past it, and let go — nothing goes to disk, and each side
+        holds at most a group and a batch. The problems (rows that differ in number, labels that
+        differ) are raised at the end, as by id."""
+        import pyarrow as pa
+
+        base_in, cand_in = self.base_input, self.cand_input
+        width = 4 + len(base_in.layout.classes) * (2 if base_in.layout.mode == "soft" else 1)
+        take = max(1, self.group_cells // (POSITION_RANGE * width))  # partitions a group: as _groups
+        sides = [_Reading(self._pieces(base_in, self.base)), _Reading(self._pieces(cand_in, self.cand))]
+        problems, dropped, told = _Problems(), [0, 0], [0, 0]
+        start = 0
+        while True:
+            for s in sides:
+                s.read_past(start + take - 1)
+            if all(s.done and not s.held for s in sides):
+                break
+            tb, tc = (_numpy(pa.concat_tables(t)) if (t := s.release(start, start + take)) else {} for s in sides)
+            start += take
+            if not tb or not tc or len(tb["pos"]) != len(tc["pos"]):
+                continue  # a side with other rows: the count is told at the end
+            rb, rc, positions = self._match(tb, tc, problems, dropped)
+            k = sum(1 for name in tb if name[0] == "q")
+            for first in range(0, len(rb), base_in.chunk_rows):
+                sl = slice(first, first + base_in.chunk_rows)
+                bb = _batch(tb, rb[sl], positions[sl], k, tuple(base_in.layout.group_cols))
+                bc = _batch(tc, rc[sl], positions[sl], k, tuple(cand_in.layout.group_cols))
+                # each side's renormalised rows, as they were read: the pairs' sum is the sides' count
+                bb.renormalized, bc.renormalized = self.base.renormalized - told[0], self.cand.renormalized - told[1]
+                told = [self.base.renormalized, self.cand.renormalized]
+                yield bb, bc
+        if base_in.layout.mode == "score" and base_in.classes != cand_in.classes:
+            raise InputError(self.cand.name, "its classes differ from the baseline's",
+                             hint=f"baseline {', '.join(map(quote, base_in.classes))}, candidate "
+                             f"{', '.join(map(quote, cand_in.classes))}")
+        if self.base.rows != self.cand.rows:
+            raise InputError(self.cand.name, f"has {self.cand.rows} rows but the baseline has {self.base.rows}",
+                             hint="without an id column in both files, rows are matched by position")
+        self._raise(problems)
 
     def _groups(self) -> Iterator[list[int]]:
         """Consecutive partitions, as many at once as hold at most group_cells values per side."""
