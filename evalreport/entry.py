@@ -43,6 +43,7 @@ def leave(status) -> None:
     finalizers, logging, a tracker's own), then the standard streams flushed (a flush that fails
     is exit 120, Python's status for it). While a thread that is not a daemon still runs, Python
     would wait for it: then the exit is Python's own."""
+    import atexit
     import threading
 
     if isinstance(status, int) or status is None:
@@ -50,7 +51,7 @@ def leave(status) -> None:
     else:  # sys.exit("message"): the message on stderr, status 1
         print(status, file=sys.stderr)
         code = 1
-    run_exit_functions = getattr(__import__("atexit"), "_run_exitfuncs", None)
+    run_exit_functions = getattr(atexit, "_run_exitfuncs", None)  # CPython's, as its own exit calls it
     others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
     if run_exit_functions is None or others:
         sys.exit(code)
