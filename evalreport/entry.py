@@ -42,7 +42,8 @@ def leave(status) -> None:
     matters is done first, as Python does it: the ``atexit`` functions (temporary folders'
     finalizers, logging, a tracker's own), then the standard streams flushed (a flush that fails
     is exit 120, Python's status for it). While a thread that is not a daemon still runs, Python
-    would wait for it: then the exit is Python's own."""
+    would wait for it, and a profiler or tracer (``python -m cProfile``, a debugger) writes its
+    output after the program: then the exit is Python's own."""
     import atexit
     import threading
 
@@ -53,7 +54,7 @@ def leave(status) -> None:
         code = 1
     run_exit_functions = getattr(atexit, "_run_exitfuncs", None)  # CPython's, as its own exit calls it
     others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
-    if run_exit_functions is None or others:
+    if run_exit_functions is None or others or sys.getprofile() is not None or sys.gettrace() is not None:
         sys.exit(code)
     run_exit_functions()
     for stream in (sys.stdout, sys.stderr):

@@ -365,3 +365,14 @@ def test_the_command_leaves_without_teardown_but_as_python_would(status, code, e
              "from evalreport.entry import leave; leave(4)")
     done = subprocess.run([sys.executable, "-c", waits], capture_output=True, text=True, check=False)
     assert (done.returncode, done.stdout) == (4, "thread done\n")
+
+
+def test_a_profiled_command_exits_as_python_does_so_the_profile_is_written(tmp_path):
+    """Under a profiler (python -m cProfile), which writes its output after the program, the
+    command leaves through Python's own exit."""
+    out = tmp_path / "check.prof"
+    done = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), "-m", "evalreport", "check",
+                           str(EXAMPLES / "iris_predictions.csv"), "--max-score", "5"], cwd=tmp_path,
+                          capture_output=True, text=True, env=dict(os.environ, CI="1"), check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert out.stat().st_size > 0
