@@ -181,8 +181,7 @@ def read_files(path: str, spec: InputSpec) -> DaskFiles:
         raise UsageError(f"{path}: no .parquet or .csv files to read with --engine dask")
     columns = _same_columns(path, csv, lambda part: _csv_columns(part, spec.delimiter), spec)
     layout = plan_layout(columns, spec, csv[0])
-    meta = pd.DataFrame({c: pd.Series(dtype=object if c in layout.text_cols else "float64") for c in layout.usecols})
-    frame = dd.from_map(read_csv_part, csv, spec=spec, meta=meta, label="evalreport-read-csv")
+    frame = dd.from_map(read_csv_part, csv, spec=spec, meta=_no_rows(layout), label="evalreport-read-csv")
     return DaskFiles(frame, path, tuple(csv))
 
 
@@ -200,8 +199,7 @@ def read_csv_part(path: str, spec: InputSpec) -> pd.DataFrame:
         loaded.close()
     usecols = list(loaded.layout.usecols)
     if not pieces:
-        return pd.DataFrame({c: pd.Series(dtype=object if c in loaded.layout.text_cols else "float64")
-                             for c in usecols})
+        return _no_rows(loaded.layout)
     frame = pd.concat([piece[usecols] for piece in pieces], ignore_index=True)
     for c in usecols:  # Arrow's dictionaries (labels, slices) as the text a CSV file holds
         if isinstance(frame[c].dtype, pd.CategoricalDtype):
@@ -213,6 +211,11 @@ def _parquet_columns(path: str) -> list[str]:
     import pyarrow.parquet as pq
 
     return list(pq.read_schema(path).names)
+
+
+def _no_rows(layout: Layout) -> pd.DataFrame:
+    """A CSV part's frame without rows: the columns read, text or float64."""
+    return pd.DataFrame({c: pd.Series(dtype=object if c in layout.text_cols else "float64") for c in layout.usecols})
 
 
 def _csv_columns(path: str, delimiter: str) -> list[str]:

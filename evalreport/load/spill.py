@@ -315,6 +315,7 @@ class PairedRows:
         self.base, self.cand = _Side(base.source.name), _Side(cand.source.name)
         self.dropped: tuple[int, int] | None = None
         self.spilled = False
+        self._told = (0, 0)  # each side's renormalised rows handed on with the pairs so far
 
     def __enter__(self) -> PairedRows:
         import signal
@@ -378,31 +379,13 @@ class PairedRows:
         if self.spilled:  # what is still in memory goes to disk too: matching needs the room
             for side, label in ((self.base, "base"), (self.cand, "cand")):
                 side.flush(self.folder, label)
-        base_in, cand_in = self.base_input, self.cand_input
-        if base_in.layout.mode == "score" and base_in.classes != cand_in.classes:
-            raise InputError(self.cand.name, "its classes differ from the baseline's",
-                             hint=f"baseline {', '.join(map(quote, base_in.classes))}, candidate "
-                             f"{', '.join(map(quote, cand_in.classes))}")
-        if not self.by_id and self.base.rows != self.cand.rows:
-            raise InputError(self.cand.name, f"has {self.cand.rows} rows but the baseline has {self.base.rows}",
-                             hint="without an id column in both files, rows are matched by position")
+        self._check_classes()
         problems, dropped = _Problems(), [0, 0]
-        groups = tuple(base_in.layout.group_cols)
-        first = True
         for parts in self._groups():
             tb, tc = (self._load(side, parts) for side in (self.base, self.cand))
             matched = self._match(tb, tc, problems, dropped)
-            if matched is None:
-                continue
-            rb, rc, positions = matched
-            k = sum(1 for name in tb if name[0] == "q")
-            for start in range(0, len(rb), base_in.chunk_rows):
-                sl = slice(start, start + base_in.chunk_rows)
-                bb = _batch(tb, rb[sl], positions[sl], k, groups)
-                bc = _batch(tc, rc[sl], positions[sl], k, tuple(cand_in.layout.group_cols))
-                if first:  # each side's renormalised rows, counted as it was read
-                    bb.renormalized, bc.renormalized, first = self.base.renormalized, self.cand.renormalized, False
-                yield bb, bc
+            if matched is not None:
+                yield from self._batches(tb, tc, matched)
         self._raise(problems)
         if self.common:
             if dropped[0] == self.base.rows:
@@ -417,10 +400,9 @@ class PairedRows:
         import pyarrow as pa
 
         base_in, cand_in = self.base_input, self.cand_input
-        width = 4 + len(base_in.layout.classes) * (2 if base_in.layout.mode == "soft" else 1)
-        take = max(1, self.group_cells // (POSITION_RANGE * width))  # partitions a group: as _groups
+        take = max(1, self.group_cells // (POSITION_RANGE * self._width()))  # partitions a group: as _groups
         sides = [_Reading(self._pieces(base_in, self.base)), _Reading(self._pieces(cand_in, self.cand))]
-        problems, dropped, told = _Problems(), [0, 0], [0, 0]
+        problems, dropped = _Problems(), [0, 0]
         start = 0
         while True:
             for s in sides:
@@ -431,30 +413,45 @@ class PairedRows:
             start += take
             if not tb or not tc or len(tb["pos"]) != len(tc["pos"]):
                 continue  # a side with other rows: the count is told at the end
-            rb, rc, positions = self._match(tb, tc, problems, dropped)
-            k = sum(1 for name in tb if name[0] == "q")
-            for first in range(0, len(rb), base_in.chunk_rows):
-                sl = slice(first, first + base_in.chunk_rows)
-                bb = _batch(tb, rb[sl], positions[sl], k, tuple(base_in.layout.group_cols))
-                bc = _batch(tc, rc[sl], positions[sl], k, tuple(cand_in.layout.group_cols))
-                # each side's renormalised rows, as they were read: the pairs' sum is the sides' count
-                bb.renormalized, bc.renormalized = self.base.renormalized - told[0], self.cand.renormalized - told[1]
-                told = [self.base.renormalized, self.cand.renormalized]
-                yield bb, bc
-        if base_in.layout.mode == "score" and base_in.classes != cand_in.classes:
-            raise InputError(self.cand.name, "its classes differ from the baseline's",
-                             hint=f"baseline {', '.join(map(quote, base_in.classes))}, candidate "
-                             f"{', '.join(map(quote, cand_in.classes))}")
+            yield from self._batches(tb, tc, self._match(tb, tc, problems, dropped))
+        self._check_classes()
         if self.base.rows != self.cand.rows:
             raise InputError(self.cand.name, f"has {self.cand.rows} rows but the baseline has {self.base.rows}",
                              hint="without an id column in both files, rows are matched by position")
         self._raise(problems)
 
+    def _batches(self, tb: dict, tc: dict, matched) -> Iterator[tuple[Batch, Batch]]:
+        """A group's matched rows as pairs of batches of the baseline's chunk size; each pair carries
+        the renormalised rows each side counted since the last pair (their sum is the sides' count)."""
+        rb, rc, positions = matched
+        k = sum(1 for name in tb if name[0] == "q")
+        base_in, cand_in = self.base_input, self.cand_input
+        for start in range(0, len(rb), base_in.chunk_rows):
+            sl = slice(start, start + base_in.chunk_rows)
+            bb = _batch(tb, rb[sl], positions[sl], k, tuple(base_in.layout.group_cols))
+            bc = _batch(tc, rc[sl], positions[sl], k, tuple(cand_in.layout.group_cols))
+            bb.renormalized, bc.renormalized = (self.base.renormalized - self._told[0],
+                                                self.cand.renormalized - self._told[1])
+            self._told = (self.base.renormalized, self.cand.renormalized)
+            yield bb, bc
+
+    def _check_classes(self) -> None:
+        """A binary score's classes (its labels, known once read) must be the baseline's."""
+        base_in, cand_in = self.base_input, self.cand_input
+        if base_in.layout.mode == "score" and base_in.classes != cand_in.classes:
+            raise InputError(self.cand.name, "its classes differ from the baseline's",
+                             hint=f"baseline {', '.join(map(quote, base_in.classes))}, candidate "
+                             f"{', '.join(map(quote, cand_in.classes))}")
+
+    def _width(self) -> int:
+        """Values a row holds in a partition (position, id, hash, label, and a column per class)."""
+        layout = self.base_input.layout
+        return 4 + len(layout.classes) * (2 if layout.mode == "soft" else 1)
+
     def _groups(self) -> Iterator[list[int]]:
         """Consecutive partitions, as many at once as hold at most group_cells values per side."""
         parts = sorted(self.base.parts() | self.cand.parts())
-        width = 4 + len(self.base_input.layout.classes) * (2 if self.base_input.layout.mode == "soft" else 1)
-        per_part = max(1, max(self.base.rows, self.cand.rows) * width // max(len(parts), 1))
+        per_part = max(1, max(self.base.rows, self.cand.rows) * self._width() // max(len(parts), 1))
         take = max(1, self.group_cells // per_part)
         for i in range(0, len(parts), take):
             yield parts[i : i + take]
