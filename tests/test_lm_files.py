@@ -82,6 +82,20 @@ def test_token_and_sequence_files_of_the_same_data_give_the_same_figures(tmp_pat
     assert [w["id"] for w in a["worst_sequences"]["rows"]] == [w["id"] for w in b["worst_sequences"]["rows"]]
 
 
+@pytest.mark.parametrize("chunk_rows", [131_072, 50, 7])
+def test_worst_sequences_tied_in_loss_are_the_first_ones_however_the_input_is_cut(tmp_path, chunk_rows):
+    """78 sequences lose 5 nats a token each: the worst are the first 20 of them by position (a
+    batch once kept its first tied ones while merging kept the last)."""
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(1, 30, 400)
+    loss = np.where(rng.uniform(size=400) < 0.2, 5.0, rng.uniform(0.1, 3.0, 400))
+    ids = [f"s{i}" for i in range(400)]
+    path = tmp_path / "seqs.csv"
+    pd.DataFrame({"id": ids, "logprob": -loss * tokens, "tokens": tokens}).to_csv(path, index=False)
+    expected = [ids[i] for i in np.flatnonzero(loss == loss.max())[:20]]
+    assert [w.id for w in evaluate(path, chunk_rows=chunk_rows).lm.worst] == expected
+
+
 def test_a_text_column_counts_its_utf8_bytes(tmp_path):
     path = tmp_path / "s.csv"
     pd.DataFrame({"id": ["a", "b"], "logprob": [-3.0, -5.0], "tokens": [2, 3], "text": ["héllo", "日本"]}).to_csv(

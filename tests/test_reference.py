@@ -194,6 +194,25 @@ def test_worst_examples_are_the_highest_loss_rows():
     assert r.worst[0].true_prob == pytest.approx(p_true[expected[0]])
 
 
+@pytest.mark.parametrize("chunk_rows", [None, 700, 97, 5])
+def test_worst_rows_tied_in_loss_are_the_first_ones_however_the_input_is_cut(tmp_path, chunk_rows):
+    """300 rows give the true class 0 (clipped to eps: the same loss): the worst rows are the first
+    20 of them by position, in one batch or many (a batch once kept any 20 of its tied rows)."""
+    rng = np.random.default_rng(1)
+    q, y = rng.dirichlet(np.ones(3), 5000), rng.integers(0, 3, 5000)
+    tied = rng.choice(5000, 300, replace=False)
+    q[tied] = 0.0
+    q[tied, (y[tied] + 1) % 3] = 1.0
+    df = pd.DataFrame(q, columns=["p_a", "p_b", "p_c"]).assign(label=np.array(["a", "b", "c"])[y])
+    df.to_parquet(tmp_path / "ties.parquet")
+    p_true = q[np.arange(5000), y]
+    expected = np.lexsort((np.arange(5000), p_true))[:20] + 1  # lowest p_true first, ties by row
+    assert set(expected) <= set(tied + 1)
+    for source in (df, tmp_path / "ties.parquet"):
+        r = evaluate(source, **({} if chunk_rows is None else {"chunk_rows": chunk_rows}))
+        assert [w.row for w in r.worst] == expected.tolist()
+
+
 def test_median_row_loss_from_the_histogram_is_within_a_bin():
     df = pd.read_csv(EXAMPLES / "digits_predictions.csv", dtype={"label": str})
     q = df[[f"p_{k}" for k in range(10)]].to_numpy()

@@ -43,14 +43,27 @@ def sequence_blocks(keys: np.ndarray) -> np.ndarray:
     return boot_block(keys, _splitmix64(keys))
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class WorstSequence:
+    """One of the highest-loss sequences. Ordered by how bad it is: the higher loss, and of two
+    that lose as much, the one that starts first (so the sequences kept are the same however the
+    input is cut into batches)."""
+
     loss: float  # per unit (see SequenceStats.unit_of_loss), nats
     row: int  # 1-based position of the sequence's first row
     id: str
     nll: float
     tokens: float | None
     bytes: float | None
+
+    def _rank(self) -> tuple[float, int]:
+        return self.loss, -self.row
+
+    def __lt__(self, other: WorstSequence) -> bool:
+        return self._rank() < other._rank()
+
+    def __gt__(self, other: WorstSequence) -> bool:
+        return self._rank() > other._rank()
 
 
 @dataclass
@@ -159,7 +172,7 @@ def reduce_sequences(keys: np.ndarray, nll: np.ndarray, tokens: np.ndarray | Non
     loss = nll / np.maximum(unit, 1e-300) if unit is not None else nll
     if unit is not None:
         loss = np.where(unit > 0, loss, np.inf)
-    top = np.argsort(-loss, kind="stable")[:WORST_SEQUENCES]
+    top = np.lexsort((row, -loss))[:WORST_SEQUENCES]  # ties: the first sequences, as WorstSequence ranks them
     for i in top:
         _keep_worst(out.worst, WorstSequence(float(loss[i]), int(row[i]), str(ids[i]), float(nll[i]),
                                              None if tokens is None else float(tokens[i]),

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..load import Batch
 from .bootstrap import Bootstrap
+from .rows import WORST_ROWS
 from .stats import Stats, accumulate
 
 #: Batches are reduced on up to this many threads (numpy and SciPy release the GIL in their loops).
@@ -51,11 +52,16 @@ def reduce_batches(batches, n_classes: int, eps: float, boot: Bootstrap | None =
     total = Stats(n_classes)
 
     def reduce(batch: Batch) -> Stats:
-        return accumulate(batch, n_classes, eps, boot, sample_below=_bound(total))
+        return accumulate(batch, n_classes, eps, boot, sample_below=_bound(total), worst_least=_least(total))
 
     for stats in in_order(reduce, batches, workers):
         total += stats
     return total
+
+
+def _least(total: Stats) -> float | None:
+    worst = total.worst  # one read: the merging thread replaces the tuple
+    return worst[-1].ce if len(worst) == WORST_ROWS else None
 
 
 def _bound(total: Stats) -> np.uint64 | None:

@@ -48,6 +48,11 @@ def _positions(batch: Batch) -> np.ndarray:
     return np.arange(batch.row0, batch.row0 + len(batch), dtype=np.uint64)
 
 
+def _row_numbers(batch: Batch, idx: np.ndarray) -> np.ndarray:
+    """The 0-based positions in the whole input of the batch's rows ``idx``."""
+    return batch.positions[idx] if batch.positions is not None else batch.row0 + idx
+
+
 def row_number(batch: Batch, i: int) -> int:
     """The 1-based number of row ``i`` of a batch in its whole input."""
     return int(batch.positions[i]) + 1 if batch.positions is not None else batch.row0 + int(i) + 1
@@ -159,10 +164,18 @@ class WorstRow:
     ce: float
 
 
-def _worst_of_batch(batch: Batch, f: RowFigures) -> tuple[WorstRow, ...]:
-    n = len(batch)
+def _worst_of_batch(batch: Batch, f: RowFigures, least: float | None = None) -> tuple[WorstRow, ...]:
+    """The batch's WORST_ROWS highest-loss rows, ties broken by position as :func:`_top_rows`
+    breaks them (so the rows kept are the same however the input is cut into batches).
+    ``least``: the loss of the last of the rows kept so far, once there are WORST_ROWS of them —
+    a row that loses less can never enter (a row that loses as much still can, by its position)."""
+    n, ce = len(batch), f.ce
     take = min(WORST_ROWS, n)
-    idx = np.argpartition(-f.ce, take - 1)[:take] if take < n else np.arange(n)
+    if least is None and take < n:
+        least = np.partition(ce, n - take)[n - take]  # the take-th highest loss
+    idx = np.flatnonzero(ce >= least) if least is not None else np.arange(n)
+    if len(idx) > take:  # among the losses tied at the cut, the first rows
+        idx = idx[np.lexsort((_row_numbers(batch, idx), -ce[idx]))[:take]]
     pred_prob = f.pred_prob
     rows = [
         WorstRow(

@@ -273,10 +273,13 @@ def _sparse_confusion(k: int, true=None, pred=None, w=None):
 
 
 def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None = None,
-               f: RowFigures | None = None, sample_below: np.uint64 | None = None) -> Stats:
+               f: RowFigures | None = None, sample_below: np.uint64 | None = None,
+               worst_least: float | None = None) -> Stats:
     """Reduce one validated batch to its sufficient statistics (and bootstrap sums, if asked).
     ``f``: the batch's row figures, when the caller has them already; ``sample_below``:
-    the bound of the row sample the result will be merged into (see :func:`row_sample`)."""
+    the bound of the row sample the result will be merged into (see :func:`row_sample`);
+    ``worst_least``: the least loss among its worst rows, once it holds WORST_ROWS of them (see
+    :func:`_worst_of_batch`)."""
     f = f if f is not None else row_figures(batch.q, batch.y, batch.p, eps=eps)
     n, k = len(batch), n_classes
     w = batch.w if batch.w is not None else np.ones(n)
@@ -328,7 +331,7 @@ def accumulate(batch: Batch, n_classes: int, eps: float, boot: Bootstrap | None 
         confusion=confusion,
         hist=np.bincount(hb, minlength=len(HIST_EDGES) - 1),
         groups=groups,
-        worst=_worst_of_batch(batch, f),
+        worst=_worst_of_batch(batch, f, worst_least),
         boot=bootstrap_sums(batch, f, w, correct, k, eps, block, b, CAL_BINS) if boot else None,
         cal=cal,
         ovr=ovr,
