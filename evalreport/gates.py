@@ -249,16 +249,18 @@ def _detectable_words(mdd: float | None) -> str:
     return "" if mdd is None or not _number(mdd) else f"detectable distance {mdd:.4f}"
 
 
-def _too_close_words(end: float, threshold: float, ci, replicates: int, per_item: bool) -> str:
+def _too_close_words(end: float, threshold: float, ci, replicates: int, per_item: bool,
+                     what: str = "the interval's end", scale: float = 1.0) -> str:
+    """``scale``: the end's Monte Carlo error as a multiple of that of the interval's own ends."""
     from .compute.power import end_error, replicates_to_settle
 
-    need = replicates_to_settle(end, threshold, ci, MAX_REPLICATES)
+    need = replicates_to_settle(end, threshold, ci, MAX_REPLICATES, scale)
     if need is not None and not per_item:
         need = max(need, replicates + 4)
     how = (f"--bootstrap {need:,} would settle it" if need is not None else
            f"no number of replicates up to {MAX_REPLICATES:,} settles it: the end is at the threshold")
-    return (f"too close to call at {replicates:,} replicates: the interval's end {end:.4f} is within twice its Monte "
-            f"Carlo error (±{end_error(ci, replicates):.4f}) of {threshold:g}, so it fails closed; {how}")
+    return (f"too close to call at {replicates:,} replicates: {what} {end:.4f} is within twice its Monte "
+            f"Carlo error (±{scale * end_error(ci, replicates):.4f}) of {threshold:g}, so it fails closed; {how}")
 
 
 def _what(result: Result) -> str:
@@ -416,20 +418,26 @@ def _slice_gates(result: Result, spec: GateSpec, judge: _Judge, comparison: Comp
 
 
 def _per_slice(judge: _Judge, gate: str, condition: str, threshold: float, items: list, every: str) -> list[GateResult]:
-    """One gate per failing (column, value, figure, interval), worst first; else one naming the worst."""
-    from .compute.power import holm, p_above
+    """One gate per failing (column, value, figure, interval), worst first; else one naming the worst.
+    Under --significant, Holm's walk fails closed: a slice value whose step is too close to call at
+    the run's replicates fails (see holm_walk)."""
+    from .compute.power import end_error, holm_walk
 
     def key(item) -> float:
         return item[2] if _number(item[2]) else math.inf
 
     items = sorted(items, key=key, reverse=True)
-    sig = judge.sig
+    sig, replicates = judge.sig, judge.item_replicates
     tested = [i for i, it in enumerate(items) if sig and _number(it[2]) and _usable(it[3])]
-    rejected = dict(zip(tested, holm([p_above(items[i][2], items[i][3], threshold) for i in tested])))
+    steps = dict(zip(tested, holm_walk([(items[i][2], items[i][3]) for i in tested], threshold, replicates)))
     failing = []
     for i, (col, label, value, ci) in enumerate(items):
-        if i in rejected:
-            failed, note = rejected[i], f"Holm over {len(tested):,} slice values"
+        step = steps.get(i)
+        if step is not None:
+            failed, note = step.rejected, f"Holm over {len(tested):,} slice values"
+            if step.too_close:
+                note += "; " + _too_close_words(step.end, threshold, ci, replicates, True, "the Holm-adjusted end",
+                                                step.error / end_error(ci, replicates))
         else:
             failed = _beyond_max(value, None, threshold, False)
             note = "no interval: the point rule applies" if sig else ""
@@ -439,7 +447,7 @@ def _per_slice(judge: _Judge, gate: str, condition: str, threshold: float, items
                 gate, f"{col} = {printable(label)}: {condition}", threshold, value, ci, False,
                 "; ".join(x for x in (note, f"{len(failing) + 1} of the failing, worst first",
                                       _detectable_words(mdd)) if x),
-                subject=f"{col}={label}", minimum_detectable=mdd))
+                subject=f"{col}={label}", minimum_detectable=mdd, too_close=step is not None and step.too_close))
     if failing:
         return failing
     col, label, value, ci = items[0]
@@ -455,7 +463,8 @@ def _rule_notes(sig: bool, result: Result | None = None, gates=()) -> tuple[str,
     if not sig:
         return ("rule: point estimate — a gate fails when the value (rounded to 4 decimals) is beyond the threshold",)
     notes = ["rule: --significant — a gate fails only when its whole 95% interval lies beyond the threshold "
-             "(per slice value: when Holm's correction over the slice values rejects it, family-wise 2.5%)"]
+             "(per slice value: when Holm's correction over the slice values rejects it, family-wise 2.5%, "
+             "or when its step is too close to call)"]
     if any(g.minimum_detectable is not None for g in gates):
         rows = f"{result.rows:,} rows" if result is not None else "these rows"
         notes.append(f"with {rows}, a value closer to its threshold than the gate's 'detectable' distance cannot be "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from statistics import NormalDist
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -17,7 +18,7 @@ from sklearn.metrics import log_loss
 from evalreport import compare, evaluate
 from evalreport.compute import Bootstrap, poisson_weights
 from evalreport.compute.bootstrap import HEADLINE_REPLICATES
-from evalreport.compute.power import (MC_END_FACTOR, end_error, holm, minimum_detectable, p_above,
+from evalreport.compute.power import (MC_END_FACTOR, end_error, holm, holm_walk, minimum_detectable, p_above,
                                       replicates_for)
 from evalreport.gates import evaluate_gates, gate_spec_from
 from evalreport.render.jsonout import check_to_dict
@@ -119,6 +120,56 @@ def test_holm_keeps_a_slice_whose_own_interval_clears_the_threshold_when_many_ar
     report = evaluate_gates(r, gate_spec_from({}, max_slice_score=threshold, significant=True))
     assert all(g.passed for g in report.gates), [g.detail for g in report.gates]
     assert "Holm over 30 slice values" in report.gates[0].detail
+
+
+def test_holm_walk_fails_closed_on_a_step_too_close_to_call_and_walks_on():
+    """Three tests of "above 0", each with a standard error of 1 (p = 1 − Φ(value)); Holm's levels
+    are 2.5%/3, 2.5%/2, 2.5%. The second's p (1.39%) misses its level (1.25%) by little."""
+    z95 = NormalDist().inv_cdf(0.975)
+    tests = [(v, (v - z95, v + z95)) for v in (3.0, 2.2, 2.0)]
+    assert holm([p_above(v, ci, 0.0) for v, ci in tests]) == [True, False, False]
+    # a million replicates: every end is settled, and the walk is Holm's
+    assert [s.rejected for s in holm_walk(tests, 0.0, 1_000_000)] == [True, False, False]
+    assert not any(s.too_close for s in holm_walk(tests, 0.0, 1_000_000))
+    # 200 replicates: the second step's end, 2.2 − z(1 − 1.25%) = −0.041, lies within twice its Monte Carlo
+    # error (z/1.96 × 0.68/√200 of the width 3.92: ±0.216) of 0, so it fails closed and the walk goes on
+    # to the third, whose p (2.28%) is under its level
+    steps = holm_walk(tests, 0.0, 200)
+    assert [s.rejected for s in steps] == [True, True, True] and [s.too_close for s in steps] == [False, True, True]
+    z = NormalDist().inv_cdf(1 - 0.025 / 2)
+    assert steps[1].end == pytest.approx(2.2 - z, abs=1e-12)
+    assert steps[1].error == pytest.approx(z / z95 * MC_END_FACTOR * 2 * z95 / math.sqrt(200), rel=1e-12)
+    assert [s.rejected for s in holm_walk(tests, 0.0, None)] == [True, False, False]
+
+
+def test_a_slice_value_whose_holm_step_is_too_close_to_call_fails_closed(tmp_path):
+    """The data of the test above: the threshold set at the worst slice value's end at Holm's first
+    level (2.5%/30) — another draw of 400 replicates could decide it either way."""
+    rng = np.random.default_rng(3)
+    n = 6000
+    y = rng.integers(0, 2, n)
+    p = np.clip(0.75 + rng.normal(0, 0.12, n), 0.02, 0.98)
+    df = pd.DataFrame({"label": y, "p_0": np.where(y == 0, p, 1 - p), "p_1": np.where(y == 1, p, 1 - p),
+                       "g": rng.integers(0, 30, n)})
+    path = tmp_path / "g.csv"
+    df.to_csv(path, index=False)
+    r = evaluate(path, group_by="g", bootstrap=400, max_slices=50)
+    scores = {s.label: (s.cross_entropy, s.ci95) for s in r.groups["g"] if s.rows}
+    first = min(scores, key=lambda v: p_above(*scores[v], 0.3))  # the first step of the walk
+    value, (low, high) = scores[first]
+    end = value - NormalDist().inv_cdf(1 - 0.025 / 30) * (value - low) / NormalDist().inv_cdf(0.975)
+    error = NormalDist().inv_cdf(1 - 0.025 / 30) / 1.959964 * MC_END_FACTOR * (high - low) / math.sqrt(400)
+    assert error > 0.001  # the threshold, rounded to 4 decimals, is well within it
+    for threshold, close in ((round(end, 4), True), (round(end - 4 * error, 4), False)):
+        out = run(["check", path, "--group-by", "g", "--max-slices", "50", "--bootstrap", "400", "--significant",
+                   "--max-slice-score", f"{threshold}", "--json", tmp_path / "c.json"])
+        assert out.exit_code == 1, out.stdout + out.stderr
+        gates = {g["subject"]: g for g in json.loads((tmp_path / "c.json").read_text())["gates"]}
+        g = gates[f"g={first}"]
+        assert not g["passed"] and g["too_close"] is close, g["detail"]
+        if close:
+            assert "too close to call at 400 replicates: the Holm-adjusted end" in g["detail"]
+            assert "would settle it" in g["detail"] or "the end is at the threshold" in g["detail"]
 
 
 def test_an_interval_end_within_its_monte_carlo_error_of_the_threshold_fails_closed(tmp_path):

@@ -7,6 +7,7 @@ percentile interval of an asymptotically normal figure (a mean, a ratio of sums)
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from statistics import NormalDist
 
 #: z for a two-sided 95% interval (an end is a one-sided 2.5% test) and for 80% power.
@@ -53,16 +54,18 @@ def replicates_for(share: float = MC_SHARE) -> int:
 def too_close(end: float, threshold: float, ci: tuple[float, float], replicates: int) -> bool:
     """Whether the interval's ``end`` lies within SETTLED_AT Monte Carlo errors of ``threshold``:
     another draw of as many replicates could put it on the other side."""
-    return abs(end - threshold) < SETTLED_AT * end_error(ci, replicates)
+    return too_close_by(end, threshold, end_error(ci, replicates))
 
 
-def replicates_to_settle(end: float, threshold: float, ci: tuple[float, float], most: int) -> int | None:
+def replicates_to_settle(end: float, threshold: float, ci: tuple[float, float], most: int,
+                         scale: float = 1.0) -> int | None:
     """The fewest replicates (a multiple of 4) that put ``end`` SETTLED_AT Monte Carlo errors from
-    ``threshold``; None when even ``most`` would not (the end is at the threshold)."""
+    ``threshold``; None when even ``most`` would not (the end is at the threshold). ``scale``: the
+    end's Monte Carlo error as a multiple of that of the 95% interval's ends (see adjusted_end)."""
     gap = abs(end - threshold)
     if gap == 0:
         return None
-    need = 4 * math.ceil((SETTLED_AT * MC_END_FACTOR * (ci[1] - ci[0]) / gap) ** 2 / 4)
+    need = 4 * math.ceil((SETTLED_AT * scale * MC_END_FACTOR * (ci[1] - ci[0]) / gap) ** 2 / 4)
     return need if need <= most else None
 
 
@@ -88,3 +91,52 @@ def holm(pvalues: list[float], alpha: float = FAMILY_ALPHA) -> list[bool]:
             break
         rejected[i] = True
     return rejected
+
+
+def adjusted_end(value: float, ci: tuple[float, float], level: float) -> tuple[float, float]:
+    """The lower end of the one-sided interval at ``level`` that :func:`p_above` implies —
+    ``p_above(value, ci, t) ≤ level`` exactly when ``t`` lies at or under it — and how many times the
+    Monte Carlo error of the 95% interval's lower end its own Monte Carlo error is."""
+    se = (value - ci[0]) / Z_END
+    if not se > 0:
+        se = standard_error(ci)
+    z = NormalDist().inv_cdf(1.0 - level)
+    return (value - z * se, z / Z_END) if se > 0 else (value, 0.0)
+
+
+@dataclass(frozen=True)
+class HolmStep:
+    """One test of a Holm walk: whether it is rejected (the value is above the threshold), and
+    whether that is too close to call — its adjusted end (at the level of its step) lies within
+    SETTLED_AT of its Monte Carlo errors (``error``) of the threshold."""
+
+    rejected: bool
+    too_close: bool = False
+    end: float = math.nan
+    error: float = 0.0
+
+
+def holm_walk(tests: list[tuple[float, tuple[float, float]]], threshold: float, replicates: int | None,
+              alpha: float = FAMILY_ALPHA) -> list[HolmStep]:
+    """Holm's step-down over one-sided tests of "above ``threshold``", each a (value, 95% interval)
+    drawn from ``replicates`` bootstrap replicates, failing closed: a test whose step another draw of
+    as many replicates could decide the other way counts as rejected (too close to call), and the walk
+    goes on past it, as it would had it been rejected. Without ``replicates``, :func:`holm` as it is."""
+    ps = [p_above(v, ci, threshold) for v, ci in tests]
+    m = len(tests)
+    out = [HolmStep(False) for _ in tests]
+    for rank, i in enumerate(sorted(range(m), key=lambda j: ps[j])):
+        level = alpha / (m - rank)
+        value, ci = tests[i]
+        end, factor = adjusted_end(value, ci, level)
+        error = factor * end_error(ci, replicates) if replicates else 0.0
+        close = bool(replicates) and too_close_by(end, threshold, error)
+        if not (ps[i] <= level or close):
+            break
+        out[i] = HolmStep(True, close, end, error)
+    return out
+
+
+def too_close_by(end: float, threshold: float, error: float) -> bool:
+    """Whether ``end``, of Monte Carlo error ``error``, lies within SETTLED_AT errors of ``threshold``."""
+    return abs(end - threshold) < SETTLED_AT * error
