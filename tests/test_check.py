@@ -275,6 +275,32 @@ def test_paired_interval_against_a_direct_computation():
     assert c.rising[0].increase == pytest.approx(d[top[0]])
 
 
+@pytest.mark.parametrize("chunk_rows", [131_072, 333, 7])
+def test_rows_tied_in_their_rise_are_the_first_ones_by_position(tmp_path, chunk_rows):
+    """200 rows go from sure and right to sure and wrong (clipped both ways: the same rise): the
+    rising rows are the first 20 of them by position, matched by id (the candidate's rows shuffled)
+    or by position, in one batch or many (a batch once offered any 20 of its tied rows)."""
+    rng = np.random.default_rng(2)
+    n = 4000
+    q, y = rng.dirichlet(np.ones(3), n), rng.integers(0, 3, n)
+    qb, qc = q.copy(), q.copy()
+    rise = rng.choice(n, 200, replace=False)
+    qb[rise], qc[rise] = 0.0, 0.0
+    qb[rise, y[rise]], qc[rise, (y[rise] + 1) % 3] = 1.0, 1.0
+    frame = {"label": np.array(list("abc"))[y], "id": [f"r{i}" for i in range(n)]}
+    base = pd.DataFrame(qb, columns=["p_a", "p_b", "p_c"]).assign(**frame)
+    cand = pd.DataFrame(qc, columns=["p_a", "p_b", "p_c"]).assign(**frame)
+    base.to_csv(tmp_path / "b.csv", index=False)
+    cand.sample(frac=1, random_state=0).to_csv(tmp_path / "c.csv", index=False)
+    base.drop(columns="id").to_csv(tmp_path / "b0.csv", index=False)
+    cand.drop(columns="id").to_csv(tmp_path / "c0.csv", index=False)
+    d = -np.log(np.clip(qc[np.arange(n), y], 1e-15, 1)) + np.log(np.clip(qb[np.arange(n), y], 1e-15, 1))
+    expected = (np.lexsort((np.arange(n), -d))[:20] + 1).tolist()  # largest rise first, ties by row
+    assert set(expected) <= set(rise + 1)
+    for b, c in (("b.csv", "c.csv"), ("b0.csv", "c0.csv")):
+        assert [x.row for x in compare(tmp_path / b, tmp_path / c, chunk_rows=chunk_rows).rising] == expected
+
+
 def test_compare_cli_outputs(tmp_path):
     from bs4 import BeautifulSoup
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from ..load import Batch, id_text
-from .rows import WORST_ROWS, RowFigures, row_number
+from .rows import WORST_ROWS, RowFigures, highest_first, row_number
 
 @dataclass(frozen=True)
 class RisingRow:
@@ -29,8 +27,7 @@ def rising_rows(base: Batch, fb: RowFigures, fc: RowFigures) -> tuple[RisingRow,
     rose the most, largest rise first (merge batches' with :func:`merge_rising`)."""
     sb, sc = (fb.kl, fc.kl) if base.p is not None else (fb.ce, fc.ce)
     d = sc - sb
-    take = min(WORST_ROWS, len(d))
-    idx = np.argpartition(-d, take - 1)[:take] if take < len(d) else np.arange(len(d))
+    idx = highest_first(d, base, WORST_ROWS)
     rows = [
         RisingRow(row_number(base, i), id_text(base.ids, i), int(fb.true_class[i]),
                   float(sb[i]), float(sc[i]))

@@ -48,6 +48,18 @@ def _positions(batch: Batch) -> np.ndarray:
     return np.arange(batch.row0, batch.row0 + len(batch), dtype=np.uint64)
 
 
+def highest_first(values: np.ndarray, batch: Batch, take: int, least: float | None = None) -> np.ndarray:
+    """The indices of the ``take`` highest ``values`` of a batch's rows, highest first, ties by
+    position in the whole input (not by place in the batch: rows matched by id come in another
+    order) — so that the rows kept are the same however the input is cut into batches. ``least``:
+    a value below which no row is wanted (one that equals it still may be)."""
+    n = len(values)
+    if least is None and take < n:
+        least = np.partition(values, n - take)[n - take]  # the take-th highest
+    idx = np.flatnonzero(values >= least) if least is not None else np.arange(n)
+    return idx[np.lexsort((_row_numbers(batch, idx), -values[idx]))[:take]]
+
+
 def _row_numbers(batch: Batch, idx: np.ndarray) -> np.ndarray:
     """The 0-based positions in the whole input of the batch's rows ``idx``."""
     return batch.positions[idx] if batch.positions is not None else batch.row0 + idx
@@ -169,13 +181,7 @@ def _worst_of_batch(batch: Batch, f: RowFigures, least: float | None = None) -> 
     breaks them (so the rows kept are the same however the input is cut into batches).
     ``least``: the loss of the last of the rows kept so far, once there are WORST_ROWS of them —
     a row that loses less can never enter (a row that loses as much still can, by its position)."""
-    n, ce = len(batch), f.ce
-    take = min(WORST_ROWS, n)
-    if least is None and take < n:
-        least = np.partition(ce, n - take)[n - take]  # the take-th highest loss
-    idx = np.flatnonzero(ce >= least) if least is not None else np.arange(n)
-    if len(idx) > take:  # among the losses tied at the cut, the first rows
-        idx = idx[np.lexsort((_row_numbers(batch, idx), -ce[idx]))[:take]]
+    idx = highest_first(f.ce, batch, WORST_ROWS, least)
     pred_prob = f.pred_prob
     rows = [
         WorstRow(
