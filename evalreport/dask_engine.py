@@ -50,11 +50,13 @@ class _Part:
 
 
 def _reduce_partition(frame: pd.DataFrame, spec: InputSpec, row0: int, name: str, n_classes: int,
-                      boot: Bootstrap | None, chunk_rows: int, option_style: str = "python") -> _Part:
-    from . import errors
-
+                      boot: Bootstrap | None, chunk_rows: int, option_style: str = "python",
+                      expected: int | None = None) -> _Part:
+    """On a worker: one partition reduced; ``expected``: its rows as the first pass counted them."""
     loaded = partition_input(frame, spec, row0, name, chunk_rows, option_style)
     stats = reduce_batches(loaded.batches(), n_classes, spec.eps, boot, workers=1)  # Dask runs the partitions in parallel
+    if expected is not None:
+        check_rows(name, loaded.rows - row0, expected, row0)
     return _Part(stats, loaded.rows - row0, loaded.total_weight, loaded.negative_labels)
 
 
@@ -98,16 +100,43 @@ def reduce_dask(ddf, spec: InputSpec, boot: Bootstrap | None, chunk_rows: int,
     layout = plan_layout([str(c) for c in ddf.columns], spec, name)
     ddf = ddf[layout.usecols]
     with _quiet():
-        lengths = _computed(ddf.map_partitions(len), name)  # a first pass places every partition's rows
-        offsets = np.concatenate([[0], np.cumsum(np.asarray(lengths))[:-1]]).astype(np.int64)
+        lengths = _computed(row_counts(ddf), name)  # a first pass places every partition's rows
         k = len(layout.classes)
-        tasks = [dask.delayed(_reduce_partition)(part, spec, int(row0), name, k, boot, chunk_rows, errors.OPTION_STYLE)
-                 for part, row0 in zip(ddf.to_delayed(), offsets)]
+        tasks = [dask.delayed(_reduce_partition)(part, spec, row0, name, k, boot, chunk_rows, errors.OPTION_STYLE, n)
+                 for part, row0, n in placed(ddf.to_delayed(), lengths, name)]
         whole = _computed(merged_on_cluster(tasks, _combine), name)
     stats, negatives = whole.stats, whole.negatives
     check_whole(name, layout, whole.rows, whole.weight, negatives)
     classes = classes_of(layout, spec, negatives)
     return stats, DaskInput(spec, layout, classes, SourceInfo(name, None, None, "dask"))
+
+
+def row_counts(ddf):
+    """Each partition's rows (delayed), counted on the very frame that is then reduced: dask's
+    optimiser may cut another frame otherwise (the Parquet parts' first column alone came in 3
+    partitions where the whole had 8)."""
+    return ddf.map_partitions(len)
+
+
+def placed(parts: list, lengths, name: str) -> list[tuple[object, int, int]]:
+    """Each delayed partition with the position of its first row and its rows from the first pass
+    — as many partitions as that pass counted, or one line: rows the cluster cut otherwise would
+    be left out or misplaced."""
+    lengths = [int(n) for n in lengths]
+    if len(parts) != len(lengths):
+        raise InputError(name, f"the cluster cut it into {len(lengths):,} partitions to count their rows and "
+                         f"{len(parts):,} to read them; nothing was computed",
+                         hint="this is dask's doing: please report it with your dask version")
+    offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)[:-1]]).astype(np.int64)
+    return [(part, int(row0), n) for part, row0, n in zip(parts, offsets, lengths)]
+
+
+def check_rows(name: str, rows: int, expected: int, row0: int) -> None:
+    """On a worker: a partition must hold the rows the first pass counted in it."""
+    if rows != expected:
+        raise InputError(name, f"the partition from row {row0 + 1:,} held {expected:,} rows when they were counted "
+                         f"and {rows:,} when they were read; nothing was computed",
+                         hint="this is dask's doing: please report it with your dask version")
 
 
 def _computed(what, name: str, many: bool = False):

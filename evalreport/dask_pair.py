@@ -19,7 +19,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .compute import Bootstrap, Stats, merge_rising, reduce_pair
-from .dask_engine import DaskFiles, DaskInput, _computed, _quiet, merged_on_cluster, partition_input
+from .dask_engine import (DaskFiles, DaskInput, _computed, _quiet, check_rows, merged_on_cluster, partition_input, placed,
+                          row_counts)
 from .errors import InputError, UsageError, opt
 from .load import InputSpec, SourceInfo, check_layouts, check_whole, classes_of, plan_layout
 from .load.spill import _batch, _first, _id_texts, _Problems, _record_batch, matched_words
@@ -98,7 +99,7 @@ def compare_dask(baseline, candidate, spec: InputSpec, base_spec: InputSpec, boo
     fb, fc = fb[lay_b.usecols], fc[lay_c.usecols]
     k = len(lay_b.classes)
     with _quiet():
-        lengths_b, lengths_c = _computed([fb.map_partitions(len), fc.map_partitions(len)], name_c, many=True)
+        lengths_b, lengths_c = _computed([row_counts(fb), row_counts(fc)], name_c, many=True)
         total_b, total_c = int(np.sum(lengths_b)), int(np.sum(lengths_c))
         sides = [_validated_frames(fb, lengths_b, base_spec, name_b, by_id, "b:", chunk_rows, errors.OPTION_STYLE),
                  _validated_frames(fc, lengths_c, spec, name_c, by_id, "c:", chunk_rows, errors.OPTION_STYLE)]
@@ -161,12 +162,11 @@ def _validated_frames(ddf, lengths, spec: InputSpec, name: str, by_id: str | Non
     (prefixed, beside the join key ``k``) and each partition's _SideMeta (delayed)."""
     import dask.dataframe as dd
 
-    offsets = np.concatenate([[0], np.cumsum(np.asarray(lengths, dtype=np.int64))[:-1]])
     layout = plan_layout([str(c) for c in ddf.columns], spec, name)
     meta = _meta(layout, len(layout.classes), by_id, prefix)
     validate = _delayed(_validate_partition)
-    done = [validate(part, spec, int(row0), name, by_id, prefix, chunk_rows, option_style, meta)
-            for part, row0 in zip(ddf.to_delayed(), offsets)]
+    done = [validate(part, spec, row0, name, by_id, prefix, chunk_rows, option_style, meta, n)
+            for part, row0, n in placed(ddf.to_delayed(), lengths, name)]
     take = _delayed(operator.getitem)
     frame = dd.from_delayed([take(d, 0) for d in done], meta=meta, verify_meta=False)
     return frame, [take(d, 1) for d in done]
@@ -194,9 +194,10 @@ def _meta(layout, k: int, by_id: str | None, prefix: str):
 
 
 def _validate_partition(frame, spec: InputSpec, row0: int, name: str, by_id: str | None, prefix: str,
-                        chunk_rows: int, option_style: str, meta):
+                        chunk_rows: int, option_style: str, meta, expected: int):
     """On a worker: one partition validated as the local reader validates (row numbers of the whole
-    input), as the validated columns and the partition's _SideMeta."""
+    input), as the validated columns and the partition's _SideMeta; ``expected``: its rows as the
+    first pass counted them."""
     import pandas as pd
     import pyarrow as pa
 
@@ -206,6 +207,7 @@ def _validate_partition(frame, spec: InputSpec, row0: int, name: str, by_id: str
     for batch in loaded.batches():
         renormalized += batch.renormalized
         pieces.append(_record_batch(batch, _id_texts(batch.ids) if by_id else None, None, groups))
+    check_rows(name, loaded.rows - row0, expected, row0)
     side = _SideMeta(loaded.rows - row0, loaded.total_weight, renormalized, dict.fromkeys(loaded.negative_labels))
     if not pieces:
         return meta, side
