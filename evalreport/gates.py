@@ -396,6 +396,7 @@ def _slice_gates(result: Result, spec: GateSpec, judge: _Judge, comparison: Comp
     if spec.max_slice_score is not None:
         if not result.groups:
             raise UsageError("--max-slice-score gates the slices of --group-by COLUMN: name the column(s) to slice by")
+        _every_value_shown(result, "--max-slice-score")
         score = _score(result)
         items = [(col, s.label, score(s), s.ci95) for col, rows in result.groups.items() for s in rows if s.rows]
         out += _per_slice(judge, "max-slice-score", f"{_what(result)} ≤ {spec.max_slice_score:g} {result.unit}",
@@ -407,6 +408,8 @@ def _slice_gates(result: Result, spec: GateSpec, judge: _Judge, comparison: Comp
         if not comparison.groups:
             raise UsageError("--max-slice-regression gates the slices of --group-by COLUMN: name the column(s) "
                              "to slice by")
+        _every_value_shown(comparison.baseline, "--max-slice-regression")
+        _every_value_shown(result, "--max-slice-regression")
         items = [(col, d.name, d.difference, d.ci95) for col, diffs in comparison.groups.items() for d in diffs
                  if d.difference is not None]
         if not items:
@@ -415,6 +418,22 @@ def _slice_gates(result: Result, spec: GateSpec, judge: _Judge, comparison: Comp
                           f"{_what(result)} rises by ≤ {spec.max_slice_regression:g} {result.unit} over the baseline",
                           spec.max_slice_regression, items, "every slice value's")
     return out
+
+
+def _every_value_shown(result: Result, gate: str) -> None:
+    """A slice gate checks every value one by one: values folded into (other) by --max-slices
+    would pass unseen inside its pooled score, so they are refused (exit 2), never passed."""
+    from .interpret import MAX_SLICES_LIMIT
+
+    for col, rows in result.groups.items():
+        folded = sum(s.folded for s in rows if s.kind == "other")
+        if folded:
+            values = folded + sum(1 for s in rows if s.kind != "other")
+            how = (f"pass --max-slices {values:,} so that each is checked" if values <= MAX_SLICES_LIMIT else
+                   f"that is more than --max-slices allows ({MAX_SLICES_LIMIT:,}): gate a column of fewer values")
+            raise UsageError(f"{gate} checks every value of --group-by {quote(col)} one by one, but {folded:,} of its "
+                             f"{values:,} values are folded into '(other)' by --max-slices, where one could fail "
+                             f"unseen: {how}")
 
 
 def _per_slice(judge: _Judge, gate: str, condition: str, threshold: float, items: list, every: str) -> list[GateResult]:

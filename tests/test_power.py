@@ -77,6 +77,36 @@ def test_slice_gates_come_from_the_settings_and_need_their_slices(tmp_path, monk
     assert out.exit_code == 2 and "--group-by" in out.stderr and not (tmp_path / "d.json").exists()
 
 
+def test_slice_gates_refuse_values_folded_into_other_where_one_could_fail_unseen(tmp_path):
+    """300 slice values, one of them 20 confidently wrong rows (4.6 nats): with --max-slices 100 it
+    was folded into '(other)', whose pooled score passed "every slice value's cross-entropy ≤ 1"
+    with exit 0. Now exit 2 in one line saying how to check each, and nothing written; with
+    --max-slices 301 the value fails by name."""
+    from test_hardening import one_error_line
+
+    rng = np.random.default_rng(1)
+    n = 60_000
+    y = rng.integers(0, 2, n)
+    p = np.where(y == 1, 0.9, 0.1)
+    g = np.array([f"s{i:03d}" for i in rng.integers(0, 300, n)], dtype=object)
+    g[:20], p[:20] = "tiny", np.where(y[:20] == 1, 0.01, 0.99)
+    path = tmp_path / "slices.csv"
+    pd.DataFrame({"label": y, "p_0": 1 - p, "p_1": p, "g": g}).to_csv(path, index=False)
+    args = ["check", path, "--group-by", "g", "--max-slice-score", "1", "--json", tmp_path / "c.json"]
+    one_error_line(run(args), r"--max-slice-score checks every value of --group-by 'g' one by one, but 201 of its "
+                              r"301 values are folded into '\(other\)' by --max-slices, where one could fail unseen: "
+                              r"pass --max-slices 301 so that each is checked")
+    assert not (tmp_path / "c.json").exists()
+    out = run([*args, "--max-slices", "301"])
+    assert out.exit_code == 1, out.stdout + out.stderr
+    (gate,) = json.loads((tmp_path / "c.json").read_text())["gates"]
+    assert gate["subject"] == "g=tiny" and gate["value"] == pytest.approx(-np.log(0.01), abs=1e-9)
+    # the regression gate alike: 5 folds, 2 shown
+    out = run(["check", LOGREG, "--baseline", DIGITS, "--group-by", "fold", "--max-slices", "2",
+               "--max-slice-regression", "0"])
+    one_error_line(out, r"--max-slice-regression checks every value of --group-by 'fold' one by one, but 3 of its 5")
+
+
 def test_max_slice_regression_against_the_paired_difference_per_slice():
     base, cand = _fold_scores(DIGITS), _fold_scores(LOGREG)
     c = compare(DIGITS, LOGREG, group_by="fold")
