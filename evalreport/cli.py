@@ -697,7 +697,7 @@ def _checked(predictions: str, baseline: str | None, opts: dict, baseline_opts: 
     if baseline and baseline.lower().endswith(".json"):
         json_baseline = read_json_baseline(baseline)
         result = _report_result(predictions, opts, ladder, engine, scheduler, sample_fits=sample_fits)
-        json_baseline.check_against(result.rows, result.classes, result.soft)
+        json_baseline.check_against(result.rows, result.classes, result.soft, result.eps, result.weighted)
         return result, None, json_baseline
     if baseline:
         comparison = _compare_result(baseline, predictions, opts, baseline_opts, ladder, engine, scheduler)

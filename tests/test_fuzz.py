@@ -274,7 +274,8 @@ _REPORT_JSON = _valid_report_json()
 
 
 @settings(settings.get_profile(PROFILE))
-@given(path=st.lists(st.sampled_from(["overall", "band_score", "rows", "classes", "unit", "targets", "report", 0]),
+@given(path=st.lists(st.sampled_from(["overall", "band_score", "rows", "classes", "unit", "targets", "eps", "weighted",
+                                      "report", 0]),
                      max_size=3),
        value=_TOML_VALUE | st.none(), raw=st.sampled_from([None, b"", b"{", b"[]", b"null", b'{"overall": 1}']))
 def test_fuzz_json_baselines(workdir, path, value, raw):

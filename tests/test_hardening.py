@@ -559,6 +559,23 @@ def test_a_json_baseline_of_other_rows_or_classes_fails_closed(tmp_path):
     assert run(["check", IRIS, "--baseline", check_json, "--max-regression", "0.5"]).exit_code == 0
 
 
+def test_a_json_baseline_clipped_or_weighted_otherwise_fails_closed(tmp_path):
+    """A baseline clipped at another eps (which caps each row's loss elsewhere), or weighted where
+    this run is not, scored other figures: the regression gate once compared them and passed."""
+    base = tmp_path / "base.json"
+    assert run(["report", IRIS, "--eps", "0.001", "-o", tmp_path / "r.html", "--json", base]).exit_code == 0
+    one_error_line(run(["check", IRIS, "--baseline", base, "--max-regression", "0"]),
+                   r"base\.json: is a report with eps=0\.001; this run clips at eps=2\.22045e-16, which caps a row's "
+                   r"loss elsewhere; pass --eps 0\.001")
+    assert run(["check", IRIS, "--baseline", base, "--max-regression", "0.5", "--eps", "0.001"]).exit_code == 0
+    weighted = tmp_path / "weighted.csv"
+    pd.read_csv(IRIS).assign(w=1.0).to_csv(weighted, index=False)
+    assert run(["report", weighted, "--weight-col", "w", "-o", tmp_path / "r.html", "--json", base]).exit_code == 0
+    one_error_line(run(["check", weighted, "--baseline", base, "--max-regression", "0.5"]),
+                   r"base\.json: is a report with its rows weighted, this run's not \(--weight-col\)")
+    assert run(["check", weighted, "--weight-col", "w", "--baseline", base, "--max-regression", "0.5"]).exit_code == 0
+
+
 # --------------------------------------------------------------------------- messages
 
 

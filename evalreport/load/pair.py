@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .. import errors
-from ..errors import InputError, display_path, printable
+from ..errors import InputError, display_path, opt, printable
 from ..ladder import UNITS
 from .spec import InputSpec, _list_cols
 
@@ -112,18 +112,31 @@ class JsonBaseline:
     rows: int
     classes: tuple[str, ...]
     targets: str = "hard"
+    eps: float | None = None  # None: not checked (a baseline made in Python)
+    weighted: bool | None = None
 
-    def check_against(self, rows: int, classes, soft: bool) -> None:
-        """A baseline must score the same rows with the same classes: else the comparison
-        means nothing, and a gate must not pass on it."""
+    def check_against(self, rows: int, classes, soft: bool, eps: float | None = None,
+                      weighted: bool | None = None) -> None:
+        """A baseline must score the same rows with the same classes, the same clipping and the
+        same weighting: else the comparison means nothing, and a gate must not pass on it."""
         targets = "soft" if soft else "hard"
+        name = display_path(self.path)
         if (self.rows, tuple(self.classes), self.targets) != (rows, tuple(classes), targets):
             raise InputError(
-                display_path(self.path),
+                name,
                 f"is a report of {self.rows:,} rows, {self.targets} targets and classes {_list_cols(self.classes)}; "
                 f"this run has {rows:,} rows, {targets} targets and classes {_list_cols(classes)}",
                 hint="a baseline must score the same rows: pass the baseline model's report on this data",
             )
+        if None not in (self.eps, eps) and self.eps != eps:
+            raise InputError(name, f"is a report with eps={self.eps:.6g}; this run clips at eps={eps:.6g}, which caps a "
+                             "row's loss elsewhere", hint=f"pass {opt('eps')} {self.eps!r}, or report the baseline "
+                             "again with this run's eps")
+        if None not in (self.weighted, weighted) and self.weighted != weighted:
+            which = ("its rows weighted", "this run's not") if self.weighted else ("its rows not weighted",
+                                                                                   "this run's weighted")
+            raise InputError(name, f"is a report with {which[0]}, {which[1]} ({opt('weight_col')}): the two means "
+                             "are of other rows' shares", hint="weigh both runs alike")
 
 
 def _is_json_number(value) -> bool:
@@ -174,7 +187,13 @@ def read_json_baseline(path: str) -> JsonBaseline:
         classes = data["classes"]
         if not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
             raise TypeError("classes must be a list of names")
-        return JsonBaseline(path, score / UNITS[unit], rows, tuple(classes), data.get("targets", "hard"))
+        eps, weighted = data["eps"], data["weighted"]
+        if not (_is_json_number(eps) and 0 < eps < 0.5):
+            raise TypeError(f"eps must be a JSON number between 0 and 0.5, got {_shown(eps)}")
+        if not isinstance(weighted, bool):
+            raise TypeError(f"weighted must be true or false, got {_shown(weighted)}")
+        return JsonBaseline(path, score / UNITS[unit], rows, tuple(classes), data.get("targets", "hard"), float(eps),
+                            weighted)
     except (ValueError, KeyError, TypeError, RecursionError, UnicodeDecodeError) as err:
         raise InputError(name, f"is not an evalreport JSON report ({type(err).__name__}: {printable(str(err))[:120]})",
                          hint="pass the JSON written by 'evalreport report --json', or the baseline's predictions") from None
