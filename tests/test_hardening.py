@@ -576,6 +576,17 @@ def test_a_json_baseline_clipped_or_weighted_otherwise_fails_closed(tmp_path):
     assert run(["check", weighted, "--weight-col", "w", "--baseline", base, "--max-regression", "0.5"]).exit_code == 0
 
 
+def test_a_json_baseline_of_language_model_sequences_is_named_as_such(tmp_path):
+    seqs = tmp_path / "seqs.csv"
+    pd.DataFrame({"id": ["a", "b", "c"], "logprob": [-3.0, -5.0, -2.0], "tokens": [2, 4, 1]}).to_csv(seqs, index=False)
+    base = tmp_path / "lm.json"
+    assert run(["report", seqs, "-o", tmp_path / "r.html", "--json", base]).exit_code == 0
+    one_error_line(run(["check", seqs, "--baseline", base, "--max-regression", "0.1"]),
+                   r"lm\.json: is the JSON report of language-model sequences, which has no classifier score to compare "
+                   r"with; pass the baseline run's own files")
+    assert run(["check", seqs, "--baseline", seqs, "--max-regression", "0.1"]).exit_code == 0
+
+
 # --------------------------------------------------------------------------- messages
 
 

@@ -179,6 +179,10 @@ def read_json_baseline(path: str) -> JsonBaseline:
         data = json.loads(raw.decode("utf-8"))
         if isinstance(data, dict) and "overall" not in data and isinstance(data.get("report"), dict):
             data = data["report"]  # the JSON of 'evalreport check'
+        if isinstance(data, dict) and data.get("overall") is None and isinstance(data.get("lm"), dict):
+            raise InputError(name, "is the JSON report of language-model sequences, which has no classifier score to "
+                             "compare with", hint="pass the baseline run's own files (sequences, or the harness's "
+                             "folder): --max-regression then compares the two runs' cross-entropy")
         unit = data["unit"]
         score = _json_number(data["overall"]["band_score"], "overall.band_score")
         rows = data["rows"]
