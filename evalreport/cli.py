@@ -590,7 +590,8 @@ def _lm_summary(result, written: list[str]) -> None:
     s = lm.overall
     if s is not None and s.cross_entropy is not None:
         ci = f" [95% {s.ci95[0]:.4f}–{s.ci95[1]:.4f}]" if s.ci95 else ""
-        parts.append(f"cross-entropy {s.cross_entropy:.4f}{ci} {u} per token, perplexity {s.perplexity:,.2f} "
+        perplexity = f"{s.perplexity:,.2f}" if s.perplexity < 1e9 else f"{s.perplexity:.4g}"
+        parts.append(f"cross-entropy {s.cross_entropy:.4f}{ci} {u} per token, perplexity {perplexity} "
                      f"({s.sequences:,} sequences, {s.tokens:,.0f} tokens)")
     elif s is not None and s.bits_per_byte is not None:
         ci = f" [95% {s.bits_per_byte_ci95[0]:.4f}–{s.bits_per_byte_ci95[1]:.4f}]" if s.bits_per_byte_ci95 else ""
@@ -728,12 +729,14 @@ def _check_baseline_gates(gates, baseline: str | None, baseline_opts: dict) -> N
 
 def _gate_table(report) -> Table:
     """The verdict on the terminal: one row per gate."""
+    from .render.fmt import interval, num
+
     table = Table(title=f"evalreport check: {'PASSED' if report.passed else 'FAILED'}", title_justify="left")
     for col in ("gate", "condition", "value", "95% interval", "result"):
         table.add_column(col, justify="right" if col in ("value",) else "left")
     for g in report.gates:
-        value = g.value if isinstance(g.value, str) or g.value is None else f"{g.value:.4f}"
-        ci = f"{g.ci95[0]:.4f} – {g.ci95[1]:.4f}" if g.ci95 else "—"
+        value = g.value if isinstance(g.value, str) or g.value is None else num(g.value)
+        ci = interval(g.ci95, 4)
         condition = g.condition + (f"\n{g.detail}" if g.detail else "")
         table.add_row(g.gate, condition, str(value), ci, "pass" if g.passed else "FAIL",
                       style=None if g.passed else "bold red")

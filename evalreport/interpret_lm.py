@@ -9,6 +9,7 @@ the options of a multiple-choice question. Intervals resample sequences (documen
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 
@@ -54,7 +55,16 @@ def _scaled(ci, factor: float):
 
 
 def _exp(ci):
-    return None if ci is None else (math.exp(ci[0]), math.exp(ci[1]))
+    return None if ci is None else (_perplexity(ci[0]), _perplexity(ci[1]))
+
+
+def _perplexity(loss: float) -> float:
+    """exp of a mean loss (nats), ∞ beyond the largest float (a few bytes for many unlikely tokens
+    can pass it per byte; JSON writes null, the page ∞)."""
+    return math.exp(loss) if loss <= _LN_MAX else math.inf
+
+
+_LN_MAX = math.log(sys.float_info.max)
 
 
 def sequence_figures(sums: np.ndarray, blocks: np.ndarray | None, v: np.ndarray | None, unit: str,
@@ -83,13 +93,13 @@ def sequence_figures(sums: np.ndarray, blocks: np.ndarray | None, v: np.ndarray 
         nll=nll * f,
         cross_entropy=None if per_token is None else per_token * f,
         ci95=_scaled(token_ci, f),
-        perplexity=None if per_token is None else math.exp(per_token),
+        perplexity=None if per_token is None else _perplexity(per_token),
         perplexity_ci95=_exp(token_ci),
         bits_per_token=None if per_token is None else per_token / LN2,
         bits_per_byte=None if per_byte is None else per_byte / LN2,
         bits_per_byte_ci95=_scaled(byte_ci, 1 / LN2),
-        word_perplexity=None if per_word is None else math.exp(per_word),
-        byte_perplexity=None if per_byte is None else math.exp(per_byte),
+        word_perplexity=None if per_word is None else _perplexity(per_word),
+        byte_perplexity=None if per_byte is None else _perplexity(per_byte),
     )
 
 

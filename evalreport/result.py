@@ -414,7 +414,7 @@ class Result:
                 head += f", {len(self.lm.tasks)} lm-eval task(s)"
             o = self.lm.overall
             if o is not None and o.cross_entropy is not None:
-                head += f", {o.cross_entropy:.4f} {self.unit} per token (perplexity {o.perplexity:,.2f})"
+                head += f", {o.cross_entropy:.4f} {self.unit} per token (perplexity {o.perplexity:.6g})"
             elif o is not None and o.bits_per_byte is not None:
                 head += f", {o.bits_per_byte:.4f} bits per byte"
         return head + ">"

@@ -96,6 +96,37 @@ def test_worst_sequences_tied_in_loss_are_the_first_ones_however_the_input_is_cu
     assert [w.id for w in evaluate(path, chunk_rows=chunk_rows).lm.worst] == expected
 
 
+@pytest.mark.parametrize("rows,where", [
+    ("id,logprob,tokens\ns0,-2,4\ns1,-3.4028235e38,5\n", "its tokens' mean"),  # float32's lowest for −inf
+    ("id,logprob,tokens\ns0,-2,4\ns1,-1421,2\n", "its tokens' mean"),  # 710.5 nats a token
+    ("id,logprob\ns0,-2\ns0,-1e300\ns1,-1\n", "a token's"),
+])
+def test_a_log_probability_below_any_a_model_gives_is_refused(tmp_path, rows, where):
+    """Below −709.78 nats a token (a probability of 5.6e-309) a perplexity passes the largest float:
+    such a log-probability stands in for −inf. It was an internal error (OverflowError), exit 3."""
+    from test_hardening import one_error_line
+
+    path = tmp_path / "lm.csv"
+    path.write_text(rows)
+    one_error_line(run(["report", path, "-o", tmp_path / "r.html"]),
+                   rf"lm\.csv: column 'logprob': a log-probability of -[\d.e+]+: {where} lies below -709\.78 .* \(rows 2\)")
+    assert not (tmp_path / "r.html").exists()
+    path.write_text("id,logprob,tokens\ns0,-2,4\ns1,-1419,2\n")  # 709.5 a token: a float
+    assert run(["report", path, "-o", tmp_path / "r.html"]).exit_code == 0
+
+
+def test_a_byte_perplexity_beyond_the_largest_float_is_infinite_not_a_crash(tmp_path):
+    """Many unlikely tokens over few bytes: 2,600 nats a byte. The byte perplexity is ∞ on the page,
+    null in JSON; the token figures stand (it was an OverflowError, exit 3)."""
+    path = tmp_path / "lm.csv"
+    path.write_text("id,logprob,tokens,bytes\ns1,-7000,10,2\ns2,-6000,10,3\n")
+    out = run(["report", path, "-o", tmp_path / "r.html", "--json", tmp_path / "r.json"])
+    assert out.exit_code == 0, out.stdout + out.stderr
+    overall = json.loads((tmp_path / "r.json").read_text())["lm"]["overall"]
+    assert overall["byte_perplexity"] is None and overall["bits_per_byte"] == pytest.approx(13000 / 5 / math.log(2))
+    assert overall["perplexity"] == pytest.approx(math.exp(650.0), rel=1e-12)
+
+
 def test_a_text_column_counts_its_utf8_bytes(tmp_path):
     path = tmp_path / "s.csv"
     pd.DataFrame({"id": ["a", "b"], "logprob": [-3.0, -5.0], "tokens": [2, 3], "text": ["héllo", "日本"]}).to_csv(

@@ -17,6 +17,7 @@ Every problem is one :class:`~evalreport.errors.InputError` naming the file, the
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -27,6 +28,9 @@ from .spec import InputSpec, _list_cols
 from .validate import key_hashes
 
 LOGPROB, TOKENS, BYTES, TEXT, OPTION, GOLD, LOGPROBS = "logprob", "tokens", "bytes", "text", "option", "gold", "logprobs"
+#: The lowest log-probability of a token: −ln of the largest float (−709.78, a probability of
+#: 5.6e-309, below any a model's softmax gives), so that a perplexity, exp of a mean, is a float.
+LOWEST_LOG_PROBABILITY = -math.log(sys.float_info.max)
 #: The most rows a multiple-choice file may hold (it is read whole).
 MAX_CHOICE_ROWS = 20_000_000
 
@@ -186,9 +190,11 @@ class SequenceInput:
         groups = {g: _slice_codes(t.column(g)) for g in lay.group_cols}
         if lay.level == "sequences":
             tokens = self._counts(t, lay.tokens_col, row0, minimum=1)
+            self._check_reachable(logprob, tokens, row0)
             ids = self._ids(t, row0) if lay.id_col else [str(row0 + i + 1) for i in range(n)]
             rows = np.arange(row0 + 1, row0 + n + 1, dtype=np.int64)
             return _make(ids, -logprob, tokens, nbytes, groups, rows)
+        self._check_reachable(logprob, None, row0)
         return self._runs(t, -logprob, nbytes, groups, row0)
 
     def _runs(self, t, nll: np.ndarray, nbytes, groups: dict, row0: int) -> SequenceBatch | None:
@@ -301,6 +307,21 @@ class SequenceInput:
             raise InputError(self.name, "a log-probability of −inf: the model gave the text probability 0, so its "
                              "cross-entropy is infinite", column=self.layout.logprob_col,
                              rows=(infinite[:5] + row0 + 1).tolist(), more=len(infinite) > 5)
+
+    def _check_reachable(self, lp: np.ndarray, tokens: np.ndarray | None, row0: int) -> None:
+        """No token's log-probability lies below LOWEST_LOG_PROBABILITY: a lower one is a stand-in
+        for −inf, such as float32's lowest, −3.4e38, and its perplexity would lie beyond the largest
+        float. On a row of a sequence, its tokens' mean."""
+        per_token = lp / tokens if tokens is not None else lp
+        bad = np.flatnonzero(per_token < LOWEST_LOG_PROBABILITY)
+        if len(bad):
+            each = "a token's" if tokens is None else "its tokens' mean"
+            raise InputError(self.name, f"a log-probability of {lp[bad[0]]:g}: {each} lies below "
+                             f"{LOWEST_LOG_PROBABILITY:.2f} (a probability of 5.6e-309, below any a model's softmax "
+                             "gives), where a perplexity passes the largest float", column=self.layout.logprob_col,
+                             rows=(bad[:5] + row0 + 1).tolist(), more=len(bad) > 5,
+                             hint="a stand-in for −inf (float32's lowest is −3.4e38)? A text given probability 0 "
+                                  "has an infinite cross-entropy: leave it out, or write the model's own log-probability")
 
     def _counts(self, t, col: str, row0: int, minimum: int) -> np.ndarray:
         x = self._floats(t, col, row0)

@@ -24,11 +24,14 @@ def band_colours(ladder) -> dict[str, tuple[str, str]]:
 
 
 def num(x: float | None, digits: int = 4) -> str:
-    """A figure for display: fixed decimals, '—' for missing, '∞' for infinite."""
+    """A figure for display: fixed decimals, '—' for missing, '∞' for infinite; beyond a billion,
+    4 significant digits (a perplexity's interval can reach 1e300: not 300 digits)."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "—"
     if math.isinf(x):
         return "∞" if x > 0 else "−∞"
+    if abs(x) >= 1e9:
+        return f"{x:.4g}"
     return f"{x:z.{digits}f}"  # z: −0.0, or a value that rounds to it, is shown 0.0000
 
 
@@ -66,12 +69,13 @@ def count(x: float) -> str:
 
 def ratio(x: float | None) -> str:
     """A figure with no unit that may be large (a perplexity, a share): 4 significant digits below
-    1,000, whole numbers with separators above."""
+    1,000, whole numbers with separators up to a billion, 4 significant digits again beyond
+    (4.126e+43, not 44 digits)."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "—"
     if math.isinf(x):
         return "∞"
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+    return f"{x:,.0f}" if 1000 <= abs(x) < 1e9 else f"{x:.4g}"
 
 
 def threshold(x: float) -> str:
