@@ -213,6 +213,23 @@ def test_worst_rows_tied_in_loss_are_the_first_ones_however_the_input_is_cut(tmp
         assert [w.row for w in r.worst] == expected.tolist()
 
 
+@pytest.mark.parametrize("chunk_rows", [None, 50, 3])
+def test_rows_of_weight_0_are_no_worst_rows(chunk_rows):
+    """A row of weight 0 takes no part in any figure: it was listed first among the highest-loss
+    rows (36 nats, clipped)."""
+    rng = np.random.default_rng(0)
+    q, y = rng.dirichlet(np.full(3, 5.0), 500), rng.integers(0, 3, 500)
+    q[7], y[7] = [0.0, 0.0, 1.0], 0
+    w = np.ones(500)
+    w[[7, 11]] = 0.0
+    df = pd.DataFrame(q, columns=["p_a", "p_b", "p_c"]).assign(label=np.array(list("abc"))[y], w=w)
+    ce = -np.log(np.clip(q[np.arange(500), y], EPS, 1))
+    ce[w == 0] = -np.inf
+    expected = np.lexsort((np.arange(500), -ce))[:20] + 1
+    r = evaluate(df, weight_col="w", **({} if chunk_rows is None else {"chunk_rows": chunk_rows}))
+    assert [x.row for x in r.worst] == expected.tolist() and 8 not in expected and 12 not in expected
+
+
 def test_median_row_loss_from_the_histogram_is_within_a_bin():
     df = pd.read_csv(EXAMPLES / "digits_predictions.csv", dtype={"label": str})
     q = df[[f"p_{k}" for k in range(10)]].to_numpy()

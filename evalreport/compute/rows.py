@@ -52,11 +52,15 @@ def highest_first(values: np.ndarray, batch: Batch, take: int, least: float | No
     """The indices of the ``take`` highest ``values`` of a batch's rows, highest first, ties by
     position in the whole input (not by place in the batch: rows matched by id come in another
     order) — so that the rows kept are the same however the input is cut into batches. ``least``:
-    a value below which no row is wanted (one that equals it still may be)."""
-    n = len(values)
+    a value below which no row is wanted (one that equals it still may be). Rows of weight 0 take
+    no part in any figure, and none here."""
+    weighed = np.flatnonzero(batch.w > 0) if batch.w is not None and not (batch.w > 0).all() else None
+    some = values if weighed is None else values[weighed]
+    n = len(some)
     if least is None and take < n:
-        least = np.partition(values, n - take)[n - take]  # the take-th highest
-    idx = np.flatnonzero(values >= least) if least is not None else np.arange(n)
+        least = np.partition(some, n - take)[n - take]  # the take-th highest
+    idx = np.flatnonzero(some >= least) if least is not None else np.arange(n)
+    idx = idx if weighed is None else weighed[idx]
     return idx[np.lexsort((_row_numbers(batch, idx), -values[idx]))[:take]]
 
 
