@@ -50,13 +50,11 @@ class _Part:
 
 
 def _reduce_partition(frame: pd.DataFrame, spec: InputSpec, row0: int, name: str, n_classes: int,
-                      boot: Bootstrap | None, chunk_rows: int, option_style: str = "python",
-                      expected: int | None = None) -> _Part:
+                      boot: Bootstrap | None, chunk_rows: int, option_style: str, expected: int) -> _Part:
     """On a worker: one partition reduced; ``expected``: its rows as the first pass counted them."""
     loaded = partition_input(frame, spec, row0, name, chunk_rows, option_style)
     stats = reduce_batches(loaded.batches(), n_classes, spec.eps, boot, workers=1)  # Dask runs the partitions in parallel
-    if expected is not None:
-        check_rows(name, loaded.rows - row0, expected, row0)
+    check_rows(name, loaded.rows - row0, expected, row0)
     return _Part(stats, loaded.rows - row0, loaded.total_weight, loaded.negative_labels)
 
 
@@ -125,8 +123,7 @@ def placed(parts: list, lengths, name: str) -> list[tuple[object, int, int]]:
     lengths = [int(n) for n in lengths]
     if len(parts) != len(lengths):
         raise InputError(name, f"the cluster cut it into {len(lengths):,} partitions to count their rows and "
-                         f"{len(parts):,} to read them; nothing was computed",
-                         hint="this is dask's doing: please report it with your dask version")
+                         f"{len(parts):,} to read them; nothing was computed", hint=_CUT_OTHERWISE)
     offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)[:-1]]).astype(np.int64)
     return [(part, int(row0), n) for part, row0, n in zip(parts, offsets, lengths)]
 
@@ -135,8 +132,10 @@ def check_rows(name: str, rows: int, expected: int, row0: int) -> None:
     """On a worker: a partition must hold the rows the first pass counted in it."""
     if rows != expected:
         raise InputError(name, f"the partition from row {row0 + 1:,} held {expected:,} rows when they were counted "
-                         f"and {rows:,} when they were read; nothing was computed",
-                         hint="this is dask's doing: please report it with your dask version")
+                         f"and {rows:,} when they were read; nothing was computed", hint=_CUT_OTHERWISE)
+
+
+_CUT_OTHERWISE = "this is dask's doing: please report it with your dask version"
 
 
 def _computed(what, name: str, many: bool = False):

@@ -18,7 +18,7 @@ from sklearn.metrics import log_loss
 from evalreport import compare, evaluate
 from evalreport.compute import Bootstrap, poisson_weights
 from evalreport.compute.bootstrap import HEADLINE_REPLICATES
-from evalreport.compute.power import (MC_END_FACTOR, end_error, holm, holm_walk, minimum_detectable, p_above,
+from evalreport.compute.power import (MC_END_FACTOR, end_error, holm_walk, minimum_detectable, p_above,
                                       replicates_for)
 from evalreport.gates import evaluate_gates, gate_spec_from
 from evalreport.render.jsonout import check_to_dict
@@ -123,6 +123,12 @@ def test_max_slice_regression_against_the_paired_difference_per_slice():
 
 def test_holm_step_down_by_hand():
     # m = 3 at family-wise 5%: 0.01 ≤ 0.05/3 is rejected, then 0.03 > 0.05/2 stops the walk
+    def holm(pvalues, alpha):  # tests of "above 0" with these p-values: a standard error of 1, value z(1 − p)
+        z95 = NormalDist().inv_cdf(0.975)
+        tests = [(v, (v - z95, v + z95)) for v in (NormalDist().inv_cdf(1 - p) for p in pvalues)]
+        assert [p_above(v, ci, 0.0) for v, ci in tests] == pytest.approx(pvalues)
+        return [s.rejected for s in holm_walk(tests, 0.0, None, alpha=alpha)]
+
     assert holm([0.01, 0.04, 0.03], alpha=0.05) == [True, False, False]
     assert holm([0.01, 0.02, 0.04], alpha=0.05) == [True, True, True]  # 0.01 ≤ .0167, .02 ≤ .025, .04 ≤ .05
     assert holm([0.2, 0.001], alpha=0.05) == [False, True]
@@ -157,7 +163,7 @@ def test_holm_walk_fails_closed_on_a_step_too_close_to_call_and_walks_on():
     are 2.5%/3, 2.5%/2, 2.5%. The second's p (1.39%) misses its level (1.25%) by little."""
     z95 = NormalDist().inv_cdf(0.975)
     tests = [(v, (v - z95, v + z95)) for v in (3.0, 2.2, 2.0)]
-    assert holm([p_above(v, ci, 0.0) for v, ci in tests]) == [True, False, False]
+    assert [p_above(v, ci, 0.0) for v, ci in tests] == pytest.approx([0.00135, 0.01390, 0.02275], abs=1e-5)
     # a million replicates: every end is settled, and the walk is Holm's
     assert [s.rejected for s in holm_walk(tests, 0.0, 1_000_000)] == [True, False, False]
     assert not any(s.too_close for s in holm_walk(tests, 0.0, 1_000_000))

@@ -80,19 +80,6 @@ def p_above(value: float, ci: tuple[float, float], threshold: float) -> float:
     return 1.0 - NormalDist().cdf((value - threshold) / se)
 
 
-def holm(pvalues: list[float], alpha: float = FAMILY_ALPHA) -> list[bool]:
-    """Holm's step-down: which hypotheses are rejected with the family-wise error rate at most
-    ``alpha`` — the smallest p against alpha/m, the next against alpha/(m−1), … until one is not."""
-    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
-    rejected = [False] * len(pvalues)
-    m = len(pvalues)
-    for rank, i in enumerate(order):
-        if not pvalues[i] <= alpha / (m - rank):
-            break
-        rejected[i] = True
-    return rejected
-
-
 def adjusted_end(value: float, ci: tuple[float, float], level: float) -> tuple[float, float]:
     """The lower end of the one-sided interval at ``level`` that :func:`p_above` implies —
     ``p_above(value, ci, t) ≤ level`` exactly when ``t`` lies at or under it — and how many times the
@@ -119,9 +106,11 @@ class HolmStep:
 def holm_walk(tests: list[tuple[float, tuple[float, float]]], threshold: float, replicates: int | None,
               alpha: float = FAMILY_ALPHA) -> list[HolmStep]:
     """Holm's step-down over one-sided tests of "above ``threshold``", each a (value, 95% interval)
-    drawn from ``replicates`` bootstrap replicates, failing closed: a test whose step another draw of
-    as many replicates could decide the other way counts as rejected (too close to call), and the walk
-    goes on past it, as it would had it been rejected. Without ``replicates``, :func:`holm` as it is."""
+    drawn from ``replicates`` bootstrap replicates: the smallest p (:func:`p_above`) against alpha/m,
+    the next against alpha/(m−1), … until one is not rejected, with the family-wise error rate at
+    most ``alpha``. It fails closed: a test whose step another draw of as many replicates could
+    decide the other way counts as rejected (too close to call), and the walk goes on past it, as
+    it would had it been rejected. Without ``replicates``, Holm's walk as it is."""
     ps = [p_above(v, ci, threshold) for v, ci in tests]
     m = len(tests)
     out = [HolmStep(False) for _ in tests]
